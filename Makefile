@@ -1,0 +1,49 @@
+# redis-ops-kit: one entry point for set-up, demo, tests, lint and benchmarks.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: all venv demo test test-fast test-lab lint bench lab-up lab-down clean
+all: venv
+
+venv: $(STAMP)
+
+# Rebuilt only when the pinned dependencies change: a second 'make' does nothing.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: venv
+	$(BIN)/redisops lab up
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-playbook playbooks/site.yml
+	$(BIN)/redisops lab status
+
+test: venv
+	$(BIN)/pytest tests
+
+test-fast: venv
+	$(BIN)/pytest -m "not lab" tests
+
+test-lab: venv
+	$(BIN)/pytest -m lab tests
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/yamllint --strict .
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint --profile production
+
+bench: venv
+	$(BIN)/python -m bench
+
+lab-up: venv
+	$(BIN)/redisops lab up
+
+lab-down: venv
+	$(BIN)/redisops lab down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

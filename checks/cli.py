@@ -1,0 +1,98 @@
+"""The ``redisops`` command: a thin layer over the kit's functions.
+
+``main(argv)`` returns an exit code so the CLI itself is testable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from checks.lab import plan as P
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _lab_parser(sub: argparse._SubParsersAction) -> None:
+    lab = sub.add_parser("lab", help="a local lab of real Debian hosts (systemd-nspawn)")
+    cmds = lab.add_subparsers(dest="lab_command", required=True)
+    up = cmds.add_parser("up", help="build the image if needed, boot the hosts, wait for SSH")
+    up.add_argument("--hosts", type=int, default=P.DEFAULT_HOSTS, help="number of hosts (default 3)")
+    up.add_argument("--image", default=P.DEFAULT_IMAGE, help=f"base image: {', '.join(P.IMAGES)}")
+    up.add_argument("--subnet", default=None, help=f"private /24 for the lab (default {P.DEFAULT_SUBNET})")
+    status = cmds.add_parser("status", help="show each host: container, mount, namespace, SSH")
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ssh = cmds.add_parser("ssh", help="open a shell on a lab host, or run a command there")
+    ssh.add_argument("host", help="host name (redis-1) or address")
+    ssh.add_argument("cmd", nargs=argparse.REMAINDER, help="command to run")
+    cmds.add_parser("down", help="stop every host and remove all the lab left behind")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="redisops", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _lab_parser(sub)
+    return parser
+
+
+def _print_status(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("host", "address", "container", "mounted", "netns", "ssh")
+    for row in rows:
+        table.add_row(
+            row["host"],
+            row["address"],
+            *("yes" if row[k] else "[red]no[/red]" for k in ("container", "mounted", "netns", "ssh")),
+        )
+    Console().print(table)
+
+
+def run_lab(args: argparse.Namespace) -> int:
+    from checks.lab.lab import Lab
+
+    lab = Lab.from_env()
+    if args.lab_command == "up":
+        lab.up(hosts=args.hosts, image=args.image, subnet=args.subnet)
+        return EXIT_OK
+    if args.lab_command == "down":
+        lab.down()
+        return EXIT_OK
+    if args.lab_command == "status":
+        rows = lab.status()
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        elif rows:
+            _print_status(rows)
+        else:
+            print("no lab is up (redisops lab up starts one)")
+        healthy = bool(rows) and all(all(v for k, v in r.items() if k not in ("host", "address")) for r in rows)
+        return EXIT_OK if healthy else EXIT_FAIL
+    if args.lab_command == "ssh":
+        address = lab.address_of(args.host)
+        cmd = lab.ssh_command(address, args.cmd)
+        if not args.cmd:
+            cmd.insert(1, "-t")
+        os.execvp(cmd[0], cmd)
+    raise AssertionError(args.lab_command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "lab":
+            return run_lab(args)
+    except P.LabError as exc:
+        print(f"redisops: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

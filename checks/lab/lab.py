@@ -1,0 +1,452 @@
+"""The local lab: real Debian hosts (systemd, sshd, own address) on one Linux machine.
+
+Each host is a systemd-nspawn container booted over its own overlay of one cached
+base image, in its own network namespace, plugged into one bridge. See the README
+for the layout; ``plan.py`` holds the pure parts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from checks.lab import plan as P
+from checks.lab import system as S
+
+REQUIRED_TOOLS = {
+    "systemd-nspawn": "systemd-container",
+    "debootstrap": "debootstrap",
+    "ip": "iproute2",
+    "ssh": "openssh-client",
+    "ssh-keygen": "openssh-client",
+    "mount": "mount",
+}
+SSH_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 20.0
+GUARD_TABLE = "redisops_lab_guard"
+
+
+def log(message: str) -> None:
+    print(f"lab: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Lab:
+    paths: P.LabPaths
+    cache_dir: Path
+
+    @classmethod
+    def from_env(cls) -> Lab:
+        return cls(P.LabPaths(P.state_dir_from_env()), P.cache_dir_from_env())
+
+    # ----------------------------------------------------------------- preflight
+    def preflight(self, tools: dict[str, str] = REQUIRED_TOOLS) -> None:
+        if os.geteuid() != 0:
+            raise P.LabError(
+                "the lab needs root (it creates mounts, network namespaces and containers): "
+                "run it as root, for example 'sudo .venv/bin/redisops lab up'"
+            )
+        missing = sorted({pkg for tool, pkg in tools.items() if shutil.which(tool) is None})
+        if missing:
+            names = ", ".join(t for t, p in tools.items() if p in missing and shutil.which(t) is None)
+            raise P.LabError(
+                f"missing {names}: install the Debian package(s) with "
+                f"'apt-get install {' '.join(missing)}'"
+            )
+        if "overlay" not in Path("/proc/filesystems").read_text():
+            S.run(["modprobe", "overlay"], check=False)
+            if "overlay" not in Path("/proc/filesystems").read_text():
+                raise P.LabError("the kernel has no overlayfs: load it with 'modprobe overlay'")
+
+    def check_subnet(self, subnet: str) -> None:
+        routes = json.loads(S.run(["ip", "-j", "-4", "route", "show"]) or "[]")
+        clashes = P.overlapping_routes(subnet, routes)
+        if clashes:
+            raise P.LabError(
+                f"the lab subnet {subnet} overlaps this machine's route(s) {', '.join(clashes)}: "
+                "choose another private /24 with --subnet"
+            )
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        self.paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.paths.state_dir / ".lock", "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise P.LabError("another 'redisops lab' command is running; wait for it") from None
+            yield
+
+    # --------------------------------------------------------------------- image
+    def mirror(self, suite: str) -> str:
+        override = os.environ.get("REDISOPS_LAB_MIRROR")
+        if override:
+            return override
+        sources = {}
+        for path in [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]:
+            with contextlib.suppress(OSError):
+                sources[path.name] = path.read_text()
+        mirror = P.debian_mirror(sources, suite)
+        if not mirror:
+            raise P.LabError(
+                "no Debian mirror found in /etc/apt/sources.list*: set REDISOPS_LAB_MIRROR=URL"
+            )
+        return mirror
+
+    def image_dir(self, spec: P.ImageSpec) -> Path:
+        return self.cache_dir / "images" / P.image_cache_key(spec)
+
+    def ensure_image(self, spec: P.ImageSpec) -> Path:
+        """Build the base image on first use; reuse it until its package list changes."""
+        target = self.image_dir(spec)
+        if (target / ".redisops-image.json").is_file():
+            return target
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        build_log = target.with_name(target.name + ".log")
+        mirror = self.mirror(spec.suite)
+        log(f"building image {target.name} with debootstrap from the Debian mirror (about a minute)")
+        started = time.monotonic()
+        cmd = [
+            "debootstrap", "--variant=minbase", f"--include={','.join(spec.packages)}",
+            spec.suite, str(partial), mirror,
+        ]  # fmt: skip
+        with open(build_log, "w") as out:
+            rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
+        if rc != 0:
+            tail = "".join(build_log.read_text().splitlines(keepends=True)[-15:])
+            shutil.rmtree(partial, ignore_errors=True)
+            raise P.LabError(f"debootstrap failed (exit {rc}); last lines of {build_log}:\n{tail}")
+        self._prepare_image(partial, spec)
+        (partial / ".redisops-image.json").write_text(
+            json.dumps(
+                {
+                    "key": target.name,
+                    "suite": spec.suite,
+                    "packages": sorted(spec.packages),
+                    "built_seconds": round(time.monotonic() - started, 1),
+                },
+                indent=2,
+            )
+        )
+        partial.rename(target)
+        self._remove_stale_images(spec, keep=target)
+        log(f"image {target.name} ready in {time.monotonic() - started:.0f} s")
+        return target
+
+    @staticmethod
+    def _prepare_image(root: Path, spec: P.ImageSpec) -> None:
+        for unit in spec.disabled_units:
+            S.run(["systemctl", f"--root={root}", "disable", unit], check=False)
+            # systemctl may be absent on the machine; remove the links it would remove.
+            for link in (root / "etc/systemd/system").glob(f"*.wants/{unit}"):
+                link.unlink()
+        # Per-host identity is written at 'lab up': host keys, machine-id, hostname.
+        for key in (root / "etc/ssh").glob("ssh_host_*"):
+            key.unlink()
+        (root / "etc/machine-id").write_text("")
+        (root / "etc/hostname").write_text("localhost\n")
+        for deb in (root / "var/cache/apt/archives").glob("*.deb"):
+            deb.unlink()
+
+    def _remove_stale_images(self, spec: P.ImageSpec, keep: Path) -> None:
+        in_use = S.read_mountinfo()
+        for old in (self.cache_dir / "images").glob(f"{spec.name}-*"):
+            if old != keep and old.is_dir() and str(old) not in in_use:
+                log(f"removing outdated image {old.name}")
+                shutil.rmtree(old, ignore_errors=True)
+
+    # ------------------------------------------------------------------- network
+    def ensure_bridge(self, address_plan: P.AddressPlan) -> None:
+        if not S.links_named(S.run(["ip", "-j", "link"]), names=[P.BRIDGE]):
+            S.run(["ip", "link", "add", P.BRIDGE, "type", "bridge"])
+        cidr = f"{address_plan.gateway}/{address_plan.prefixlen}"
+        if cidr not in S.run(["ip", "-4", "-o", "addr", "show", "dev", P.BRIDGE]):
+            S.run(["ip", "addr", "flush", "dev", P.BRIDGE])
+            S.run(["ip", "addr", "add", cidr, "dev", P.BRIDGE])
+        S.run(["ip", "link", "set", P.BRIDGE, "up"])
+        # Lab traffic stays between this machine and its hosts: if this machine
+        # forwards packets, drop anything the lab would send beyond it.
+        if Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "1" and shutil.which("nft"):
+            S.run(
+                ["nft", f"table inet {GUARD_TABLE} {{ chain forward {{ type filter hook forward "
+                 f"priority -10; iifname {P.BRIDGE} drop; oifname {P.BRIDGE} drop; }} }}"]
+            )  # fmt: skip
+
+    def ensure_host_network(self, host: P.HostPlan, address_plan: P.AddressPlan) -> None:
+        ns = host.netns
+        cidr = f"{host.address}/{address_plan.prefixlen}"
+        if ns in S.netns_names(P.NETNS_PREFIX):
+            inside = S.run(["ip", "netns", "exec", ns, "ip", "-4", "-o", "addr", "show"], check=False)
+            peer = S.links_named(S.run(["ip", "-j", "link"]), names=[host.veth])
+            if cidr in inside and peer:
+                return
+            self._delete_netns(ns)
+        S.run(["ip", "netns", "add", ns])
+        for stale in S.links_named(S.run(["ip", "-j", "link"]), names=[host.veth]):
+            S.run(["ip", "link", "del", stale], check=False)
+        S.run(["ip", "link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
+        S.run(["ip", "link", "set", host.veth, "master", P.BRIDGE, "up"])
+        inns = ["ip", "netns", "exec", ns, "ip"]
+        S.run([*inns, "link", "set", "lo", "up"])
+        S.run([*inns, "addr", "add", cidr, "dev", "eth0"])
+        S.run([*inns, "link", "set", "eth0", "up"])
+        S.run([*inns, "route", "add", "default", "via", address_plan.gateway])
+
+    @staticmethod
+    def _delete_netns(name: str) -> None:
+        S.run(["ip", "netns", "del", name], check=False)
+        stale = Path("/run/netns") / name
+        if stale.exists():
+            with contextlib.suppress(OSError):
+                S.run(["umount", "-l", str(stale)], check=False)
+                stale.unlink()
+
+    # --------------------------------------------------------------------- hosts
+    def running_containers(self) -> dict[int, str]:
+        return S.containers_under(S.read_processes(), self.paths.hosts_dir)
+
+    def ensure_overlay(self, host: P.HostPlan, image: Path) -> Path:
+        hdir = self.paths.host_dir(host.name)
+        meta = hdir / "host.json"
+        if meta.is_file() and json.loads(meta.read_text()).get("image") != image.name:
+            log(f"{host.name}: base image changed, recreating its disk")
+            self._unmount_under(hdir)
+            shutil.rmtree(hdir)
+        root = hdir / "root"
+        for sub in ("upper", "work", "root"):
+            (hdir / sub).mkdir(parents=True, exist_ok=True)
+        mounted = S.mounts_under(S.read_mountinfo(), root)
+        if str(root) not in mounted:
+            self._unmount_under(root)
+            S.run(
+                ["mount", "-t", "overlay", "overlay", "-o",
+                 f"lowerdir={image},upperdir={hdir / 'upper'},workdir={hdir / 'work'}", str(root)]
+            )  # fmt: skip
+        meta.write_text(json.dumps({"image": image.name, "address": host.address}))
+        return root
+
+    def personalise(self, host: P.HostPlan, root: Path, address_plan: P.AddressPlan) -> None:
+        """Write what makes a host itself: name, hosts file, machine-id, host keys, root's key."""
+        (root / "etc/hostname").write_text(f"{host.name}\n")
+        (root / "etc/hosts").write_text(P.host_file(address_plan))
+        machine_id = root / "etc/machine-id"
+        if not machine_id.read_text().strip():
+            machine_id.write_text(secrets.token_hex(16) + "\n")
+        if not (root / "etc/ssh/ssh_host_ed25519_key").exists():
+            # -A with -f writes every missing host key type under that root.
+            S.run(["ssh-keygen", "-A", "-f", str(root)])
+        ssh_dir = root / "root/.ssh"
+        ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        keys = ssh_dir / "authorized_keys"
+        keys.write_text(self.paths.ssh_key.with_suffix(".pub").read_text())
+        keys.chmod(0o600)
+
+    def boot(self, host: P.HostPlan, root: Path) -> int:
+        console = self.paths.host_dir(host.name) / "console.log"
+        cmd = [
+            "systemd-nspawn", "-D", str(root), "--boot", "--register=no", "--keep-unit",
+            f"--network-namespace-path=/run/netns/{host.netns}", "-M", host.netns,
+            "--capability=CAP_NET_ADMIN", "--console=read-only", "--link-journal=no",
+            "--resolv-conf=off", "--timezone=off",
+        ]  # fmt: skip
+        with open(console, "ab") as out:
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        return proc.pid
+
+    def ensure_ssh_key(self) -> None:
+        if not self.paths.ssh_key.exists():
+            S.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "redisops-lab",
+                   "-f", str(self.paths.ssh_key)])  # fmt: skip
+
+    def write_known_hosts(self, address_plan: P.AddressPlan) -> None:
+        lines = []
+        for host in address_plan.hosts:
+            pub = self.paths.host_dir(host.name) / "root/etc/ssh/ssh_host_ed25519_key.pub"
+            keytype, key = pub.read_text().split()[:2]
+            lines.append(f"{host.address},{host.name} {keytype} {key}")
+        self.paths.known_hosts.write_text("\n".join(lines) + "\n")
+
+    def ssh_command(self, address: str, command: list[str]) -> list[str]:
+        return ["ssh", *P.ssh_options(self.paths), "-o", "ConnectTimeout=3", f"root@{address}", *command]
+
+    def wait_for_ssh(self, address_plan: P.AddressPlan, timeout: float = SSH_TIMEOUT_S) -> None:
+        pending = {h.name: h for h in address_plan.hosts}
+        deadline = time.monotonic() + timeout
+        while pending:
+            for name, host in list(pending.items()):
+                try:
+                    probe = subprocess.run(
+                        self.ssh_command(host.address, ["systemctl", "is-system-running", "--wait"]),
+                        capture_output=True, text=True, timeout=30, check=False,
+                    )  # fmt: skip
+                except subprocess.TimeoutExpired:
+                    continue
+                # 'degraded' still means booted (some unit failed); ssh's own failures exit 255.
+                if probe.returncode != 255 and probe.stdout.strip() in ("running", "degraded"):
+                    del pending[name]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                name = sorted(pending)[0]
+                console = self.paths.host_dir(name) / "console.log"
+                tail = "".join(console.read_text(errors="replace").splitlines(True)[-10:])
+                raise P.LabError(
+                    f"host(s) {', '.join(sorted(pending))} did not answer SSH within {timeout:.0f} s; "
+                    f"last console lines of {name} ({console}):\n{tail}"
+                )
+            time.sleep(0.3)
+
+    # ------------------------------------------------------------------ commands
+    def up(self, hosts: int = P.DEFAULT_HOSTS, image: str = P.DEFAULT_IMAGE, subnet: str | None = None) -> P.AddressPlan:
+        spec = P.image_spec(image)
+        self.preflight()
+        state = P.load_state(self.paths)
+        subnet = subnet or (state or {}).get("subnet") or P.DEFAULT_SUBNET
+        address_plan = P.address_plan(subnet, hosts)
+        with self.locked():
+            if state and (state["subnet"], len(state["hosts"]), state["image"]) != (subnet, hosts, image):
+                if self.running_containers():
+                    raise P.LabError(
+                        f"a lab with {len(state['hosts'])} host(s), image {state['image']}, subnet "
+                        f"{state['subnet']} is up: run 'redisops lab down' first to change it"
+                    )
+                self._teardown()
+            self.check_subnet(address_plan.subnet)
+            image_dir = self.ensure_image(spec)
+            self.ensure_ssh_key()
+            self.ensure_bridge(address_plan)
+            running = {Path(root).parent.name: pid for pid, root in self.running_containers().items()}
+            for host in address_plan.hosts:
+                self._ensure_host(host, address_plan, image_dir, running.get(host.name))
+            self.write_known_hosts(address_plan)
+            self._save_state(address_plan, image)
+            self.wait_for_ssh(address_plan)
+        log(f"{len(address_plan.hosts)} host(s) up on {address_plan.subnet}")
+        return address_plan
+
+    def _ensure_host(self, host: P.HostPlan, address_plan: P.AddressPlan, image: Path, pid: int | None) -> None:
+        root = self.paths.host_dir(host.name) / "root"
+        healthy = (
+            pid is not None
+            and str(root) in S.mounts_under(S.read_mountinfo(), root)
+            and host.netns in S.netns_names(P.NETNS_PREFIX)
+        )
+        if healthy:
+            return
+        if pid is not None:
+            log(f"{host.name}: container is running without its mount or network; restarting it")
+            self._stop_pids([pid])
+        root = self.ensure_overlay(host, image)
+        self.ensure_host_network(host, address_plan)
+        self.personalise(host, root, address_plan)
+        log(f"{host.name}: booting at {host.address}")
+        self.boot(host, root)
+
+    def _save_state(self, address_plan: P.AddressPlan, image: str) -> None:
+        state = {
+            "subnet": address_plan.subnet,
+            "image": image,
+            "hosts": [{"name": h.name, "address": h.address} for h in address_plan.hosts],
+        }
+        self.paths.state_file.write_text(json.dumps(state, indent=2) + "\n")
+
+    def down(self) -> None:
+        if os.geteuid() != 0:
+            self.preflight(tools={})
+        with self.locked():
+            self._teardown()
+        log("lab is down; nothing of it is left running")
+
+    def _teardown(self) -> None:
+        self._stop_pids(list(self.running_containers()))
+        self._unmount_under(self.paths.hosts_dir)
+        for ns in S.netns_names(P.NETNS_PREFIX):
+            self._delete_netns(ns)
+        links = S.links_named(S.run(["ip", "-j", "link"]), names=[P.BRIDGE], prefixes=[P.VETH_PREFIX])
+        for link in sorted(links, key=lambda n: n == P.BRIDGE):  # veths first, then the bridge
+            S.run(["ip", "link", "del", link], check=False)
+        if shutil.which("nft"):
+            S.run(["nft", "delete", "table", "inet", GUARD_TABLE], check=False)
+        propagate = Path("/run/systemd/nspawn/propagate")
+        if propagate.is_dir():
+            for leftover in propagate.glob(f"{P.NETNS_PREFIX}*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+        shutil.rmtree(self.paths.hosts_dir, ignore_errors=True)
+        for path in (self.paths.state_file, self.paths.known_hosts):
+            path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _stop_pids(pids: list[int], timeout: float = STOP_TIMEOUT_S) -> None:
+        """SIGTERM makes nspawn power its container off cleanly; SIGKILL whatever lingers."""
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(S.is_pid_alive(p) for p in pids):
+            time.sleep(0.1)
+        for pid in pids:
+            if S.is_pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        # Reap our own children so they do not linger as zombies.
+        for pid in pids:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+
+    def _unmount_under(self, prefix: Path) -> None:
+        for point in S.mounts_under(S.read_mountinfo(), prefix):
+            if subprocess.run(["umount", point], capture_output=True, check=False).returncode:
+                S.run(["umount", "-l", point], check=False)
+
+    def status(self) -> list[dict]:
+        state = P.load_state(self.paths)
+        if not state:
+            return []
+        address_plan = P.plan_from_state(state)
+        running = {Path(root).parent.name for root in self.running_containers().values()}
+        mounts = S.mounts_under(S.read_mountinfo(), self.paths.hosts_dir)
+        namespaces = S.netns_names(P.NETNS_PREFIX)
+        rows = []
+        for host in address_plan.hosts:
+            root = str(self.paths.host_dir(host.name) / "root")
+            ssh_ok = False
+            if host.name in running:
+                probe = subprocess.run(
+                    self.ssh_command(host.address, ["true"]), capture_output=True, timeout=15, check=False
+                )
+                ssh_ok = probe.returncode == 0
+            rows.append(
+                {
+                    "host": host.name,
+                    "address": host.address,
+                    "container": host.name in running,
+                    "mounted": root in mounts,
+                    "netns": host.netns in namespaces,
+                    "ssh": ssh_ok,
+                }
+            )
+        return rows
+
+    def address_of(self, name: str) -> str:
+        address_plan = P.plan_from_state(P.load_state(self.paths))
+        for host in address_plan.hosts:
+            if name in (host.name, host.address):
+                return host.address
+        known = ", ".join(h.name for h in address_plan.hosts)
+        raise P.LabError(f"no lab host {name!r}: the lab has {known}")

@@ -1,0 +1,305 @@
+"""The lab's plan: images, addresses, names and the inventory, as pure functions.
+
+This module imports only the standard library, because the lab inventory script
+(``inventories/lab/hosts.py``) imports it with whatever ``python3`` runs Ansible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_STATE_DIR = Path("/var/lib/redisops-lab")
+DEFAULT_CACHE_DIR = Path("/var/cache/redisops-lab")
+DEFAULT_SUBNET = "10.213.7.0/24"
+DEFAULT_HOSTS = 3
+DEFAULT_IMAGE = "bookworm"
+
+BRIDGE = "rolab0"
+NETNS_PREFIX = "rolab-"
+VETH_PREFIX = "vrl-"
+FIRST_HOST_OCTET = 11
+HOST_PREFIX = "redis-"
+# Bumped whenever the way an image is prepared changes, so cached images are rebuilt.
+IMAGE_RECIPE_VERSION = 1
+
+
+class LabError(Exception):
+    """A problem the operator can fix; the message says what and how."""
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    name: str
+    suite: str
+    packages: tuple[str, ...]
+    # Units shipped enabled by packages that must not run until a role says so,
+    # or that would try to reach the network from an offline lab host.
+    disabled_units: tuple[str, ...]
+
+
+# What later roles install is baked in: lab hosts cannot reach any mirror.
+_BASE_PACKAGES = (
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "openssh-server",
+    "python3",
+    "python3-apt",
+    "iproute2",
+    "iputils-ping",
+    "nftables",
+    "procps",
+    "ca-certificates",
+    "redis-server",
+    "redis-sentinel",
+    "redis-tools",
+)
+_DISABLED_UNITS = (
+    "redis-server.service",
+    "redis-sentinel.service",
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+    "nftables.service",
+)
+
+IMAGES: Mapping[str, ImageSpec] = {
+    "bookworm": ImageSpec("bookworm", "bookworm", _BASE_PACKAGES, _DISABLED_UNITS),
+}
+
+
+def image_spec(name: str) -> ImageSpec:
+    try:
+        return IMAGES[name]
+    except KeyError:
+        known = ", ".join(sorted(IMAGES))
+        raise LabError(f"unknown lab image {name!r}: choose one of {known} (--image)") from None
+
+
+def image_cache_key(spec: ImageSpec, recipe_version: int = IMAGE_RECIPE_VERSION) -> str:
+    """A key that changes when, and only when, what goes into the image changes.
+
+    Package order and duplicates do not matter; the mirror does not either
+    (any mirror serves the same suite).
+    """
+    material = {
+        "suite": spec.suite,
+        "packages": sorted(set(spec.packages)),
+        "disabled_units": sorted(set(spec.disabled_units)),
+        "recipe": recipe_version,
+    }
+    digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+    return f"{spec.name}-{digest[:16]}"
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    name: str
+    address: str
+    netns: str
+    veth: str
+
+
+@dataclass(frozen=True)
+class AddressPlan:
+    subnet: str
+    prefixlen: int
+    gateway: str
+    hosts: tuple[HostPlan, ...]
+
+
+def address_plan(subnet: str = DEFAULT_SUBNET, count: int = DEFAULT_HOSTS) -> AddressPlan:
+    """Bridge on .1, hosts from .11 upwards, named redis-1 ... redis-N."""
+    try:
+        net = ipaddress.IPv4Network(subnet, strict=True)
+    except ValueError as exc:
+        raise LabError(f"--subnet {subnet!r} is not an IPv4 network like 10.213.7.0/24: {exc}") from None
+    if not net.is_private:
+        raise LabError(f"--subnet {subnet} is not a private range: use one from 10/8, 172.16/12 or 192.168/16")
+    usable = net.num_addresses - 2
+    if count < 1:
+        raise LabError(f"--hosts must be at least 1, not {count}")
+    if usable < FIRST_HOST_OCTET - 1 + count:
+        raise LabError(f"--subnet {subnet} is too small for {count} hosts: use a /24")
+    if count > 99:
+        raise LabError(f"--hosts {count} is more than this lab supports (99)")
+    base = int(net.network_address)
+    hosts = tuple(
+        HostPlan(
+            name=f"{HOST_PREFIX}{i}",
+            address=str(ipaddress.IPv4Address(base + FIRST_HOST_OCTET - 1 + i)),
+            netns=f"{NETNS_PREFIX}{HOST_PREFIX}{i}",
+            veth=f"{VETH_PREFIX}{HOST_PREFIX}{i}",
+        )
+        for i in range(1, count + 1)
+    )
+    return AddressPlan(
+        subnet=str(net),
+        prefixlen=net.prefixlen,
+        gateway=str(ipaddress.IPv4Address(base + 1)),
+        hosts=hosts,
+    )
+
+
+def overlapping_routes(
+    subnet: str, routes: Iterable[Mapping[str, object]], own_device: str = BRIDGE
+) -> list[str]:
+    """Routes (as ``ip -j route`` prints them) whose destination overlaps ``subnet``.
+
+    The default route and the lab's own bridge route are not conflicts.
+    """
+    net = ipaddress.IPv4Network(subnet)
+    clashes = []
+    for route in routes:
+        dst = str(route.get("dst", ""))
+        if not dst or dst == "default" or route.get("dev") == own_device:
+            continue
+        try:
+            other = ipaddress.ip_network(dst, strict=False)
+        except ValueError:
+            continue
+        if other.version == 4 and other.overlaps(net):
+            clashes.append(f"{dst} dev {route.get('dev', '?')}")
+    return clashes
+
+
+def host_file(plan: AddressPlan) -> str:
+    """The /etc/hosts every lab host gets, so hosts know each other by name."""
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    lines += [f"{h.address}\t{h.name}" for h in plan.hosts]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class LabPaths:
+    state_dir: Path
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "state.json"
+
+    @property
+    def ssh_key(self) -> Path:
+        return self.state_dir / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.state_dir / "known_hosts"
+
+    @property
+    def hosts_dir(self) -> Path:
+        return self.state_dir / "hosts"
+
+    def host_dir(self, name: str) -> Path:
+        return self.hosts_dir / name
+
+
+def state_dir_from_env(environ: Mapping[str, str] = os.environ) -> Path:
+    return Path(environ.get("REDISOPS_LAB_DIR", str(DEFAULT_STATE_DIR)))
+
+
+def cache_dir_from_env(environ: Mapping[str, str] = os.environ) -> Path:
+    return Path(environ.get("REDISOPS_LAB_CACHE", str(DEFAULT_CACHE_DIR)))
+
+
+def host_key_options(paths: LabPaths) -> list[str]:
+    """Host keys are checked strictly against the lab's own known_hosts: no prompts, no TOFU."""
+    return [
+        "-o", f"UserKnownHostsFile={paths.known_hosts}",
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", "BatchMode=yes",
+        "-o", "LogLevel=ERROR",
+    ]  # fmt: skip
+
+
+def ssh_options(paths: LabPaths) -> list[str]:
+    """Everything ``ssh`` needs to reach a lab host as root with the lab's key."""
+    return ["-i", str(paths.ssh_key), "-o", "IdentitiesOnly=yes", *host_key_options(paths)]
+
+
+def render_inventory(plan: AddressPlan, paths: LabPaths) -> dict:
+    """The lab inventory in Ansible's JSON inventory form.
+
+    The first host is the initial primary; every host runs a sentinel.
+    """
+    hostvars = {
+        h.name: {
+            "ansible_host": h.address,
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(paths.ssh_key),
+            "ansible_ssh_common_args": " ".join(host_key_options(paths)),
+            "redisops_lab_netns": h.netns,
+        }
+        for h in plan.hosts
+    }
+    names = [h.name for h in plan.hosts]
+    return {
+        "_meta": {"hostvars": hostvars},
+        "all": {"children": ["redis", "sentinel"], "vars": {"redisops_lab_subnet": plan.subnet}},
+        "redis": {"hosts": names},
+        "redis_primary": {"hosts": names[:1]},
+        "redis_replicas": {"hosts": names[1:]},
+        "sentinel": {"hosts": names},
+    }
+
+
+def load_state(paths: LabPaths) -> dict | None:
+    try:
+        return json.loads(paths.state_file.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise LabError(f"lab state {paths.state_file} is unreadable ({exc}): run 'redisops lab down'") from None
+
+
+def plan_from_state(state: Mapping | None) -> AddressPlan:
+    if not state:
+        return address_plan()
+    return address_plan(state["subnet"], len(state["hosts"]))
+
+
+_SUITE_LINE = re.compile(r"^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)")
+
+
+def debian_mirror(source_files: Mapping[str, str], suite: str) -> str | None:
+    """The Debian mirror the machine's own apt sources use for ``suite``'s family.
+
+    Reads both one-line (``sources.list``) and deb822 (``*.sources``) formats and
+    prefers a mirror that lists the suite itself; security archives are skipped.
+    """
+    candidates: list[tuple[str, list[str]]] = []
+    for name, text in sorted(source_files.items()):
+        if name.endswith(".sources"):
+            for stanza in re.split(r"\n\s*\n", text):
+                fields = {}
+                for line in stanza.splitlines():
+                    if ":" in line and not line.lstrip().startswith("#"):
+                        key, _, value = line.partition(":")
+                        fields[key.strip().lower()] = value.strip()
+                if "deb" not in fields.get("types", "").split():
+                    continue
+                for uri in fields.get("uris", "").split():
+                    candidates.append((uri, fields.get("suites", "").split()))
+        else:
+            for line in text.splitlines():
+                m = _SUITE_LINE.match(line)
+                if m:
+                    candidates.append((m.group(1), [m.group(2)]))
+    debian = [
+        (uri, suites)
+        for uri, suites in candidates
+        if "security" not in uri and any(s.split("-")[0] in KNOWN_SUITES for s in suites)
+    ]
+    for uri, suites in debian:
+        if suite in suites:
+            return uri.rstrip("/")
+    return debian[0][0].rstrip("/") if debian else None
+
+
+KNOWN_SUITES = {"bullseye", "bookworm", "trixie", "forky", "sid", "stable", "testing", "unstable"}
