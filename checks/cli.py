@@ -70,7 +70,9 @@ def run_lab(args: argparse.Namespace) -> int:
             _print_status(rows)
         else:
             print("no lab is up (redisops lab up starts one)")
-        healthy = bool(rows) and all(all(v for k, v in r.items() if k not in ("host", "address")) for r in rows)
+        healthy = bool(rows) and all(
+            all(v for k, v in r.items() if k not in ("host", "address")) for r in rows
+        )
         return EXIT_OK if healthy else EXIT_FAIL
     if args.lab_command == "ssh":
         address = lab.address_of(args.host)

@@ -61,8 +61,7 @@ class Lab:
         if missing:
             names = ", ".join(t for t, p in tools.items() if p in missing and shutil.which(t) is None)
             raise P.LabError(
-                f"missing {names}: install the Debian package(s) with "
-                f"'apt-get install {' '.join(missing)}'"
+                f"missing {names}: install the Debian package(s) with 'apt-get install {' '.join(missing)}'"
             )
         if "overlay" not in Path("/proc/filesystems").read_text():
             S.run(["modprobe", "overlay"], check=False)
@@ -99,9 +98,7 @@ class Lab:
                 sources[path.name] = path.read_text()
         mirror = P.debian_mirror(sources, suite)
         if not mirror:
-            raise P.LabError(
-                "no Debian mirror found in /etc/apt/sources.list*: set REDISOPS_LAB_MIRROR=URL"
-            )
+            raise P.LabError("no Debian mirror found in /etc/apt/sources.list*: set REDISOPS_LAB_MIRROR=URL")
         return mirror
 
     def image_dir(self, spec: P.ImageSpec) -> Path:
@@ -192,18 +189,40 @@ class Lab:
             inside = S.run(["ip", "netns", "exec", ns, "ip", "-4", "-o", "addr", "show"], check=False)
             peer = S.links_named(S.run(["ip", "-j", "link"]), names=[host.veth])
             if cidr in inside and peer:
+                self._plug(host)
                 return
             self._delete_netns(ns)
         S.run(["ip", "netns", "add", ns])
         for stale in S.links_named(S.run(["ip", "-j", "link"]), names=[host.veth]):
             S.run(["ip", "link", "del", stale], check=False)
-        S.run(["ip", "link", "add", host.veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
-        S.run(["ip", "link", "set", host.veth, "master", P.BRIDGE, "up"])
+        S.run(
+            [
+                "ip",
+                "link",
+                "add",
+                host.veth,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "address",
+                host.mac,
+                "netns",
+                ns,
+            ]
+        )
+        self._plug(host)
         inns = ["ip", "netns", "exec", ns, "ip"]
         S.run([*inns, "link", "set", "lo", "up"])
         S.run([*inns, "addr", "add", cidr, "dev", "eth0"])
         S.run([*inns, "link", "set", "eth0", "up"])
         S.run([*inns, "route", "add", "default", "via", address_plan.gateway])
+
+    @staticmethod
+    def _plug(host: P.HostPlan) -> None:
+        """Attach a host's link to the bridge (again, if the bridge was recreated)."""
+        S.run(["ip", "link", "set", host.veth, "master", P.BRIDGE, "up"])
 
     @staticmethod
     def _delete_netns(name: str) -> None:
@@ -215,8 +234,21 @@ class Lab:
                 stale.unlink()
 
     # --------------------------------------------------------------------- hosts
-    def running_containers(self) -> dict[int, str]:
-        return S.containers_under(S.read_processes(), self.paths.hosts_dir)
+    def nspawn_pids(self) -> dict[str, int]:
+        """host name -> pid of the systemd-nspawn that runs it."""
+        found = S.containers_under(S.read_processes(), self.paths.hosts_dir)
+        return {Path(root).parent.name: pid for pid, root in found.items()}
+
+    def orphan_inits(self) -> dict[str, int]:
+        """host name -> pid of a container init whose systemd-nspawn is gone.
+
+        Killing nspawn with SIGKILL (as the end of a session does) leaves the
+        container's systemd running; only its overlay root still names it.
+        """
+        managed = self.nspawn_pids()
+        found = S.container_inits_under(self.paths.hosts_dir)
+        inits = {Path(upper).parent.name: pid for pid, upper in found.items()}
+        return {host: pid for host, pid in inits.items() if host not in managed}
 
     def ensure_overlay(self, host: P.HostPlan, image: Path) -> Path:
         hdir = self.paths.host_dir(host.name)
@@ -283,7 +315,14 @@ class Lab:
         self.paths.known_hosts.write_text("\n".join(lines) + "\n")
 
     def ssh_command(self, address: str, command: list[str]) -> list[str]:
-        return ["ssh", *P.ssh_options(self.paths), "-o", "ConnectTimeout=3", f"root@{address}", *command]
+        return [
+            "ssh",
+            *P.ssh_options(self.paths),
+            "-o",
+            "ConnectTimeout=3",
+            f"root@{address}",
+            *command,
+        ]
 
     def wait_for_ssh(self, address_plan: P.AddressPlan, timeout: float = SSH_TIMEOUT_S) -> None:
         pending = {h.name: h for h in address_plan.hosts}
@@ -313,26 +352,35 @@ class Lab:
             time.sleep(0.3)
 
     # ------------------------------------------------------------------ commands
-    def up(self, hosts: int = P.DEFAULT_HOSTS, image: str = P.DEFAULT_IMAGE, subnet: str | None = None) -> P.AddressPlan:
+    def up(
+        self, hosts: int = P.DEFAULT_HOSTS, image: str = P.DEFAULT_IMAGE, subnet: str | None = None
+    ) -> P.AddressPlan:
         spec = P.image_spec(image)
         self.preflight()
         state = P.load_state(self.paths)
         subnet = subnet or (state or {}).get("subnet") or P.DEFAULT_SUBNET
         address_plan = P.address_plan(subnet, hosts)
+        self.check_subnet(address_plan.subnet)
         with self.locked():
-            if state and (state["subnet"], len(state["hosts"]), state["image"]) != (subnet, hosts, image):
-                if self.running_containers():
+            if state and (state["subnet"], len(state["hosts"]), state["image"]) != (
+                subnet,
+                hosts,
+                image,
+            ):
+                if self.nspawn_pids():
                     raise P.LabError(
                         f"a lab with {len(state['hosts'])} host(s), image {state['image']}, subnet "
                         f"{state['subnet']} is up: run 'redisops lab down' first to change it"
                     )
                 self._teardown()
-            self.check_subnet(address_plan.subnet)
             image_dir = self.ensure_image(spec)
             self.ensure_ssh_key()
             self.ensure_bridge(address_plan)
-            running = {Path(root).parent.name: pid for pid, root in self.running_containers().items()}
+            running, orphans = self.nspawn_pids(), self.orphan_inits()
             for host in address_plan.hosts:
+                if host.name in orphans:
+                    log(f"{host.name}: its container outlived systemd-nspawn; powering it off")
+                    self._stop_pids([], [orphans[host.name]])
                 self._ensure_host(host, address_plan, image_dir, running.get(host.name))
             self.write_known_hosts(address_plan)
             self._save_state(address_plan, image)
@@ -340,18 +388,22 @@ class Lab:
         log(f"{len(address_plan.hosts)} host(s) up on {address_plan.subnet}")
         return address_plan
 
-    def _ensure_host(self, host: P.HostPlan, address_plan: P.AddressPlan, image: Path, pid: int | None) -> None:
+    def _ensure_host(
+        self, host: P.HostPlan, address_plan: P.AddressPlan, image: Path, pid: int | None
+    ) -> None:
         root = self.paths.host_dir(host.name) / "root"
         healthy = (
             pid is not None
             and str(root) in S.mounts_under(S.read_mountinfo(), root)
             and host.netns in S.netns_names(P.NETNS_PREFIX)
+            and S.links_named(S.run(["ip", "-j", "link"]), names=[host.veth])
         )
         if healthy:
+            self._plug(host)
             return
         if pid is not None:
             log(f"{host.name}: container is running without its mount or network; restarting it")
-            self._stop_pids([pid])
+            self._stop_pids([pid], [])
         root = self.ensure_overlay(host, image)
         self.ensure_host_network(host, address_plan)
         self.personalise(host, root, address_plan)
@@ -374,7 +426,7 @@ class Lab:
         log("lab is down; nothing of it is left running")
 
     def _teardown(self) -> None:
-        self._stop_pids(list(self.running_containers()))
+        self._stop_pids(list(self.nspawn_pids().values()), list(self.orphan_inits().values()))
         self._unmount_under(self.paths.hosts_dir)
         for ns in S.netns_names(P.NETNS_PREFIX):
             self._delete_netns(ns)
@@ -392,11 +444,16 @@ class Lab:
             path.unlink(missing_ok=True)
 
     @staticmethod
-    def _stop_pids(pids: list[int], timeout: float = STOP_TIMEOUT_S) -> None:
-        """SIGTERM makes nspawn power its container off cleanly; SIGKILL whatever lingers."""
-        for pid in pids:
+    def _stop_pids(nspawns: list[int], inits: list[int], timeout: float = STOP_TIMEOUT_S) -> None:
+        """Power containers off cleanly, then SIGKILL whatever lingers.
+
+        SIGTERM makes nspawn shut its container down; SIGRTMIN+3 asks an orphaned
+        systemd to halt.
+        """
+        for pid, sig in [(p, signal.SIGTERM) for p in nspawns] + [(p, signal.SIGRTMIN + 3) for p in inits]:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, sig)
+        pids = nspawns + inits
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and any(S.is_pid_alive(p) for p in pids):
             time.sleep(0.1)
@@ -419,7 +476,7 @@ class Lab:
         if not state:
             return []
         address_plan = P.plan_from_state(state)
-        running = {Path(root).parent.name for root in self.running_containers().values()}
+        running = set(self.nspawn_pids())
         mounts = S.mounts_under(S.read_mountinfo(), self.paths.hosts_dir)
         namespaces = S.netns_names(P.NETNS_PREFIX)
         rows = []
@@ -428,7 +485,10 @@ class Lab:
             ssh_ok = False
             if host.name in running:
                 probe = subprocess.run(
-                    self.ssh_command(host.address, ["true"]), capture_output=True, timeout=15, check=False
+                    self.ssh_command(host.address, ["true"]),
+                    capture_output=True,
+                    timeout=15,
+                    check=False,
                 )
                 ssh_ok = probe.returncode == 0
             rows.append(

@@ -11,7 +11,7 @@ import ipaddress
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +105,16 @@ class HostPlan:
     netns: str
     veth: str
 
+    @property
+    def mac(self) -> str:
+        """A fixed, locally administered MAC derived from the address.
+
+        A host rebuilt by 'lab up' keeps its MAC, as a real NIC does, so its
+        peers' ARP caches stay right.
+        """
+        octets = [int(o) for o in self.address.split(".")[1:]]
+        return "02:72:6f:" + ":".join(f"{o:02x}" for o in octets)
+
 
 @dataclass(frozen=True)
 class AddressPlan:
@@ -121,7 +131,9 @@ def address_plan(subnet: str = DEFAULT_SUBNET, count: int = DEFAULT_HOSTS) -> Ad
     except ValueError as exc:
         raise LabError(f"--subnet {subnet!r} is not an IPv4 network like 10.213.7.0/24: {exc}") from None
     if not net.is_private:
-        raise LabError(f"--subnet {subnet} is not a private range: use one from 10/8, 172.16/12 or 192.168/16")
+        raise LabError(
+            f"--subnet {subnet} is not a private range: use one from 10/8, 172.16/12 or 192.168/16"
+        )
     usable = net.num_addresses - 2
     if count < 1:
         raise LabError(f"--hosts must be at least 1, not {count}")
@@ -255,7 +267,9 @@ def load_state(paths: LabPaths) -> dict | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise LabError(f"lab state {paths.state_file} is unreadable ({exc}): run 'redisops lab down'") from None
+        raise LabError(
+            f"lab state {paths.state_file} is unreadable ({exc}): run 'redisops lab down'"
+        ) from None
 
 
 def plan_from_state(state: Mapping | None) -> AddressPlan:

@@ -117,3 +117,46 @@ def is_pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def is_namespace_init(status: str) -> bool:
+    """True for PID 1 of a nested PID namespace (a container's init), from /proc/PID/status."""
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            ids = line.split()[1:]
+            return len(ids) >= 2 and ids[-1] == "1"
+    return False
+
+
+def root_upperdir(mountinfo: str) -> str | None:
+    """The overlay upperdir behind a process's ``/``, from its /proc/PID/mountinfo."""
+    upper = None
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) < 5 or fields[4] != "/" or " - overlay " not in line:
+            continue
+        options = line.split(" - ", 1)[1].split()[-1]
+        for option in options.split(","):
+            if option.startswith("upperdir="):
+                upper = option.split("=", 1)[1]
+    return upper  # the last mount on / is the one in effect
+
+
+def container_inits_under(prefix: Path, proc: Path = Path("/proc")) -> dict[int, str]:
+    """pid -> overlay upperdir, for container inits whose root is an overlay under ``prefix``.
+
+    Finds containers whose systemd-nspawn is gone (killed with SIGKILL, its init lives on).
+    """
+    found = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if not is_namespace_init((entry / "status").read_text()):
+                continue
+            upper = root_upperdir((entry / "mountinfo").read_text())
+        except OSError:
+            continue
+        if upper and Path(upper).is_relative_to(prefix):
+            found[int(entry.name)] = upper
+    return found

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from checks.lab.plan import (  # noqa: E402
+from checks.lab.plan import (
     LabPaths,
     load_state,
     plan_from_state,

@@ -1,0 +1,53 @@
+"""The lab tier: real hosts brought up with the kit's own CLI, reached over real SSH."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from checks.lab import plan as P
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+INVENTORY = REPO / "inventories" / "lab"
+
+
+def redisops(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [str(BIN / "redisops"), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and proc.returncode != 0:
+        pytest.fail(f"redisops {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}\n{proc.stdout}")
+    return proc
+
+
+def tool_env() -> dict[str, str]:
+    """The environment Ansible and testinfra run in: the venv's tools first on PATH."""
+    return {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "ANSIBLE_FORCE_COLOR": "0"}
+
+
+@pytest.fixture(scope="session")
+def lab_paths() -> P.LabPaths:
+    return P.LabPaths(P.state_dir_from_env())
+
+
+@pytest.fixture(scope="session")
+def lab(lab_paths) -> P.AddressPlan:
+    """A running lab of 3 hosts (brought up once; 'lab up' is idempotent)."""
+    if os.geteuid() != 0:
+        pytest.fail("the lab tier needs root: run 'make test' as root")
+    redisops("lab", "up", "--hosts", "3")
+    return P.plan_from_state(P.load_state(lab_paths))
+
+
+def lab_status() -> list[dict]:
+    return json.loads(redisops("lab", "status", "--json", check=False).stdout or "[]")
+
+
+def lab_ssh(host: str, command: str, check: bool = True) -> subprocess.CompletedProcess:
+    return redisops("lab", "ssh", host, command, check=check, timeout=60)

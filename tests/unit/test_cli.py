@@ -1,0 +1,46 @@
+"""The CLI's contract: exit codes and clear errors before anything is done."""
+
+import pytest
+
+from checks import cli
+
+
+def test_unknown_image_is_refused_with_the_choices(capsys):
+    assert cli.main(["lab", "up", "--image", "jessie"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "unknown lab image 'jessie'" in err
+    assert "bookworm" in err
+
+
+def test_bad_subnet_is_refused(capsys):
+    assert cli.main(["lab", "up", "--subnet", "8.8.8.0/24"]) == cli.EXIT_USAGE
+    assert "not a private range" in capsys.readouterr().err
+
+
+def test_non_root_is_refused(capsys, monkeypatch):
+    from checks.lab import lab as L
+
+    monkeypatch.setattr(L.os, "geteuid", lambda: 1000)
+    assert cli.main(["lab", "up"]) == cli.EXIT_USAGE
+    assert "needs root" in capsys.readouterr().err
+
+
+def test_missing_tools_name_their_debian_package(monkeypatch, tmp_path):
+    from checks.lab import lab as L
+
+    monkeypatch.setattr(L.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(
+        L.shutil, "which", lambda tool: None if tool in ("systemd-nspawn", "debootstrap") else "/x"
+    )
+    lab = L.Lab(L.P.LabPaths(tmp_path), tmp_path)
+    with pytest.raises(L.P.LabError) as info:
+        lab.preflight()
+    message = str(info.value)
+    assert "systemd-nspawn" in message
+    assert "apt-get install debootstrap systemd-container" in message
+
+
+def test_usage_errors_exit_2():
+    with pytest.raises(SystemExit) as info:
+        cli.main(["lab", "frobnicate"])
+    assert info.value.code == 2

@@ -1,0 +1,162 @@
+"""The lab's pure parts: address plan, image key, overlap detection, inventory, mirror."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from checks.lab import plan as P
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_address_plan_default_names_and_addresses():
+    plan = P.address_plan()
+    assert plan.gateway == "10.213.7.1"
+    assert [(h.name, h.address) for h in plan.hosts] == [
+        ("redis-1", "10.213.7.11"),
+        ("redis-2", "10.213.7.12"),
+        ("redis-3", "10.213.7.13"),
+    ]
+    assert {h.netns for h in plan.hosts} == {"rolab-redis-1", "rolab-redis-2", "rolab-redis-3"}
+    # Linux interface names are at most 15 characters.
+    assert all(len(h.veth) <= 15 for h in P.address_plan(count=99).hosts)
+    # Fixed, unicast, locally administered MACs, distinct per host.
+    assert plan.hosts[0].mac == "02:72:6f:d5:07:0b"
+    assert len({h.mac for h in P.address_plan(count=99).hosts}) == 99
+
+
+def test_address_plan_other_subnet_and_count():
+    plan = P.address_plan("192.168.77.0/24", 5)
+    assert plan.hosts[-1].address == "192.168.77.15"
+    assert plan.prefixlen == 24
+
+
+@pytest.mark.parametrize(
+    ("subnet", "count", "message"),
+    [
+        ("10.213.7.5/24", 3, "not an IPv4 network"),
+        ("nonsense", 3, "not an IPv4 network"),
+        ("8.8.8.0/24", 3, "not a private range"),
+        ("10.0.0.0/28", 6, "too small"),
+        ("10.0.0.0/24", 0, "at least 1"),
+        ("10.0.0.0/24", 120, "more than this lab supports"),
+    ],
+)
+def test_address_plan_refuses_bad_input(subnet, count, message):
+    with pytest.raises(P.LabError, match=message):
+        P.address_plan(subnet, count)
+
+
+def test_overlap_detection_on_captured_routes():
+    routes = json.loads((FIXTURES / "ip_route.json").read_text())
+    # The machine itself sits on 192.0.2.0/24; the lab's own bridge route is not a clash.
+    assert P.overlapping_routes("10.213.7.0/24", routes) == []
+    assert P.overlapping_routes("192.0.2.0/24", routes) == ["192.0.2.0/24 dev eth0"]
+    assert P.overlapping_routes("192.0.0.0/16", routes) == ["192.0.2.0/24 dev eth0"]
+    # The same subnet on someone else's device is a clash.
+    other = [{"dst": "10.213.7.0/24", "dev": "br-other"}]
+    assert P.overlapping_routes("10.213.7.0/24", other) == ["10.213.7.0/24 dev br-other"]
+    assert P.overlapping_routes("10.213.7.0/24", [{"dst": "10.213.7.9", "dev": "tun0"}]) == [
+        "10.213.7.9 dev tun0"
+    ]
+
+
+def test_image_cache_key_changes_only_with_content():
+    spec = P.image_spec("bookworm")
+    key = P.image_cache_key(spec)
+    assert key.startswith("bookworm-")
+    reordered = replace(spec, packages=tuple(reversed(spec.packages)) + spec.packages[:1])
+    assert P.image_cache_key(reordered) == key
+    assert P.image_cache_key(replace(spec, packages=(*spec.packages, "curl"))) != key
+    assert P.image_cache_key(replace(spec, suite="trixie")) != key
+    assert P.image_cache_key(spec, recipe_version=P.IMAGE_RECIPE_VERSION + 1) != key
+
+
+def test_image_carries_what_roles_install():
+    spec = P.image_spec("bookworm")
+    for pkg in ("redis-server", "redis-sentinel", "redis-tools", "python3-apt", "openssh-server", "nftables"):
+        assert pkg in spec.packages
+    assert {"redis-server.service", "redis-sentinel.service"} <= set(spec.disabled_units)
+
+
+def test_unknown_image_names_the_choices():
+    with pytest.raises(P.LabError, match=r"unknown lab image 'jessie'.*bookworm.*--image"):
+        P.image_spec("jessie")
+
+
+def test_inventory_content(tmp_path):
+    paths = P.LabPaths(tmp_path)
+    inv = P.render_inventory(P.address_plan(count=3), paths)
+    assert inv["redis"]["hosts"] == ["redis-1", "redis-2", "redis-3"]
+    assert inv["redis_primary"]["hosts"] == ["redis-1"]
+    assert inv["redis_replicas"]["hosts"] == ["redis-2", "redis-3"]
+    assert inv["sentinel"]["hosts"] == ["redis-1", "redis-2", "redis-3"]
+    hv = inv["_meta"]["hostvars"]["redis-2"]
+    assert hv["ansible_host"] == "10.213.7.12"
+    assert hv["ansible_user"] == "root"
+    assert hv["ansible_ssh_private_key_file"] == str(tmp_path / "id_ed25519")
+    assert f"UserKnownHostsFile={tmp_path / 'known_hosts'}" in hv["ansible_ssh_common_args"]
+    assert "StrictHostKeyChecking=yes" in hv["ansible_ssh_common_args"]
+
+
+def test_inventory_script_reads_lab_state(tmp_path):
+    state = {"subnet": "10.50.0.0/24", "image": "bookworm", "hosts": [{}] * 4}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    out = subprocess.run(
+        [sys.executable, str(REPO / "inventories/lab/hosts.py"), "--list"],
+        env={"REDISOPS_LAB_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    inv = json.loads(out.stdout)
+    assert inv["redis"]["hosts"] == ["redis-1", "redis-2", "redis-3", "redis-4"]
+    assert inv["_meta"]["hostvars"]["redis-4"]["ansible_host"] == "10.50.0.14"
+
+
+def test_inventory_script_without_a_lab_lists_the_default_plan(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(REPO / "inventories/lab/hosts.py"), "--host", "redis-3"],
+        env={"REDISOPS_LAB_DIR": str(tmp_path / "absent")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout)["ansible_host"] == "10.213.7.13"
+
+
+def test_hosts_file_lists_every_host():
+    text = P.host_file(P.address_plan(count=2))
+    assert "10.213.7.11\tredis-1" in text
+    assert "10.213.7.12\tredis-2" in text
+    assert text.startswith("127.0.0.1\tlocalhost")
+
+
+DEB822 = """\
+Types: deb
+# http://snapshot.debian.org/archive/debian/20250520T000000Z
+URIs: http://mirror.example/debian
+Suites: bookworm bookworm-updates
+Components: main
+
+Types: deb
+URIs: http://mirror.example/debian-security
+Suites: bookworm-security
+Components: main
+"""
+
+
+def test_mirror_from_deb822_and_one_line_sources():
+    assert P.debian_mirror({"debian.sources": DEB822}, "bookworm") == "http://mirror.example/debian"
+    one_line = "deb [arch=amd64] http://other.example/debian/ trixie main\n"
+    third_party = "deb https://vendor.example/apt cloud-sdk-bookworm main\n"
+    sources = {"sources.list": third_party + one_line}
+    assert P.debian_mirror(sources, "trixie") == "http://other.example/debian"
+    # Any Debian mirror serves another suite too.
+    assert P.debian_mirror(sources, "bookworm") == "http://other.example/debian"
+    assert P.debian_mirror({"x.list": third_party}, "bookworm") is None
