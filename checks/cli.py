@@ -29,6 +29,8 @@ def _lab_parser(sub: argparse._SubParsersAction) -> None:
     ssh.add_argument("host", help="host name (redis-1) or address")
     ssh.add_argument("cmd", nargs=argparse.REMAINDER, help="command to run")
     cmds.add_parser("down", help="stop every host and remove all the lab left behind")
+    image = cmds.add_parser("image", help="build the cached base image now (lab up does it on first use)")
+    image.add_argument("--image", default=P.DEFAULT_IMAGE, help=f"base image: {', '.join(P.IMAGES)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +60,9 @@ def run_lab(args: argparse.Namespace) -> int:
     lab = Lab.from_env()
     if args.lab_command == "up":
         lab.up(hosts=args.hosts, image=args.image, subnet=args.subnet)
+        return EXIT_OK
+    if args.lab_command == "image":
+        print(lab.build_image(args.image))
         return EXIT_OK
     if args.lab_command == "down":
         lab.down()

@@ -107,11 +107,17 @@ class Lab:
     def ensure_image(self, spec: P.ImageSpec) -> Path:
         """Build the base image on first use; reuse it until its package list changes."""
         target = self.image_dir(spec)
-        if (target / ".redisops-image.json").is_file():
-            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target.parent / ".lock", "w") as lock:
+            # Two builds at once would share one scratch directory: the second waits.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if (target / ".redisops-image.json").is_file():
+                return target
+            return self._build_image(spec, target)
+
+    def _build_image(self, spec: P.ImageSpec, target: Path) -> Path:
         partial = target.with_name(target.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        partial.parent.mkdir(parents=True, exist_ok=True)
         build_log = target.with_name(target.name + ".log")
         mirror = self.mirror(spec.suite)
         log(f"building image {target.name} with debootstrap from the Debian mirror (about a minute)")
@@ -352,6 +358,11 @@ class Lab:
             time.sleep(0.3)
 
     # ------------------------------------------------------------------ commands
+    def build_image(self, image: str = P.DEFAULT_IMAGE) -> Path:
+        spec = P.image_spec(image)
+        self.preflight()
+        return self.ensure_image(spec)
+
     def up(
         self, hosts: int = P.DEFAULT_HOSTS, image: str = P.DEFAULT_IMAGE, subnet: str | None = None
     ) -> P.AddressPlan:
