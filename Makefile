@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Ansible, testinfra and the tests call the venv's tools by name.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: all venv demo test test-fast test-lab lint bench lab-up lab-down clean
 all: venv
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml
 
 demo: venv
 	$(BIN)/redisops lab up
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-playbook playbooks/site.yml
+	$(BIN)/ansible-playbook playbooks/site.yml
 	$(BIN)/redisops lab status
 
 test: venv
@@ -34,7 +36,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/yamllint --strict .
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint --profile production
+	$(BIN)/ansible-lint --profile production
 
 bench: venv
 	$(BIN)/python -m bench
