@@ -144,3 +144,21 @@ def test_lab_up_with_another_shape_is_refused_while_running(lab):
     proc = redisops("lab", "up", "--hosts", "5", check=False)
     assert proc.returncode == 2
     assert "run 'redisops lab down' first" in proc.stderr
+
+
+def test_lab_writes_nothing_into_the_repository(lab):
+    """Lab state lives outside the checkout: tracked files are untouched, nothing new appears."""
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    leaked = [
+        line for line in status.splitlines() if "/var/lib/redisops-lab" in line or "known_hosts" in line
+    ]
+    assert leaked == []
+    assert not any(p.name in ("state.json", "id_ed25519") for p in REPO.rglob("*") if ".venv" not in p.parts)
