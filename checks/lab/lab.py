@@ -403,6 +403,11 @@ class Lab:
         self, host: P.HostPlan, address_plan: P.AddressPlan, image: Path, pid: int | None
     ) -> None:
         root = self.paths.host_dir(host.name) / "root"
+        meta = self.paths.host_dir(host.name) / "host.json"
+        if pid is not None and meta.is_file() and json.loads(meta.read_text()).get("image") != image.name:
+            log(f"{host.name}: runs on an outdated image; rebuilding it on {image.name}")
+            self._stop_pids([pid], [])
+            pid = None
         healthy = (
             pid is not None
             and str(root) in S.mounts_under(S.read_mountinfo(), root)

@@ -57,6 +57,7 @@ _BASE_PACKAGES = (
     "nftables",
     "procps",
     "ca-certificates",
+    "logrotate",
     "redis-server",
     "redis-sentinel",
     "redis-tools",
@@ -253,7 +254,14 @@ def render_inventory(plan: AddressPlan, paths: LabPaths) -> dict:
     names = [h.name for h in plan.hosts]
     return {
         "_meta": {"hostvars": hostvars},
-        "all": {"children": ["redis", "sentinel"], "vars": {"redisops_lab_subnet": plan.subnet}},
+        "all": {
+            "children": ["redis", "sentinel"],
+            "vars": {
+                "redisops_lab_subnet": plan.subnet,
+                "redisops_lab_control_address": plan.gateway,
+                "redisops_lab_state_dir": str(paths.state_dir),
+            },
+        },
         "redis": {"hosts": names},
         "redis_primary": {"hosts": names[:1]},
         "redis_replicas": {"hosts": names[1:]},

@@ -1,0 +1,480 @@
+"""Pure logic of the redis_server role: sizes, instances, validation, topology, ACL lines.
+
+Everything here is a function of plain data (variables, facts, gathered INFO), so it
+is unit-tested without a server (tests/unit/test_redis_server_filters.py). The role
+calls it through the Jinja filters registered at the bottom.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+
+EVICTION_POLICIES = (
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+)
+APPENDFSYNC = ("always", "everysec", "no")
+TLS_MODES = ("off", "both", "only")
+LOGLEVELS = ("debug", "verbose", "notice", "warning")
+# Commands the kit itself, replication and Sentinel depend on: never renamed.
+UNRENAMEABLE = (
+    "ACL", "AUTH", "CLIENT", "CONFIG", "EXEC", "HELLO", "INFO", "MULTI", "PING", "PSYNC",
+    "PUBLISH", "REPLCONF", "REPLICAOF", "ROLE", "SCRIPT", "SLAVEOF", "SUBSCRIBE",
+)  # fmt: skip
+USER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+INSTANCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# Fork copy-on-write can double memory in the worst case; the catalogue (MEM-02) asks for
+# maxmemory at most ~75% of RAM when RDB or AOF rewrites run.
+FORK_HEADROOM_MAX_SHARE = 0.75
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?b?)\s*$", re.I)
+
+
+class RedisVarError(ValueError):
+    """A variable with a value Redis or the role cannot use."""
+
+
+def redis_bytes(value, memtotal_mb: int | None = None, instances: int = 1) -> int:
+    """Bytes from Redis units (``100mb``, ``1gb``, ``1000``) or a share of host RAM (``"50%"``).
+
+    A share is split evenly across the instances on the host.
+    """
+    if isinstance(value, bool):
+        raise RedisVarError(f"{value!r} is not a size")
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if text.endswith("%"):
+        try:
+            share = float(text[:-1])
+        except ValueError:
+            raise RedisVarError(f"{value!r} is not a share like '50%'") from None
+        if not 0 < share <= 100:
+            raise RedisVarError(f"{value!r}: a share of RAM must be between 0% and 100%")
+        if memtotal_mb is None:
+            raise RedisVarError(f"{value!r}: a share of RAM needs the host's memory facts")
+        return int(memtotal_mb * 1024 * 1024 * share / 100 / max(instances, 1))
+    match = _SIZE.match(text)
+    if not match:
+        raise RedisVarError(
+            f"{value!r} is not a size: use bytes, Redis units (100mb, 2gb) or a share ('50%')"
+        )
+    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+def redis_memory(value: int) -> str:
+    """A byte count in the form Redis's CONFIG REWRITE writes (``100mb``, ``1gb``, ``1000``).
+
+    Rendering sizes this way keeps Ansible's file and Redis's rewrite of it identical.
+    """
+    value = int(value)
+    for unit, size in (("gb", 1024**3), ("mb", 1024**2), ("kb", 1024)):
+        if value and value % size == 0:
+            return f"{value // size}{unit}"
+    return str(value)
+
+
+def redis_quote(value) -> str:
+    """A string the way CONFIG REWRITE writes it: double-quoted, with C-style escapes."""
+    out = []
+    for ch in str(value):
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif not ch.isprintable() or ord(ch) > 126:
+            out.extend(f"\\x{b:02x}" for b in ch.encode())
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def redis_yesno(value) -> str:
+    if isinstance(value, str):
+        return value
+    return "yes" if value else "no"
+
+
+# Settings an instance entry may override; everything else is role-wide.
+INSTANCE_KEYS = {
+    "name": None,
+    "port": None,
+    "tls_port": None,
+    "maxmemory": "maxmemory",
+    "maxmemory_policy": "maxmemory_policy",
+    "save": "save",
+    "appendonly": "appendonly",
+    "maxclients": "maxclients",
+    "replica_priority": "replica_priority",
+}
+
+
+def redis_instances(role_vars: dict, memtotal_mb: int | None) -> list[dict]:
+    """Resolve each instance: its own overrides over the role-wide settings, sizes in bytes."""
+    instances = role_vars.get("redis_server_instances") or []
+    resolved = []
+    for inst in instances:
+        item = {}
+        for key, role_key in INSTANCE_KEYS.items():
+            if key in inst:
+                item[key] = inst[key]
+            elif role_key is not None:
+                item[key] = role_vars.get(f"redis_server_{role_key}")
+        name = item["name"]
+        port = int(item["port"])
+        mode = role_vars.get("redis_server_tls_mode", "off")
+        if mode == "only":
+            item["plain_port"], item["tls_port"] = 0, port
+        elif mode == "both":
+            item["plain_port"], item["tls_port"] = port, int(item.get("tls_port") or port + 10000)
+        else:
+            item["plain_port"], item["tls_port"] = port, 0
+        item["port"] = port
+        item["maxmemory_bytes"] = redis_bytes(item["maxmemory"], memtotal_mb, len(instances))
+        item["persistent"] = bool(item["save"]) or bool(item["appendonly"])
+        item["unit"] = f"redis-server@{name}.service"
+        item["conf_dir"] = f"{role_vars.get('redis_server_conf_dir', '/etc/redis')}/{name}"
+        item["conf_file"] = f"{item['conf_dir']}/redis.conf"
+        item["acl_file"] = f"{item['conf_dir']}/users.acl"
+        item["data_dir"] = f"{role_vars.get('redis_server_data_dir', '/var/lib/redis')}/{name}"
+        # Not redis-server*.log: the distribution's logrotate stanza claims those names.
+        item["log_file"] = f"{role_vars.get('redis_server_log_dir', '/var/log/redis')}/instance-{name}.log"
+        item["nofile"] = max(65535, int(item["maxclients"]) + 32)
+        resolved.append(item)
+    return resolved
+
+
+def redis_server_problems(role_vars: dict, memtotal_mb: int | None = None) -> list[str]:
+    """Every cross-variable rule the role enforces, as messages naming the variable and the fix.
+
+    Empty when the variables are usable. Runs before any host is changed.
+    """
+    v = role_vars
+    problems: list[str] = []
+
+    def need(cond: bool, message: str) -> None:
+        if not cond:
+            problems.append(message)
+
+    instances = v.get("redis_server_instances") or []
+    need(bool(instances), "redis_server_instances is empty: list at least one instance (name, port)")
+    names, ports = [], []
+    for i, inst in enumerate(instances):
+        where = f"redis_server_instances[{i}]"
+        if not isinstance(inst, dict) or "name" not in inst or "port" not in inst:
+            problems.append(f"{where} needs a name and a port, for example {{name: main, port: 6379}}")
+            continue
+        unknown = set(inst) - set(INSTANCE_KEYS)
+        need(
+            not unknown, f"{where} has unknown key(s) {sorted(unknown)}: allowed are {sorted(INSTANCE_KEYS)}"
+        )
+        need(
+            bool(INSTANCE_NAME.match(str(inst["name"]))),
+            f"{where}.name {inst['name']!r} must be lower-case letters, digits, '-' or '_'",
+        )
+        names.append(inst["name"])
+        try:
+            port = int(inst["port"])
+        except (TypeError, ValueError):
+            problems.append(f"{where}.port {inst['port']!r} is not a port number")
+            continue
+        need(1 <= port <= 65535, f"{where}.port {port} is outside 1-65535")
+        ports.append(port)
+        if v.get("redis_server_tls_mode") == "both":
+            ports.append(int(inst.get("tls_port") or port + 10000))
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"redis_server_instances: two instances are named {name!r}: give each its own name")
+    for port in sorted({p for p in ports if ports.count(p) > 1}):
+        problems.append(
+            f"redis_server_instances: two instances (or TLS ports) use port {port}: give each its own"
+        )
+    sentinel_port = v.get("redis_server_firewall_extra_ports") or []
+    for port in sorted(set(ports) & {int(p) for p in sentinel_port}):
+        problems.append(f"port {port} is both a Redis instance port and in redis_server_firewall_extra_ports")
+
+    policy = v.get("redis_server_maxmemory_policy")
+    need(
+        policy in EVICTION_POLICIES,
+        f"redis_server_maxmemory_policy {policy!r} is not a Redis policy: "
+        f"choose one of {', '.join(EVICTION_POLICIES)}",
+    )
+    for inst in instances:
+        if (
+            isinstance(inst, dict)
+            and "maxmemory_policy" in inst
+            and inst["maxmemory_policy"] not in EVICTION_POLICIES
+        ):
+            problems.append(
+                f"redis_server_instances ({inst.get('name')}).maxmemory_policy {inst['maxmemory_policy']!r} "
+                f"is not a Redis policy: choose one of {', '.join(EVICTION_POLICIES)}"
+            )
+    need(
+        v.get("redis_server_appendfsync") in APPENDFSYNC,
+        f"redis_server_appendfsync {v.get('redis_server_appendfsync')!r}: "
+        f"choose one of {', '.join(APPENDFSYNC)}",
+    )
+    need(
+        v.get("redis_server_loglevel") in LOGLEVELS,
+        f"redis_server_loglevel {v.get('redis_server_loglevel')!r}: choose one of {', '.join(LOGLEVELS)}",
+    )
+    for i, rule in enumerate(v.get("redis_server_save") or []):
+        ok = isinstance(rule, dict) and set(rule) == {"seconds", "changes"}
+        ok = ok and all(isinstance(rule[k], int) and rule[k] > 0 for k in ("seconds", "changes"))
+        need(
+            ok,
+            f"redis_server_save[{i}] must be {{seconds: N, changes: M}} with positive integers, not {rule!r}",
+        )
+
+    # Memory: a size Redis understands, and room for fork copy-on-write when persisting.
+    if not problems or not any(p.startswith("redis_server_instances") for p in problems):
+        try:
+            resolved = redis_instances(v, memtotal_mb)
+        except RedisVarError as exc:
+            problems.append(f"redis_server_maxmemory (or an instance's maxmemory): {exc}")
+            resolved = []
+        if resolved and memtotal_mb:
+            total = sum(i["maxmemory_bytes"] for i in resolved)
+            ram = memtotal_mb * 1024 * 1024
+            persistent = any(i["persistent"] for i in resolved)
+            if any(i["maxmemory_bytes"] == 0 for i in resolved):
+                problems.append(
+                    "redis_server_maxmemory is 0 (unlimited) for an instance: set a size or a share "
+                    "such as '50%' so Redis cannot exhaust the host's memory"
+                )
+            elif (
+                persistent
+                and total > ram * FORK_HEADROOM_MAX_SHARE
+                and not v.get("redis_server_maxmemory_allow_no_fork_headroom")
+            ):
+                problems.append(
+                    f"redis_server_maxmemory: the instances on this host may use {total // 1024**2} MB of "
+                    f"{memtotal_mb} MB RAM with persistence on, leaving no headroom for the fork that saves "
+                    "RDB or rewrites AOF "
+                    f"(keep it under {int(FORK_HEADROOM_MAX_SHARE * 100)}%); lower it, or "
+                    "set redis_server_maxmemory_allow_no_fork_headroom: true if you accept the risk"
+                )
+
+    # Network.
+    binds = v.get("redis_server_bind") or []
+    need(bool(binds), "redis_server_bind is empty: list the addresses Redis listens on")
+    wildcard = {"*", "0.0.0.0", "::", "::*", "-::*", "*:*"}
+    if any(str(b).lstrip("-") in wildcard or str(b) in wildcard for b in binds) and not v.get(
+        "redis_server_bind_allow_wildcard"
+    ):
+        problems.append(
+            f"redis_server_bind {binds} listens on every address: list explicit addresses, or set "
+            "redis_server_bind_allow_wildcard: true if that is intended"
+        )
+    for net in v.get("redis_server_client_networks") or []:
+        try:
+            ipaddress.ip_network(str(net), strict=False)
+        except ValueError:
+            problems.append(f"redis_server_client_networks: {net!r} is not an address or CIDR network")
+
+    # ACL users and their secrets.
+    min_len = int(v.get("redis_server_password_min_length", 16))
+    builtin = {
+        "admin": "redis_server_admin",
+        "replication": "redis_server_replication",
+        "sentinel": "redis_server_sentinel",
+        "monitoring": "redis_server_monitoring",
+    }
+    user_names = []
+    for _role, prefix in builtin.items():
+        user = v.get(f"{prefix}_user")
+        password = v.get(f"{prefix}_password")
+        need(
+            bool(user) and bool(USER_NAME.match(str(user))),
+            f"{prefix}_user {user!r} is not a valid ACL user name",
+        )
+        user_names.append(user)
+        if not password:
+            problems.append(
+                f"{prefix}_password is not set: put it in the inventory (Ansible Vault for real hosts)"
+            )
+        elif len(str(password)) < min_len:
+            problems.append(f"{prefix}_password is shorter than {min_len} characters: use a longer secret")
+    for i, user in enumerate(v.get("redis_server_acl_users") or []):
+        where = f"redis_server_acl_users[{i}]"
+        if not isinstance(user, dict) or not user.get("name"):
+            problems.append(f"{where} needs a name")
+            continue
+        name = user["name"]
+        need(bool(USER_NAME.match(str(name))), f"{where}.name {name!r} is not a valid ACL user name")
+        need(
+            name != "default",
+            f"{where}: the 'default' user is managed by the role (always off); pick another name",
+        )
+        user_names.append(name)
+        if not user.get("password"):
+            problems.append(f"{where} ({name}) has no password: every user needs one (no 'nopass' users)")
+        elif len(str(user["password"])) < min_len:
+            problems.append(f"{where} ({name}): password shorter than {min_len} characters")
+        unknown = set(user) - {"name", "password", "keys", "channels", "commands", "enabled"}
+        need(not unknown, f"{where} ({name}) has unknown key(s) {sorted(unknown)}")
+        for rule in user.get("commands") or []:
+            need(
+                bool(re.match(r"^[+-]@?[A-Za-z0-9_|.-]+$", str(rule))),
+                f"{where} ({name}).commands: {rule!r} is not an ACL command rule "
+                "like '+@read' or '-flushall'",
+            )
+    for name in sorted({n for n in user_names if user_names.count(n) > 1}):
+        problems.append(f"ACL user {name!r} is defined twice: every user needs its own name")
+
+    # Dangerous commands.
+    for cmd in v.get("redis_server_rename_commands") or {}:
+        need(
+            str(cmd).upper() not in UNRENAMEABLE,
+            f"redis_server_rename_commands: {cmd} cannot be renamed, replication, Sentinel or the role need "
+            "it; deny it to users through ACL instead",
+        )
+
+    # TLS.
+    mode = v.get("redis_server_tls_mode", "off")
+    need(mode in TLS_MODES, f"redis_server_tls_mode {mode!r}: choose one of {', '.join(TLS_MODES)}")
+    if mode in ("both", "only"):
+        own = [v.get(f"redis_server_tls_{k}") for k in ("ca_cert", "cert", "key")]
+        if any(own) and not all(own):
+            problems.append(
+                "redis_server_tls_ca_cert, redis_server_tls_cert and redis_server_tls_key go together: "
+                "give all three (your own files) or none (the role generates a private CA)"
+            )
+        if not any(own) and not v.get("redis_server_tls_pki_dir"):
+            problems.append(
+                f"redis_server_tls_mode is {mode} but there is no certificate source: set "
+                "redis_server_tls_pki_dir (generated CA) or redis_server_tls_ca_cert/_cert/_key"
+            )
+        need(
+            v.get("redis_server_tls_auth_clients") in ("yes", "no", "optional"),
+            "redis_server_tls_auth_clients: choose yes, no or optional",
+        )
+    return problems
+
+
+def redis_current_primary(live: dict, inventory_primary: str) -> dict:
+    """Decide which host is the primary, from what the live servers say.
+
+    ``live`` maps host -> {"running": bool, "role": "master"|"slave", "master_host":...,
+    "address": ...}. No server running: the inventory's primary (first deploy). Otherwise the
+    running master that the others follow; more than one master that others follow, or
+    masters that disagree, is refused (split brain: a person must decide).
+    """
+    running = {h: i for h, i in live.items() if i.get("running")}
+    if not running:
+        return {"host": inventory_primary, "source": "inventory"}
+    masters = [h for h, i in running.items() if i.get("role") == "master"]
+    followed = {}
+    for _h, info in running.items():
+        if info.get("role") == "slave":
+            followed[info.get("master_host")] = followed.get(info.get("master_host"), 0) + 1
+    address_of = {h: i.get("address") for h, i in live.items()}
+    if len(masters) == 1:
+        return {"host": masters[0], "source": "live"}
+    if not masters:
+        # Every running server is a replica: trust whom they follow, if it is one of ours.
+        targets = [h for h, a in address_of.items() if a in followed]
+        if len(targets) == 1:
+            return {"host": targets[0], "source": "live"}
+        return {"host": inventory_primary, "source": "inventory"}
+    # Several masters: the one replicas follow wins only if it is unambiguous; a lone
+    # master nobody follows is a fresh host (not yet configured), not a rival.
+    with_followers = [m for m in masters if followed.get(address_of.get(m))]
+    if len(with_followers) == 1:
+        return {"host": with_followers[0], "source": "live"}
+    if not with_followers and inventory_primary in masters:
+        return {"host": inventory_primary, "source": "inventory"}
+    raise RedisVarError(
+        f"more than one primary is running ({', '.join(sorted(masters))}): the role will not choose; "
+        "make one of them a replica (REPLICAOF) or set redis_server_primary_host, then rerun"
+    )
+
+
+def redis_acl_line(user: dict, default_commands: list[str] | None = None) -> str:
+    """One ``users.acl`` line, in ACL LIST's order: state, password hash, keys, channels, commands.
+
+    A user without ``commands`` gets ``default_commands`` (application users: ``+@all -@dangerous``),
+    or nothing at all (``-@all``).
+    """
+    state = "on" if user.get("enabled", True) else "off"
+    parts = ["user", user["name"], state]
+    if user.get("password"):
+        parts.append("#" + hashlib.sha256(str(user["password"]).encode()).hexdigest())
+    keys = user.get("keys") or []
+    parts += [k if k.startswith(("~", "%")) else f"~{k}" for k in keys] or ["resetkeys"]
+    channels = user.get("channels") or []
+    parts += [f"&{c}" for c in channels] or ["resetchannels"]
+    parts += user.get("commands") or default_commands or ["-@all"]
+    return " ".join(parts)
+
+
+def redis_local_connection(instance: dict, tls_dir: str, user: str, password: str) -> dict:
+    """How a module on the host reaches one of its own instances: loopback, admin user, TLS if only TLS."""
+    tls_only = not instance["plain_port"]
+    conn = {"host": "127.0.0.1", "port": instance["tls_port"] if tls_only else instance["plain_port"],
+            "tls": tls_only, "user": user, "password": password}  # fmt: skip
+    if tls_only:
+        conn.update(cacert=f"{tls_dir}/ca.crt", cert=f"{tls_dir}/redis.crt", key=f"{tls_dir}/redis.key")
+    return conn
+
+
+def redis_primaries(hostvars, hosts: list[str], instance_names: list[str], inventory_primary: str,
+                    result_var: str = "__redis_server_live") -> dict:  # fmt: skip
+    """instance name -> primary host, from every host's registered redis_info results."""
+    primaries = {}
+    for name in instance_names:
+        live = {}
+        for host in hosts:
+            hv = hostvars[host]
+            info = {"running": False}
+            for res in (hv.get(result_var) or {}).get("results", []):
+                if res.get("item", {}).get("name") == name:
+                    info = dict(res)
+            info["address"] = hv.get("ansible_host", host)
+            live[host] = info
+        primaries[name] = redis_current_primary(live, inventory_primary)["host"]
+    return primaries
+
+
+def redis_firewall_sources(hostvars, hosts: list[str], client_networks: list[str]) -> dict:
+    """The addresses admitted to Redis ports, split by family: cluster hosts and client networks."""
+    v4, v6 = set(), set()
+    for entry in [*(hostvars[h].get("ansible_host", h) for h in hosts), *client_networks]:
+        try:
+            net = ipaddress.ip_network(str(entry), strict=False)
+        except ValueError:
+            raise RedisVarError(
+                f"{entry!r} is not an address: set ansible_host to an IP for every Redis host"
+            ) from None
+        (v4 if net.version == 4 else v6).add(net)
+    fmt = lambda nets: [str(n.network_address) if n.num_addresses == 1 else str(n) for n in sorted(nets)]  # noqa: E731
+    return {"v4": fmt(v4), "v6": fmt(v6)}
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "redis_bytes": redis_bytes,
+            "redis_memory": redis_memory,
+            "redis_quote": redis_quote,
+            "redis_yesno": redis_yesno,
+            "redis_instances": redis_instances,
+            "redis_server_problems": redis_server_problems,
+            "redis_current_primary": redis_current_primary,
+            "redis_acl_line": redis_acl_line,
+            "redis_local_connection": redis_local_connection,
+            "redis_primaries": redis_primaries,
+            "redis_firewall_sources": redis_firewall_sources,
+        }

@@ -1,0 +1,181 @@
+#!/usr/bin/python
+"""Write a Redis config or ACL file and apply the change to the running server."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: redis_managed_file
+short_description: Write redis.conf or users.acl and apply the change live
+description:
+  - Compares the wanted content with the file on the host, directive by directive.
+  - For C(kind=config), each changed directive is applied to the running server with
+    CONFIG SET (REPLICAOF for replicaof) before the file is written; directives Redis
+    cannot change at runtime make the module return C(restart_required).
+  - For C(kind=acl), the file is written and loaded with ACL LOAD; if Redis refuses it,
+    the previous file is put back and the module fails.
+  - Diffs mask passwords and password hashes.
+options:
+  path: {description: File on the host., type: path, required: true}
+  content: {description: Wanted content., type: str, required: true}
+  kind: {description: What the file is., type: str, choices: [config, acl], required: true}
+  owner: {description: Owner., type: str, default: redis}
+  group: {description: Group., type: str, default: redis}
+  mode: {description: Octal mode., type: str, default: "0640"}
+  connection:
+    description: How to reach the instance (host, port, tls, cacert, cert, key, user, password).
+    type: dict
+"""
+
+RETURN = r"""
+changed_keys:
+  description: Directives (or ACL users) that changed; never values.
+  type: list
+  returned: always
+restart_required: {description: A changed directive needs a restart., type: bool, returned: always}
+running: {description: The instance answered., type: bool, returned: always}
+"""
+
+import grp
+import os
+import pwd
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.redis_ops import (
+    RedisCli,
+    RedisCliError,
+    changed_directives,
+    config_set_value,
+    mask_acl,
+    mask_config,
+    parse_conf,
+)
+
+IMMUTABLE = ("immutable config", "protected config")
+# Not CONFIG SET-able directives of the config file, applied by restart.
+RESTART_ONLY = ("rename-command", "include", "loadmodule", "user")
+
+
+def write_atomically(path, content, owner, group, mode):
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ansible-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(content)
+        os.chown(tmp, pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid)
+        os.chmod(tmp, int(mode, 8))
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def metadata_differs(path, owner, group, mode):
+    st = os.stat(path)
+    return (
+        st.st_uid != pwd.getpwnam(owner).pw_uid
+        or st.st_gid != grp.getgrnam(group).gr_gid
+        or (st.st_mode & 0o7777) != int(mode, 8)
+    )
+
+
+def acl_users(text):
+    users = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "user":
+            users[words[1]] = line.strip()
+    return users
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "path": {"type": "path", "required": True},
+            "content": {"type": "str", "required": True, "no_log": True},
+            "kind": {"type": "str", "required": True, "choices": ["config", "acl"]},
+            "owner": {"type": "str", "default": "redis"},
+            "group": {"type": "str", "default": "redis"},
+            "mode": {"type": "str", "default": "0640"},
+            "connection": {"type": "dict", "no_log": True},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    path, new, kind = p["path"], p["content"], p["kind"]
+    old = ""
+    if os.path.exists(path):
+        with open(path) as fh:
+            old = fh.read()
+    mask = mask_config if kind == "config" else mask_acl
+    result = {"changed": False, "changed_keys": [], "restart_required": False, "running": False}
+
+    content_changed = old != new
+    if content_changed:
+        if kind == "config":
+            result["changed_keys"] = changed_directives(old, new)
+        else:
+            before, after = acl_users(old), acl_users(new)
+            result["changed_keys"] = sorted(
+                u for u in set(before) | set(after) if before.get(u) != after.get(u)
+            )
+        result["changed"] = True
+        result["diff"] = {
+            "before": mask(old),
+            "after": mask(new),
+            "before_header": path,
+            "after_header": path,
+        }
+    meta_changed = os.path.exists(path) and metadata_differs(path, p["owner"], p["group"], p["mode"])
+    result["changed"] = result["changed"] or meta_changed
+
+    cli = RedisCli(p["connection"]) if p["connection"] else None
+    if cli:
+        try:
+            cli.call("PING")
+            result["running"] = True
+        except RedisCliError:
+            result["running"] = False
+    if module.check_mode or not result["changed"]:
+        module.exit_json(**result)
+
+    if not content_changed:
+        write_atomically(path, old, p["owner"], p["group"], p["mode"])
+        module.exit_json(**result)
+
+    if kind == "config":
+        # Live first, then the file: a rewrite by Redis in between then writes the new values.
+        if result["running"] and old:
+            wanted = parse_conf(new)
+            for key in result["changed_keys"]:
+                if key in RESTART_ONLY or key not in wanted:
+                    result["restart_required"] = True
+                    continue
+                try:
+                    if key == "replicaof":
+                        cli.call("REPLICAOF", *wanted[key][-1])
+                    else:
+                        cli.call("CONFIG", "SET", key, config_set_value(wanted[key]))
+                except RedisCliError as exc:
+                    if any(marker in str(exc) for marker in IMMUTABLE):
+                        result["restart_required"] = True
+                    else:
+                        module.fail_json(msg=f"CONFIG SET {key} refused by Redis: {exc}", **result)
+        write_atomically(path, new, p["owner"], p["group"], p["mode"])
+    else:
+        write_atomically(path, new, p["owner"], p["group"], p["mode"])
+        if result["running"]:
+            try:
+                cli.call("ACL", "LOAD")
+            except RedisCliError as exc:
+                if old:
+                    write_atomically(path, old, p["owner"], p["group"], p["mode"])
+                module.fail_json(
+                    msg=f"ACL LOAD refused the new ACL file (previous file restored): {exc}", **result
+                )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

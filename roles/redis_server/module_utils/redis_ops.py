@@ -1,0 +1,159 @@
+"""Shared helpers of the kit's Ansible modules: talking to Redis through redis-cli,
+parsing its config format, and masking secrets.
+
+redis-cli gets its password from the REDISCLI_AUTH environment variable, never from
+the command line, so no secret appears in the process list.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+SECRET_KEYS = ("masterauth", "requirepass", "tls-key-file-pass", "tls-client-key-file-pass", "auth-pass")
+MASK = "********"
+# Directives that may appear several times and add up (CONFIG SET takes them joined).
+MULTI_KEYS = ("save", "rename-command", "client-output-buffer-limit", "include", "loadmodule", "user")
+
+
+class RedisCliError(Exception):
+    pass
+
+
+class RedisCli:
+    """A connection to one Redis instance through redis-cli, with ACL user and optional TLS."""
+
+    def __init__(self, conn: dict, binary: str = "redis-cli"):
+        self.conn = conn
+        self.binary = binary
+
+    def argv(self, *args: str) -> list[str]:
+        conn = self.conn
+        argv = [
+            self.binary,
+            "--no-auth-warning",
+            "-h",
+            conn.get("host") or "127.0.0.1",
+            "-p",
+            str(conn["port"]),
+        ]
+        if conn.get("tls"):
+            argv.append("--tls")
+            for opt in ("cacert", "cert", "key"):
+                if conn.get(opt):
+                    argv += [f"--{opt}", conn[opt]]
+        if conn.get("user"):
+            argv += ["--user", conn["user"]]
+        return [*argv, *args]
+
+    def call(self, *args: str, timeout: float = 10) -> str:
+        env = dict(os.environ)
+        if self.conn.get("password"):
+            env["REDISCLI_AUTH"] = self.conn["password"]
+        try:
+            proc = subprocess.run(
+                self.argv(*args), capture_output=True, text=True, env=env, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise RedisCliError(f"no answer within {timeout:.0f} s") from None
+        out, err = proc.stdout.strip(), proc.stderr.strip()
+        if proc.returncode != 0 or "Could not connect" in err:
+            raise RedisCliError(err or out or f"redis-cli exited {proc.returncode}")
+        if "WRONGPASS" in err or out.startswith(("NOAUTH", "WRONGPASS")):
+            raise RedisCliError(f"authentication failed for user {self.conn.get('user')!r}: {err or out}")
+        first = out.splitlines()[0] if out else ""
+        if first.startswith(("ERR", "WRONGTYPE", "NOPERM", "NOAUTH", "LOADING", "READONLY", "BUSY")):
+            raise RedisCliError(out)
+        return out
+
+
+def split_args(line: str) -> list[str]:
+    """Split a config line like Redis's sdssplitargs: "double" (with escapes) and 'single' quotes."""
+    args, i, n = [], 0, len(line)
+    while i < n:
+        while i < n and line[i].isspace():
+            i += 1
+        if i >= n:
+            break
+        cur, quote = [], None
+        while i < n:
+            ch = line[i]
+            if quote == '"':
+                if ch == "\\" and i + 1 < n:
+                    nxt = line[i + 1]
+                    if nxt == "x" and i + 3 < n:
+                        cur.append(chr(int(line[i + 2 : i + 4], 16)))
+                        i += 4
+                        continue
+                    cur.append({"n": "\n", "r": "\r", "t": "\t", "b": "\b", "a": "\a"}.get(nxt, nxt))
+                    i += 2
+                    continue
+                if ch == '"':
+                    quote = None
+                    i += 1
+                    break
+                cur.append(ch)
+            elif quote == "'":
+                if ch == "\\" and i + 1 < n and line[i + 1] == "'":
+                    cur.append("'")
+                    i += 2
+                    continue
+                if ch == "'":
+                    quote = None
+                    i += 1
+                    break
+                cur.append(ch)
+            elif ch in "\"'" and not cur:
+                quote = ch
+            elif ch.isspace():
+                break
+            else:
+                cur.append(ch)
+            i += 1
+        args.append("".join(cur))
+    return args
+
+
+def parse_conf(text: str) -> dict[str, list[list[str]]]:
+    """Directive name -> list of argument lists, one per line, in file order."""
+    directives: dict[str, list[list[str]]] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        args = split_args(line)
+        if args:
+            directives.setdefault(args[0].lower(), []).append(args[1:])
+    return directives
+
+
+def changed_directives(old: str, new: str) -> list[str]:
+    before, after = parse_conf(old), parse_conf(new)
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
+def config_set_value(lines: list[list[str]]) -> str:
+    """The single value CONFIG SET takes for a directive written over one or more lines."""
+    return " ".join(arg for args in lines for arg in args)
+
+
+def mask_config(text: str) -> str:
+    out = []
+    for raw in text.splitlines():
+        args = raw.strip().split(None, 1)
+        if args and args[0].lower() in SECRET_KEYS and len(args) > 1:
+            indent = raw[: len(raw) - len(raw.lstrip())]
+            out.append(f"{indent}{args[0]} {MASK}")
+        else:
+            out.append(raw)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
+def mask_acl(text: str) -> str:
+    out = []
+    for raw in text.splitlines():
+        words = [
+            MASK if (w.startswith("#") and len(w) == 65) or w.startswith(">") else w for w in raw.split(" ")
+        ]
+        out.append(" ".join(words))
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
