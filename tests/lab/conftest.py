@@ -53,3 +53,26 @@ def lab_status() -> list[dict]:
 
 def lab_ssh(host: str, command: str, check: bool = True) -> subprocess.CompletedProcess:
     return redisops("lab", "ssh", host, command, check=check, timeout=60)
+
+
+def run_playbook(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """ansible-playbook from the repository root, with the committed ansible.cfg and inventory."""
+    return subprocess.run(
+        ["ansible-playbook", *args],
+        cwd=REPO,
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """PLAY RECAP counters per host."""
+    import re
+
+    counts = {}
+    for m in re.finditer(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", output, re.M):
+        counts[m.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+    return counts

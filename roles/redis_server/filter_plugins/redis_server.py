@@ -95,6 +95,10 @@ def redis_quote(value) -> str:
             out.append("\\r")
         elif ch == "\t":
             out.append("\\t")
+        elif ch == "\a":
+            out.append("\\a")
+        elif ch == "\b":
+            out.append("\\b")
         elif not ch.isprintable() or ord(ch) > 126:
             out.extend(f"\\x{b:02x}" for b in ch.encode())
         else:
@@ -157,6 +161,20 @@ def redis_instances(role_vars: dict, memtotal_mb: int | None) -> list[dict]:
     return resolved
 
 
+def _save_problems(rules, where: str) -> list[str]:
+    if not isinstance(rules, list | tuple):
+        return [f"{where} must be a list of {{seconds: N, changes: M}} rules ([] for none), not {rules!r}"]
+    problems = []
+    for i, rule in enumerate(rules):
+        ok = isinstance(rule, dict) and set(rule) == {"seconds", "changes"}
+        ok = ok and all(isinstance(rule[k], int) and rule[k] > 0 for k in ("seconds", "changes"))
+        if not ok:
+            problems.append(
+                f"{where}[{i}] must be {{seconds: N, changes: M}} with positive integers, not {rule!r}"
+            )
+    return problems
+
+
 def redis_server_problems(role_vars: dict, memtotal_mb: int | None = None) -> list[str]:
     """Every cross-variable rule the role enforces, as messages naming the variable and the fix.
 
@@ -191,10 +209,25 @@ def redis_server_problems(role_vars: dict, memtotal_mb: int | None = None) -> li
         except (TypeError, ValueError):
             problems.append(f"{where}.port {inst['port']!r} is not a port number")
             continue
+        try:
+            tls_port = int(inst.get("tls_port") or port + 10000)
+        except (TypeError, ValueError):
+            problems.append(f"{where}.tls_port {inst['tls_port']!r} is not a port number")
+            continue
         need(1 <= port <= 65535, f"{where}.port {port} is outside 1-65535")
         ports.append(port)
         if v.get("redis_server_tls_mode") == "both":
-            ports.append(int(inst.get("tls_port") or port + 10000))
+            need(
+                1 <= tls_port <= 65535,
+                f"{where}.tls_port {tls_port} is outside 1-65535 (with TLS beside plain it defaults to "
+                "port + 10000): set tls_port",
+            )
+            ports.append(tls_port)
+        for key in ("maxclients", "replica_priority"):
+            if key in inst and not (isinstance(inst[key], int) or str(inst[key]).isdigit()):
+                problems.append(f"{where}.{key} {inst[key]!r} must be a whole number")
+        if "save" in inst:
+            problems += _save_problems(inst["save"], f"{where}.save")
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"redis_server_instances: two instances are named {name!r}: give each its own name")
     for port in sorted({p for p in ports if ports.count(p) > 1}):
@@ -230,19 +263,13 @@ def redis_server_problems(role_vars: dict, memtotal_mb: int | None = None) -> li
         v.get("redis_server_loglevel") in LOGLEVELS,
         f"redis_server_loglevel {v.get('redis_server_loglevel')!r}: choose one of {', '.join(LOGLEVELS)}",
     )
-    for i, rule in enumerate(v.get("redis_server_save") or []):
-        ok = isinstance(rule, dict) and set(rule) == {"seconds", "changes"}
-        ok = ok and all(isinstance(rule[k], int) and rule[k] > 0 for k in ("seconds", "changes"))
-        need(
-            ok,
-            f"redis_server_save[{i}] must be {{seconds: N, changes: M}} with positive integers, not {rule!r}",
-        )
+    problems += _save_problems(v.get("redis_server_save") or [], "redis_server_save")
 
     # Memory: a size Redis understands, and room for fork copy-on-write when persisting.
     if not problems or not any(p.startswith("redis_server_instances") for p in problems):
         try:
             resolved = redis_instances(v, memtotal_mb)
-        except RedisVarError as exc:
+        except (RedisVarError, ValueError, TypeError) as exc:
             problems.append(f"redis_server_maxmemory (or an instance's maxmemory): {exc}")
             resolved = []
         if resolved and memtotal_mb:
@@ -332,7 +359,10 @@ def redis_server_problems(role_vars: dict, memtotal_mb: int | None = None) -> li
                 "like '+@read' or '-flushall'",
             )
     for name in sorted({n for n in user_names if user_names.count(n) > 1}):
-        problems.append(f"ACL user {name!r} is defined twice: every user needs its own name")
+        problems.append(
+            f"ACL user {name!r} is defined twice (redis_server_acl_users or a built-in "
+            "redis_server_*_user): every user needs its own name"
+        )
 
     # Dangerous commands.
     for cmd in v.get("redis_server_rename_commands") or {}:

@@ -56,6 +56,9 @@ class RedisCli:
             )
         except subprocess.TimeoutExpired:
             raise RedisCliError(f"no answer within {timeout:.0f} s") from None
+        except OSError as exc:
+            # No redis-cli yet (a host before its first deploy): nothing can be running.
+            raise RedisCliError(f"cannot run {self.binary}: {exc}") from None
         out, err = proc.stdout.strip(), proc.stderr.strip()
         if proc.returncode != 0 or "Could not connect" in err:
             raise RedisCliError(err or out or f"redis-cli exited {proc.returncode}")
@@ -68,49 +71,58 @@ class RedisCli:
 
 
 def split_args(line: str) -> list[str]:
-    """Split a config line like Redis's sdssplitargs: "double" (with escapes) and 'single' quotes."""
+    """Split a config line like Redis's sdssplitargs: "double" (with escapes) and 'single' quotes.
+
+    Escapes produce bytes (``\\xc3\\xa4`` is one UTF-8 character), as in Redis.
+    """
+    hexdigits = "0123456789abcdefABCDEF"
     args, i, n = [], 0, len(line)
     while i < n:
         while i < n and line[i].isspace():
             i += 1
         if i >= n:
             break
-        cur, quote = [], None
+        cur, quote = bytearray(), None
         while i < n:
             ch = line[i]
             if quote == '"':
+                if (
+                    ch == "\\"
+                    and i + 3 < n
+                    and line[i + 1] == "x"
+                    and all(c in hexdigits for c in line[i + 2 : i + 4])
+                ):
+                    cur.append(int(line[i + 2 : i + 4], 16))
+                    i += 4
+                    continue
                 if ch == "\\" and i + 1 < n:
                     nxt = line[i + 1]
-                    if nxt == "x" and i + 3 < n:
-                        cur.append(chr(int(line[i + 2 : i + 4], 16)))
-                        i += 4
-                        continue
-                    cur.append({"n": "\n", "r": "\r", "t": "\t", "b": "\b", "a": "\a"}.get(nxt, nxt))
+                    cur += {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "a": "\a"}.get(nxt, nxt).encode()
                     i += 2
                     continue
                 if ch == '"':
                     quote = None
                     i += 1
                     break
-                cur.append(ch)
+                cur += ch.encode()
             elif quote == "'":
                 if ch == "\\" and i + 1 < n and line[i + 1] == "'":
-                    cur.append("'")
+                    cur += b"'"
                     i += 2
                     continue
                 if ch == "'":
                     quote = None
                     i += 1
                     break
-                cur.append(ch)
+                cur += ch.encode()
             elif ch in "\"'" and not cur:
                 quote = ch
             elif ch.isspace():
                 break
             else:
-                cur.append(ch)
+                cur += ch.encode()
             i += 1
-        args.append("".join(cur))
+        args.append(cur.decode("utf-8", errors="surrogateescape"))
     return args
 
 

@@ -1,0 +1,388 @@
+"""Role redis_server on the lab: deployed by site.yml, then checked from the outside.
+
+Values are read back from the live servers over TLS with the lab's users; files,
+units and sockets through testinfra over the committed inventory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import redis
+import testinfra
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from checks.lab import plan as P
+
+from .conftest import INVENTORY, lab_ssh, recap, run_playbook
+
+ADMIN = "admin"
+PORT = 6379
+
+
+def secret(paths: P.LabPaths, name: str) -> str:
+    return (paths.state_dir / "secrets" / name).read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def deployed(lab, lab_paths):
+    """site.yml run once against the lab (fresh or already deployed)."""
+    proc = run_playbook("playbooks/site.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    counts = recap(proc.stdout)
+    assert sorted(counts) == sorted(h.name for h in lab.hosts)
+    assert all(c["failed"] == 0 and c["unreachable"] == 0 for c in counts.values())
+    return lab
+
+
+def client(
+    paths: P.LabPaths, address: str, user: str = ADMIN, password: str | None = None, **kw
+) -> redis.Redis:
+    """A redis-py client over TLS with the control node's client certificate."""
+    pki = paths.state_dir / "pki"
+    if password is None and user is not None:
+        password = secret(paths, {"admin": "redis_admin", "app": "redis_app", "monitor": "redis_mon"}[user])
+    options = dict(
+        host=address,
+        port=PORT,
+        username=user,
+        password=password,
+        ssl=True,
+        ssl_ca_certs=str(pki / "ca.crt"),
+        ssl_certfile=str(pki / "hosts" / "redisops-client.crt"),
+        ssl_keyfile=str(pki / "hosts" / "redisops-client.key"),
+        socket_timeout=5,
+        socket_connect_timeout=5,
+        # Fail at once: these tests assert refusals, which retries would only delay.
+        retry=Retry(NoBackoff(), 0),
+    )
+    options.update(kw)
+    return redis.Redis(**options)
+
+
+def primary_of(deployed, lab_paths) -> P.HostPlan:
+    for host in deployed.hosts:
+        if client(lab_paths, host.address).info("replication")["role"] == "master":
+            return host
+    pytest.fail("no primary among the lab hosts")
+
+
+def snapshot_managed_files(hosts) -> dict[str, str]:
+    """Path, mtime, mode, owner and checksum of every file the role manages, per host."""
+    cmd = (
+        "find /etc/redis /etc/redis-ops-kit /etc/systemd/system -type f 2>/dev/null | sort | "
+        "xargs -r stat -c '%n %Y %a %U' ; find /etc/redis /etc/redis-ops-kit -type f 2>/dev/null | "
+        "sort | xargs -r md5sum"
+    )
+    return {h.name: lab_ssh(h.name, cmd).stdout for h in hosts}
+
+
+# --------------------------------------------------------------------------- deploy
+
+
+def test_second_run_changes_nothing(deployed):
+    proc = run_playbook("playbooks/site.yml")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+
+
+def test_check_mode_changes_nothing_and_shows_no_secret(deployed, lab_paths):
+    proc = run_playbook("playbooks/site.yml", "--check", "--diff")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+    output = proc.stdout + proc.stderr
+    for name in ("redis_admin", "redis_repl", "redis_sentinel", "redis_mon", "redis_app"):
+        assert secret(lab_paths, name) not in output, f"{name} leaked into the playbook output"
+
+
+def test_config_values_read_back_from_the_live_servers(deployed, lab_paths):
+    for host in deployed.hosts:
+        cfg = client(lab_paths, host.address).config_get("*")
+        assert cfg["port"] == "0", "TLS only: no plain-text port"
+        assert cfg["tls-port"] == str(PORT)
+        assert cfg["tls-protocols"] == "TLSv1.2 TLSv1.3"
+        assert cfg["tls-replication"] == "yes"
+        assert cfg["tls-auth-clients"] == "yes"
+        assert cfg["maxmemory"] == str(256 * 1024 * 1024)
+        assert cfg["maxmemory-policy"] == "noeviction"
+        assert cfg["appendonly"] == "yes"
+        assert cfg["appendfsync"] == "everysec"
+        assert cfg["save"] == "3600 1 300 100 60 10000"
+        assert cfg["protected-mode"] == "yes"
+        assert cfg["bind"] == f"{host.address} 127.0.0.1"
+        assert cfg["aclfile"] == "/etc/redis/main/users.acl"
+        assert cfg["dir"] == "/var/lib/redis/main"
+        assert cfg["min-replicas-to-write"] == "1"
+        assert cfg["repl-backlog-size"] == str(64 * 1024 * 1024)
+        assert cfg["slowlog-log-slower-than"] == "10000"
+        assert cfg["latency-monitor-threshold"] == "100"
+        assert cfg["masteruser"] == "replicator"
+
+
+def test_acl_has_no_passwordless_user_and_default_is_off(deployed, lab_paths):
+    for host in deployed.hosts:
+        rules = client(lab_paths, host.address).acl_list()
+        assert not [r for r in rules if "nopass" in r.split()], rules
+        default = next(r for r in rules if r.startswith("user default "))
+        assert default.split()[2] == "off"
+        names = {r.split()[1] for r in rules}
+        assert {"default", "admin", "replicator", "sentinel", "monitor", "app"} <= names
+
+
+def test_unauthenticated_and_plaintext_clients_are_refused(deployed, lab_paths):
+    host = deployed.hosts[0]
+    with pytest.raises(redis.AuthenticationError):
+        client(lab_paths, host.address, user=None, password=None).ping()
+    with pytest.raises(redis.AuthenticationError):
+        client(lab_paths, host.address, password="wrong-password-123456").ping()
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(
+            host=host.address,
+            port=PORT,
+            socket_timeout=3,
+            socket_connect_timeout=3,
+            retry=Retry(NoBackoff(), 0),
+        ).ping()
+    # Without a client certificate the TLS handshake itself is refused (tls-auth-clients yes).
+    pki = lab_paths.state_dir / "pki"
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(
+            host=host.address,
+            port=PORT,
+            ssl=True,
+            ssl_ca_certs=str(pki / "ca.crt"),
+            username=ADMIN,
+            password=secret(lab_paths, "redis_admin"),
+            socket_timeout=3,
+            retry=Retry(NoBackoff(), 0),
+        ).ping()
+
+
+def test_application_user_cannot_run_dangerous_commands(deployed, lab_paths):
+    primary = primary_of(deployed, lab_paths)
+    app = client(lab_paths, primary.address, user="app")
+    assert app.set("app:greeting", "hello") is True
+    assert app.get("app:greeting") == b"hello"
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        app.set("other:greeting", "hello")
+    denied = [("FLUSHALL",), ("FLUSHDB",), ("KEYS", "*"), ("CONFIG", "GET", "maxmemory"), ("SHUTDOWN",),
+              ("MODULE", "LIST"), ("ACL", "LIST"), ("REPLICAOF", "NO", "ONE")]  # fmt: skip
+    for command in denied:
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            app.execute_command(*command)
+    # DEBUG is off for everyone (enable-debug-command no), admins included.
+    for user in ("app", ADMIN):
+        with pytest.raises(redis.exceptions.ResponseError, match="DEBUG command not allowed"):
+            client(lab_paths, primary.address, user=user).execute_command("DEBUG", "SLEEP", "0")
+
+
+def test_monitoring_user_reads_but_cannot_write(deployed, lab_paths):
+    primary = primary_of(deployed, lab_paths)
+    mon = client(lab_paths, primary.address, user="monitor")
+    assert mon.info("server")["redis_version"]
+    assert mon.config_get("maxmemory")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        mon.set("app:x", "1")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        mon.acl_list()
+
+
+def test_replicas_follow_the_primary_and_get_its_data(deployed, lab_paths):
+    import time
+
+    primary = primary_of(deployed, lab_paths)
+    replicas = [h for h in deployed.hosts if h is not primary]
+    assert len(replicas) == 2
+    token = f"replicated-{time.time_ns()}"
+    client(lab_paths, primary.address).set("app:replication-check", token)
+    for replica in replicas:
+        conn = client(lab_paths, replica.address)
+        info = conn.info("replication")
+        assert info["role"] == "slave"
+        assert info["master_host"] == primary.address
+        assert info["master_link_status"] == "up"
+        deadline = time.monotonic() + 10
+        while conn.get("app:replication-check") != token.encode() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert conn.get("app:replication-check") == token.encode()
+
+
+# ------------------------------------------------------------------------- firewall
+
+
+@pytest.fixture
+def outsider(deployed):
+    """A machine on the lab network that is neither a cluster host nor a declared client."""
+    # Named with the lab's prefixes, so 'lab down' removes it even if this test dies.
+    ns, veth = f"{P.NETNS_PREFIX}outsider", f"{P.VETH_PREFIX}outsider"
+    net = P.address_plan(deployed.subnet, len(deployed.hosts))
+    address = str(ipaddress.ip_network(net.subnet)[200])
+    cmds = [
+        ["ip", "netns", "add", ns],
+        ["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns],
+        ["ip", "link", "set", veth, "master", P.BRIDGE, "up"],
+        ["ip", "netns", "exec", ns, "ip", "addr", "add", f"{address}/{net.prefixlen}", "dev", "eth0"],
+        ["ip", "netns", "exec", ns, "ip", "link", "set", "eth0", "up"],
+        ["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"],
+    ]
+    try:
+        for cmd in cmds:
+            subprocess.run(cmd, check=True, capture_output=True)
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", veth], capture_output=True)
+
+
+def _tcp_from_netns(ns: str, address: str, port: int) -> bool:
+    probe = subprocess.run(
+        ["ip", "netns", "exec", ns, "timeout", "3", "bash", "-c", f"exec 3<>/dev/tcp/{address}/{port}"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+def test_firewall_admits_only_cluster_hosts_and_client_networks(deployed, outsider):
+    target = deployed.hosts[0]
+    assert not _tcp_from_netns(outsider, target.address, PORT), "an undeclared host reached Redis"
+    # The firewall leaves SSH alone, and the cluster's own hosts still reach Redis.
+    assert _tcp_from_netns(outsider, target.address, 22)
+    peer = deployed.hosts[1]
+    assert (
+        lab_ssh(
+            peer.name, f"timeout 3 bash -c 'exec 3<>/dev/tcp/{target.address}/{PORT}'", check=False
+        ).returncode
+        == 0
+    )
+    rules = lab_ssh(target.name, "nft list table inet redis_ops_kit").stdout
+    assert "tcp dport 6379" in rules and "drop" in rules
+
+
+# -------------------------------------------------------------------------- hosts
+
+
+@pytest.fixture(scope="module")
+def infra(deployed):
+    hosts = testinfra.get_hosts(["ansible://redis"], ansible_inventory=str(INVENTORY))
+    return {h.backend.get_hostname(): h for h in hosts}
+
+
+def test_service_files_and_ports_on_every_host(deployed, infra):
+    for plan in deployed.hosts:
+        host = infra[plan.name]
+        service = host.service("redis-server@main")
+        assert service.is_enabled and service.is_running
+        assert host.check_output("ps -o user= -C redis-server").split() == ["redis"]
+        for path, owner, mode in (
+            ("/etc/redis/main/redis.conf", "redis", 0o640),
+            ("/etc/redis/main/users.acl", "redis", 0o640),
+            ("/etc/redis/tls/redis.key", "redis", 0o600),
+        ):
+            f = host.file(path)
+            assert (f.user, f.group, f.mode) == (owner, "redis", mode), path
+        assert not host.file("/etc/redis/main/users.acl").contains("nopass")
+        assert host.socket(f"tcp://{plan.address}:{PORT}").is_listening
+        assert host.socket(f"tcp://127.0.0.1:{PORT}").is_listening
+        assert not host.socket("tcp://0.0.0.0:6379").is_listening
+        props = dict(
+            line.split("=", 1)
+            for line in host.check_output(
+                "systemctl show redis-server@main -p User -p NoNewPrivileges -p ProtectSystem -p ProtectHome "
+                "-p PrivateTmp -p LimitNOFILE -p Restart -p RestartUSec"
+            ).splitlines()
+        )
+        assert props == {
+            "User": "redis",
+            "NoNewPrivileges": "yes",
+            "ProtectSystem": "strict",
+            "ProtectHome": "yes",
+            "PrivateTmp": "yes",
+            "LimitNOFILE": "65535",
+            "Restart": "on-failure",
+            "RestartUSec": "15s",
+        }
+        assert host.service("redis-server").is_enabled is False
+
+
+# ------------------------------------------------------------- static vs dynamic
+
+
+def test_config_rewrite_by_redis_does_not_make_a_rerun_change(deployed, lab_paths):
+    """Sentinel and operators run CONFIG REWRITE; the role's file must survive it unchanged."""
+    for host in deployed.hosts:
+        assert client(lab_paths, host.address).config_rewrite()
+    proc = run_playbook("playbooks/site.yml", "--check")
+    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+
+
+def _run_ids(deployed, lab_paths) -> dict[str, str]:
+    return {h.name: client(lab_paths, h.address).info("server")["run_id"] for h in deployed.hosts}
+
+
+def test_runtime_setting_is_applied_live_without_restart(deployed, lab_paths):
+    before = _run_ids(deployed, lab_paths)
+    proc = run_playbook("playbooks/site.yml", "-e", "redis_server_slowlog_max_len=2048")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    for host in deployed.hosts:
+        conn = client(lab_paths, host.address)
+        assert conn.config_get("slowlog-max-len") == {"slowlog-max-len": "2048"}
+        assert "slowlog-max-len 2048" in lab_ssh(host.name, "cat /etc/redis/main/redis.conf").stdout
+    assert _run_ids(deployed, lab_paths) == before, "a runtime setting restarted Redis"
+
+
+def test_static_setting_restarts_only_when_needed(deployed, lab_paths):
+    before = _run_ids(deployed, lab_paths)
+    # Back to the default slowlog length (live) and a tcp-backlog change, which Redis cannot apply live.
+    proc = run_playbook("playbooks/site.yml", "-e", '{"redis_server_tcp_backlog": 1024}')
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    after = _run_ids(deployed, lab_paths)
+    assert all(after[h] != before[h] for h in before), "tcp-backlog changed without a restart"
+    for host in deployed.hosts:
+        assert client(lab_paths, host.address).config_get("tcp-backlog") == {"tcp-backlog": "1024"}
+    proc = run_playbook("playbooks/site.yml")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    proc = run_playbook("playbooks/site.yml")
+    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+
+
+# ---------------------------------------------------------------------- bad input
+
+BAD_INPUTS = [
+    ({"redis_server_maxmemory_policy": "allkeys-lru-ish"}, "redis_server_maxmemory_policy"),
+    ({"redis_server_admin_password": ""}, "redis_server_admin_password"),
+    ({"redis_server_replication_password": "short"}, "redis_server_replication_password"),
+    ({"redis_server_instances": [{"name": "a", "port": 6379}, {"name": "b", "port": 6379}]}, "port 6379"),
+    ({"redis_server_acl_users": [{"name": "app", "keys": ["app:*"]}]}, "redis_server_acl_users[0]"),
+    ({"redis_server_bind": ["0.0.0.0"]}, "redis_server_bind"),
+    ({"redis_server_rename_commands": {"CONFIG": ""}}, "redis_server_rename_commands"),
+    ({"redis_server_client_networks": ["office-lan"]}, "redis_server_client_networks"),
+    ({"redis_server_save": [{"seconds": 60}]}, "redis_server_save[0]"),
+    ({"redis_server_tls_pki_dir": ""}, "no certificate source"),
+    ({"redis_server_maxmemory": "95%", "redis_server_maxmemory_allow_no_fork_headroom": False}, "fork"),
+    ({"redis_server_maxmemory": "plenty"}, "redis_server_maxmemory"),
+    ({"redis_server_instances": [{"name": "Main!", "port": 6379}]}, "redis_server_instances[0].name"),
+    ({"redis_server_tls_mode": "sometimes"}, "redis_server_tls_mode"),
+]
+
+
+@pytest.fixture(scope="module")
+def baseline(deployed):
+    return snapshot_managed_files(deployed.hosts)
+
+
+@pytest.mark.parametrize(("extra", "named"), BAD_INPUTS, ids=[n for _, n in BAD_INPUTS])
+def test_bad_input_fails_before_any_change(deployed, baseline, extra, named, tmp_path):
+    extra_file = Path(tmp_path) / "extra.json"
+    extra_file.write_text(json.dumps(extra))
+    proc = run_playbook("playbooks/site.yml", "-e", f"@{extra_file}")
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert named in output, output[-3000:]
+    assert all(c["changed"] == 0 for c in recap(proc.stdout).values())
+    assert snapshot_managed_files(deployed.hosts) == baseline

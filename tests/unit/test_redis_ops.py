@@ -1,0 +1,313 @@
+"""The role's module helpers (module_utils/redis_ops.py): config parsing, masking, redis-cli argv.
+
+No server: RedisCli.call is only run against a missing binary and small fake redis-cli scripts.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import stat
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ROLE = REPO / "roles" / "redis_server"
+
+
+def _load_by_path(path: Path, name: str):
+    """Import a file that is not part of a package (module_utils are shipped to hosts by Ansible)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+OPS = _load_by_path(ROLE / "module_utils" / "redis_ops.py", "redis_ops_under_test")
+F = _load_by_path(ROLE / "filter_plugins" / "redis_server.py", "redis_server_filters_for_ops_test")
+
+HASH = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"  # sha256("password")
+
+
+# --- split_args -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("save 3600 1", ["save", "3600", "1"]),
+        ("   maxmemory     100mb   ", ["maxmemory", "100mb"]),
+        ("a\tb", ["a", "b"]),
+        ('masterauth "a\\x41b\\nc"', ["masterauth", "aAb\nc"]),
+        ('x "\\r\\t\\a\\b"', ["x", "\r\t\a\b"]),
+        ('x "quote\\" and back\\\\slash"', ["x", 'quote" and back\\slash']),
+        ("x 'single \"double\" inside'", ["x", 'single "double" inside']),
+        ("x 'it\\'s'", ["x", "it's"]),
+        ("x 'no \\n escape'", ["x", "no \\n escape"]),
+        ('rename-command FLUSHALL ""', ["rename-command", "FLUSHALL", ""]),
+        ('save ""', ["save", ""]),
+        ('""', [""]),
+        ("", []),
+        ("   ", []),
+        ('dir "/var/lib/redis/main"', ["dir", "/var/lib/redis/main"]),
+        ('tls-protocols "TLSv1.2 TLSv1.3"', ["tls-protocols", "TLSv1.2 TLSv1.3"]),
+    ],
+)
+def test_split_args(line, expected):
+    assert OPS.split_args(line) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["/var/lib/redis", 'pa"ss', "back\\slash", "two\nlines", "cr\r tab\t", "\x01\x7f", "  spaces  ", ""],
+)
+def test_split_args_reads_back_what_redis_quote_writes(value):
+    assert OPS.split_args(f"masterauth {F.redis_quote(value)}") == ["masterauth", value]
+
+
+def test_split_args_reads_back_non_ascii_values():
+    assert OPS.split_args(f"masterauth {F.redis_quote('pässword')}") == ["masterauth", "pässword"]
+
+
+def test_split_args_backslash_x_without_hex_digits_like_sdssplitargs():
+    assert OPS.split_args('x "\\xZZ"') == ["x", "xZZ"]
+
+
+# --- parse_conf / changed_directives / config_set_value ----------------------------------
+
+CONF = """\
+# Redis configuration
+  # an indented comment
+
+Port 6379
+save 3600 1
+save 300 100
+SAVE 60 10000
+maxmemory 100mb
+rename-command FLUSHALL ""
+masterauth "p\\"w"
+"""
+
+
+def test_parse_conf_ignores_comments_and_lower_cases_keys_and_keeps_repeated_lines():
+    assert OPS.parse_conf(CONF) == {
+        "port": [["6379"]],
+        "save": [["3600", "1"], ["300", "100"], ["60", "10000"]],
+        "maxmemory": [["100mb"]],
+        "rename-command": [["FLUSHALL", ""]],
+        "masterauth": [['p"w']],
+    }
+
+
+def test_parse_conf_of_nothing():
+    assert OPS.parse_conf("") == {}
+    assert OPS.parse_conf("# only a comment\n\n") == {}
+
+
+def test_changed_directives_ignores_order_comments_and_blank_lines():
+    reordered = """\
+maxmemory 100mb
+# Moved around, comments changed.
+masterauth "p\\"w"
+
+rename-command FLUSHALL ""
+save 3600 1
+save 300 100
+save 60 10000
+port 6379
+"""
+    assert OPS.changed_directives(CONF, reordered) == []
+
+
+def test_changed_directives_names_a_changed_value():
+    assert OPS.changed_directives(CONF, CONF.replace("maxmemory 100mb", "maxmemory 200mb")) == ["maxmemory"]
+
+
+def test_changed_directives_names_a_changed_repeated_directive():
+    assert OPS.changed_directives(CONF, CONF.replace("save 300 100\n", "")) == ["save"]
+
+
+def test_changed_directives_names_added_and_removed_directives():
+    added = CONF + "replicaof 10.0.0.11 6379\n"
+    assert OPS.changed_directives(CONF, added) == ["replicaof"]
+    assert OPS.changed_directives(added, CONF) == ["replicaof"]
+    assert OPS.changed_directives("", CONF) == sorted(OPS.parse_conf(CONF))
+
+
+def test_changed_directives_are_sorted():
+    new = CONF.replace("6379", "6380").replace("100mb", "1gb")
+    assert OPS.changed_directives(CONF, new) == ["maxmemory", "port"]
+
+
+def test_config_set_value_joins_repeated_lines():
+    assert OPS.config_set_value(OPS.parse_conf(CONF)["save"]) == "3600 1 300 100 60 10000"
+    assert OPS.config_set_value([["3600", "1"], ["300", "100"]]) == "3600 1 300 100"
+
+
+def test_config_set_value_of_an_empty_save():
+    assert OPS.config_set_value(OPS.parse_conf('save ""')["save"]) == ""
+    assert OPS.config_set_value([[""]]) == ""
+    assert OPS.config_set_value([["100mb"]]) == "100mb"
+
+
+# --- mask_config / mask_acl ---------------------------------------------------------------
+
+
+def test_mask_config_masks_secrets_only():
+    text = 'port 6379\nmasterauth "x"\n  requirepass secret\nMasterAuth other\nmasteruser "replicator"\n'
+    assert OPS.mask_config(text) == (
+        "port 6379\n"
+        "masterauth ********\n"
+        "  requirepass ********\n"
+        "MasterAuth ********\n"
+        'masteruser "replicator"\n'
+    )
+
+
+def test_mask_config_keeps_the_presence_of_a_trailing_newline():
+    assert OPS.mask_config('masterauth "x"') == "masterauth ********"
+    assert OPS.mask_config('masterauth "x"\n') == "masterauth ********\n"
+    assert OPS.mask_config("") == ""
+
+
+def test_mask_config_leaves_a_bare_secret_key_alone():
+    # Nothing to hide when there is no value.
+    assert OPS.mask_config("masterauth\n") == "masterauth\n"
+
+
+def test_mask_acl_masks_hashes_and_cleartext_passwords():
+    text = (
+        "user default off resetchannels -@all\n"
+        f"user admin on #{HASH} ~* &* +@all\n"
+        "user app on >cleartext ~app:* +@all -@dangerous\n"
+    )
+    assert OPS.mask_acl(text) == (
+        "user default off resetchannels -@all\n"
+        "user admin on ******** ~* &* +@all\n"
+        "user app on ******** ~app:* +@all -@dangerous\n"
+    )
+
+
+def test_mask_acl_keeps_the_presence_of_a_trailing_newline():
+    assert OPS.mask_acl("user default off resetchannels -@all") == "user default off resetchannels -@all"
+    assert OPS.mask_acl(f"user a on #{HASH}\n") == "user a on ********\n"
+
+
+def test_mask_acl_output_never_contains_the_hash():
+    assert HASH not in OPS.mask_acl(f"user a on #{HASH} #{HASH}\n")
+
+
+# --- RedisCli.argv --------------------------------------------------------------------
+
+PASSWORD = "never-on-the-command-line-0123456789"
+
+
+def test_argv_plain_connection_with_user():
+    cli = OPS.RedisCli({"host": "10.0.0.11", "port": 6379, "user": "admin", "password": PASSWORD})
+    assert cli.argv("INFO", "replication") == [
+        "redis-cli", "--no-auth-warning", "-h", "10.0.0.11", "-p", "6379", "--user", "admin",
+        "INFO", "replication",
+    ]  # fmt: skip
+
+
+def test_argv_tls_connection():
+    conn = {
+        "host": "127.0.0.1",
+        "port": 16379,
+        "tls": True,
+        "cacert": "/etc/redis/tls/ca.crt",
+        "cert": "/etc/redis/tls/redis.crt",
+        "key": "/etc/redis/tls/redis.key",
+        "user": "admin",
+        "password": PASSWORD,
+    }
+    cli = OPS.RedisCli(conn, binary="/usr/bin/redis-cli")
+    assert cli.argv("PING") == [
+        "/usr/bin/redis-cli", "--no-auth-warning", "-h", "127.0.0.1", "-p", "16379",
+        "--tls", "--cacert", "/etc/redis/tls/ca.crt", "--cert", "/etc/redis/tls/redis.crt",
+        "--key", "/etc/redis/tls/redis.key",
+        "--user", "admin", "PING",
+    ]  # fmt: skip
+
+
+def test_argv_defaults_to_loopback_without_tls_or_user():
+    assert OPS.RedisCli({"port": 6379}).argv("PING") == [
+        "redis-cli", "--no-auth-warning", "-h", "127.0.0.1", "-p", "6379", "PING",
+    ]  # fmt: skip
+    assert OPS.RedisCli({"host": None, "port": 6379, "tls": False, "cacert": "/x"}).argv() == [
+        "redis-cli", "--no-auth-warning", "-h", "127.0.0.1", "-p", "6379",
+    ]  # fmt: skip
+
+
+def test_argv_tls_without_files_only_adds_tls():
+    assert OPS.RedisCli({"port": 6379, "tls": True}).argv()[-1] == "--tls"
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_argv_never_contains_the_password(tls):
+    conn = {"port": 6379, "tls": tls, "cacert": "/ca", "user": "admin", "password": PASSWORD}
+    argv = OPS.RedisCli(conn).argv("INFO")
+    assert all(PASSWORD not in arg for arg in argv)
+    assert "-a" not in argv and "--pass" not in argv
+
+
+# --- RedisCli.call --------------------------------------------------------------------
+
+
+def test_call_with_a_missing_binary_is_a_redis_cli_error():
+    cli = OPS.RedisCli({"port": 6379, "password": PASSWORD}, binary="/nonexistent/redis-cli")
+    with pytest.raises(OPS.RedisCliError):
+        cli.call("PING")
+
+
+def _fake_cli(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "redis-cli"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+def test_call_passes_the_password_in_the_environment_only(tmp_path):
+    binary = _fake_cli(tmp_path, 'printf "%s\\n" "auth=$REDISCLI_AUTH" "$@"')
+    out = OPS.RedisCli({"port": 6379, "user": "admin", "password": PASSWORD}, binary=binary).call("PING")
+    lines = out.splitlines()
+    assert lines[0] == f"auth={PASSWORD}"
+    assert lines[1:] == ["--no-auth-warning", "-h", "127.0.0.1", "-p", "6379", "--user", "admin", "PING"]
+
+
+def test_call_without_password_sets_no_auth(tmp_path, monkeypatch):
+    monkeypatch.delenv("REDISCLI_AUTH", raising=False)
+    binary = _fake_cli(tmp_path, 'echo "auth=${REDISCLI_AUTH-unset}"')
+    assert OPS.RedisCli({"port": 6379}, binary=binary).call("PING") == "auth=unset"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('echo "Could not connect to Redis at 127.0.0.1:6379: Connection refused" >&2; exit 1', "Could not"),
+        ('echo "Could not connect to Redis at 127.0.0.1:6379: Connection refused" >&2', "Could not"),
+        ("exit 3", "redis-cli exited 3"),
+        ('echo "WRONGPASS invalid username-password pair" >&2', "authentication failed for user 'admin'"),
+        ('echo "NOAUTH Authentication required."', "authentication failed"),
+        ('echo "ERR unknown command"', "ERR unknown command"),
+        ('echo "NOPERM this user has no permissions"', "NOPERM"),
+        ('echo "READONLY You can\'t write against a read only replica."', "READONLY"),
+    ],
+)
+def test_call_turns_failures_into_redis_cli_errors(tmp_path, body, message):
+    conn = {"port": 6379, "user": "admin", "password": PASSWORD}
+    cli = OPS.RedisCli(conn, binary=_fake_cli(tmp_path, body))
+    with pytest.raises(OPS.RedisCliError, match=message) as info:
+        cli.call("PING")
+    assert PASSWORD not in str(info.value)
+
+
+def test_call_times_out_as_a_redis_cli_error(tmp_path):
+    cli = OPS.RedisCli({"port": 6379}, binary=_fake_cli(tmp_path, "exec sleep 5"))
+    with pytest.raises(OPS.RedisCliError, match="no answer within"):
+        cli.call("PING", timeout=0.2)
+
+
+def test_call_returns_stripped_output(tmp_path):
+    cli = OPS.RedisCli({"port": 6379}, binary=_fake_cli(tmp_path, 'printf "\\nPONG\\n\\n"'))
+    assert cli.call("PING") == "PONG"
