@@ -1,8 +1,11 @@
-"""``make bench``: time the lab's life cycle and print a table of medians.
+"""``make bench``: the kit's speed targets, measured side by side in one run, as a table.
 
-Rows: the first image build (debootstrap into a scratch cache, so the real cache
-is untouched), 'lab up' of 3 hosts from the cached image, and 'lab down'.
-Targets are printed beside the measurements; nothing here fails a test run.
+- the lab: first image build (into a scratch cache), ``lab up`` from cache, ``lab down``;
+- deploy: site.yml on 3 fresh lab hosts (cold) and the idempotent rerun;
+- throughput: redis-benchmark (SET/GET, 50 clients, pipeline 16) against the role's
+  config and the distribution's stock config on the same lab host, plain TCP and TLS.
+
+Medians of several runs, with min and max; nothing here fails a test run.
 """
 
 from __future__ import annotations
@@ -18,59 +21,118 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[1]
+REDISOPS = str(BIN / "redisops")
+SECTIONS = ("lab", "deploy", "throughput")
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
     started = time.monotonic()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
-        sys.exit(f"bench: {' '.join(cmd)} failed:\n{proc.stderr}")
+        sys.exit(f"bench: {' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return elapsed
 
 
 def lab_is_up() -> bool:
-    proc = subprocess.run([str(BIN / "redisops"), "lab", "status", "--json"], capture_output=True, text=True)
+    proc = subprocess.run([REDISOPS, "lab", "status", "--json"], capture_output=True, text=True)
     return proc.stdout.strip() not in ("", "[]")
+
+
+def bench_lab(runs: int, skip_image: bool) -> list[tuple]:
+    rows = []
+    if not skip_image:
+        scratch = tempfile.mkdtemp(prefix="redisops-bench-cache-")
+        try:
+            env = {**os.environ, "REDISOPS_LAB_CACHE": scratch}
+            build = timed([REDISOPS, "lab", "image", "--image", "bookworm"], env)
+            rows.append(("first image build (debootstrap, bookworm)", [build], "s", "once per package list"))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    timed([REDISOPS, "lab", "up"])  # warm the real cache: 'lab up' measures booting only
+    timed([REDISOPS, "lab", "down"])
+    ups, downs = [], []
+    for _ in range(runs):
+        ups.append(timed([REDISOPS, "lab", "up", "--hosts", "3"]))
+        downs.append(timed([REDISOPS, "lab", "down"]))
+    rows.append(("lab up, 3 hosts, cached image", ups, "s", "< 30 s"))
+    rows.append(("lab down, 3 hosts", downs, "s", "-"))
+    return rows
+
+
+def bench_deploy(runs: int) -> list[tuple]:
+    playbook = [str(BIN / "ansible-playbook"), "playbooks/site.yml"]
+    colds, reruns = [], []
+    for _ in range(runs):
+        timed([REDISOPS, "lab", "down"])
+        timed([REDISOPS, "lab", "up", "--hosts", "3"])
+        colds.append(timed(playbook))
+        reruns.append(timed(playbook))
+    return [
+        ("site.yml cold deploy, 3 hosts", colds, "s", "-"),
+        ("site.yml idempotent rerun, 3 hosts", reruns, "s", "< 15 s"),
+    ]
+
+
+def bench_throughput(rounds: int) -> list[tuple]:
+    """Needs a deployed lab (runs after bench_deploy, or on one left up by 'make demo')."""
+    script = (REPO / "bench" / "throughput.sh").read_text()
+    proc = subprocess.run(
+        [REDISOPS, "lab", "ssh", "redis-1", f"ROUNDS={rounds} sh -s"],
+        input=script,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        sys.exit(f"bench: throughput run failed:\n{proc.stderr[-3000:]}")
+    samples: dict[tuple[str, str, str], list[float]] = {}
+    for line in proc.stdout.splitlines():
+        config, transport, test, rps = line.split(",")
+        samples.setdefault((config, transport, test), []).append(float(rps))
+    rows = []
+    for transport in ("plain", "tls"):
+        for test in ("SET", "GET"):
+            role, stock = samples[("role", transport, test)], samples[("stock", transport, test)]
+            rows.append((f"{test} {transport}: role's config", role, "req/s", ""))
+            rows.append((f"{test} {transport}: stock config", stock, "req/s", ""))
+            ratio = statistics.median(role) / statistics.median(stock)
+            target = ">= 0.90" if transport == "plain" else "-"
+            rows.append((f"{test} {transport}: role / stock (medians)", [ratio], "ratio", target))
+    return rows
+
+
+def print_table(rows: list[tuple]) -> None:
+    print(f"\n{'measurement':<46} {'n':>3} {'median':>11} {'min':>11} {'max':>11} {'unit':<6} target")
+    print("-" * 104)
+    for name, samples, unit, target in rows:
+        fmt = "{:>11.2f}" if unit in ("s", "ratio") else "{:>11.0f}"
+        cells = " ".join(fmt.format(x) for x in (statistics.median(samples), min(samples), max(samples)))
+        print(f"{name:<46} {len(samples):>3} {cells} {unit:<6} {target}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="runs of lab up/down (default 5)")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each timed step (default 3)")
     parser.add_argument(
         "--skip-image", action="store_true", help="skip the cold image build (about a minute)"
     )
     args = parser.parse_args(argv)
-    if lab_is_up():
-        sys.exit("bench: a lab is up; the benchmark takes it up and down: run 'redisops lab down' first")
-
-    redisops = str(BIN / "redisops")
-    rows: list[tuple[str, list[float], str]] = []
-    if not args.skip_image:
-        scratch = tempfile.mkdtemp(prefix="redisops-bench-cache-")
-        try:
-            env = {**os.environ, "REDISOPS_LAB_CACHE": scratch}
-            build = timed([redisops, "lab", "image", "--image", "bookworm"], env)
-            rows.append(("first image build (debootstrap, bookworm)", [build], "once per package list"))
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    # Warm the real cache so 'lab up' measures booting, not building.
-    timed([redisops, "lab", "up"])
-    timed([redisops, "lab", "down"])
-    ups, downs = [], []
-    for _ in range(args.runs):
-        ups.append(timed([redisops, "lab", "up", "--hosts", "3"]))
-        downs.append(timed([redisops, "lab", "down"]))
-    rows.append(("lab up, 3 hosts, cached image", ups, "< 30 s"))
-    rows.append(("lab down, 3 hosts", downs, "-"))
-
-    print(f"\n{'measurement':<44} {'runs':>4} {'median s':>9} {'min s':>7} {'max s':>7}  target")
-    print("-" * 90)
-    for name, samples, target in rows:
-        print(
-            f"{name:<44} {len(samples):>4} {statistics.median(samples):>9.2f} "
-            f"{min(samples):>7.2f} {max(samples):>7.2f}  {target}"
-        )
+    sections = args.only or list(SECTIONS)
+    if ("lab" in sections or "deploy" in sections) and lab_is_up():
+        sys.exit("bench: a lab is up; the benchmark takes it down and up: run 'redisops lab down' first")
+    rows: list[tuple] = []
+    if "lab" in sections:
+        rows += bench_lab(args.runs, args.skip_image)
+    if "deploy" in sections:
+        rows += bench_deploy(args.runs)
+    if "throughput" in sections:
+        rows += bench_throughput(args.runs)
+    print_table(rows)
+    if "deploy" in sections or "throughput" in sections:
+        print("\nThe lab is left deployed; 'redisops lab down' removes it.")
     return 0
 
 

@@ -351,6 +351,86 @@ def test_static_setting_restarts_only_when_needed(deployed, lab_paths):
     assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
 
 
+def _served_certificate(lab_paths, address: str) -> str:
+    """Fingerprint of the certificate the live server presents."""
+    import hashlib
+    import socket
+    import ssl
+
+    pki = lab_paths.state_dir / "pki"
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    ctx.load_cert_chain(
+        str(pki / "hosts" / "redisops-client.crt"), str(pki / "hosts" / "redisops-client.key")
+    )
+    ctx.check_hostname = False
+    with socket.create_connection((address, PORT), timeout=5) as sock, ctx.wrap_socket(sock) as tls:
+        return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+
+
+def test_certificates_are_renewed_before_expiry_and_loaded_live(deployed, lab_paths):
+    before = {h.name: _served_certificate(lab_paths, h.address) for h in deployed.hosts}
+    run_ids = _run_ids(deployed, lab_paths)
+    # Host certificates are valid for 365 days: with a 400-day renewal window all are due.
+    proc = run_playbook("playbooks/site.yml", "-e", '{"redis_server_tls_renew_days": 400}')
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    after = {h.name: _served_certificate(lab_paths, h.address) for h in deployed.hosts}
+    assert all(after[h] != before[h] for h in before), "a due certificate was not renewed and served"
+    assert _run_ids(deployed, lab_paths) == run_ids, "renewal restarted Redis instead of reloading"
+    for host in deployed.hosts:
+        info = client(lab_paths, host.address).info("replication")
+        assert info["role"] == "master" or info["master_link_status"] == "up"
+    # Not due: a normal run leaves the certificates alone.
+    proc = run_playbook("playbooks/site.yml")
+    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+    assert {h.name: _served_certificate(lab_paths, h.address) for h in deployed.hosts} == after
+
+
+def test_a_second_instance_per_host_then_its_removal(deployed, lab_paths):
+    """A cache instance beside the main one: own port, paths, unit, settings; then state: absent."""
+    main = {"name": "main", "port": PORT}
+    cache = {
+        "name": "cache",
+        "port": 6380,
+        "maxmemory": "64mb",
+        "maxmemory_policy": "allkeys-lru",
+        "save": [],
+        "appendonly": False,
+    }
+    with_cache = json.dumps({"redis_server_instances": [main, cache]})
+    proc = run_playbook("playbooks/site.yml", "-e", with_cache)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    for host in deployed.hosts:
+        cfg = client(lab_paths, host.address, port=6380).config_get("*")
+        assert (cfg["maxmemory"], cfg["maxmemory-policy"]) == (str(64 * 1024**2), "allkeys-lru")
+        assert (cfg["appendonly"], cfg["save"], cfg["dir"]) == ("no", "", "/var/lib/redis/cache")
+        assert client(lab_paths, host.address).config_get("maxmemory")["maxmemory"] == str(256 * 1024**2)
+        unit = lab_ssh(host.name, "systemctl show redis-server@cache -p Restart -p ActiveState").stdout
+        # No persistence: an automatic restart would bring back an empty primary.
+        assert unit.split() == ["Restart=no", "ActiveState=active"]
+        assert "6380" in lab_ssh(host.name, "nft list table inet redis_ops_kit").stdout
+    roles = {
+        h.name: client(lab_paths, h.address, port=6380).info("replication")["role"] for h in deployed.hosts
+    }
+    assert sorted(roles.values()) == ["master", "slave", "slave"]
+    proc = run_playbook("playbooks/site.yml", "-e", with_cache)
+    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+
+    removed = json.dumps({"redis_server_instances": [main, {**cache, "state": "absent"}]})
+    proc = run_playbook("playbooks/site.yml", "-e", removed)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    for host in deployed.hosts:
+        state = lab_ssh(
+            host.name,
+            "systemctl is-active redis-server@cache; test -e /etc/redis/cache && echo conf || echo no-conf; "
+            "test -d /var/lib/redis/cache && echo data-kept",
+            check=False,
+        ).stdout.split()
+        assert state == ["inactive", "no-conf", "data-kept"]
+        assert "6380" not in lab_ssh(host.name, "nft list table inet redis_ops_kit").stdout
+    proc = run_playbook("playbooks/site.yml")
+    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+
+
 # ---------------------------------------------------------------------- bad input
 
 BAD_INPUTS = [

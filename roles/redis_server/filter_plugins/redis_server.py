@@ -123,6 +123,7 @@ INSTANCE_KEYS = {
     "appendonly": "appendonly",
     "maxclients": "maxclients",
     "replica_priority": "replica_priority",
+    "state": None,
 }
 
 
@@ -147,7 +148,9 @@ def redis_instances(role_vars: dict, memtotal_mb: int | None) -> list[dict]:
         else:
             item["plain_port"], item["tls_port"] = port, 0
         item["port"] = port
-        item["maxmemory_bytes"] = redis_bytes(item["maxmemory"], memtotal_mb, len(instances))
+        item["state"] = inst.get("state", "present")
+        present = [i for i in instances if i.get("state", "present") == "present"]
+        item["maxmemory_bytes"] = redis_bytes(item["maxmemory"], memtotal_mb, len(present))
         item["persistent"] = bool(item["save"]) or bool(item["appendonly"])
         item["unit"] = f"redis-server@{name}.service"
         item["conf_dir"] = f"{role_vars.get('redis_server_conf_dir', '/etc/redis')}/{name}"
@@ -195,6 +198,10 @@ def redis_server_problems(role_vars: dict, memtotal_mb: int | None = None) -> li
         if not isinstance(inst, dict) or "name" not in inst or "port" not in inst:
             problems.append(f"{where} needs a name and a port, for example {{name: main, port: 6379}}")
             continue
+        need(
+            inst.get("state", "present") in ("present", "absent"),
+            f"{where}.state {inst.get('state')!r}: choose present or absent",
+        )
         unknown = set(inst) - set(INSTANCE_KEYS)
         need(
             not unknown, f"{where} has unknown key(s) {sorted(unknown)}: allowed are {sorted(INSTANCE_KEYS)}"
@@ -215,6 +222,8 @@ def redis_server_problems(role_vars: dict, memtotal_mb: int | None = None) -> li
             problems.append(f"{where}.tls_port {inst['tls_port']!r} is not a port number")
             continue
         need(1 <= port <= 65535, f"{where}.port {port} is outside 1-65535")
+        if inst.get("state", "present") == "absent":
+            continue
         ports.append(port)
         if v.get("redis_server_tls_mode") == "both":
             need(
@@ -273,6 +282,7 @@ def redis_server_problems(role_vars: dict, memtotal_mb: int | None = None) -> li
             problems.append(f"redis_server_maxmemory (or an instance's maxmemory): {exc}")
             resolved = []
         if resolved and memtotal_mb:
+            resolved = [i for i in resolved if i["state"] == "present"]
             total = sum(i["maxmemory_bytes"] for i in resolved)
             ram = memtotal_mb * 1024 * 1024
             persistent = any(i["persistent"] for i in resolved)

@@ -1,0 +1,56 @@
+#!/bin/sh
+# Runs on a lab host (as root): redis-benchmark against the role's redis.conf and
+# against the distribution's stock redis.conf, side by side on the same host, plain
+# TCP and TLS, alternating rounds. Prints CSV lines: config,transport,test,rps.
+#
+# Both servers are throwaway copies on spare ports with their own data directory,
+# so the deployed instance is not touched. The role's copy keeps every setting of
+# the role (AOF, save rules, ACL file format...) except what a lone benchmark copy
+# cannot have: its port, data directory, log file, replicas (min-replicas-to-write 0)
+# and users (a throwaway bench user).
+set -eu
+ROUNDS=${ROUNDS:-3}
+REQUESTS=${REQUESTS:-200000}
+ROLE_CONF=/etc/redis/main/redis.conf
+TLS=/etc/redis/tls
+WORK=$(mktemp -d /tmp/redisops-bench.XXXXXX)
+PASS=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+trap 'for p in "$WORK"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; sleep 0.5; rm -rf "$WORK"' EXIT
+
+printf 'user default off resetchannels -@all\nuser bench on >%s ~* &* +@all\n' "$PASS" > "$WORK/users.acl"
+tls_files="--tls-cert-file $TLS/redis.crt --tls-key-file $TLS/redis.key --tls-ca-cert-file $TLS/ca.crt"
+
+start() { # name conf port tls_port extra...
+  name=$1 conf=$2 port=$3 tls_port=$4; shift 4
+  mkdir -p "$WORK/$name"
+  # shellcheck disable=SC2086
+  redis-server "$conf" --daemonize yes --pidfile "$WORK/$name.pid" --logfile "$WORK/$name.log" \
+    --dir "$WORK/$name" --port "$port" --tls-port "$tls_port" --bind 127.0.0.1 "$@"
+  for _ in $(seq 50); do [ -s "$WORK/$name.pid" ] && break; sleep 0.1; done
+  sleep 0.5
+}
+
+# The role's config, as deployed on this host.
+start role-plain "$ROLE_CONF" 7100 0 --aclfile "$WORK/users.acl" --min-replicas-to-write 0
+# shellcheck disable=SC2086
+start role-tls "$ROLE_CONF" 0 7101 --aclfile "$WORK/users.acl" --min-replicas-to-write 0 $tls_files
+# The distribution's stock config.
+start stock-plain /etc/redis/redis.conf 7200 0 --supervised no
+# shellcheck disable=SC2086
+start stock-tls /etc/redis/redis.conf 0 7201 --supervised no $tls_files --tls-auth-clients no
+
+bench() { # config transport port auth...
+  config=$1 transport=$2 port=$3; shift 3
+  tls=""
+  [ "$transport" = tls ] && tls="--tls --cacert $TLS/ca.crt --cert $TLS/redis.crt --key $TLS/redis.key"
+  # shellcheck disable=SC2086
+  redis-benchmark -h 127.0.0.1 -p "$port" $tls "$@" -c 50 -P 16 -t set,get -n "$REQUESTS" --csv 2>/dev/null |
+    awk -F'","' -v c="$config" -v t="$transport" 'NR>1 {gsub(/"/,""); print c "," t "," $1 "," $2}'
+}
+
+for _ in $(seq "$ROUNDS"); do
+  bench role plain 7100 --user bench -a "$PASS"
+  bench stock plain 7200
+  bench role tls 7101 --user bench -a "$PASS"
+  bench stock tls 7201
+done
