@@ -796,5 +796,26 @@ def test_filter_module_registers_every_filter():
         "redis_local_connection",
         "redis_primaries",
         "redis_firewall_sources",
+        "redis_certs_due",
     }
     assert all(callable(f) for f in filters.values())
+
+
+# --- redis_certs_due ----------------------------------------------------------------
+
+HOST_SANS = ["DNS:redis-1", "DNS:localhost", "IP:127.0.0.1", "IP:10.0.0.11"]
+
+
+def _cert_info(**fields) -> dict:
+    return {"item": {"name": "redis-1", "sans": HOST_SANS}, **fields}
+
+
+def test_certs_due_when_missing_expiring_or_for_other_names():
+    valid = _cert_info(subject_alt_name=list(reversed(HOST_SANS)), valid_at={"renew": True})
+    missing = _cert_info(failed=True, msg="No such file")
+    expiring = _cert_info(subject_alt_name=HOST_SANS, valid_at={"renew": False})
+    moved = _cert_info(subject_alt_name=[*HOST_SANS[:3], "IP:10.0.0.99"], valid_at={"renew": True})
+    assert F.redis_certs_due([valid]) == []
+    assert F.redis_certs_due([missing]) == [{"name": "redis-1", "sans": HOST_SANS, "exists": False}]
+    assert F.redis_certs_due([expiring]) == [{"name": "redis-1", "sans": HOST_SANS, "exists": True}]
+    assert F.redis_certs_due([moved]) == [{"name": "redis-1", "sans": HOST_SANS, "exists": True}]

@@ -503,6 +503,24 @@ def redis_firewall_sources(hostvars, hosts: list[str], client_networks: list[str
     return {"v4": fmt(v4), "v6": fmt(v6)}
 
 
+def redis_certs_due(info_results: list[dict]) -> list[dict]:
+    """Certificates to (re)issue, from x509_certificate_info results looped over {name, sans} items.
+
+    Due when missing or unreadable, expiring within the renewal window (``valid_at.renew``
+    false), or issued for other names or addresses than wanted now.
+    """
+    due = []
+    for res in info_results:
+        wanted = res["item"]
+        missing = res.get("failed") or "subject_alt_name" not in res
+        stale = not missing and not (res.get("valid_at") or {}).get("renew", False)
+        names = sorted(res.get("subject_alt_name") or [])
+        other_names = not missing and names != sorted(wanted.get("sans") or [])
+        if missing or stale or other_names:
+            due.append({**wanted, "exists": not missing})
+    return due
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -517,4 +535,5 @@ class FilterModule:
             "redis_local_connection": redis_local_connection,
             "redis_primaries": redis_primaries,
             "redis_firewall_sources": redis_firewall_sources,
+            "redis_certs_due": redis_certs_due,
         }
