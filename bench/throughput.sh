@@ -10,7 +10,7 @@
 # and users (a throwaway bench user).
 set -eu
 ROUNDS=${ROUNDS:-3}
-REQUESTS=${REQUESTS:-200000}
+REQUESTS=${REQUESTS:-1000000}
 ROLE_CONF=/etc/redis/main/redis.conf
 TLS=/etc/redis/tls
 WORK=$(mktemp -d /tmp/redisops-bench.XXXXXX)
@@ -34,6 +34,8 @@ start() { # name conf port tls_port extra...
 start role-plain "$ROLE_CONF" 7100 0 --aclfile "$WORK/users.acl" --min-replicas-to-write 0
 # shellcheck disable=SC2086
 start role-tls "$ROLE_CONF" 0 7101 --aclfile "$WORK/users.acl" --min-replicas-to-write 0 $tls_files
+# The role's config without the append-only file, to show what AOF costs.
+start role-noaof "$ROLE_CONF" 7102 0 --aclfile "$WORK/users.acl" --min-replicas-to-write 0 --appendonly no
 # The distribution's stock config.
 start stock-plain /etc/redis/redis.conf 7200 0 --supervised no
 # shellcheck disable=SC2086
@@ -45,12 +47,13 @@ bench() { # config transport port auth...
   [ "$transport" = tls ] && tls="--tls --cacert $TLS/ca.crt --cert $TLS/redis.crt --key $TLS/redis.key"
   # shellcheck disable=SC2086
   redis-benchmark -h 127.0.0.1 -p "$port" $tls "$@" -c 50 -P 16 -t set,get -n "$REQUESTS" --csv 2>/dev/null |
-    awk -F'","' -v c="$config" -v t="$transport" 'NR>1 {gsub(/"/,""); print c "," t "," $1 "," $2}'
+    awk -F, -v c="$config" -v t="$transport" 'NR>1 {gsub(/"/, "", $1); gsub(/"/, "", $2); print c "," t "," $1 "," $2}'
 }
 
 for _ in $(seq "$ROUNDS"); do
   bench role plain 7100 --user bench -a "$PASS"
   bench stock plain 7200
+  bench role-noaof plain 7102 --user bench -a "$PASS"
   bench role tls 7101 --user bench -a "$PASS"
   bench stock tls 7201
 done

@@ -313,6 +313,66 @@ def test_service_files_and_ports_on_every_host(deployed, infra):
 # ------------------------------------------------------------- static vs dynamic
 
 
+def test_changed_user_list_is_loaded_live_without_restart(deployed, lab_paths):
+    run_ids = _run_ids(deployed, lab_paths)
+    app = {
+        "name": "app",
+        "password": secret(lab_paths, "redis_app"),
+        "keys": ["app:*"],
+        "channels": ["app:*"],
+    }
+    reporting = {"name": "reporting", "password": "r" * 32, "keys": ["%R~app:*"], "commands": ["+@read"]}
+    proc = run_playbook("playbooks/site.yml", "-e", json.dumps({"redis_server_acl_users": [app, reporting]}))
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "r" * 32 not in proc.stdout + proc.stderr
+    primary = primary_of(deployed, lab_paths)
+    client(lab_paths, primary.address).set("app:report", "42")
+    reader = client(lab_paths, primary.address, user="reporting", password="r" * 32)
+    assert reader.get("app:report") == b"42"
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        reader.set("app:report", "changed")
+    assert _run_ids(deployed, lab_paths) == run_ids, "a changed user list restarted Redis"
+    proc = run_playbook("playbooks/site.yml")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    for host in deployed.hosts:
+        assert "reporting" not in {r.split()[1] for r in client(lab_paths, host.address).acl_list()}
+    assert _run_ids(deployed, lab_paths) == run_ids
+
+
+def test_rerun_after_a_failover_keeps_the_new_primary(deployed, lab_paths):
+    """Do what Sentinel does on failover (promote, repoint, CONFIG REWRITE); the role must follow."""
+    import time
+
+    old = primary_of(deployed, lab_paths)
+    new = next(h for h in deployed.hosts if h is not old)
+    conns = {h.name: client(lab_paths, h.address) for h in deployed.hosts}
+    conns[new.name].execute_command("REPLICAOF", "NO", "ONE")
+    for host in deployed.hosts:
+        if host is not new:
+            conns[host.name].execute_command("REPLICAOF", new.address, str(PORT))
+    for conn in conns.values():
+        conn.config_rewrite()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        links = [
+            conns[h.name].info("replication").get("master_link_status")
+            for h in deployed.hosts
+            if h is not new
+        ]
+        if links == ["up", "up"]:
+            break
+        time.sleep(0.2)
+    proc = run_playbook("playbooks/site.yml")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert f"'main': '{new.name}'" in proc.stdout, "the role did not see the new primary"
+    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+    assert primary_of(deployed, lab_paths) is new
+    for host in deployed.hosts:
+        if host is not new:
+            info = conns[host.name].info("replication")
+            assert (info["role"], info["master_host"]) == ("slave", new.address)
+
+
 def test_config_rewrite_by_redis_does_not_make_a_rerun_change(deployed, lab_paths):
     """Sentinel and operators run CONFIG REWRITE; the role's file must survive it unchanged."""
     for host in deployed.hosts:
