@@ -311,3 +311,38 @@ def test_call_times_out_as_a_redis_cli_error(tmp_path):
 def test_call_returns_stripped_output(tmp_path):
     cli = OPS.RedisCli({"port": 6379}, binary=_fake_cli(tmp_path, 'printf "\\nPONG\\n\\n"'))
     assert cli.call("PING") == "PONG"
+
+
+def test_secret_argument_travels_through_stdin_not_the_command_line(tmp_path):
+    binary = _fake_cli(tmp_path, 'printf "%s\\n" "$@"; printf "stdin=%s\\n" "$(cat)"')
+    cli = OPS.RedisCli({"port": 6379, "user": "admin", "password": PASSWORD}, binary=binary)
+    out = cli.call("CONFIG", "SET", "masterauth", secret_arg="replication-secret-123")
+    argv, stdin = out.splitlines()[:-1], out.splitlines()[-1]
+    assert "-x" in argv, "redis-cli must read the last argument from stdin"
+    assert argv[-3:] == ["CONFIG", "SET", "masterauth"]
+    assert not any("replication-secret-123" in a for a in argv)
+    assert stdin == "stdin=replication-secret-123"
+
+
+@pytest.mark.parametrize(
+    ("stderr", "error"),
+    [
+        ("Could not connect to Redis at 127.0.0.1:6379: Connection refused", "RedisDownError"),
+        ("AUTH failed: WRONGPASS invalid username-password pair or user is disabled.", "RedisAuthError"),
+    ],
+)
+def test_down_and_refused_servers_are_told_apart(tmp_path, stderr, error):
+    binary = _fake_cli(tmp_path, f'echo "{stderr}" >&2; exit 1')
+    with pytest.raises(getattr(OPS, error)):
+        OPS.RedisCli({"port": 6379}, binary=binary).call("PING")
+
+
+def test_masked_diff_still_shows_that_a_secret_changed():
+    old = 'masterauth "old-secret"\nport 6379\n'
+    new = 'masterauth "new-secret"\nport 6379\n'
+    assert OPS.mask_config(new, old) == "masterauth ********(changed)\nport 6379\n"
+    assert OPS.mask_config(old, old) == "masterauth ********\nport 6379\n"
+    acl_old = "user app on #" + "a" * 64 + " ~app:*\n"
+    acl_new = "user app on #" + "b" * 64 + " ~app:*\n"
+    assert OPS.mask_acl(acl_new, acl_old) == "user app on ********(changed) ~app:*\n"
+    assert "b" * 64 not in OPS.mask_acl(acl_new, acl_old)

@@ -640,46 +640,45 @@ def test_two_masters_with_followers_is_split_brain_and_refused():
 # --- redis_primaries ----------------------------------------------------------------
 
 
-def _hostvars(**roles) -> dict:
-    """host=(role, master_host) per instance 'main', or None for no registered result."""
-    hostvars = {}
+HOSTVARS = {h: {"ansible_host": a} for h, a in ADDRESSES.items()}
+
+
+def _results(**roles) -> list[dict]:
+    """redis_info results looped over (host, instance 'main'): (role, master_host), or None if down."""
+    results = []
     for host, state in roles.items():
         host = host.replace("_", "-")
-        hv = {"ansible_host": ADDRESSES[host]}
-        if state is not None:
-            role, master_host = state
-            result = {"item": {"name": "main"}, "running": True, "role": role}
-            if master_host:
-                result["master_host"] = master_host
-            hv["__redis_server_live"] = {"results": [result]}
-        hostvars[host] = hv
-    return hostvars
+        item = [host, {"name": "main"}]
+        if state is None:
+            results.append({"item": item, "running": False, "reason": "Could not connect"})
+            continue
+        role, master_host = state
+        result = {"item": item, "running": True, "role": role}
+        if master_host:
+            result["master_host"] = master_host
+        results.append(result)
+    return results
 
 
-def test_redis_primaries_reads_every_hosts_registered_results():
-    hostvars = _hostvars(
+def test_redis_primaries_reads_every_hosts_results():
+    results = _results(
         redis_1=("slave", "10.0.0.12"), redis_2=("master", None), redis_3=("slave", "10.0.0.12")
     )
-    hosts = ["redis-1", "redis-2", "redis-3"]
-    assert F.redis_primaries(hostvars, hosts, ["main"], "redis-1") == {"main": "redis-2"}
+    assert F.redis_primaries(results, HOSTVARS, ["main"], "redis-1") == {"main": "redis-2"}
 
 
 def test_redis_primaries_first_deploy_and_unknown_instances_use_the_inventory():
-    hostvars = _hostvars(redis_1=None, redis_2=None, redis_3=("master", None))
-    hosts = ["redis-1", "redis-2", "redis-3"]
+    results = _results(redis_1=None, redis_2=None, redis_3=("master", None))
     # 'main' runs on redis-3 only; 'cache' runs nowhere yet.
-    assert F.redis_primaries(hostvars, hosts, ["main", "cache"], "redis-1") == {
+    assert F.redis_primaries(results, HOSTVARS, ["main", "cache"], "redis-1") == {
         "main": "redis-3",
         "cache": "redis-1",
     }
 
 
-def test_redis_primaries_ignores_a_result_of_a_server_that_did_not_answer():
-    hostvars = _hostvars(redis_1=None, redis_2=None, redis_3=None)
-    hostvars["redis-2"]["__redis_server_live"] = {
-        "results": [{"item": {"name": "main"}, "running": False, "reason": "Could not connect"}]
-    }
-    assert F.redis_primaries(hostvars, list(hostvars), ["main"], "redis-1") == {"main": "redis-1"}
+def test_redis_primaries_with_no_server_answering_uses_the_inventory():
+    results = _results(redis_1=None, redis_2=None, redis_3=None)
+    assert F.redis_primaries(results, HOSTVARS, ["main"], "redis-1") == {"main": "redis-1"}
 
 
 # --- redis_acl_line -------------------------------------------------------------------
@@ -819,3 +818,10 @@ def test_certs_due_when_missing_expiring_or_for_other_names():
     assert F.redis_certs_due([missing]) == [{"name": "redis-1", "sans": HOST_SANS, "exists": False}]
     assert F.redis_certs_due([expiring]) == [{"name": "redis-1", "sans": HOST_SANS, "exists": True}]
     assert F.redis_certs_due([moved]) == [{"name": "redis-1", "sans": HOST_SANS, "exists": True}]
+
+
+def test_ansible_host_must_be_an_ip_address():
+    role_vars = baseline()
+    assert F.redis_server_problems(role_vars, MEMTOTAL_MB, "10.0.0.11") == []
+    problems = F.redis_server_problems(role_vars, MEMTOTAL_MB, "redis-1.example.org")
+    assert any(p.startswith("ansible_host 'redis-1.example.org' is not an IP address") for p in problems)

@@ -178,7 +178,9 @@ def _save_problems(rules, where: str) -> list[str]:
     return problems
 
 
-def redis_server_problems(role_vars: dict, memtotal_mb: int | None = None) -> list[str]:
+def redis_server_problems(
+    role_vars: dict, memtotal_mb: int | None = None, address: str | None = None
+) -> list[str]:
     """Every cross-variable rule the role enforces, as messages naming the variable and the fix.
 
     Empty when the variables are usable. Runs before any host is changed.
@@ -305,6 +307,14 @@ def redis_server_problems(role_vars: dict, memtotal_mb: int | None = None) -> li
                 )
 
     # Network.
+    if address is not None:
+        try:
+            ipaddress.ip_address(str(address))
+        except ValueError:
+            problems.append(
+                f"ansible_host {address!r} is not an IP address: replicas, the firewall and the "
+                "certificates use it, so set ansible_host to the host's address"
+            )
     binds = v.get("redis_server_bind") or []
     need(bool(binds), "redis_server_bind is empty: list the addresses Redis listens on")
     wildcard = {"*", "0.0.0.0", "::", "::*", "-::*", "*:*"}
@@ -470,19 +480,17 @@ def redis_local_connection(instance: dict, tls_dir: str, user: str, password: st
     return conn
 
 
-def redis_primaries(hostvars, hosts: list[str], instance_names: list[str], inventory_primary: str,
-                    result_var: str = "__redis_server_live") -> dict:  # fmt: skip
-    """instance name -> primary host, from every host's registered redis_info results."""
+def redis_primaries(results: list[dict], hostvars, instance_names: list[str], inventory_primary: str) -> dict:
+    """instance name -> primary host, from redis_info results looped over (host, instance) pairs."""
     primaries = {}
     for name in instance_names:
         live = {}
-        for host in hosts:
-            hv = hostvars[host]
-            info = {"running": False}
-            for res in (hv.get(result_var) or {}).get("results", []):
-                if res.get("item", {}).get("name") == name:
-                    info = dict(res)
-            info["address"] = hv.get("ansible_host", host)
+        for res in results:
+            host, instance = res["item"][0], res["item"][1]
+            if instance.get("name") != name:
+                continue
+            info = {k: v for k, v in res.items() if k != "item"}
+            info["address"] = hostvars[host].get("ansible_host", host)
             live[host] = info
         primaries[name] = redis_current_primary(live, inventory_primary)["host"]
     return primaries

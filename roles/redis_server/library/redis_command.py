@@ -14,13 +14,13 @@ options:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_ops import RedisCli, RedisCliError
+from ansible.module_utils.redis_ops import CONNECTION_SPEC, RedisCli, RedisCliError
 
 
 def main():
     module = AnsibleModule(
         argument_spec={
-            "connection": {"type": "dict", "required": True, "no_log": True},
+            "connection": {"type": "dict", "required": True, "options": CONNECTION_SPEC},
             "command": {"type": "list", "elements": "str", "required": True},
         },
         supports_check_mode=True,

@@ -38,12 +38,17 @@ running: {description: The instance answered., type: bool, returned: always}
 import grp
 import os
 import pwd
+import re
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.redis_ops import (
+    CONNECTION_SPEC,
+    SECRET_KEYS,
+    RedisAuthError,
     RedisCli,
     RedisCliError,
+    RedisDownError,
     changed_directives,
     config_set_value,
     mask_acl,
@@ -52,6 +57,7 @@ from ansible.module_utils.redis_ops import (
 )
 
 IMMUTABLE = ("immutable config", "protected config")
+FAILED_ARGUMENT = re.compile(r"argument '([^']+)'")
 # Not CONFIG SET-able directives of the config file, applied by restart.
 RESTART_ONLY = ("rename-command", "include", "loadmodule", "user")
 
@@ -89,6 +95,47 @@ def acl_users(text):
     return users
 
 
+def apply_live(module, cli, new, result):
+    """Apply changed directives to the running server; True if some need a restart.
+
+    All settable directives go in one CONFIG SET, which Redis applies atomically;
+    those Redis cannot change at runtime are taken out and left to a restart.
+    Secrets travel through redis-cli's stdin, never its command line.
+    """
+    wanted = parse_conf(new)
+    restart = False
+    pending = {}
+    for key in result["changed_keys"]:
+        if key == "replicaof":
+            args = wanted[key][-1] if key in wanted else ["NO", "ONE"]
+            try:
+                cli.call("REPLICAOF", *args)
+            except RedisCliError as exc:
+                module.fail_json(msg=f"REPLICAOF {' '.join(args)} refused by Redis: {exc}", **result)
+        elif key in RESTART_ONLY or key not in wanted:
+            restart = True
+        else:
+            pending[key] = config_set_value(wanted[key])
+    plain = {k: v for k, v in pending.items() if k not in SECRET_KEYS}
+    while plain:
+        try:
+            cli.call("CONFIG", "SET", *[part for kv in plain.items() for part in kv])
+            break
+        except RedisCliError as exc:
+            match = FAILED_ARGUMENT.search(str(exc))
+            if match and match.group(1) in plain and any(m in str(exc) for m in IMMUTABLE):
+                del plain[match.group(1)]
+                restart = True
+                continue
+            module.fail_json(msg=f"CONFIG SET refused by Redis, nothing was changed: {exc}", **result)
+    for key in (k for k in pending if k in SECRET_KEYS):
+        try:
+            cli.call("CONFIG", "SET", key, secret_arg=pending[key])
+        except RedisCliError as exc:
+            module.fail_json(msg=f"CONFIG SET {key} refused by Redis: {exc}", **result)
+    return restart
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -98,7 +145,7 @@ def main():
             "owner": {"type": "str", "default": "redis"},
             "group": {"type": "str", "default": "redis"},
             "mode": {"type": "str", "default": "0640"},
-            "connection": {"type": "dict", "no_log": True},
+            "connection": {"type": "dict", "options": CONNECTION_SPEC},
         },
         supports_check_mode=True,
     )
@@ -123,7 +170,7 @@ def main():
         result["changed"] = True
         result["diff"] = {
             "before": mask(old),
-            "after": mask(new),
+            "after": mask(new, old),
             "before_header": path,
             "after_header": path,
         }
@@ -135,8 +182,16 @@ def main():
         try:
             cli.call("PING")
             result["running"] = True
-        except RedisCliError:
+        except RedisDownError:
             result["running"] = False
+        except RedisAuthError as exc:
+            module.fail_json(
+                msg=f"the instance on port {p['connection']['port']} refuses the admin user: "
+                f"redis_server_admin_password does not match the live server ({exc})",
+                **result,
+            )
+        except RedisCliError as exc:
+            module.fail_json(msg=f"cannot talk to the instance: {exc}", **result)
     if module.check_mode or not result["changed"]:
         module.exit_json(**result)
 
@@ -147,21 +202,7 @@ def main():
     if kind == "config":
         # Live first, then the file: a rewrite by Redis in between then writes the new values.
         if result["running"] and old:
-            wanted = parse_conf(new)
-            for key in result["changed_keys"]:
-                if key in RESTART_ONLY or key not in wanted:
-                    result["restart_required"] = True
-                    continue
-                try:
-                    if key == "replicaof":
-                        cli.call("REPLICAOF", *wanted[key][-1])
-                    else:
-                        cli.call("CONFIG", "SET", key, config_set_value(wanted[key]))
-                except RedisCliError as exc:
-                    if any(marker in str(exc) for marker in IMMUTABLE):
-                        result["restart_required"] = True
-                    else:
-                        module.fail_json(msg=f"CONFIG SET {key} refused by Redis: {exc}", **result)
+            result["restart_required"] = apply_live(module, cli, new, result)
         write_atomically(path, new, p["owner"], p["group"], p["mode"])
     else:
         write_atomically(path, new, p["owner"], p["group"], p["mode"])

@@ -20,6 +20,28 @@ class RedisCliError(Exception):
     pass
 
 
+class RedisAuthError(RedisCliError):
+    """The server answered but refused our user or password."""
+
+
+class RedisDownError(RedisCliError):
+    """Nothing answered (no server, or no redis-cli on the host yet)."""
+
+
+# The connection argument of every module; only the password is secret, so the rest
+# stays readable in logs and diffs.
+CONNECTION_SPEC = {
+    "host": {"type": "str", "default": "127.0.0.1"},
+    "port": {"type": "int", "required": True},
+    "tls": {"type": "bool", "default": False},
+    "cacert": {"type": "str"},
+    "cert": {"type": "str"},
+    "key": {"type": "str"},
+    "user": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
+}
+
+
 class RedisCli:
     """A connection to one Redis instance through redis-cli, with ACL user and optional TLS."""
 
@@ -46,24 +68,37 @@ class RedisCli:
             argv += ["--user", conn["user"]]
         return [*argv, *args]
 
-    def call(self, *args: str, timeout: float = 10) -> str:
+    def call(self, *args: str, timeout: float = 10, secret_arg: str | None = None) -> str:
+        """Run one command. ``secret_arg`` is sent as its last argument through stdin (redis-cli -x),
+        so it never appears in the process list."""
         env = dict(os.environ)
         if self.conn.get("password"):
             env["REDISCLI_AUTH"] = self.conn["password"]
+        argv = self.argv(*args)
+        if secret_arg is not None:
+            argv.insert(1, "-x")
         try:
             proc = subprocess.run(
-                self.argv(*args), capture_output=True, text=True, env=env, timeout=timeout, check=False
+                argv,
+                input=secret_arg,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             raise RedisCliError(f"no answer within {timeout:.0f} s") from None
         except OSError as exc:
             # No redis-cli yet (a host before its first deploy): nothing can be running.
-            raise RedisCliError(f"cannot run {self.binary}: {exc}") from None
+            raise RedisDownError(f"cannot run {self.binary}: {exc}") from None
         out, err = proc.stdout.strip(), proc.stderr.strip()
-        if proc.returncode != 0 or "Could not connect" in err:
-            raise RedisCliError(err or out or f"redis-cli exited {proc.returncode}")
+        if "Could not connect" in err or "Connection refused" in err:
+            raise RedisDownError(err)
         if "WRONGPASS" in err or out.startswith(("NOAUTH", "WRONGPASS")):
-            raise RedisCliError(f"authentication failed for user {self.conn.get('user')!r}: {err or out}")
+            raise RedisAuthError(f"authentication failed for user {self.conn.get('user')!r}: {err or out}")
+        if proc.returncode != 0:
+            raise RedisCliError(err or out or f"redis-cli exited {proc.returncode}")
         first = out.splitlines()[0] if out else ""
         if first.startswith(("ERR", "WRONGTYPE", "NOPERM", "NOAUTH", "LOADING", "READONLY", "BUSY")):
             raise RedisCliError(out)
@@ -149,23 +184,41 @@ def config_set_value(lines: list[list[str]]) -> str:
     return " ".join(arg for args in lines for arg in args)
 
 
-def mask_config(text: str) -> str:
+def _secret_words(line: str, kind: str) -> set[str]:
+    if kind == "config":
+        args = line.strip().split(None, 1)
+        return {args[1]} if args and args[0].lower() in SECRET_KEYS and len(args) > 1 else set()
+    return {w for w in line.split(" ") if (w.startswith("#") and len(w) == 65) or w.startswith(">")}
+
+
+def _mask(text: str, kind: str, previous: str | None) -> str:
+    """Mask every secret in ``text``. Where ``previous`` (the other side of a diff) held a
+    different secret on the same directive or user, say so, so a diff still shows the change."""
+    before = {}
+    for line in (previous or "").splitlines():
+        words = line.split()
+        if words:
+            before[tuple(words[:2]) if kind == "acl" else words[0].lower()] = _secret_words(line, kind)
     out = []
     for raw in text.splitlines():
-        args = raw.strip().split(None, 1)
-        if args and args[0].lower() in SECRET_KEYS and len(args) > 1:
-            indent = raw[: len(raw) - len(raw.lstrip())]
-            out.append(f"{indent}{args[0]} {MASK}")
-        else:
+        secrets = _secret_words(raw, kind)
+        if not secrets:
             out.append(raw)
+            continue
+        words = raw.split()
+        key = tuple(words[:2]) if kind == "acl" else words[0].lower()
+        mask = MASK if previous is None or before.get(key) == secrets else f"{MASK}(changed)"
+        if kind == "config":
+            indent = raw[: len(raw) - len(raw.lstrip())]
+            out.append(f"{indent}{raw.split()[0]} {mask}")
+        else:
+            out.append(" ".join(mask if w in secrets else w for w in raw.split(" ")))
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
-def mask_acl(text: str) -> str:
-    out = []
-    for raw in text.splitlines():
-        words = [
-            MASK if (w.startswith("#") and len(w) == 65) or w.startswith(">") else w for w in raw.split(" ")
-        ]
-        out.append(" ".join(words))
-    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+def mask_config(text: str, previous: str | None = None) -> str:
+    return _mask(text, "config", previous)
+
+
+def mask_acl(text: str, previous: str | None = None) -> str:
+    return _mask(text, "acl", previous)
