@@ -23,8 +23,10 @@ demo: venv
 	$(BIN)/ansible-playbook playbooks/site.yml
 	$(BIN)/redisops lab status
 
+# Unit tests first (seconds), then the lab tier on real hosts (ends with 'lab down').
 test: venv
-	$(BIN)/pytest tests
+	$(BIN)/pytest -m "not lab" tests
+	$(BIN)/pytest -m lab tests
 
 test-fast: venv
 	$(BIN)/pytest -m "not lab" tests

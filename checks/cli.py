@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -20,8 +21,10 @@ def _lab_parser(sub: argparse._SubParsersAction) -> None:
     lab = sub.add_parser("lab", help="a local lab of real Debian hosts (systemd-nspawn)")
     cmds = lab.add_subparsers(dest="lab_command", required=True)
     up = cmds.add_parser("up", help="build the image if needed, boot the hosts, wait for SSH")
-    up.add_argument("--hosts", type=int, default=P.DEFAULT_HOSTS, help="number of hosts (default 3)")
-    up.add_argument("--image", default=P.DEFAULT_IMAGE, help=f"base image: {', '.join(P.IMAGES)}")
+    up.add_argument("--hosts", type=int, default=None, help="number of hosts (default: as now, else 3)")
+    up.add_argument(
+        "--image", default=None, help=f"base image: {', '.join(P.IMAGES)} (default: as now, else bookworm)"
+    )
     up.add_argument("--subnet", default=None, help=f"private /24 for the lab (default {P.DEFAULT_SUBNET})")
     status = cmds.add_parser("status", help="show each host: container, mount, namespace, SSH")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -58,6 +61,8 @@ def run_lab(args: argparse.Namespace) -> int:
     from checks.lab.lab import Lab
 
     lab = Lab.from_env()
+    if args.lab_command in ("status", "ssh", "down"):
+        lab.preflight(tools={})  # the lab's state, key and namespaces are root's
     if args.lab_command == "up":
         lab.up(hosts=args.hosts, image=args.image, subnet=args.subnet)
         return EXIT_OK
@@ -96,6 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except P.LabError as exc:
         print(f"redisops: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except subprocess.CalledProcessError as exc:
+        print(
+            f"redisops: error: {' '.join(map(str, exc.cmd))} failed (exit {exc.returncode}): "
+            f"{(exc.stderr or '').strip()}",
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
     except KeyboardInterrupt:
         return 130
     raise AssertionError(args.command)

@@ -33,8 +33,9 @@ REQUIRED_TOOLS = {
     "mount": "mount",
 }
 SSH_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 60.0
 GUARD_TABLE = "redisops_lab_guard"
+MACHINE_LOCK = Path("/run/lock/redisops-lab.lock")
 
 
 def log(message: str) -> None:
@@ -79,8 +80,11 @@ class Lab:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
+        """One lab command at a time on this machine: the bridge, namespace and link
+        names are machine-wide, whatever the state directory."""
         self.paths.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(self.paths.state_dir / ".lock", "w") as fh:
+        MACHINE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+        with open(MACHINE_LOCK, "w") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -117,6 +121,8 @@ class Lab:
 
     def _build_image(self, spec: P.ImageSpec, target: Path) -> Path:
         partial = target.with_name(target.name + ".partial")
+        # A killed build leaves debootstrap's proc/sys mounts behind: never delete through them.
+        self._unmount_under(partial)
         shutil.rmtree(partial, ignore_errors=True)
         build_log = target.with_name(target.name + ".log")
         mirror = self.mirror(spec.suite)
@@ -183,10 +189,13 @@ class Lab:
         # Lab traffic stays between this machine and its hosts: if this machine
         # forwards packets, drop anything the lab would send beyond it.
         if Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "1" and shutil.which("nft"):
-            S.run(
-                ["nft", f"table inet {GUARD_TABLE} {{ chain forward {{ type filter hook forward "
-                 f"priority -10; iifname {P.BRIDGE} drop; oifname {P.BRIDGE} drop; }} }}"]
-            )  # fmt: skip
+            ruleset = (
+                f"table inet {GUARD_TABLE}\ndelete table inet {GUARD_TABLE}\n"
+                f"table inet {GUARD_TABLE} {{ chain forward {{ type filter hook forward priority -10;\n"
+                f'iifname "{P.BRIDGE}" oifname != "{P.BRIDGE}" drop\n'
+                f'oifname "{P.BRIDGE}" iifname != "{P.BRIDGE}" drop\n}} }}\n'
+            )
+            subprocess.run(["nft", "-f", "-"], input=ruleset, text=True, check=True, capture_output=True)
 
     def ensure_host_network(self, host: P.HostPlan, address_plan: P.AddressPlan) -> None:
         ns = host.netns
@@ -364,12 +373,17 @@ class Lab:
         return self.ensure_image(spec)
 
     def up(
-        self, hosts: int = P.DEFAULT_HOSTS, image: str = P.DEFAULT_IMAGE, subnet: str | None = None
+        self, hosts: int | None = None, image: str | None = None, subnet: str | None = None
     ) -> P.AddressPlan:
-        spec = P.image_spec(image)
+        """Bring the lab up. What is not given comes from the lab already there, else the defaults."""
+        if image is not None:
+            P.image_spec(image)
         self.preflight()
-        state = P.load_state(self.paths)
-        subnet = subnet or (state or {}).get("subnet") or P.DEFAULT_SUBNET
+        state = P.load_state(self.paths) or {}
+        hosts = hosts or len(state.get("hosts", [])) or P.DEFAULT_HOSTS
+        image = image or state.get("image") or P.DEFAULT_IMAGE
+        subnet = subnet or state.get("subnet") or P.DEFAULT_SUBNET
+        spec = P.image_spec(image)
         address_plan = P.address_plan(subnet, hosts)
         self.check_subnet(address_plan.subnet)
         with self.locked():
@@ -443,6 +457,16 @@ class Lab:
 
     def _teardown(self) -> None:
         self._stop_pids(list(self.nspawn_pids().values()), list(self.orphan_inits().values()))
+        # An nspawn killed after the timeout leaves its container's init behind: kill those too.
+        leftover = list(S.container_inits_under(self.paths.hosts_dir))
+        if leftover:
+            self._stop_pids([], leftover, timeout=5, first_signal=signal.SIGKILL)
+        still = sorted(self.nspawn_pids().values()) + sorted(S.container_inits_under(self.paths.hosts_dir))
+        if still:
+            raise P.LabError(
+                f"lab processes {still} did not stop; nothing was unmounted or removed. "
+                "Look at them (ps -p), then run 'redisops lab down' again"
+            )
         self._unmount_under(self.paths.hosts_dir)
         for ns in S.netns_names(P.NETNS_PREFIX):
             self._delete_netns(ns)
@@ -460,13 +484,17 @@ class Lab:
             path.unlink(missing_ok=True)
 
     @staticmethod
-    def _stop_pids(nspawns: list[int], inits: list[int], timeout: float = STOP_TIMEOUT_S) -> None:
+    def _stop_pids(
+        nspawns: list[int], inits: list[int], timeout: float = STOP_TIMEOUT_S, first_signal: int | None = None
+    ) -> None:
         """Power containers off cleanly, then SIGKILL whatever lingers.
 
         SIGTERM makes nspawn shut its container down; SIGRTMIN+3 asks an orphaned
         systemd to halt.
         """
-        for pid, sig in [(p, signal.SIGTERM) for p in nspawns] + [(p, signal.SIGRTMIN + 3) for p in inits]:
+        signals = [(p, first_signal or signal.SIGTERM) for p in nspawns]
+        signals += [(p, first_signal or signal.SIGRTMIN + 3) for p in inits]
+        for pid, sig in signals:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
         pids = nspawns + inits

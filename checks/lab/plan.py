@@ -286,16 +286,18 @@ def plan_from_state(state: Mapping | None) -> AddressPlan:
     return address_plan(state["subnet"], len(state["hosts"]))
 
 
-_SUITE_LINE = re.compile(r"^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)")
+_SUITE_LINE = re.compile(r"^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)((?:\s+\S+)*)")
 
 
 def debian_mirror(source_files: Mapping[str, str], suite: str) -> str | None:
     """The Debian mirror the machine's own apt sources use for ``suite``'s family.
 
-    Reads both one-line (``sources.list``) and deb822 (``*.sources``) formats and
-    prefers a mirror that lists the suite itself; security archives are skipped.
+    Reads one-line (``*.list``) and deb822 (``*.sources``) files, ignores disabled or
+    backup files, third-party repositories (no Debian suite with the ``main``
+    component) and non-HTTP URIs, skips security archives, and prefers a mirror that
+    lists the suite itself.
     """
-    candidates: list[tuple[str, list[str]]] = []
+    candidates: list[tuple[str, list[str], list[str]]] = []
     for name, text in sorted(source_files.items()):
         if name.endswith(".sources"):
             for stanza in re.split(r"\n\s*\n", text):
@@ -304,19 +306,24 @@ def debian_mirror(source_files: Mapping[str, str], suite: str) -> str | None:
                     if ":" in line and not line.lstrip().startswith("#"):
                         key, _, value = line.partition(":")
                         fields[key.strip().lower()] = value.strip()
-                if "deb" not in fields.get("types", "").split():
+                if "deb" not in fields.get("types", "").split() or fields.get("enabled", "yes") == "no":
                     continue
                 for uri in fields.get("uris", "").split():
-                    candidates.append((uri, fields.get("suites", "").split()))
-        else:
+                    candidates.append(
+                        (uri, fields.get("suites", "").split(), fields.get("components", "").split())
+                    )
+        elif name.endswith(".list"):
             for line in text.splitlines():
                 m = _SUITE_LINE.match(line)
                 if m:
-                    candidates.append((m.group(1), [m.group(2)]))
+                    candidates.append((m.group(1), [m.group(2)], m.group(3).split()))
     debian = [
         (uri, suites)
-        for uri, suites in candidates
-        if "security" not in uri and any(s.split("-")[0] in KNOWN_SUITES for s in suites)
+        for uri, suites, components in candidates
+        if uri.startswith(("http://", "https://"))
+        and "security" not in uri
+        and "main" in components
+        and any(s.split("-")[0] in KNOWN_SUITES for s in suites)
     ]
     for uri, suites in debian:
         if suite in suites:

@@ -76,3 +76,9 @@ def recap(output: str) -> dict[str, dict[str, int]]:
     for m in re.finditer(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", output, re.M):
         counts[m.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
     return counts
+
+
+def assert_unchanged(proc: subprocess.CompletedProcess, hosts) -> None:
+    """The playbook succeeded and changed nothing on any of ``hosts``."""
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in hosts}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -92,13 +91,18 @@ def test_lab_down_leaves_nothing_and_is_safe_twice(lab, lab_paths):
 
 @pytest.mark.lab_last
 def test_lab_up_refuses_a_subnet_that_overlaps_this_machine(lab_paths):
-    routes = json.loads(S.run(["ip", "-j", "-4", "route", "show"]))
-    taken = next(
-        r["dst"] for r in routes if r.get("dst", "default") != "default" and r.get("dev") != P.BRIDGE
-    )
-    proc = redisops("lab", "up", "--subnet", taken, check=False)
+    # A route of our own making (a dummy link named with the lab's prefix, so 'lab down'
+    # removes it whatever happens), rather than whatever routes this machine has.
+    taken, dummy = "10.213.99.0/24", f"{P.VETH_PREFIX}overlap"
+    subprocess.run(["ip", "link", "add", dummy, "type", "dummy"], check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", "10.213.99.1/24", "dev", dummy], check=True)
+        subprocess.run(["ip", "link", "set", dummy, "up"], check=True)
+        proc = redisops("lab", "up", "--subnet", taken, check=False)
+    finally:
+        subprocess.run(["ip", "link", "del", dummy], check=False)
     assert proc.returncode == 2
-    assert f"overlaps this machine's route(s) {taken}" in proc.stderr
+    assert f"overlaps this machine's route(s) {taken} dev {dummy}" in proc.stderr
     assert "--subnet" in proc.stderr
     # Refused before anything was done.
     assert leftovers(lab_paths)["links"] == []

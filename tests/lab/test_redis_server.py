@@ -19,7 +19,7 @@ from redis.retry import Retry
 
 from checks.lab import plan as P
 
-from .conftest import INVENTORY, lab_ssh, recap, run_playbook
+from .conftest import INVENTORY, assert_unchanged, lab_ssh, recap, run_playbook
 
 ADMIN = "admin"
 PORT = 6379
@@ -87,14 +87,12 @@ def snapshot_managed_files(hosts) -> dict[str, str]:
 
 def test_second_run_changes_nothing(deployed):
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+    assert_unchanged(proc, deployed.hosts)
 
 
 def test_check_mode_changes_nothing_and_shows_no_secret(deployed, lab_paths):
     proc = run_playbook("playbooks/site.yml", "--check", "--diff")
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+    assert_unchanged(proc, deployed.hosts)
     # A password change in check mode: the diff shows what would change, masked, and changes nothing.
     new_password = "n3w-replication-secret-0123456789"
     before = snapshot_managed_files(deployed.hosts)
@@ -374,10 +372,11 @@ def test_rerun_after_a_failover_keeps_the_new_primary(deployed, lab_paths):
         if links == ["up", "up"]:
             break
         time.sleep(0.2)
+    assert links == ["up", "up"], "the replicas did not follow the promoted primary"
     proc = run_playbook("playbooks/site.yml")
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert f"'main': '{new.name}'" in proc.stdout, "the role did not see the new primary"
-    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+    assert_unchanged(proc, deployed.hosts)
     assert primary_of(deployed, lab_paths) is new
     for host in deployed.hosts:
         if host is not new:
@@ -390,7 +389,7 @@ def test_config_rewrite_by_redis_does_not_make_a_rerun_change(deployed, lab_path
     for host in deployed.hosts:
         assert client(lab_paths, host.address).config_rewrite()
     proc = run_playbook("playbooks/site.yml", "--check")
-    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+    assert_unchanged(proc, deployed.hosts)
 
 
 def _run_ids(deployed, lab_paths) -> dict[str, str]:
@@ -420,7 +419,7 @@ def test_static_setting_restarts_only_when_needed(deployed, lab_paths):
     proc = run_playbook("playbooks/site.yml")
     assert proc.returncode == 0, proc.stdout[-4000:]
     proc = run_playbook("playbooks/site.yml")
-    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+    assert_unchanged(proc, deployed.hosts)
 
 
 def _served_certificate(lab_paths, address: str) -> str:
@@ -453,7 +452,7 @@ def test_certificates_are_renewed_before_expiry_and_loaded_live(deployed, lab_pa
         assert info["role"] == "master" or info["master_link_status"] == "up"
     # Not due: a normal run leaves the certificates alone.
     proc = run_playbook("playbooks/site.yml")
-    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+    assert_unchanged(proc, deployed.hosts)
     assert {h.name: _served_certificate(lab_paths, h.address) for h in deployed.hosts} == after
 
 
@@ -485,7 +484,7 @@ def test_a_second_instance_per_host_then_its_removal(deployed, lab_paths):
     }
     assert sorted(roles.values()) == ["master", "slave", "slave"]
     proc = run_playbook("playbooks/site.yml", "-e", with_cache)
-    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+    assert_unchanged(proc, deployed.hosts)
 
     removed = json.dumps({"redis_server_instances": [main, {**cache, "state": "absent"}]})
     proc = run_playbook("playbooks/site.yml", "-e", removed)
@@ -500,7 +499,7 @@ def test_a_second_instance_per_host_then_its_removal(deployed, lab_paths):
         assert state == ["inactive", "no-conf", "data-kept"]
         assert "6380" not in lab_ssh(host.name, "nft list table inet redis_ops_kit").stdout
     proc = run_playbook("playbooks/site.yml")
-    assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in deployed.hosts}
+    assert_unchanged(proc, deployed.hosts)
 
 
 # ---------------------------------------------------------------------- bad input

@@ -160,3 +160,20 @@ def test_mirror_from_deb822_and_one_line_sources():
     # Any Debian mirror serves another suite too.
     assert P.debian_mirror(sources, "bookworm") == "http://other.example/debian"
     assert P.debian_mirror({"x.list": third_party}, "bookworm") is None
+
+
+def test_mirror_ignores_third_party_disabled_and_odd_sources():
+    docker = "deb [arch=amd64] https://download.docker.com/linux/debian bookworm stable\n"
+    debian = "deb http://deb.example/debian bookworm main\n"
+    assert (
+        P.debian_mirror({"docker.list": docker, "sources.list": debian}, "bookworm")
+        == "http://deb.example/debian"
+    )
+    assert P.debian_mirror({"docker.list": docker}, "bookworm") is None
+    assert P.debian_mirror({"old.list.save": debian, "x.list.disabled": debian}, "bookworm") is None
+    assert (
+        P.debian_mirror({"m.list": "deb mirror+file:/etc/apt/mirrors.txt bookworm main\n"}, "bookworm")
+        is None
+    )
+    off = DEB822.replace("Components: main\n", "Components: main\nEnabled: no\n", 1)
+    assert P.debian_mirror({"debian.sources": off}, "bookworm") is None
