@@ -91,10 +91,10 @@ def test_lab_down_leaves_nothing_and_is_safe_twice(lab, lab_paths):
 
 @pytest.mark.lab_last
 def test_lab_up_refuses_a_subnet_that_overlaps_this_machine(lab_paths):
-    # A route of our own making (a dummy link named with the lab's prefix, so 'lab down'
+    # A route of our own making (an empty bridge named with the lab's prefix, so 'lab down'
     # removes it whatever happens), rather than whatever routes this machine has.
     taken, dummy = "10.213.99.0/24", f"{P.VETH_PREFIX}overlap"
-    subprocess.run(["ip", "link", "add", dummy, "type", "dummy"], check=True)
+    subprocess.run(["ip", "link", "add", dummy, "type", "bridge"], check=True)
     try:
         subprocess.run(["ip", "addr", "add", "10.213.99.1/24", "dev", dummy], check=True)
         subprocess.run(["ip", "link", "set", dummy, "up"], check=True)

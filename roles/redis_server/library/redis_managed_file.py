@@ -7,7 +7,9 @@ DOCUMENTATION = r"""
 module: redis_managed_file
 short_description: Write redis.conf or users.acl and apply the change live
 description:
-  - Compares the wanted content with the file on the host, directive by directive.
+  - Compares the wanted content with the file on the host, directive by directive (or user
+    by user); comments, blank lines and line order do not count, so a CONFIG REWRITE by
+    Redis or Sentinel is not undone.
   - For C(kind=config), each changed directive is applied to the running server with
     CONFIG SET (REPLICAOF for replicaof) before the file is written; directives Redis
     cannot change at runtime make the module return C(restart_required).
@@ -158,7 +160,14 @@ def main():
     mask = mask_config if kind == "config" else mask_acl
     result = {"changed": False, "changed_keys": [], "restart_required": False, "running": False}
 
-    content_changed = old != new
+    # What counts is what Redis reads: directives (or users), not comments, blank lines or
+    # where a line sits. CONFIG REWRITE moves and appends lines (with a comment of its own)
+    # when Sentinel or an operator uses it; that alone is no reason to rewrite the file.
+    exists = os.path.exists(path)
+    if kind == "config":
+        content_changed = not exists or parse_conf(old) != parse_conf(new)
+    else:
+        content_changed = not exists or acl_users(old) != acl_users(new)
     if content_changed:
         if kind == "config":
             result["changed_keys"] = changed_directives(old, new)
@@ -174,7 +183,7 @@ def main():
             "before_header": path,
             "after_header": path,
         }
-    meta_changed = os.path.exists(path) and metadata_differs(path, p["owner"], p["group"], p["mode"])
+    meta_changed = exists and metadata_differs(path, p["owner"], p["group"], p["mode"])
     result["changed"] = result["changed"] or meta_changed
 
     cli = RedisCli(p["connection"]) if p["connection"] else None
