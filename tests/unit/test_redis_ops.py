@@ -5,26 +5,12 @@ No server: RedisCli.call is only run against a missing binary and small fake red
 
 from __future__ import annotations
 
-import importlib.util
 import stat
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-ROLE = REPO / "roles" / "redis_server"
-
-
-def _load_by_path(path: Path, name: str):
-    """Import a file that is not part of a package (module_utils are shipped to hosts by Ansible)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-OPS = _load_by_path(ROLE / "module_utils" / "redis_ops.py", "redis_ops_under_test")
-F = _load_by_path(ROLE / "filter_plugins" / "redis_server.py", "redis_server_filters_for_ops_test")
+from .role_code import OPS, F
 
 HASH = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"  # sha256("password")
 

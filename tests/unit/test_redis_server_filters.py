@@ -5,25 +5,12 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import importlib.util
-from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-ROLE = REPO / "roles" / "redis_server"
+from .role_code import ROLE, F
 
-
-def _load_by_path(path: Path, name: str):
-    """Import a file that is not part of a package (Ansible loads filter plugins the same way)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-F = _load_by_path(ROLE / "filter_plugins" / "redis_server.py", "redis_server_filters_under_test")
 RedisVarError = F.RedisVarError
 
 MB = 1024**2

@@ -9,8 +9,6 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import importlib.util
-from pathlib import Path
 
 import pytest
 import yaml
@@ -18,22 +16,12 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import add_all_plugin_dirs
 from ansible.template import Templar, trust_as_template
 
-REPO = Path(__file__).resolve().parents[2]
-ROLE = REPO / "roles" / "redis_server"
+from .role_code import OPS, ROLE, F
+
 TEMPLATES = ROLE / "templates"
 MANAGED_HEADER = "{{ ansible_managed | comment }}"
 MEMTOTAL_MB = 8192
 
-
-def _load_by_path(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-F = _load_by_path(ROLE / "filter_plugins" / "redis_server.py", "redis_server_filters_for_role_test")
-OPS = _load_by_path(ROLE / "module_utils" / "redis_ops.py", "redis_ops_for_role_test")
 
 PASSWORDS = {
     "redis_server_admin_password": "admin-secret-".ljust(32, "a"),
