@@ -528,13 +528,13 @@ class Lab:
             root = str(self.paths.host_dir(host.name) / "root")
             ssh_ok = False
             if host.name in running:
-                probe = subprocess.run(
-                    self.ssh_command(host.address, ["true"]),
-                    capture_output=True,
-                    timeout=15,
-                    check=False,
-                )
-                ssh_ok = probe.returncode == 0
+                try:
+                    probe = subprocess.run(
+                        self.ssh_command(host.address, ["true"]), capture_output=True, timeout=15, check=False
+                    )
+                    ssh_ok = probe.returncode == 0
+                except subprocess.TimeoutExpired:
+                    ssh_ok = False
             rows.append(
                 {
                     "host": host.name,
