@@ -3,8 +3,12 @@ are not packages (Ansible loads them by path too)."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib.util
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "redis_server"
@@ -19,3 +23,25 @@ def _load_by_path(path: Path, name: str):
 
 F = _load_by_path(ROLE / "filter_plugins" / "redis_server.py", "redis_server_filters_under_test")
 OPS = _load_by_path(ROLE / "module_utils" / "redis_ops.py", "redis_ops_under_test")
+
+MEMTOTAL_MB = 8192
+PASSWORDS = {
+    "redis_server_admin_password": "admin-secret-".ljust(32, "a"),
+    "redis_server_replication_password": "replication-secret-".ljust(32, "r"),
+    "redis_server_sentinel_password": "sentinel-secret-".ljust(32, "s"),
+    "redis_server_monitoring_password": "monitoring-secret-".ljust(32, "m"),
+}
+
+
+@functools.cache
+def _defaults() -> dict:
+    return yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+
+
+def baseline(**overrides) -> dict:
+    """The role's defaults made valid: passwords set, and a literal bind instead of the Jinja default."""
+    role_vars = copy.deepcopy(_defaults())
+    role_vars.update(PASSWORDS)
+    role_vars["redis_server_bind"] = ["10.0.0.1", "127.0.0.1"]
+    role_vars.update(copy.deepcopy(overrides))
+    return role_vars

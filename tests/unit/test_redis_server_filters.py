@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-import copy
-import functools
 import hashlib
 
 import pytest
-import yaml
 
-from .role_code import ROLE, F
+from .role_code import MEMTOTAL_MB, F, baseline
 
 RedisVarError = F.RedisVarError
 
 MB = 1024**2
 GB = 1024**3
-MEMTOTAL_MB = 8192
-
-PASSWORDS = {
-    "redis_server_admin_password": "admin-secret-".ljust(32, "a"),
-    "redis_server_replication_password": "replication-secret-".ljust(32, "r"),
-    "redis_server_sentinel_password": "sentinel-secret-".ljust(32, "s"),
-    "redis_server_monitoring_password": "monitoring-secret-".ljust(32, "m"),
-}
-
-
-@functools.cache
-def _defaults() -> dict:
-    return yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-
-
-def baseline(**overrides) -> dict:
-    """The role's defaults made valid: passwords set, and a literal bind instead of the Jinja default."""
-    role_vars = copy.deepcopy(_defaults())
-    role_vars.update(PASSWORDS)
-    role_vars["redis_server_bind"] = ["10.0.0.1", "127.0.0.1"]
-    role_vars.update(copy.deepcopy(overrides))
-    return role_vars
 
 
 def _sha256(text: str) -> str:

@@ -6,7 +6,6 @@ role's filter plugins, the way the template action renders them (trim_blocks on)
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 
@@ -16,19 +15,10 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import add_all_plugin_dirs
 from ansible.template import Templar, trust_as_template
 
-from .role_code import OPS, ROLE, F
+from .role_code import MEMTOTAL_MB, OPS, PASSWORDS, ROLE, F, baseline
 
 TEMPLATES = ROLE / "templates"
 MANAGED_HEADER = "{{ ansible_managed | comment }}"
-MEMTOTAL_MB = 8192
-
-
-PASSWORDS = {
-    "redis_server_admin_password": "admin-secret-".ljust(32, "a"),
-    "redis_server_replication_password": "replication-secret-".ljust(32, "r"),
-    "redis_server_sentinel_password": "sentinel-secret-".ljust(32, "s"),
-    "redis_server_monitoring_password": "monitoring-secret-".ljust(32, "m"),
-}
 APP_PASSWORD = "application-secret-0123456789"
 
 
@@ -103,17 +93,9 @@ def _templar_ready() -> bool:
     return True
 
 
-def role_vars(**overrides) -> dict:
-    variables = copy.deepcopy(_yaml("defaults/main.yml"))
-    variables.update(PASSWORDS)
-    variables["redis_server_bind"] = ["10.0.0.1", "127.0.0.1"]
-    variables.update(copy.deepcopy(overrides))
-    return variables
-
-
 def render(template: str, inventory_hostname: str = "redis-2", **overrides) -> str:
     _templar_ready()
-    variables = role_vars(**overrides)
+    variables = baseline(**overrides)
     assert F.redis_server_problems(variables, MEMTOTAL_MB) == [], "the test's variables must be valid"
     variables.update(
         ansible_managed="Ansible managed",

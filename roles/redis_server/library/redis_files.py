@@ -17,12 +17,9 @@ options:
     required: true
 """
 
-import grp
-import os
-import pwd
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.redis_ops import metadata_differs, write_atomically
 
 FILE_SPEC = {
     "path": {"type": "path", "required": True},
@@ -33,14 +30,15 @@ FILE_SPEC = {
 }
 
 
-def differs(spec, uid, gid, mode):
+def differs(spec):
     try:
-        st = os.stat(spec["path"])
         with open(spec["path"]) as fh:
             current = fh.read()
     except OSError:
         return True
-    return current != spec["content"] or (st.st_uid, st.st_gid, st.st_mode & 0o7777) != (uid, gid, mode)
+    return current != spec["content"] or metadata_differs(
+        spec["path"], spec["owner"], spec["group"], spec["mode"]
+    )
 
 
 def main():
@@ -50,24 +48,11 @@ def main():
     )
     changed = []
     for spec in module.params["files"]:
-        uid, gid = pwd.getpwnam(spec["owner"]).pw_uid, grp.getgrnam(spec["group"]).gr_gid
-        mode = int(spec["mode"], 8)
-        if not differs(spec, uid, gid, mode):
+        if not differs(spec):
             continue
         changed.append(spec["path"])
-        if module.check_mode:
-            continue
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(spec["path"]), prefix=".ansible-")
-        try:
-            os.fchown(fd, uid, gid)
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(spec["content"])
-            os.rename(tmp, spec["path"])
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        if not module.check_mode:
+            write_atomically(spec["path"], spec["content"], spec["owner"], spec["group"], spec["mode"])
     module.exit_json(changed=bool(changed), changed_files=changed)
 
 

@@ -37,11 +37,8 @@ restart_required: {description: A changed directive needs a restart., type: bool
 running: {description: The instance answered., type: bool, returned: always}
 """
 
-import grp
 import os
-import pwd
 import re
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.redis_ops import (
@@ -55,37 +52,15 @@ from ansible.module_utils.redis_ops import (
     config_set_value,
     mask_acl,
     mask_config,
+    metadata_differs,
     parse_conf,
+    write_atomically,
 )
 
 IMMUTABLE = ("immutable config", "protected config")
 FAILED_ARGUMENT = re.compile(r"argument '([^']+)'")
 # Not CONFIG SET-able directives of the config file, applied by restart.
 RESTART_ONLY = ("rename-command", "include", "loadmodule", "user")
-
-
-def write_atomically(path, content, owner, group, mode):
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ansible-")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(content)
-        os.chown(tmp, pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid)
-        os.chmod(tmp, int(mode, 8))
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def metadata_differs(path, owner, group, mode):
-    st = os.stat(path)
-    return (
-        st.st_uid != pwd.getpwnam(owner).pw_uid
-        or st.st_gid != grp.getgrnam(group).gr_gid
-        or (st.st_mode & 0o7777) != int(mode, 8)
-    )
 
 
 def acl_users(text):

@@ -7,8 +7,11 @@ the command line, so no secret appears in the process list.
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import subprocess
+import tempfile
 
 SECRET_KEYS = ("masterauth", "requirepass", "tls-key-file-pass", "tls-client-key-file-pass", "auth-pass")
 MASK = "********"
@@ -222,3 +225,27 @@ def mask_config(text: str, previous: str | None = None) -> str:
 
 def mask_acl(text: str, previous: str | None = None) -> str:
     return _mask(text, "acl", previous)
+
+
+def write_atomically(path: str, content: str, owner: str, group: str, mode: str) -> None:
+    """Replace ``path`` in one rename; the temporary file has its owner and mode before any content."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".ansible-")
+    try:
+        os.fchown(fd, pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid)
+        os.fchmod(fd, int(mode, 8))
+        with os.fdopen(fd, "w") as fh:
+            fh.write(content)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def metadata_differs(path: str, owner: str, group: str, mode: str) -> bool:
+    st = os.stat(path)
+    return (
+        st.st_uid != pwd.getpwnam(owner).pw_uid
+        or st.st_gid != grp.getgrnam(group).gr_gid
+        or (st.st_mode & 0o7777) != int(mode, 8)
+    )
