@@ -756,6 +756,7 @@ def test_filter_module_registers_every_filter():
         "redis_acl_line",
         "redis_local_connection",
         "redis_primaries",
+        "redis_topology",
         "redis_firewall_sources",
         "redis_certs_due",
     }

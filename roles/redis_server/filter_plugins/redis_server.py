@@ -179,7 +179,7 @@ def _save_problems(rules, where: str) -> list[str]:
 
 
 def redis_server_problems(
-    role_vars: dict, memtotal_mb: int | None = None, address: str | None = None
+    role_vars: dict, memtotal_mb: int | None = None, address: str | None = None, hosts: list | None = None
 ) -> list[str]:
     """Every cross-variable rule the role enforces, as messages naming the variable and the fix.
 
@@ -305,6 +305,13 @@ def redis_server_problems(
                     f"(keep it under {int(FORK_HEADROOM_MAX_SHARE * 100)}%); lower it, or "
                     "set redis_server_maxmemory_allow_no_fork_headroom: true if you accept the risk"
                 )
+
+    primary = v.get("redis_server_primary_host")
+    if hosts is not None and primary not in hosts:
+        problems.append(
+            f"redis_server_primary_host {primary!r} is not a host of the inventory group 'redis' "
+            f"({', '.join(hosts) or 'empty'}): name one of them (or list it in group 'redis_primary')"
+        )
 
     # Network.
     if address is not None:
@@ -480,8 +487,18 @@ def redis_local_connection(instance: dict, tls_dir: str, user: str, password: st
     return conn
 
 
-def redis_primaries(results: list[dict], hostvars, instance_names: list[str], inventory_primary: str) -> dict:
-    """instance name -> primary host, from redis_info results looped over (host, instance) pairs."""
+def redis_primaries(
+    results: list[dict],
+    hostvars,
+    instance_names: list[str],
+    inventory_primary: str,
+    known: dict | None = None,
+) -> dict:
+    """instance name -> primary host, from redis_info results looped over (host, instance) pairs.
+
+    ``known`` (instance -> host) is what the sentinels agree on; it wins, unless that host is
+    running as a replica (a failover in progress, or sentinels that lost track): refused.
+    """
     primaries = {}
     for name in instance_names:
         live = {}
@@ -492,8 +509,32 @@ def redis_primaries(results: list[dict], hostvars, instance_names: list[str], in
             info = {k: v for k, v in res.items() if k != "item"}
             info["address"] = hostvars[host].get("ansible_host", host)
             live[host] = info
-        primaries[name] = redis_current_primary(live, inventory_primary)["host"]
+        chosen = (known or {}).get(name)
+        if chosen:
+            state = live.get(chosen, {})
+            if state.get("running") and state.get("role") == "slave":
+                raise RedisVarError(
+                    f"the sentinels name {chosen} as primary of instance {name}, but it runs as a replica: "
+                    "a failover is in progress (wait until it ends and rerun) or the sentinels lost track "
+                    "of the servers (check SENTINEL MASTER on each)"
+                )
+            primaries[name] = chosen
+        else:
+            primaries[name] = redis_current_primary(live, inventory_primary)["host"]
     return primaries
+
+
+def redis_topology(instances: list[dict], primaries: dict, hosts: list[str], tls_replication: bool) -> dict:
+    """What other roles (Sentinel) need: per instance, the primary, the replication port and the hosts."""
+    out = {}
+    for inst in instances:
+        tls = bool(inst["tls_port"]) and (bool(tls_replication) or not inst["plain_port"])
+        out[inst["name"]] = {
+            "primary": primaries[inst["name"]],
+            "port": inst["tls_port"] if tls else inst["plain_port"],
+            "hosts": list(hosts),
+        }
+    return out
 
 
 def redis_firewall_sources(hostvars, hosts: list[str], client_networks: list[str]) -> dict:
@@ -542,6 +583,7 @@ class FilterModule:
             "redis_acl_line": redis_acl_line,
             "redis_local_connection": redis_local_connection,
             "redis_primaries": redis_primaries,
+            "redis_topology": redis_topology,
             "redis_firewall_sources": redis_firewall_sources,
             "redis_certs_due": redis_certs_due,
         }

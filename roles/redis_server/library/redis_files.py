@@ -5,25 +5,31 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: redis_files
-short_description: Install small files with owner and mode in one run
+short_description: Install directories and small files with owner and mode in one run
 description:
-  - Writes each file atomically when its content, owner, group or mode differ. One
-    module run for all of them keeps reruns fast. Contents are never logged or diffed.
+  - Writes each file atomically when its content, owner, group or mode differ, and creates
+    directories (or fixes their owner and mode). One module run for all of them keeps
+    reruns fast. Contents are never logged or diffed.
 options:
   files:
-    description: Files to install (path, content, owner, group, mode).
+    description: Files to install (path, content, owner, group, mode); an entry with
+      state directory is a directory (no content).
     type: list
     elements: dict
     required: true
 """
 
+import grp
+import os
+import pwd
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.redis_ops import metadata_differs, write_atomically
 
 FILE_SPEC = {
     "path": {"type": "path", "required": True},
-    "content": {"type": "str", "required": True, "no_log": True},
+    "content": {"type": "str", "no_log": True},
+    "state": {"type": "str", "default": "file", "choices": ["file", "directory"]},
     "owner": {"type": "str", "default": "root"},
     "group": {"type": "str", "default": "root"},
     "mode": {"type": "str", "default": "0644"},
@@ -31,6 +37,10 @@ FILE_SPEC = {
 
 
 def differs(spec):
+    if spec["state"] == "directory":
+        return not os.path.isdir(spec["path"]) or metadata_differs(
+            spec["path"], spec["owner"], spec["group"], spec["mode"]
+        )
     try:
         with open(spec["path"]) as fh:
             current = fh.read()
@@ -51,8 +61,14 @@ def main():
         if not differs(spec):
             continue
         changed.append(spec["path"])
-        if not module.check_mode:
-            write_atomically(spec["path"], spec["content"], spec["owner"], spec["group"], spec["mode"])
+        if module.check_mode:
+            continue
+        if spec["state"] == "directory":
+            os.makedirs(spec["path"], exist_ok=True)
+            os.chown(spec["path"], pwd.getpwnam(spec["owner"]).pw_uid, grp.getgrnam(spec["group"]).gr_gid)
+            os.chmod(spec["path"], int(spec["mode"], 8))
+        else:
+            write_atomically(spec["path"], spec["content"] or "", spec["owner"], spec["group"], spec["mode"])
     module.exit_json(changed=bool(changed), changed_files=changed)
 
 

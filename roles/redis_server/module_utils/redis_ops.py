@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 
 SECRET_KEYS = ("masterauth", "requirepass", "tls-key-file-pass", "tls-client-key-file-pass", "auth-pass")
+SENTINEL_SECRET_KEYS = ("sentinel-pass", "auth-pass")
 MASK = "********"
 # Directives that may appear several times and add up (CONFIG SET takes them joined).
 MULTI_KEYS = ("save", "rename-command", "client-output-buffer-limit", "include", "loadmodule", "user")
@@ -190,8 +191,28 @@ def config_set_value(lines: list[list[str]]) -> str:
 def _secret_words(line: str, kind: str) -> set[str]:
     if kind == "config":
         args = line.strip().split(None, 1)
+        if len(args) > 1 and args[0].lower() == "sentinel":
+            # sentinel sentinel-pass SECRET / sentinel auth-pass GROUP SECRET
+            head = _sentinel_head(line.split())
+            parts = line.strip().split(None, len(head))
+            return {parts[-1]} if head and len(parts) > len(head) else set()
         return {args[1]} if args and args[0].lower() in SECRET_KEYS and len(args) > 1 else set()
     return {w for w in line.split(" ") if (w.startswith("#") and len(w) == 65) or w.startswith(">")}
+
+
+def _sentinel_head(words: list[str]) -> list[str]:
+    """The words before the secret of a Sentinel secret line, or [] for other lines."""
+    if len(words) > 1 and words[0].lower() == "sentinel" and words[1].lower() in SENTINEL_SECRET_KEYS:
+        return words[:3] if words[1].lower() == "auth-pass" else words[:2]
+    return []
+
+
+def _mask_key(words: list[str], kind: str) -> tuple:
+    if kind == "acl":
+        return tuple(words[:2])
+    if words[0].lower() == "sentinel":
+        return tuple(w.lower() for w in _sentinel_head(words) or words[:2])
+    return (words[0].lower(),)
 
 
 def _mask(text: str, kind: str, previous: str | None) -> str:
@@ -201,7 +222,7 @@ def _mask(text: str, kind: str, previous: str | None) -> str:
     for line in (previous or "").splitlines():
         words = line.split()
         if words:
-            before[tuple(words[:2]) if kind == "acl" else words[0].lower()] = _secret_words(line, kind)
+            before[_mask_key(words, kind)] = _secret_words(line, kind)
     out = []
     for raw in text.splitlines():
         secrets = _secret_words(raw, kind)
@@ -209,11 +230,12 @@ def _mask(text: str, kind: str, previous: str | None) -> str:
             out.append(raw)
             continue
         words = raw.split()
-        key = tuple(words[:2]) if kind == "acl" else words[0].lower()
+        key = _mask_key(words, kind)
         mask = MASK if previous is None or before.get(key) == secrets else f"{MASK}(changed)"
         if kind == "config":
             indent = raw[: len(raw) - len(raw.lstrip())]
-            out.append(f"{indent}{raw.split()[0]} {mask}")
+            kept = _sentinel_head(words) or words[:1]
+            out.append(f"{indent}{' '.join(kept)} {mask}")
         else:
             out.append(" ".join(mask if w in secrets else w for w in raw.split(" ")))
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
@@ -249,3 +271,30 @@ def metadata_differs(path: str, owner: str, group: str, mode: str) -> bool:
         or st.st_gid != grp.getgrnam(group).gr_gid
         or (st.st_mode & 0o7777) != int(mode, 8)
     )
+
+
+def pairs_to_dicts(text: str, first_key: str = "name") -> list[dict[str, str]]:
+    """redis-cli's flat output of a list of field/value maps (SENTINEL MASTERS, REPLICAS...) as dicts.
+
+    Every map starts with ``first_key``; an empty value is an empty line.
+    """
+    lines = text.split("\n") if text else []
+    out: list[dict[str, str]] = []
+    for i in range(0, len(lines) - 1, 2):
+        key, value = lines[i], lines[i + 1]
+        if key == first_key or not out:
+            out.append({})
+        out[-1][key] = value
+    if len(lines) % 2 and out:
+        out[-1][lines[-1]] = ""
+    return out
+
+
+def acl_list(text: str) -> dict[str, str]:
+    """ACL LIST output as user name -> the rules after the name."""
+    users = {}
+    for line in text.splitlines():
+        words = line.strip().split(" ", 2)
+        if len(words) >= 2 and words[0] == "user":
+            users[words[1]] = words[2] if len(words) > 2 else ""
+    return users

@@ -1,0 +1,399 @@
+"""Pure logic of the redis_sentinel role: topology rules, ACL users, groups and what the sentinels say.
+
+Everything here is a function of plain data (variables, gathered answers), unit-tested without a
+server (tests/unit/test_redis_sentinel_filters.py). The role calls it through the Jinja filters
+registered at the bottom.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+
+# Sentinel's config file and the client libraries split on spaces and quotes; keep names plain.
+GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+USER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+TLS_MODES = ("off", "both", "only")
+GROUP_KEYS = {
+    "name", "instance", "quorum", "down_after_milliseconds", "failover_timeout", "parallel_syncs",
+    "notification_script", "client_reconfig_script", "state",
+}  # fmt: skip
+# Below this, ordinary pauses (fork, a busy host, a GC of the network) cause false failovers
+# (redis#8607); above ~30 s writes fail for half a minute per failover.
+MIN_DOWN_AFTER_MS = 1000
+
+# Rights of the built-in Sentinel users (Sentinel's own ACL, not the Redis servers').
+# Peers: what one sentinel sends another (hello messages, votes, pings).
+PEER_RULES = ["&__sentinel__:hello", "-@all", "+auth", "+hello", "+ping", "+publish", "+client|setname",
+              "+sentinel|is-master-down-by-addr"]  # fmt: skip
+# Clients and monitoring: discover the primary and replicas, follow events; change nothing.
+CLIENT_RULES = ["&*", "-@all", "+auth", "+hello", "+ping", "+role", "+info", "+client|setname",
+                "+subscribe", "+psubscribe", "+unsubscribe", "+punsubscribe",
+                "+sentinel|masters", "+sentinel|master", "+sentinel|get-master-addr-by-name",
+                "+sentinel|replicas", "+sentinel|slaves", "+sentinel|sentinels", "+sentinel|ckquorum",
+                "+sentinel|myid", "+sentinel|info-cache"]  # fmt: skip
+ADMIN_RULES = ["~*", "&*", "+@all"]
+
+
+class SentinelVarError(ValueError):
+    """A variable or a live state the role cannot work with."""
+
+
+def _int(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def redis_sentinel_groups(role_vars: dict) -> list[dict]:
+    """The monitored groups with every setting filled in from the role-wide defaults."""
+    out = []
+    for group in role_vars.get("redis_sentinel_groups") or []:
+        item = {
+            "name": group["name"],
+            "instance": group.get("instance", "main"),
+            "quorum": int(group.get("quorum", role_vars.get("redis_sentinel_quorum", 2))),
+            "state": group.get("state", "present"),
+        }
+        for key in ("down_after_milliseconds", "failover_timeout", "parallel_syncs"):
+            item[key] = int(group.get(key, role_vars.get(f"redis_sentinel_{key}")))
+        for key in ("notification_script", "client_reconfig_script"):
+            item[key] = group.get(key, role_vars.get(f"redis_sentinel_{key}")) or ""
+        out.append(item)
+    return out
+
+
+def redis_sentinel_problems(
+    role_vars: dict, sentinel_hosts: list[str], address: str | None = None, redis_ports: list | None = None
+) -> list[str]:
+    """Every rule the role enforces before any change, as messages naming the variable and the fix."""
+    v = role_vars
+    problems: list[str] = []
+
+    def need(cond: bool, message: str) -> None:
+        if not cond:
+            problems.append(message)
+
+    count = len(sentinel_hosts)
+    allow_few = bool(v.get("redis_sentinel_allow_fewer_than_three"))
+    if count == 0:
+        problems.append(
+            "the inventory group 'sentinel' is empty: list the hosts that run a sentinel (3 or more)"
+        )
+    elif count < 3 and not allow_few:
+        why = (
+            "with 2 sentinels a failover needs both, so losing either host (the primary's included) "
+            "stops any failover: 2 is never safe"
+            if count == 2
+            else "a single sentinel is a single point of failure and can fail over on its own view alone"
+        )
+        problems.append(
+            f"the inventory group 'sentinel' has {count} host(s): {why}. Use 3 or more sentinels on "
+            "distinct hosts, or set redis_sentinel_allow_fewer_than_three: true for a test setup"
+        )
+
+    groups = v.get("redis_sentinel_groups")
+    if not isinstance(groups, list) or not groups:
+        problems.append("redis_sentinel_groups is empty: list at least one group {name, instance, quorum}")
+        groups = []
+    names, instances = [], []
+    majority = count // 2 + 1
+    for i, group in enumerate(groups):
+        where = f"redis_sentinel_groups[{i}]"
+        if not isinstance(group, dict) or "name" not in group:
+            problems.append(f"{where} needs a name, for example {{name: redis-main, instance: main}}")
+            continue
+        name = str(group["name"])
+        where = f"{where} ({name})"
+        unknown = set(group) - GROUP_KEYS
+        need(not unknown, f"{where} has unknown key(s) {sorted(unknown)}: allowed are {sorted(GROUP_KEYS)}")
+        need(
+            bool(GROUP_NAME.match(name)),
+            f"{where}.name {name!r} is not a name Sentinel and its clients accept: use letters, digits, "
+            "'.', '_' or '-' (no spaces or quotes), at most 64 characters",
+        )
+        need(
+            group.get("state", "present") in ("present", "absent"),
+            f"{where}.state {group.get('state')!r}: choose present or absent",
+        )
+        names.append(name)
+        if group.get("state", "present") == "present":
+            instances.append(str(group.get("instance", "main")))
+        quorum = _int(group.get("quorum", v.get("redis_sentinel_quorum")))
+        if quorum is None or quorum < 1:
+            problems.append(f"{where}.quorum {group.get('quorum')!r} must be a whole number of 1 or more")
+        elif count and quorum > count:
+            problems.append(
+                f"{where}.quorum {quorum} is larger than the {count} sentinels in the inventory: the primary "
+                f"could never be agreed down and no failover would ever start; use at most {count} "
+                f"(a majority, {majority}, is the usual choice)"
+            )
+        elif count and quorum < majority and not v.get("redis_sentinel_allow_minority_quorum"):
+            problems.append(
+                f"{where}.quorum {quorum} is less than a majority of the {count} sentinels ({majority}): "
+                "a minority that lost sight of the primary (a partition on its side) would start "
+                f"failovers; use {majority}, or set redis_sentinel_allow_minority_quorum: true if you "
+                "accept that"
+            )
+        timers = {}
+        for key in ("down_after_milliseconds", "failover_timeout", "parallel_syncs"):
+            value = _int(group.get(key, v.get(f"redis_sentinel_{key}")))
+            timers[key] = value
+            source = f"{where}.{key}" if key in group else f"redis_sentinel_{key}"
+            if value is None or value < 1:
+                problems.append(f"{source} must be a positive whole number")
+        down, timeout = timers["down_after_milliseconds"], timers["failover_timeout"]
+        if down is not None and 0 < down < MIN_DOWN_AFTER_MS:
+            source = (
+                f"{where}.down_after_milliseconds"
+                if "down_after_milliseconds" in group
+                else ("redis_sentinel_down_after_milliseconds")
+            )
+            problems.append(
+                f"{source} {down} is below {MIN_DOWN_AFTER_MS} ms: ordinary pauses (a fork, a busy host) "
+                "would be taken for failures and cause false failovers; use 1000 or more (the kit's "
+                "default is 5000)"
+            )
+        if down and timeout and down > 0 and timeout > 0 and timeout <= down:
+            problems.append(
+                f"{where}: failover_timeout {timeout} must be longer than down_after_milliseconds {down}, "
+                "or a failover is abandoned before it can start"
+            )
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"redis_sentinel_groups: two groups are named {name!r}: give each its own name")
+    for inst in sorted({n for n in instances if instances.count(n) > 1}):
+        problems.append(
+            f"redis_sentinel_groups: two groups monitor instance {inst!r}: one group per Redis instance"
+        )
+
+    # Credentials: Sentinel to Redis, and clients and peers to Sentinel.
+    min_len = int(v.get("redis_sentinel_password_min_length", 16))
+    secrets = {
+        "redis_sentinel_auth_password": "the password of the Redis ACL user Sentinel logs in as "
+        "(redis_server_sentinel_password)",
+        "redis_sentinel_admin_password": "Sentinel's admin user password",
+        "redis_sentinel_peer_password": "the password sentinels use with each other",
+        "redis_sentinel_monitoring_password": "Sentinel's read-only monitoring user password",
+    }
+    for var, what in secrets.items():
+        value = v.get(var)
+        if not value:
+            problems.append(
+                f"{var} is not set ({what}): put it in the inventory (Ansible Vault for real hosts)"
+            )
+        elif len(str(value)) < min_len:
+            problems.append(f"{var} is shorter than {min_len} characters: use a longer secret")
+    user_names = [v.get(f"redis_sentinel_{k}_user") for k in ("admin", "peer", "monitoring")]
+    for k in ("auth", "admin", "peer", "monitoring"):
+        user = v.get(f"redis_sentinel_{k}_user")
+        need(
+            bool(user) and bool(USER_NAME.match(str(user))),
+            f"redis_sentinel_{k}_user {user!r} is not a valid ACL user name",
+        )
+    for i, user in enumerate(v.get("redis_sentinel_client_users") or []):
+        where = f"redis_sentinel_client_users[{i}]"
+        if not isinstance(user, dict) or not user.get("name"):
+            problems.append(f"{where} needs a name and a password")
+            continue
+        user_names.append(user["name"])
+        need(
+            bool(USER_NAME.match(str(user["name"]))),
+            f"{where}.name {user['name']!r} is not a valid ACL user name",
+        )
+        need(
+            user["name"] != "default",
+            f"{where}: 'default' is managed by the role (always off); pick another name",
+        )
+        if not user.get("password"):
+            problems.append(f"{where} ({user['name']}) has no password: every Sentinel user needs one")
+        elif len(str(user["password"])) < min_len:
+            problems.append(f"{where} ({user['name']}): password shorter than {min_len} characters")
+        unknown = set(user) - {"name", "password"}
+        need(not unknown, f"{where} ({user['name']}) has unknown key(s) {sorted(unknown)}")
+    for name in sorted({n for n in user_names if n and user_names.count(n) > 1}):
+        problems.append(
+            f"Sentinel ACL user {name!r} is defined twice (redis_sentinel_*_user or "
+            "redis_sentinel_client_users): every user needs its own name"
+        )
+
+    # Network and TLS.
+    port = _int(v.get("redis_sentinel_port"))
+    if port is None or not 1 <= port <= 65535:
+        problems.append(f"redis_sentinel_port {v.get('redis_sentinel_port')!r} is not a port number")
+    mode = v.get("redis_sentinel_tls_mode")
+    need(mode in TLS_MODES, f"redis_sentinel_tls_mode {mode!r}: choose one of {', '.join(TLS_MODES)}")
+    ports = [port]
+    if mode == "both":
+        tls_port = _int(v.get("redis_sentinel_tls_port"))
+        if tls_port is None or not 1 <= tls_port <= 65535 or tls_port == port:
+            problems.append(
+                "redis_sentinel_tls_port must be a port number other than redis_sentinel_port when "
+                "redis_sentinel_tls_mode is both"
+            )
+        ports.append(tls_port)
+    for clash in sorted({p for p in ports if p} & {int(p) for p in redis_ports or []}):
+        problems.append(
+            f"redis_sentinel_port (or _tls_port) {clash} is also a Redis instance port on this host: "
+            "choose another (26379 is the usual Sentinel port)"
+        )
+    need(
+        bool(v.get("redis_sentinel_bind")),
+        "redis_sentinel_bind is empty: list the addresses Sentinel listens on",
+    )
+    if address is not None:
+        try:
+            ipaddress.ip_address(str(address))
+        except ValueError:
+            if not v.get("redis_sentinel_resolve_hostnames"):
+                problems.append(
+                    f"ansible_host {address!r} is a name, not an address: set "
+                    "redis_sentinel_resolve_hostnames: true (and announce_hostnames if clients "
+                    "should see names) or use IP addresses"
+                )
+    announce_port = _int(v.get("redis_sentinel_announce_port"))
+    need(
+        announce_port is not None and 0 <= announce_port <= 65535,
+        "redis_sentinel_announce_port must be 0 (the real port) or a port number",
+    )
+    for key in ("notification_script", "client_reconfig_script"):
+        script = v.get(f"redis_sentinel_{key}")
+        need(
+            not script or str(script).startswith("/"),
+            f"redis_sentinel_{key} {script!r} must be an absolute path on the host (or empty)",
+        )
+    return problems
+
+
+def redis_sentinel_instance_problems(role_vars: dict, topology: dict | None) -> list[str]:
+    """Groups that monitor an instance the redis_server role does not deploy."""
+    if topology is None:
+        return [
+            "no Redis topology found: run the redis_server role in the same playbook before "
+            "redis_sentinel (playbooks/site.yml does), including at least one host of group 'redis'"
+        ]
+    problems = []
+    for group in redis_sentinel_groups(role_vars):
+        if group["state"] == "present" and group["instance"] not in topology:
+            problems.append(
+                f"redis_sentinel_groups ({group['name']}).instance {group['instance']!r} is not an instance "
+                f"of redis_server_instances (deployed: {', '.join(sorted(topology)) or 'none'})"
+            )
+    return problems
+
+
+def redis_sentinel_acl_line(name: str, password: str, rules: list[str], enabled: bool = True) -> str:
+    """A user line for sentinel.conf (and ACL SETUSER): only the password's SHA-256 hash."""
+    digest = hashlib.sha256(str(password).encode()).hexdigest()
+    # 'reset' first: the line means the same in the file, in ACL SETUSER and in a probe.
+    return " ".join(["user", name, "reset", "on" if enabled else "off", f"#{digest}", *rules])
+
+
+def redis_sentinel_users(role_vars: dict) -> list[dict]:
+    """Every Sentinel ACL user: name and the rules after 'user NAME' (state, hash, rights)."""
+    v = role_vars
+    users = [
+        (v["redis_sentinel_admin_user"], v["redis_sentinel_admin_password"], ADMIN_RULES),
+        (v["redis_sentinel_peer_user"], v["redis_sentinel_peer_password"], PEER_RULES),
+        (v["redis_sentinel_monitoring_user"], v["redis_sentinel_monitoring_password"], CLIENT_RULES),
+    ]
+    users += [(u["name"], u["password"], CLIENT_RULES) for u in v.get("redis_sentinel_client_users") or []]
+    out = []
+    for name, password, rules in users:
+        line = redis_sentinel_acl_line(name, password, rules)
+        out.append({"name": name, "rules": line.split(" ", 2)[2]})
+    return out
+
+
+def redis_sentinel_view(results: list[dict], hostvars, groups: list[dict]) -> dict:
+    """What the live sentinels say: instance -> the host all answering sentinels name as primary.
+
+    ``results`` come from redis_sentinel_info looped over the sentinel hosts. Groups no sentinel
+    monitors yet are left out (first deploy). Sentinels that name different primaries are a
+    split brain or a failover in progress: refused, a person (or a moment's wait) must decide.
+    """
+    host_of = {}
+    for host in hostvars:
+        host_of[str(hostvars[host].get("ansible_host", host))] = host
+    view = {}
+    for group in groups:
+        if group.get("state", "present") != "present":
+            continue
+        answers = {}
+        for res in results:
+            master = (res.get("masters") or {}).get(group["name"])
+            if res.get("running") and master:
+                answers[res["item"]] = (master["ip"], int(master["port"]))
+        distinct = sorted(set(answers.values()))
+        if not distinct:
+            continue
+        if len(distinct) > 1:
+            said = ", ".join(f"{s}: {a[0]}:{a[1]}" for s, a in sorted(answers.items()))
+            raise SentinelVarError(
+                f"the sentinels disagree on the primary of group {group['name']} ({said}): a failover may "
+                "be in progress (wait a minute and rerun) or the sentinels are split; check "
+                f"SENTINEL MASTER {group['name']} on each"
+            )
+        address, port = distinct[0]
+        if address not in host_of:
+            raise SentinelVarError(
+                f"the sentinels name {address}:{port} as primary of group {group['name']}, which is not a "
+                "host of the inventory: add it, or remove the group from Sentinel (state: absent)"
+            )
+        view[group["instance"]] = {"host": host_of[address], "address": address, "port": port,
+                                   "sentinels": sorted(answers)}  # fmt: skip
+    return view
+
+
+def redis_sentinel_monitors(groups: list[dict], topology: dict, hostvars) -> list[dict]:
+    """Groups as the converge module takes them: the address and port to monitor when new."""
+    out = []
+    for group in groups:
+        item = dict(group)
+        inst = topology.get(group["instance"]) if group["state"] == "present" else None
+        if inst:
+            item["address"] = str(hostvars[inst["primary"]].get("ansible_host", inst["primary"]))
+            item["port"] = int(inst["port"])
+            item["replicas"] = len(inst["hosts"]) - 1
+        out.append(item)
+    return out
+
+
+def redis_sentinel_health(masters: dict, group: str, sentinels: int, replicas: int) -> list[str]:
+    """Why one sentinel's view of a group is not healthy (empty when it is)."""
+    master = masters.get(group)
+    if not master:
+        return [f"group {group} is not monitored"]
+    problems = []
+    flags = set(str(master.get("flags", "")).split(","))
+    if flags - {"master"}:
+        problems.append(f"primary flags {master.get('flags')}")
+    if int(master.get("num-other-sentinels", 0)) < sentinels - 1:
+        problems.append(f"sees {master.get('num-other-sentinels')} other sentinels of {sentinels - 1}")
+    if int(master.get("num-slaves", 0)) < replicas:
+        problems.append(f"sees {master.get('num-slaves')} replicas of {replicas}")
+    return problems
+
+
+def redis_sentinel_health_of(group: str, masters: dict, sentinels: int, monitors: list[dict]) -> list[str]:
+    """redis_sentinel_health for a group named in ``monitors`` (expected replicas from the topology)."""
+    replicas = next((int(m.get("replicas", 0)) for m in monitors if m["name"] == group), 0)
+    return redis_sentinel_health(masters, group, sentinels, replicas)
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "redis_sentinel_groups": redis_sentinel_groups,
+            "redis_sentinel_problems": redis_sentinel_problems,
+            "redis_sentinel_instance_problems": redis_sentinel_instance_problems,
+            "redis_sentinel_users": redis_sentinel_users,
+            "redis_sentinel_acl_line": redis_sentinel_acl_line,
+            "redis_sentinel_view": redis_sentinel_view,
+            "redis_sentinel_monitors": redis_sentinel_monitors,
+            "redis_sentinel_health": redis_sentinel_health,
+            "redis_sentinel_health_of": redis_sentinel_health_of,
+        }

@@ -1,0 +1,171 @@
+#!/usr/bin/python
+"""Bring a running sentinel's monitors and ACL users in line with the inventory, without a restart."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: redis_sentinel_converge
+short_description: Converge a live sentinel's monitored groups and ACL users
+description:
+  - Groups not monitored yet get SENTINEL MONITOR (at the primary the play found) and SENTINEL
+    SET; groups already monitored keep the primary Sentinel knows (a failover is never undone),
+    and only differing quorum, timers or credentials are changed with SENTINEL SET. Groups
+    marked absent are removed (SENTINEL REMOVE).
+  - ACL users are compared in Sentinel's own canonical form (a throw-away probe user shows how
+    Sentinel writes the wanted rules), changed with ACL SETUSER, and users the inventory does
+    not list are deleted. The default user stays off.
+  - Anything changed is written to sentinel.conf by Sentinel itself (SENTINEL FLUSHCONFIG).
+options:
+  connection: {description: How to reach the sentinel (admin user)., type: dict, required: true}
+  conf_file:
+    description: sentinel.conf (read for the credentials Sentinel does not show).
+    type: path
+    required: true
+  groups:
+    description: Groups (name, state, address, port, quorum and timers).
+    type: list
+    elements: dict
+    required: true
+  auth_user: {description: Redis ACL user Sentinel logs in to the servers as., type: str, required: true}
+  auth_password: {description: Its password., type: str, required: true, no_log: true}
+  users: {description: Sentinel ACL users (name, rules)., type: list, elements: dict, required: true}
+"""
+
+RETURN = r"""
+changes: {description: What changed, as short phrases without secrets., type: list, returned: always}
+"""
+
+import uuid
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.redis_ops import (
+    CONNECTION_SPEC,
+    RedisCli,
+    RedisCliError,
+    acl_list,
+    pairs_to_dicts,
+    parse_conf,
+)
+
+TIMERS = (("quorum", "quorum"), ("down_after_milliseconds", "down-after-milliseconds"),
+          ("failover_timeout", "failover-timeout"), ("parallel_syncs", "parallel-syncs"))  # fmt: skip
+
+
+def conf_credentials(path: str) -> dict[str, dict[str, str]]:
+    """group -> {auth-user, auth-pass} as written in sentinel.conf."""
+    try:
+        with open(path) as fh:
+            text = fh.read()
+    except OSError:
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for args in parse_conf(text).get("sentinel", []):
+        if len(args) >= 3 and args[0].lower() in ("auth-user", "auth-pass"):
+            out.setdefault(args[1], {})[args[0].lower()] = args[2]
+    return out
+
+
+class Converger:
+    def __init__(self, module):
+        self.module = module
+        self.cli = RedisCli(module.params["connection"])
+        self.check = module.check_mode
+        self.changes: list[str] = []
+
+    def call(self, *args, secret_arg=None, what=None):
+        try:
+            return self.cli.call(*args, secret_arg=secret_arg)
+        except RedisCliError as exc:
+            self.module.fail_json(msg=f"{what or ' '.join(args[:3])} refused by the sentinel: {exc}",
+                                  changes=self.changes)  # fmt: skip
+
+    def change(self, phrase, *args, secret_arg=None):
+        self.changes.append(phrase)
+        if not self.check:
+            self.call(*args, secret_arg=secret_arg, what=phrase)
+
+    def groups(self):
+        p = self.module.params
+        masters = {m["name"]: m for m in pairs_to_dicts(self.call("SENTINEL", "MASTERS"))}
+        creds = conf_credentials(p["conf_file"])
+        for group in p["groups"]:
+            name = group["name"]
+            if group.get("state", "present") == "absent":
+                if name in masters:
+                    self.change(f"removed group {name}", "SENTINEL", "REMOVE", name)
+                continue
+            if name not in masters:
+                if not group.get("address") or not group.get("port"):
+                    self.module.fail_json(
+                        msg=f"group {name}: no primary address to monitor", changes=self.changes
+                    )
+                where = [group["address"], str(group["port"]), str(group["quorum"])]
+                self.change(f"monitor {name} at {where[0]}:{where[1]}", "SENTINEL", "MONITOR", name, *where)
+                settings = [part for key, opt in TIMERS[1:] for part in (opt, str(group[key]))]
+                self.change(
+                    f"timers of {name}", "SENTINEL", "SET", name, *settings, "auth-user", p["auth_user"]
+                )
+                self.change(f"auth-pass of {name}", "SENTINEL", "SET", name, "auth-pass",
+                            secret_arg=p["auth_password"])  # fmt: skip
+                continue
+            live = masters[name]
+            diff = [(opt, str(group[key])) for key, opt in TIMERS if str(live.get(opt)) != str(group[key])]
+            if diff:
+                self.change(f"{', '.join(o for o, _ in diff)} of {name}", "SENTINEL", "SET", name,
+                            *[part for kv in diff for part in kv])  # fmt: skip
+            have = creds.get(name, {})
+            if have.get("auth-user") != p["auth_user"]:
+                self.change(f"auth-user of {name}", "SENTINEL", "SET", name, "auth-user", p["auth_user"])
+            if have.get("auth-pass") != p["auth_password"]:
+                self.change(f"auth-pass of {name}", "SENTINEL", "SET", name, "auth-pass",
+                            secret_arg=p["auth_password"])  # fmt: skip
+
+    def canonical(self, rules: str) -> str:
+        """How Sentinel itself writes these rules (ACL LIST form), through a throw-away user."""
+        probe = f"redisops-probe-{uuid.uuid4().hex[:8]}"
+        try:
+            self.call("ACL", "SETUSER", probe, *rules.split(), what="ACL SETUSER (probe)")
+            return acl_list(self.call("ACL", "LIST")).get(probe, "")
+        finally:
+            self.call("ACL", "DELUSER", probe)
+
+    def users(self):
+        live = acl_list(self.call("ACL", "LIST"))
+        wanted = {u["name"]: u["rules"] for u in self.module.params["users"]}
+        for name, rules in wanted.items():
+            current = live.get(name)
+            if self.check:
+                digest = next((w for w in rules.split() if w.startswith("#")), None)
+                same = current is not None and (digest is None or digest in current.split())
+            else:
+                same = current is not None and current == self.canonical(rules)
+            if not same:
+                self.change(f"ACL user {name}", "ACL", "SETUSER", name, *rules.split())
+        for name in sorted(set(live) - set(wanted) - {"default"}):
+            self.change(f"deleted ACL user {name}", "ACL", "DELUSER", name)
+        if "on" in (live.get("default") or "").split():
+            self.change("ACL user default off", "ACL", "SETUSER", "default", "reset", "off")
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "connection": {"type": "dict", "required": True, "options": CONNECTION_SPEC},
+            "conf_file": {"type": "path", "required": True},
+            "groups": {"type": "list", "elements": "dict", "required": True},
+            "auth_user": {"type": "str", "required": True},
+            "auth_password": {"type": "str", "required": True, "no_log": True},
+            "users": {"type": "list", "elements": "dict", "required": True},
+        },
+        supports_check_mode=True,
+    )
+    conv = Converger(module)
+    conv.groups()
+    conv.users()
+    if conv.changes and not module.check_mode:
+        conv.call("SENTINEL", "FLUSHCONFIG")
+    module.exit_json(changed=bool(conv.changes), changes=conv.changes)
+
+
+if __name__ == "__main__":
+    main()
