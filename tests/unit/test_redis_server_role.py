@@ -263,7 +263,7 @@ def test_users_acl():
     assert lines[2].endswith("resetkeys resetchannels -@all +psync +replconf +ping")
     assert "&__sentinel__:hello" in lines[3].split()
     assert lines[4].split()[4] == "%R~*"
-    assert lines[5] == f"user app on #{_sha256(APP_PASSWORD)} ~app:* resetchannels +@all -@dangerous"
+    assert lines[5] == f"user app on #{_sha256(APP_PASSWORD)} ~app:* resetchannels +@all -@dangerous +role"
     assert lines[6].endswith("resetkeys resetchannels +get +ping")
     assert "-@dangerous" not in lines[6]
 
