@@ -19,6 +19,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from checks.lab import plan as P
+from checks.workload import SetWriter
 
 from .conftest import INVENTORY, assert_unchanged, lab_ssh, recap, redisops, run_playbook
 from .test_redis_server import client, secret
@@ -324,6 +325,69 @@ def test_a_rebooted_host_comes_back_and_its_sentinel_rejoins(deployed, lab_paths
 def _running_hosts() -> set[str]:
     status = json.loads(redisops("lab", "status", "--json", check=False).stdout or "[]")
     return {h["name"] for h in status if h.get("running")}
+
+
+# ------------------------------------------------------------------ rolling restart
+
+
+def app_writer(paths: P.LabPaths, hosts, key: str) -> SetWriter:
+    return SetWriter(
+        [(h.address, SENTINEL_PORT) for h in hosts],
+        GROUP,
+        key,
+        sentinel_kwargs={"username": "app", "password": secret(paths, "sentinel_app"), **tls_options(paths)},
+        redis_kwargs={"username": "app", "password": secret(paths, "redis_app"), **tls_options(paths)},
+    )
+
+
+def test_rolling_restart_under_load_restarts_everything_once_and_loses_no_write(deployed, lab_paths):
+    hosts = deployed.hosts
+    old_primary = next(iter(set(primary_named(lab_paths, hosts).values())))
+    epochs = {master_state(lab_paths, h)["config-epoch"] for h in hosts}
+    processes, servers = sentinel_processes(hosts), run_ids(lab_paths, hosts)
+    with app_writer(lab_paths, hosts, "app:rolling-restart") as writer:
+        time.sleep(1)
+        proc = run_playbook("playbooks/rolling_restart.yml")
+        time.sleep(1)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    wait_for("the group to settle", lambda: healthy(lab_paths, hosts), timeout=30)
+    members = writer.members()
+    report = writer.history.summary(members)
+    print(f"rolling restart under load: {report}")
+    assert report["acknowledged"] > 500, report
+    assert report["acknowledged_lost"] == 0, report
+    # Every process restarted exactly once; the primary moved once (one new epoch).
+    after_processes, after_servers = sentinel_processes(hosts), run_ids(lab_paths, hosts)
+    assert all(after_processes[h] != processes[h] for h in processes), "a sentinel was not restarted"
+    assert all(after_servers[h] != servers[h] for h in servers), "a Redis server was not restarted"
+    assert proc.stdout.count("TASK [Restart the instance]") == len(hosts)
+    assert proc.stdout.count("TASK [Restart the sentinel]") == len(hosts)
+    new_primary = next(iter(set(primary_named(lab_paths, hosts).values())))
+    assert new_primary != old_primary
+    assert {master_state(lab_paths, h)["config-epoch"] for h in hosts} == {max(epochs) + 1}
+    # Every replica holds the acknowledged writes too.
+    for host in hosts:
+        replica_members = {int(m) for m in client(lab_paths, host.address).smembers("app:rolling-restart")}
+        assert not writer.history.lost(replica_members) or host.address == new_primary
+    assert_unchanged(run_playbook("playbooks/site.yml"), hosts)
+
+
+def test_rolling_restart_refuses_an_unhealthy_group(deployed, lab_paths):
+    hosts = deployed.hosts
+    victim = hosts[-1]
+    processes = sentinel_processes(hosts)
+    lab_ssh(victim.name, "systemctl stop redis-sentinel@main.service")
+    try:
+        proc = run_playbook("playbooks/rolling_restart.yml", "-e", "redis_sentinel_gate_retries=3")
+        assert proc.returncode != 0
+        assert f"sentinel on {victim.name} does not answer" in proc.stdout, proc.stdout[-3000:]
+        assert "nothing more is changed" in proc.stdout
+        assert all(c["changed"] == 0 for c in recap(proc.stdout).values())
+        for host in hosts[:-1]:
+            assert sentinel_processes([host]) == {host.name: processes[host.name]}
+    finally:
+        lab_ssh(victim.name, "systemctl start redis-sentinel@main.service")
+    wait_for("the group to be whole again", lambda: healthy(lab_paths, hosts), timeout=30)
 
 
 # ---------------------------------------------------------------------- bad input

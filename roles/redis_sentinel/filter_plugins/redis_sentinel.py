@@ -384,6 +384,31 @@ def redis_sentinel_health_of(group: str, masters: dict, sentinels: int, monitors
     return redis_sentinel_health(masters, group, sentinels, replicas)
 
 
+def redis_sentinel_gate(results: list[dict], group: str, sentinels: int, replicas: int) -> list[str]:
+    """Why the group is not safe to touch, from redis_sentinel_info looped over every sentinel.
+
+    Safe means: every sentinel answers, CKQUORUM is OK on each, they name one primary, and each
+    sees the other sentinels and every replica. Empty when safe.
+    """
+    problems, named = [], {}
+    for res in results:
+        host = res.get("item")
+        if not res.get("running"):
+            problems.append(f"sentinel on {host} does not answer")
+            continue
+        answer = (res.get("ckquorum") or {}).get(group, "not monitored")
+        if not str(answer).startswith("OK"):
+            problems.append(f"sentinel on {host}: CKQUORUM {group}: {answer}")
+        for problem in redis_sentinel_health(res.get("masters") or {}, group, sentinels, replicas):
+            problems.append(f"sentinel on {host}: {problem}")
+        master = (res.get("masters") or {}).get(group)
+        if master:
+            named[host] = f"{master.get('ip')}:{master.get('port')}"
+    if len(set(named.values())) > 1:
+        problems.append(f"the sentinels name different primaries: {named}")
+    return problems
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -396,4 +421,5 @@ class FilterModule:
             "redis_sentinel_monitors": redis_sentinel_monitors,
             "redis_sentinel_health": redis_sentinel_health,
             "redis_sentinel_health_of": redis_sentinel_health_of,
+            "redis_sentinel_gate": redis_sentinel_gate,
         }

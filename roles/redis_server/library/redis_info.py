@@ -39,7 +39,8 @@ from ansible.module_utils.redis_ops import (
 
 FIELDS = (
     "role", "master_host", "master_port", "master_link_status", "connected_slaves",
-    "master_repl_offset", "run_id", "process_id", "uptime_in_seconds", "redis_version",
+    "master_repl_offset", "slave_repl_offset", "master_sync_in_progress", "run_id", "process_id",
+    "uptime_in_seconds", "redis_version",
 )  # fmt: skip
 
 
