@@ -120,25 +120,31 @@ class Converger:
                 self.change(f"auth-pass of {name}", "SENTINEL", "SET", name, "auth-pass",
                             secret_arg=p["auth_password"])  # fmt: skip
 
-    def canonical(self, rules: str) -> str:
-        """How Sentinel itself writes these rules (ACL LIST form), through a throw-away user."""
-        probe = f"redisops-probe-{uuid.uuid4().hex[:8]}"
+    def canonical(self, wanted: dict[str, str]) -> dict[str, str]:
+        """How Sentinel itself writes these rules (ACL LIST form), through throw-away users."""
+        probes = {name: f"redisops-probe-{uuid.uuid4().hex[:8]}" for name in wanted}
         try:
-            self.call("ACL", "SETUSER", probe, *rules.split(), what="ACL SETUSER (probe)")
-            return acl_list(self.call("ACL", "LIST")).get(probe, "")
+            self.cli.call_many([["ACL", "SETUSER", probes[n], *rules.split()] for n, rules in wanted.items()])
+            listed = acl_list(self.call("ACL", "LIST"))
+            return {name: listed.get(probe, "") for name, probe in probes.items()}
+        except RedisCliError as exc:
+            self.module.fail_json(
+                msg=f"ACL SETUSER (probe) refused by the sentinel: {exc}", changes=self.changes
+            )
         finally:
-            self.call("ACL", "DELUSER", probe)
+            self.call("ACL", "DELUSER", *probes.values())
 
     def users(self):
         live = acl_list(self.call("ACL", "LIST"))
         wanted = {u["name"]: u["rules"] for u in self.module.params["users"]}
+        canonical = {} if self.check else self.canonical(wanted)
         for name, rules in wanted.items():
             current = live.get(name)
             if self.check:
                 digest = next((w for w in rules.split() if w.startswith("#")), None)
                 same = current is not None and (digest is None or digest in current.split())
             else:
-                same = current is not None and current == self.canonical(rules)
+                same = current is not None and current == canonical[name]
             if not same:
                 self.change(f"ACL user {name}", "ACL", "SETUSER", name, *rules.split())
         for name in sorted(set(live) - set(wanted) - {"default"}):

@@ -13,7 +13,8 @@ description:
 options:
   files:
     description: Files to install (path, content, owner, group, mode); an entry with
-      state directory is a directory (no content).
+      state directory is a directory (no content); state skip is ignored (a file only some
+      settings want).
     type: list
     elements: dict
     required: true
@@ -29,7 +30,7 @@ from ansible.module_utils.redis_ops import metadata_differs, write_atomically
 FILE_SPEC = {
     "path": {"type": "path", "required": True},
     "content": {"type": "str", "no_log": True},
-    "state": {"type": "str", "default": "file", "choices": ["file", "directory"]},
+    "state": {"type": "str", "default": "file", "choices": ["file", "directory", "skip"]},
     "owner": {"type": "str", "default": "root"},
     "group": {"type": "str", "default": "root"},
     "mode": {"type": "str", "default": "0644"},
@@ -58,7 +59,7 @@ def main():
     )
     changed = []
     for spec in module.params["files"]:
-        if not differs(spec):
+        if spec["state"] == "skip" or not differs(spec):
             continue
         changed.append(spec["path"])
         if module.check_mode:

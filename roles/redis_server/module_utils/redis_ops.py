@@ -108,6 +108,43 @@ class RedisCli:
             raise RedisCliError(out)
         return out
 
+    def call_many(self, commands: list[list[str]], timeout: float = 10) -> list[str]:
+        """Several commands in one redis-cli run (one connection); their replies, one line each.
+
+        Only for commands with one-line replies (OK, integers); any error reply raises.
+        """
+        script = "\n".join(" ".join(quote_arg(a) for a in cmd) for cmd in commands) + "\n"
+        env = dict(os.environ)
+        if self.conn.get("password"):
+            env["REDISCLI_AUTH"] = self.conn["password"]
+        try:
+            proc = subprocess.run(
+                self.argv(),
+                input=script,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise RedisCliError(f"no answer within {timeout:.0f} s") from None
+        except OSError as exc:
+            raise RedisDownError(f"cannot run {self.binary}: {exc}") from None
+        replies = proc.stdout.strip().splitlines()
+        bad = [r for r in replies if r.startswith(("ERR", "NOPERM", "NOAUTH", "WRONGPASS", "(error)"))]
+        if proc.returncode != 0 or bad or len(replies) != len(commands):
+            problem = (
+                proc.stderr.strip() or "; ".join(bad) or f"{len(replies)} replies to {len(commands)} commands"
+            )
+            raise RedisCliError(problem)
+        return replies
+
+
+def quote_arg(arg: str) -> str:
+    """One argument quoted for redis-cli's stdin (parsed like a config line)."""
+    return '"' + "".join("\\" + c if c in '"\\' else c for c in str(arg)) + '"'
+
 
 def split_args(line: str) -> list[str]:
     """Split a config line like Redis's sdssplitargs: "double" (with escapes) and 'single' quotes.
