@@ -45,3 +45,25 @@ def baseline(**overrides) -> dict:
     role_vars["redis_server_bind"] = ["10.0.0.1", "127.0.0.1"]
     role_vars.update(copy.deepcopy(overrides))
     return role_vars
+
+
+SENTINEL_ROLE = REPO / "roles" / "redis_sentinel"
+SF = _load_by_path(
+    SENTINEL_ROLE / "filter_plugins" / "redis_sentinel.py", "redis_sentinel_filters_under_test"
+)
+SENTINEL_PASSWORDS = {
+    "redis_sentinel_auth_password": "sentinel-auth-".ljust(32, "a"),
+    "redis_sentinel_admin_password": "sentinel-admin-".ljust(32, "b"),
+    "redis_sentinel_peer_password": "sentinel-peer-".ljust(32, "c"),
+    "redis_sentinel_monitoring_password": "sentinel-mon-".ljust(32, "d"),
+}
+
+
+def sentinel_baseline(**overrides) -> dict:
+    """The redis_sentinel defaults made valid: passwords and users set, literal bind and TLS mode."""
+    role_vars = copy.deepcopy(yaml.safe_load((SENTINEL_ROLE / "defaults" / "main.yml").read_text()))
+    role_vars.update(SENTINEL_PASSWORDS)
+    role_vars.update(redis_sentinel_auth_user="sentinel", redis_sentinel_tls_mode="only",
+                     redis_sentinel_bind=["10.0.0.1", "127.0.0.1"])  # fmt: skip
+    role_vars.update(copy.deepcopy(overrides))
+    return role_vars

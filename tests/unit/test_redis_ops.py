@@ -332,3 +332,36 @@ def test_masked_diff_still_shows_that_a_secret_changed():
     acl_new = "user app on #" + "b" * 64 + " ~app:*\n"
     assert OPS.mask_acl(acl_new, acl_old) == "user app on ********(changed) ~app:*\n"
     assert "b" * 64 not in OPS.mask_acl(acl_new, acl_old)
+
+
+def test_sentinel_secrets_are_masked_and_a_changed_one_says_so():
+    before = (
+        'port 0\nsentinel sentinel-pass "peer secret"\nsentinel auth-pass g1 s3cret\n'
+        "sentinel monitor g1 10.0.0.1 6379 2\n"
+    )
+    masked = OPS.mask_config(before)
+    assert "peer secret" not in masked and "s3cret" not in masked
+    assert "sentinel sentinel-pass ********" in masked and "sentinel auth-pass g1 ********" in masked
+    assert "sentinel monitor g1 10.0.0.1 6379 2" in masked
+    after = OPS.mask_config(before.replace("s3cret", "n3w"), before)
+    assert "sentinel auth-pass g1 ********(changed)" in after
+    assert "sentinel sentinel-pass ********\n" in after
+
+
+def test_flat_redis_cli_maps_become_dicts():
+    text = "name\ng1\nip\n10.0.0.1\nflags\nmaster\nname\ng2\nip\n10.0.0.2\nannounce\n"
+    assert OPS.pairs_to_dicts(text) == [
+        {"name": "g1", "ip": "10.0.0.1", "flags": "master"},
+        {"name": "g2", "ip": "10.0.0.2", "announce": ""},
+    ]
+    assert OPS.pairs_to_dicts("") == []
+
+
+def test_acl_list_maps_users_to_their_rules():
+    text = "user admin on #abc ~* &* +@all\nuser default off resetchannels -@all\n"
+    assert OPS.acl_list(text) == {"admin": "on #abc ~* &* +@all", "default": "off resetchannels -@all"}
+
+
+@pytest.mark.parametrize("arg", ["plain", 'with "quotes"', "back\\slash", "#" + "a" * 64, "+sentinel|myid"])
+def test_stdin_quoting_round_trips_through_the_config_parser(arg):
+    assert OPS.split_args(OPS.quote_arg(arg)) == [arg]

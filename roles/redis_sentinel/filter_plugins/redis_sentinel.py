@@ -123,9 +123,11 @@ def redis_sentinel_problems(
         names.append(name)
         if group.get("state", "present") == "present":
             instances.append(str(group.get("instance", "main")))
-        quorum = _int(group.get("quorum", v.get("redis_sentinel_quorum")))
+        raw_quorum = group.get("quorum", v.get("redis_sentinel_quorum"))
+        quorum = _int(raw_quorum)
         if quorum is None or quorum < 1:
-            problems.append(f"{where}.quorum {group.get('quorum')!r} must be a whole number of 1 or more")
+            source = f"{where}.quorum" if "quorum" in group else "redis_sentinel_quorum"
+            problems.append(f"{source} {raw_quorum!r} must be a whole number of 1 or more")
         elif count and quorum > count:
             problems.append(
                 f"{where}.quorum {quorum} is larger than the {count} sentinels in the inventory: the primary "
