@@ -22,6 +22,8 @@ demo: venv
 	$(BIN)/redisops lab up
 	$(BIN)/ansible-playbook playbooks/site.yml
 	$(BIN)/redisops lab status
+	@echo "Primary according to each sentinel:"
+	@$(BIN)/ansible-playbook playbooks/status.yml | grep -E '^(ok: \[[^]]*\] =>|fatal|    - )'
 
 # Unit tests first (seconds), then the lab tier on real hosts (ends with 'lab down').
 test: venv

@@ -1,7 +1,10 @@
 """``make bench``: the kit's speed targets, measured side by side in one run, as a table.
 
 - the lab: first image build (into a scratch cache), ``lab up`` from cache, ``lab down``;
-- deploy: site.yml on 3 fresh lab hosts (cold) and the idempotent rerun;
+- deploy: site.yml on 3 fresh lab hosts (cold: 3 servers and 3 sentinels, TLS, ACL) and
+  the idempotent rerun;
+- rolling: playbooks/rolling_restart.yml under a Sentinel-aware write load: its duration,
+  the client error window and acknowledged writes lost;
 - throughput: redis-benchmark (SET/GET, 50 clients, pipeline 16) against the role's
   config and the distribution's stock config on the same lab host, plain TCP and TLS.
 
@@ -23,7 +26,7 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
 REDISOPS = str(BIN / "redisops")
-SECTIONS = ("lab", "deploy", "throughput")
+SECTIONS = ("lab", "deploy", "rolling", "throughput")
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
@@ -70,8 +73,49 @@ def bench_deploy(runs: int) -> list[tuple]:
         colds.append(timed(playbook))
         reruns.append(timed(playbook))
     return [
-        ("site.yml cold deploy, 3 hosts", colds, "s", "-"),
-        ("site.yml idempotent rerun, 3 hosts", reruns, "s", "< 15 s"),
+        ("site.yml cold deploy, 3 servers + 3 sentinels", colds, "s", "< 90 s"),
+        ("site.yml idempotent rerun, full topology", reruns, "s", "< 20 s"),
+    ]
+
+
+def bench_rolling(runs: int) -> list[tuple]:
+    """Needs a deployed lab. Each run restarts every sentinel and server once under a write load."""
+    sys.path.insert(0, str(REPO))
+    from checks.lab import plan as P
+    from checks.workload import SetWriter
+
+    paths = P.LabPaths(P.state_dir_from_env())
+    lab = P.plan_from_state(P.load_state(paths))
+    pki, secrets = paths.state_dir / "pki", paths.state_dir / "secrets"
+    tls = {
+        "ssl": True,
+        "ssl_ca_certs": str(pki / "ca.crt"),
+        "ssl_certfile": str(pki / "hosts" / "redisops-client.crt"),
+        "ssl_keyfile": str(pki / "hosts" / "redisops-client.key"),
+    }
+
+    def user(secret: str) -> dict:
+        return {"username": "app", "password": (secrets / secret).read_text().strip(), **tls}
+
+    durations, windows, gaps, lost = [], [], [], []
+    for i in range(runs):
+        writer = SetWriter(
+            [(h.address, 26379) for h in lab.hosts], "redis-main", f"app:bench-rolling-{i}",
+            sentinel_kwargs=user("sentinel_app"), redis_kwargs=user("redis_app"),
+        )  # fmt: skip
+        with writer:
+            time.sleep(1)
+            durations.append(timed([str(BIN / "ansible-playbook"), "playbooks/rolling_restart.yml"]))
+            time.sleep(1)
+        report = writer.history.summary(writer.members())
+        windows.append(report["error_window_s"])
+        gaps.append(report["longest_gap_s"])
+        lost.append(report["acknowledged_lost"])
+    return [
+        ("rolling restart, 3 sentinels + 3 servers", durations, "s", "-"),
+        ("rolling restart: client error window", windows, "s", "-"),
+        ("rolling restart: longest gap between writes", gaps, "s", "-"),
+        ("rolling restart: acknowledged writes lost", lost, "writes", "0"),
     ]
 
 
@@ -133,10 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_lab(args.runs, args.skip_image)
     if "deploy" in sections:
         rows += bench_deploy(args.runs)
+    if "rolling" in sections:
+        rows += bench_rolling(args.runs)
     if "throughput" in sections:
         rows += bench_throughput(args.runs)
     print_table(rows)
-    if "deploy" in sections or "throughput" in sections:
+    if {"deploy", "rolling", "throughput"} & set(sections):
         print("\nThe lab is left deployed; 'redisops lab down' removes it.")
     return 0
 
