@@ -264,6 +264,7 @@ def _tcp_from_netns(ns: str, address: str, port: int) -> bool:
 def test_firewall_admits_only_cluster_hosts_and_client_networks(deployed, outsider):
     target = deployed.hosts[0]
     assert not _tcp_from_netns(outsider, target.address, PORT), "an undeclared host reached Redis"
+    assert not _tcp_from_netns(outsider, target.address, 26379), "an undeclared host reached Sentinel"
     # The firewall leaves SSH alone, and the cluster's own hosts still reach Redis.
     assert _tcp_from_netns(outsider, target.address, 22)
     peer = deployed.hosts[1]
@@ -274,7 +275,8 @@ def test_firewall_admits_only_cluster_hosts_and_client_networks(deployed, outsid
         == 0
     )
     rules = lab_ssh(target.name, "nft list table inet redis_ops_kit").stdout
-    assert "tcp dport 6379" in rules and "drop" in rules
+    # Redis and (through redis_server_firewall_extra_ports) Sentinel.
+    assert "tcp dport { 6379, 26379 }" in rules and "drop" in rules
 
 
 # -------------------------------------------------------------------------- hosts
