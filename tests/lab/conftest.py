@@ -19,9 +19,16 @@ INVENTORY = REPO / "inventories" / "lab"
 os.environ["PATH"] = f"{BIN}:{os.environ['PATH']}"
 
 
-def redisops(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+def redisops(
+    *args: str, check: bool = True, timeout: float = 900, input: str | None = None
+) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [str(BIN / "redisops"), *args], capture_output=True, text=True, timeout=timeout, check=False
+        [str(BIN / "redisops"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        input=input,
     )
     if check and proc.returncode != 0:
         pytest.fail(f"redisops {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}\n{proc.stdout}")

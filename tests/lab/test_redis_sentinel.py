@@ -327,6 +327,40 @@ def _running_hosts() -> set[str]:
     return {h["name"] for h in status if h.get("running")}
 
 
+def test_a_replica_that_left_is_forgotten_by_the_rerun(deployed, lab_paths):
+    """Sentinel never forgets a replica by itself; the rerun resets one sentinel at a time."""
+    hosts = deployed.hosts
+    primary_address = next(iter(set(primary_named(lab_paths, hosts).values())))
+    spare = next(h for h in hosts if h.address != primary_address)
+    conf = "\n".join([
+        "port 0", "tls-port 6390", f"bind {spare.address}", "daemonize yes", "dir /tmp", 'save ""',
+        "appendonly no", "tls-cert-file /etc/redis/tls/redis.crt", "tls-key-file /etc/redis/tls/redis.key",
+        "tls-ca-cert-file /etc/redis/tls/ca.crt", "tls-replication yes", "masteruser replicator",
+        f"masterauth {secret(lab_paths, 'redis_repl')}", f"replicaof {primary_address} 6379",
+    ])  # fmt: skip
+    # The password goes through stdin into a file only root reads, never onto a command line.
+    redisops("lab", "ssh", spare.name, "umask 077; cat > /root/stale-replica.conf", input=conf)
+    lab_ssh(spare.name, "redis-server /root/stale-replica.conf")
+    try:
+        wait_for(
+            "every sentinel to see the extra replica",
+            lambda: all(master_state(lab_paths, h)["num-slaves"] == 3 for h in hosts),
+            timeout=40,
+        )
+    finally:
+        lab_ssh(spare.name, "pkill -f 'redis-server .*:6390'; rm -f /root/stale-replica.conf", check=False)
+    proc = run_playbook("playbooks/site.yml")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "SENTINEL RESET on" in proc.stdout
+    assert wait_for("the group to be whole again", lambda: healthy(lab_paths, hosts, primary_address), 30)
+    for host in hosts:
+        replicas = sentinel(lab_paths, host.address).sentinel_slaves(GROUP)
+        assert sorted(f"{r['ip']}:{r['port']}" for r in replicas) == sorted(
+            f"{h.address}:6379" for h in hosts if h.address != primary_address
+        )
+    assert_unchanged(run_playbook("playbooks/site.yml"), hosts)
+
+
 # ------------------------------------------------------------------ rolling restart
 
 

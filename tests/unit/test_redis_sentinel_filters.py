@@ -152,6 +152,7 @@ def test_monitors_use_the_primary_and_port_from_the_topology():
     groups = SF.redis_sentinel_groups(sentinel_baseline())
     monitors = SF.redis_sentinel_monitors(groups, topology, HOSTVARS)
     assert (monitors[0]["address"], monitors[0]["port"], monitors[0]["replicas"]) == ("10.0.0.3", 6379, 2)
+    assert monitors[0]["members"] == ["10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"]
     assert SF.redis_sentinel_instance_problems(sentinel_baseline(), topology) == []
     assert "not an instance" in SF.redis_sentinel_instance_problems(sentinel_baseline(), {"other": {}})[0]
     assert "run the redis_server role" in SF.redis_sentinel_instance_problems(sentinel_baseline(), None)[0]

@@ -360,6 +360,10 @@ def redis_sentinel_monitors(groups: list[dict], topology: dict, hostvars) -> lis
             item["address"] = str(hostvars[inst["primary"]].get("ansible_host", inst["primary"]))
             item["port"] = int(inst["port"])
             item["replicas"] = len(inst["hosts"]) - 1
+            # Every server of the instance, as Sentinel lists replicas (address:port).
+            item["members"] = [
+                f"{hostvars[h].get('ansible_host', h)}:{int(inst['port'])}" for h in inst["hosts"]
+            ]
         out.append(item)
     return out
 

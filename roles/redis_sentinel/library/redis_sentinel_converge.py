@@ -29,10 +29,19 @@ options:
   auth_user: {description: Redis ACL user Sentinel logs in to the servers as., type: str, required: true}
   auth_password: {description: Its password., type: str, required: true, no_log: true}
   users: {description: Sentinel ACL users (name, rules)., type: list, elements: dict, required: true}
+  sentinel_addresses:
+    description: Addresses of the inventory's sentinels; others a sentinel remembers are stale.
+    type: list
+    elements: str
+    default: []
 """
 
 RETURN = r"""
 changes: {description: What changed, as short phrases without secrets., type: list, returned: always}
+stale:
+  description: Group -> replicas and sentinels remembered but no longer in the inventory (for SENTINEL RESET).
+  type: dict
+  returned: always
 """
 
 import uuid
@@ -71,6 +80,7 @@ class Converger:
         self.cli = RedisCli(module.params["connection"])
         self.check = module.check_mode
         self.changes: list[str] = []
+        self.stale: dict[str, list[str]] = {}
 
     def call(self, *args, secret_arg=None, what=None):
         try:
@@ -113,12 +123,33 @@ class Converger:
             if diff:
                 self.change(f"{', '.join(o for o, _ in diff)} of {name}", "SENTINEL", "SET", name,
                             *[part for kv in diff for part in kv])  # fmt: skip
+            stale = self.stale_entries(name, live, group)
+            if stale:
+                self.stale[name] = stale
             have = creds.get(name, {})
             if have.get("auth-user") != p["auth_user"]:
                 self.change(f"auth-user of {name}", "SENTINEL", "SET", name, "auth-user", p["auth_user"])
             if have.get("auth-pass") != p["auth_password"]:
                 self.change(f"auth-pass of {name}", "SENTINEL", "SET", name, "auth-pass",
                             secret_arg=p["auth_password"])  # fmt: skip
+
+    def stale_entries(self, name: str, live: dict, group: dict) -> list[str]:
+        """Replicas and sentinels this sentinel still remembers but the inventory no longer has.
+
+        Sentinel never forgets them by itself (they only count as down); SENTINEL RESET does. Not
+        reported while a failover is in progress.
+        """
+        if "failover_in_progress" in str(live.get("flags", "")) or not group.get("members"):
+            return []
+        members, peers = set(group["members"]), set(self.module.params["sentinel_addresses"])
+        stale = []
+        for replica in pairs_to_dicts(self.call("SENTINEL", "REPLICAS", name)):
+            if f"{replica.get('ip')}:{replica.get('port')}" not in members:
+                stale.append(f"replica {replica.get('ip')}:{replica.get('port')}")
+        for peer in pairs_to_dicts(self.call("SENTINEL", "SENTINELS", name)):
+            if peers and peer.get("ip") not in peers:
+                stale.append(f"sentinel {peer.get('ip')}:{peer.get('port')}")
+        return stale
 
     def canonical(self, wanted: dict[str, str]) -> dict[str, str]:
         """How Sentinel itself writes these rules (ACL LIST form), through throw-away users."""
@@ -162,6 +193,7 @@ def main():
             "auth_user": {"type": "str", "required": True},
             "auth_password": {"type": "str", "required": True, "no_log": True},
             "users": {"type": "list", "elements": "dict", "required": True},
+            "sentinel_addresses": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
@@ -170,7 +202,7 @@ def main():
     conv.users()
     if conv.changes and not module.check_mode:
         conv.call("SENTINEL", "FLUSHCONFIG")
-    module.exit_json(changed=bool(conv.changes), changes=conv.changes)
+    module.exit_json(changed=bool(conv.changes), changes=conv.changes, stale=conv.stale)
 
 
 if __name__ == "__main__":
