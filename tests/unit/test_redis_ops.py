@@ -365,3 +365,12 @@ def test_acl_list_maps_users_to_their_rules():
 @pytest.mark.parametrize("arg", ["plain", 'with "quotes"', "back\\slash", "#" + "a" * 64, "+sentinel|myid"])
 def test_stdin_quoting_round_trips_through_the_config_parser(arg):
     assert OPS.split_args(OPS.quote_arg(arg)) == [arg]
+
+
+def test_user_lines_in_a_config_file_show_no_hash():
+    digest = "a" * 64
+    text = f"port 0\nuser admin reset on #{digest} ~* &* +@all\n"
+    masked = OPS.mask_config(text)
+    assert digest not in masked and "user admin reset on ******** ~* &* +@all" in masked
+    changed = OPS.mask_config(text.replace(digest, "b" * 64), text)
+    assert "user admin reset on ********(changed) ~* &* +@all" in changed

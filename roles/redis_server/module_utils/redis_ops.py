@@ -255,21 +255,26 @@ def _mask_key(words: list[str], kind: str) -> tuple:
 def _mask(text: str, kind: str, previous: str | None) -> str:
     """Mask every secret in ``text``. Where ``previous`` (the other side of a diff) held a
     different secret on the same directive or user, say so, so a diff still shows the change."""
+
+    def kind_of(words: list[str]) -> str:
+        # A config file may hold ACL users too (sentinel.conf): mask those like an ACL file.
+        return "acl" if kind == "acl" or words[0].lower() == "user" else "config"
+
     before = {}
     for line in (previous or "").splitlines():
         words = line.split()
         if words:
-            before[_mask_key(words, kind)] = _secret_words(line, kind)
+            before[_mask_key(words, kind_of(words))] = _secret_words(line, kind_of(words))
     out = []
     for raw in text.splitlines():
-        secrets = _secret_words(raw, kind)
+        words = raw.split()
+        secrets = _secret_words(raw, kind_of(words)) if words else set()
         if not secrets:
             out.append(raw)
             continue
-        words = raw.split()
-        key = _mask_key(words, kind)
+        key = _mask_key(words, kind_of(words))
         mask = MASK if previous is None or before.get(key) == secrets else f"{MASK}(changed)"
-        if kind == "config":
+        if kind_of(words) == "config":
             indent = raw[: len(raw) - len(raw.lstrip())]
             kept = _sentinel_head(words) or words[:1]
             out.append(f"{indent}{' '.join(kept)} {mask}")
