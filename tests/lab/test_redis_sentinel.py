@@ -293,6 +293,27 @@ def test_a_changed_sentinel_password_is_applied_live(deployed, lab_paths):
     assert sentinel_processes(hosts) == processes
 
 
+def test_a_static_setting_restarts_the_sentinels_one_at_a_time(deployed, lab_paths):
+    """loglevel cannot change live: each sentinel is stopped, its file written, started and waited for."""
+    hosts = deployed.hosts
+    processes = sentinel_processes(hosts)
+    myids = {h.name: sentinel(lab_paths, h.address).execute_command("SENTINEL", "MYID") for h in hosts}
+    proc = run_playbook("playbooks/site.yml", "-e", "redis_sentinel_loglevel=verbose")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.stdout.count("TASK [redis_sentinel : Stop the sentinel on") == len(hosts)
+    after = sentinel_processes(hosts)
+    assert all(after[h] != processes[h] for h in processes), "a sentinel kept running with the old setting"
+    for host in hosts:
+        assert "loglevel verbose" in lab_ssh(host.name, "cat /etc/redis/sentinel/sentinel.conf").stdout
+    assert {
+        h.name: sentinel(lab_paths, h.address).execute_command("SENTINEL", "MYID") for h in hosts
+    } == myids
+    assert healthy(lab_paths, hosts)
+    proc = run_playbook("playbooks/site.yml")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert_unchanged(run_playbook("playbooks/site.yml"), hosts)
+
+
 def test_a_stopped_sentinel_is_brought_back_and_rejoins(deployed, lab_paths):
     hosts = deployed.hosts
     victim = hosts[-1]

@@ -171,9 +171,30 @@ def test_the_gate_passes_only_a_healthy_agreeing_group():
             "CKQUORUM redis-main: NOQUORUM",
         ),
         ([_info("redis-1", "10.0.0.1", others=1)], "sees 1 other sentinels of 2"),
-        ([_info("redis-1", "10.0.0.1", replicas=1)], "sees 1 replicas of 2"),
+        ([_info("redis-1", "10.0.0.1", replicas=1)], "sees 1 healthy replicas of 2"),
         ([_info("redis-1", "10.0.0.1"), _info("redis-2", "10.0.0.2")], "name different primaries"),
     ]
     for results, reason in cases:
         found = SF.redis_sentinel_gate(results, "redis-main", 3, 2)
         assert any(reason in p for p in found), (reason, found)
+
+
+def test_a_replica_marked_down_does_not_count_as_healthy():
+    info = _info("redis-1", "10.0.0.1")
+    info["masters"]["redis-main"]["ok-replicas"] = 1
+    assert any(
+        "sees 1 healthy replicas of 2" in p for p in SF.redis_sentinel_gate([info], "redis-main", 1, 2)
+    )
+
+
+def test_a_minority_of_answering_sentinels_is_not_trusted():
+    """One sentinel of three may be stale: the role asks the servers instead."""
+    results = [_info("redis-1", "10.0.0.2"), _info("redis-2", running=False), _info("redis-3", running=False)]
+    assert SF.redis_sentinel_view(results, HOSTVARS, GROUPS, 3) == {}
+    results[1] = _info("redis-2", "10.0.0.2")
+    assert SF.redis_sentinel_view(results, HOSTVARS, GROUPS, 3)["main"]["host"] == "redis-2"
+
+
+def test_a_relative_group_script_is_refused():
+    found = problems(redis_sentinel_groups=[{"name": "g", "notification_script": "notify.sh"}])
+    assert any("redis_sentinel_groups[0].notification_script" in p for p in found), found

@@ -161,8 +161,13 @@ def redis_sentinel_problems(
                 "default is 5000)"
             )
         if down and timeout and down > 0 and timeout > 0 and timeout <= down:
+            source = (
+                f"{where}.failover_timeout"
+                if "failover_timeout" in group
+                else "redis_sentinel_failover_timeout"
+            )
             problems.append(
-                f"{where}: failover_timeout {timeout} must be longer than down_after_milliseconds {down}, "
+                f"{source}: failover_timeout {timeout} must be longer than down_after_milliseconds {down}, "
                 "or a failover is abandoned before it can start"
             )
     for name in sorted({n for n in names if names.count(n) > 1}):
@@ -261,6 +266,13 @@ def redis_sentinel_problems(
         announce_port is not None and 0 <= announce_port <= 65535,
         "redis_sentinel_announce_port must be 0 (the real port) or a port number",
     )
+    for i, group in enumerate(groups):
+        for key in ("notification_script", "client_reconfig_script"):
+            script = group.get(key) if isinstance(group, dict) else None
+            need(
+                not script or str(script).startswith("/"),
+                f"redis_sentinel_groups[{i}].{key} {script!r} must be an absolute path (or empty)",
+            )
     for key in ("notification_script", "client_reconfig_script"):
         script = v.get(f"redis_sentinel_{key}")
         need(
@@ -310,12 +322,16 @@ def redis_sentinel_users(role_vars: dict) -> list[dict]:
     return out
 
 
-def redis_sentinel_view(results: list[dict], hostvars, groups: list[dict]) -> dict:
+def redis_sentinel_view(
+    results: list[dict], hostvars, groups: list[dict], sentinels: int | None = None
+) -> dict:
     """What the live sentinels say: instance -> the host all answering sentinels name as primary.
 
     ``results`` come from redis_sentinel_info looped over the sentinel hosts. Groups no sentinel
-    monitors yet are left out (first deploy). Sentinels that name different primaries are a
-    split brain or a failover in progress: refused, a person (or a moment's wait) must decide.
+    monitors yet are left out (first deploy), and so are groups fewer than a majority of the
+    ``sentinels`` answer for (a lone sentinel may be stale: the servers are asked instead).
+    Sentinels that name different primaries are a split brain or a failover in progress:
+    refused, a person (or a moment's wait) must decide.
     """
     host_of = {}
     for host in hostvars:
@@ -330,7 +346,7 @@ def redis_sentinel_view(results: list[dict], hostvars, groups: list[dict]) -> di
             if res.get("running") and master:
                 answers[res["item"]] = (master["ip"], int(master["port"]))
         distinct = sorted(set(answers.values()))
-        if not distinct:
+        if not distinct or (sentinels and len(answers) < sentinels // 2 + 1 and len(distinct) == 1):
             continue
         if len(distinct) > 1:
             said = ", ".join(f"{s}: {a[0]}:{a[1]}" for s, a in sorted(answers.items()))
@@ -379,8 +395,10 @@ def redis_sentinel_health(masters: dict, group: str, sentinels: int, replicas: i
         problems.append(f"primary flags {master.get('flags')}")
     if int(master.get("num-other-sentinels", 0)) < sentinels - 1:
         problems.append(f"sees {master.get('num-other-sentinels')} other sentinels of {sentinels - 1}")
-    if int(master.get("num-slaves", 0)) < replicas:
-        problems.append(f"sees {master.get('num-slaves')} replicas of {replicas}")
+    # Replicas Sentinel lists but marks down or disconnected do not count (when it is known).
+    usable = master.get("ok-replicas", master.get("num-slaves", 0))
+    if int(usable) < replicas:
+        problems.append(f"sees {usable} healthy replicas of {replicas}")
     return problems
 
 

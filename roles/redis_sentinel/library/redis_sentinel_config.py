@@ -22,7 +22,16 @@ options:
   owner: {description: Owner., type: str, default: redis}
   group: {description: Group., type: str, default: redis}
   mode: {description: Octal mode., type: str, default: "0640"}
-  connection: {description: How to reach the local sentinel (admin user)., type: dict}
+  connection:
+    description: How to reach the local sentinel (admin user); without it every change goes to the file.
+    type: dict
+  apply_file:
+    description:
+      - Write changes that need a restart into the file. False only applies what Sentinel can
+        change live and reports the rest (C(restart_required)), so a stopped sentinel can get
+        them later without racing Sentinel's own rewrites.
+    type: bool
+    default: true
 """
 
 RETURN = r"""
@@ -44,6 +53,11 @@ from ansible.module_utils.redis_ops import (
     write_atomically,
 )
 
+# Directives the role owns even when the template leaves them out (absent there = removed
+# from the file): switching TLS on or off must not leave a stale port behind.
+OWNED = ("port", "tls-port", "bind", "tls-cert-file", "tls-key-file", "tls-ca-cert-file",
+         "tls-auth-clients", "tls-replication", "tls-protocols", "logfile", "dir", "loglevel",
+         "daemonize", "supervised")  # fmt: skip
 # Sentinel options the role owns (compared even when absent on one side: absent = default).
 SENTINEL_STATIC = ("announce-ip", "announce-port", "resolve-hostnames", "announce-hostnames",
                    "sentinel-user", "sentinel-pass", "deny-scripts-reconfig")  # fmt: skip
@@ -139,6 +153,7 @@ def main():
             "group": {"type": "str", "default": "redis"},
             "mode": {"type": "str", "default": "0640"},
             "connection": {"type": "dict", "options": CONNECTION_SPEC},
+            "apply_file": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
@@ -162,7 +177,7 @@ def main():
 
     monitored = monitored_groups(old)
     want = owned(new, monitored)
-    have = owned(old, monitored, keys=set(want))
+    have = owned(old, monitored, keys=set(want) | set(OWNED))
     keys = set(want) | set(have) | set(DEFAULTS)
     changed = sorted(k for k in keys if want.get(k, [DEFAULTS.get(k)]) != have.get(k, [DEFAULTS.get(k)]))
     meta = metadata_differs(path, p["owner"], p["group"], p["mode"])
@@ -194,8 +209,12 @@ def main():
             old = fh.read()
     rest = [k for k in changed if k not in LIVE or not cli]
     result["restart_required"] = bool(rest)
-    content = merge(old, new, set(rest), monitored) if rest else old
-    write_atomically(path, content, p["owner"], p["group"], p["mode"])
+    if not p["apply_file"]:
+        module.exit_json(**result)
+    # Written only when something is left to write: never a stale copy over Sentinel's rewrite.
+    if rest or meta:
+        content = merge(old, new, set(rest), monitored) if rest else old
+        write_atomically(path, content, p["owner"], p["group"], p["mode"])
     module.exit_json(**result)
 
 

@@ -70,6 +70,15 @@ def main():
             module.fail_json(msg=f"cannot read the state of the sentinel on port {port}: {exc}")
         module.exit_json(changed=False, running=False, foreign=True, masters={}, ckquorum={}, reason=str(exc))
     ckquorum = {}
+    for name, master in masters.items():
+        # Replicas that are up and linked: Sentinel's num-slaves also counts those marked down.
+        try:
+            replicas = pairs_to_dicts(cli.call("SENTINEL", "REPLICAS", name))
+        except RedisCliError:
+            replicas = []
+        master["ok-replicas"] = sum(
+            1 for r in replicas if r.get("flags") == "slave" and r.get("master-link-status") == "ok"
+        )
     for name in masters:
         try:
             ckquorum[name] = cli.call("SENTINEL", "CKQUORUM", name)

@@ -22,6 +22,7 @@ options:
   address: {description: This server's address as Sentinel knows it., type: str, required: true}
   pause_ms: {description: Longest time writes stay paused., type: int, default: 15000}
   catch_up_timeout: {description: Seconds to wait for the replicas to catch up., type: float, default: 5}
+  replicas: {description: Replicas the group must have online (all of them)., type: int, required: true}
 """
 
 RETURN = r"""
@@ -65,6 +66,7 @@ def main():
             "address": {"type": "str", "required": True},
             "pause_ms": {"type": "int", "default": 15000},
             "catch_up_timeout": {"type": "float", "default": 5},
+            "replicas": {"type": "int", "required": True},
         },
         supports_check_mode=True,
     )
@@ -78,22 +80,27 @@ def main():
         module.fail_json(msg=f"cannot read the state before the switchover: {exc}")
     if info.get("role") != "master" or master[:1] != [p["address"]]:
         module.fail_json(msg=f"this server is not the primary of {group} (Sentinel names {':'.join(master)})")
-    if not replica_offsets(info):
-        module.fail_json(msg=f"the primary of {group} has no online replica to hand over to")
+    # Every replica must be online: Sentinel may pick any of them, and one still syncing holds old data.
+    online = replica_offsets(info)
+    if len(online) < p["replicas"] or int(info.get("connected_slaves", 0)) != len(online):
+        module.fail_json(
+            msg=f"the primary of {group} has {len(online)} online replica(s) of {p['replicas']} expected "
+            f"({info.get('connected_slaves', 0)} connected): a switchover now could promote a replica that "
+            "is behind; wait until all are in sync"
+        )
     if module.check_mode:
         module.exit_json(changed=True)
 
-    switched = False
-
-    def fail(msg):
-        with contextlib.suppress(RedisCliError):
-            redis.call("CLIENT", "UNPAUSE")
-        now = (
-            "Sentinel has promoted another server; make this one follow it"
-            if switched
-            else "it is still the primary"
+    def fail(msg, resume=True):
+        if resume:
+            with contextlib.suppress(RedisCliError):
+                redis.call("CLIENT", "UNPAUSE")
+            module.fail_json(msg=f"{msg}; writes were resumed on {p['address']}, which is still the primary")
+        module.fail_json(
+            msg=f"{msg}; Sentinel was asked to fail over, so writes stay paused on {p['address']} (the pause "
+            f"ends by itself after {p['pause_ms']} ms): check SENTINEL MASTER {group} and make this server "
+            "a replica of the primary Sentinel names"
         )
-        module.fail_json(msg=f"{msg}; writes were resumed on {p['address']} ({now})")
 
     started = time.monotonic()
     try:
@@ -102,29 +109,46 @@ def main():
         while True:
             info = replication(redis)
             target, offsets = int(info.get("master_repl_offset", 0)), replica_offsets(info)
-            if offsets and min(offsets) >= target:
+            if len(offsets) >= p["replicas"] and min(offsets) >= target:
                 break
             if time.monotonic() > deadline:
                 fail(f"the replicas did not catch up within {p['catch_up_timeout']} s ({offsets} < {target})")
             time.sleep(0.02)
-        sentinel.call("SENTINEL", "FAILOVER", group)
+        # redis-cli exits 0 on an error reply (INPROG, NOGOODSLAVE...): only OK means it started.
+        answer = sentinel.call("SENTINEL", "FAILOVER", group)
+    except RedisCliError as exc:
+        fail(f"switchover refused before the failover started: {exc}")
+    if answer.strip() != "OK":
+        fail(f"Sentinel refused to fail over: {answer.strip()}")
+    # From here on the failover runs: never resume writes while this server is still a primary.
+    try:
         deadline = started + p["pause_ms"] / 1000 - 1
         while True:
             master = sentinel.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", group).splitlines()
             if master and master[0] != p["address"]:
-                switched = True
                 break
             if time.monotonic() > deadline:
-                fail("Sentinel did not name another primary before the pause would end")
+                fail("Sentinel did not name another primary in time", resume=False)
             time.sleep(0.05)
         # What Sentinel does to a demoted primary, without its wait for the next INFO round.
-        redis.call("REPLICAOF", master[0], master[1])
+        for attempt in range(3):
+            try:
+                redis.call("REPLICAOF", master[0], master[1])
+                break
+            except RedisCliError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.2)
         redis.call("CONFIG", "REWRITE")
         redis.call("CLIENT", "KILL", "TYPE", "normal")
         redis.call("CLIENT", "KILL", "TYPE", "pubsub")
         redis.call("CLIENT", "UNPAUSE")
     except RedisCliError as exc:
-        fail(f"switchover step refused: {exc}")
+        try:
+            still_primary = replication(redis).get("role") == "master"
+        except RedisCliError:
+            still_primary = True
+        fail(f"demoting this server failed: {exc}", resume=not still_primary)
     module.exit_json(
         changed=True, new_primary=f"{master[0]}:{master[1]}", paused_s=round(time.monotonic() - started, 3)
     )

@@ -12,9 +12,9 @@ description:
     reruns fast. Contents are never logged or diffed.
 options:
   files:
-    description: Files to install (path, content, owner, group, mode); an entry with
-      state directory is a directory (no content); state skip is ignored (a file only some
-      settings want).
+    description: Files to install (path, content, owner, group, mode; 0644 for files and
+      0755 for directories by default); an entry with state directory is a directory (no
+      content); state skip is ignored (a file only some settings want).
     type: list
     elements: dict
     required: true
@@ -33,7 +33,7 @@ FILE_SPEC = {
     "state": {"type": "str", "default": "file", "choices": ["file", "directory", "skip"]},
     "owner": {"type": "str", "default": "root"},
     "group": {"type": "str", "default": "root"},
-    "mode": {"type": "str", "default": "0644"},
+    "mode": {"type": "str"},
 }
 
 
@@ -58,6 +58,10 @@ def main():
         supports_check_mode=True,
     )
     changed = []
+    for spec in module.params["files"]:
+        if spec["state"] == "file" and spec["content"] is None:
+            module.fail_json(msg=f"{spec['path']}: a file needs content (or state: directory)")
+        spec["mode"] = spec["mode"] or ("0755" if spec["state"] == "directory" else "0644")
     for spec in module.params["files"]:
         if spec["state"] == "skip" or not differs(spec):
             continue
