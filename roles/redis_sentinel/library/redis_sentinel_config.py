@@ -46,10 +46,10 @@ from ansible.module_utils.redis_ops import (
     CONNECTION_SPEC,
     RedisCli,
     RedisCliError,
+    config_lines,
     mask_config,
     metadata_differs,
     parse_conf,
-    split_args,
     write_atomically,
 )
 
@@ -93,11 +93,7 @@ def line_key(args: list[str], monitored: set[str]) -> str | None:
 
 def owned(text: str, monitored: set[str], keys: set[str] | None = None) -> dict[str, list[list[str]]]:
     out: dict[str, list[list[str]]] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        args = split_args(line)
+    for _raw, args in config_lines(text):
         key = line_key(args, monitored)
         if key is None or (keys is not None and key not in keys and not key.startswith("sentinel ")):
             continue
@@ -116,15 +112,12 @@ def monitored_groups(text: str) -> set[str]:
 def merge(old: str, new: str, changed: set[str], monitored: set[str]) -> str:
     """The old file with the changed owned lines replaced by the wanted ones (Sentinel's lines kept)."""
     wanted_lines: dict[str, list[str]] = {}
-    for raw in new.splitlines():
-        args = split_args(raw.strip()) if raw.strip() and not raw.strip().startswith("#") else []
+    for raw, args in config_lines(new):
         key = line_key(args, monitored)
         if key in changed:
             wanted_lines.setdefault(key, []).append(raw.strip())
     out, placed = [], set()
-    for raw in old.splitlines():
-        stripped = raw.strip()
-        args = split_args(stripped) if stripped and not stripped.startswith("#") else []
+    for raw, args in config_lines(old):
         key = line_key(args, monitored)
         if key in changed:
             if key not in placed:

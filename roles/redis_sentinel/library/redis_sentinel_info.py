@@ -29,16 +29,13 @@ masters:
 ckquorum: {description: Group name -> the answer of SENTINEL CKQUORUM., type: dict, returned: always}
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.redis_ops import (
     CONNECTION_SPEC,
-    RedisAuthError,
     RedisCli,
     RedisCliError,
-    RedisDownError,
     pairs_to_dicts,
+    read_or_report,
 )
 
 
@@ -50,25 +47,22 @@ def main():
         },
         supports_check_mode=True,
     )
-    ours = bool(module.params["conf_file"]) and os.path.exists(module.params["conf_file"])
     cli = RedisCli(module.params["connection"])
-    port = module.params["connection"]["port"]
-    try:
-        myid = cli.call("SENTINEL", "MYID")
-        masters = {m["name"]: m for m in pairs_to_dicts(cli.call("SENTINEL", "MASTERS"))}
-    except RedisDownError as exc:
-        module.exit_json(changed=False, running=False, masters={}, ckquorum={}, reason=str(exc))
-    except RedisAuthError as exc:
-        if ours:
-            module.fail_json(
-                msg=f"the sentinel on port {port} refuses the admin user: redis_sentinel_admin_password does "
-                f"not match the live sentinel ({exc})"
-            )
-        module.exit_json(changed=False, running=False, foreign=True, masters={}, ckquorum={}, reason=str(exc))
-    except RedisCliError as exc:
-        if ours:
-            module.fail_json(msg=f"cannot read the state of the sentinel on port {port}: {exc}")
-        module.exit_json(changed=False, running=False, foreign=True, masters={}, ckquorum={}, reason=str(exc))
+
+    def read():
+        return cli.call("SENTINEL", "MYID"), {
+            m["name"]: m for m in pairs_to_dicts(cli.call("SENTINEL", "MASTERS"))
+        }
+
+    myid, masters = read_or_report(
+        module,
+        read,
+        module.params["conf_file"],
+        "the sentinel",
+        "redis_sentinel_admin_password does not match the live sentinel",
+        masters={},
+        ckquorum={},
+    )
     ckquorum = {}
     for name, master in masters.items():
         # Replicas that are up and linked: Sentinel's num-slaves also counts those marked down.

@@ -34,16 +34,11 @@ import contextlib
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_ops import CONNECTION_SPEC, RedisCli, RedisCliError
+from ansible.module_utils.redis_ops import CONNECTION_SPEC, RedisCli, RedisCliError, parse_info
 
 
 def replication(cli: RedisCli) -> dict[str, str]:
-    info = {}
-    for line in cli.call("INFO", "replication").splitlines():
-        key, sep, value = line.strip().partition(":")
-        if sep:
-            info[key] = value
-    return info
+    return parse_info(cli.call("INFO", "replication"))
 
 
 def replica_offsets(info: dict[str, str]) -> list[int]:

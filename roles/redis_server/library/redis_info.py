@@ -26,16 +26,8 @@ role: {description: master or slave., type: str, returned: when running}
 master_host: {description: Address of the primary this replica follows., type: str, returned: when a replica}
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_ops import (
-    CONNECTION_SPEC,
-    RedisAuthError,
-    RedisCli,
-    RedisCliError,
-    RedisDownError,
-)
+from ansible.module_utils.redis_ops import CONNECTION_SPEC, RedisCli, parse_info, read_or_report
 
 FIELDS = (
     "role", "master_host", "master_port", "master_link_status", "connected_slaves",
@@ -52,31 +44,16 @@ def main():
         },
         supports_check_mode=True,
     )
-    ours = bool(module.params["conf_file"]) and os.path.exists(module.params["conf_file"])
-    port = module.params["connection"]["port"]
     cli = RedisCli(module.params["connection"])
-    try:
-        text = cli.call("INFO", "server") + "\n" + cli.call("INFO", "replication")
-    except RedisDownError as exc:
-        module.exit_json(changed=False, running=False, reason=str(exc))
-    except RedisAuthError as exc:
-        if ours:
-            module.fail_json(
-                msg=f"the role's instance on port {port} refuses the admin user: redis_server_admin_password "
-                f"does not match the live server ({exc}). To rotate it, set the new password on the live "
-                "servers first (ACL SETUSER), then in the inventory."
-            )
-        # Another server on our port (the distribution's stock service): not ours, not a primary.
-        module.exit_json(changed=False, running=False, foreign=True, reason=str(exc))
-    except RedisCliError as exc:
-        if ours:
-            module.fail_json(msg=f"cannot read the state of the role's instance on port {port}: {exc}")
-        module.exit_json(changed=False, running=False, foreign=True, reason=str(exc))
-    info = {}
-    for line in text.splitlines():
-        key, sep, value = line.strip().partition(":")
-        if sep and key in FIELDS:
-            info[key] = value
+    text = read_or_report(
+        module,
+        lambda: cli.call("INFO", "server") + "\n" + cli.call("INFO", "replication"),
+        module.params["conf_file"],
+        "the role's instance",
+        "redis_server_admin_password does not match the live server. To rotate it, set the new password "
+        "on the live servers first (ACL SETUSER), then in the inventory.",
+    )
+    info = {k: v for k, v in parse_info(text).items() if k in FIELDS}
     module.exit_json(changed=False, running=True, **info)
 
 

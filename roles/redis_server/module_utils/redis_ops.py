@@ -72,30 +72,28 @@ class RedisCli:
             argv += ["--user", conn["user"]]
         return [*argv, *args]
 
-    def call(self, *args: str, timeout: float = 10, secret_arg: str | None = None) -> str:
-        """Run one command. ``secret_arg`` is sent as its last argument through stdin (redis-cli -x),
-        so it never appears in the process list."""
+    def _run(self, argv: list[str], stdin: str | None, timeout: float) -> subprocess.CompletedProcess:
+        """redis-cli with the password in its environment; no answer or no redis-cli are errors."""
         env = dict(os.environ)
         if self.conn.get("password"):
             env["REDISCLI_AUTH"] = self.conn["password"]
-        argv = self.argv(*args)
-        if secret_arg is not None:
-            argv.insert(1, "-x")
         try:
-            proc = subprocess.run(
-                argv,
-                input=secret_arg,
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=timeout,
-                check=False,
+            return subprocess.run(
+                argv, input=stdin, capture_output=True, text=True, env=env, timeout=timeout, check=False
             )
         except subprocess.TimeoutExpired:
             raise RedisCliError(f"no answer within {timeout:.0f} s") from None
         except OSError as exc:
             # No redis-cli yet (a host before its first deploy): nothing can be running.
             raise RedisDownError(f"cannot run {self.binary}: {exc}") from None
+
+    def call(self, *args: str, timeout: float = 10, secret_arg: str | None = None) -> str:
+        """Run one command. ``secret_arg`` is sent as its last argument through stdin (redis-cli -x),
+        so it never appears in the process list."""
+        argv = self.argv(*args)
+        if secret_arg is not None:
+            argv.insert(1, "-x")
+        proc = self._run(argv, secret_arg, timeout)
         out, err = proc.stdout.strip(), proc.stderr.strip()
         if "Could not connect" in err or "Connection refused" in err:
             raise RedisDownError(err)
@@ -114,23 +112,7 @@ class RedisCli:
         Only for commands with one-line replies (OK, integers); any error reply raises.
         """
         script = "\n".join(" ".join(quote_arg(a) for a in cmd) for cmd in commands) + "\n"
-        env = dict(os.environ)
-        if self.conn.get("password"):
-            env["REDISCLI_AUTH"] = self.conn["password"]
-        try:
-            proc = subprocess.run(
-                self.argv(),
-                input=script,
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise RedisCliError(f"no answer within {timeout:.0f} s") from None
-        except OSError as exc:
-            raise RedisDownError(f"cannot run {self.binary}: {exc}") from None
+        proc = self._run(self.argv(), script, timeout)
         replies = proc.stdout.strip().splitlines()
         bad = [r for r in replies if r.startswith(("ERR", "NOPERM", "NOAUTH", "WRONGPASS", "(error)"))]
         if proc.returncode != 0 or bad or len(replies) != len(commands):
@@ -202,17 +184,55 @@ def split_args(line: str) -> list[str]:
     return args
 
 
+def config_lines(text: str):
+    """Each line of a config file with its arguments ([] for blank lines and comments)."""
+    for raw in text.splitlines():
+        line = raw.strip()
+        yield raw, (split_args(line) if line and not line.startswith("#") else [])
+
+
 def parse_conf(text: str) -> dict[str, list[list[str]]]:
     """Directive name -> list of argument lists, one per line, in file order."""
     directives: dict[str, list[list[str]]] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        args = split_args(line)
+    for _raw, args in config_lines(text):
         if args:
             directives.setdefault(args[0].lower(), []).append(args[1:])
     return directives
+
+
+def parse_info(text: str) -> dict[str, str]:
+    """INFO output as field -> value (section headers and blank lines left out)."""
+    info = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep and not key.startswith("#"):
+            info[key] = value
+    return info
+
+
+def read_or_report(module, read, conf_file: str | None, what: str, wrong_password: str, **empty):
+    """``read()`` against a server on our port, or end the module saying why it could not be read.
+
+    Nothing answering is ``running: false``. A server that refuses the admin user or errors is
+    an error when it is ours (its config file exists: ``wrong_password`` says which variable is
+    wrong); otherwise it is a stranger on our port (the distribution's stock service), reported
+    as not running. ``what`` names the server in messages; ``empty`` are the fields to return
+    when there is nothing to read.
+    """
+    ours = bool(conf_file) and os.path.exists(conf_file)
+    port = module.params["connection"]["port"]
+    try:
+        return read()
+    except RedisDownError as exc:
+        module.exit_json(changed=False, running=False, reason=str(exc), **empty)
+    except RedisAuthError as exc:
+        if ours:
+            module.fail_json(msg=f"{what} on port {port} refuses the admin user: {wrong_password} ({exc})")
+        module.exit_json(changed=False, running=False, foreign=True, reason=str(exc), **empty)
+    except RedisCliError as exc:
+        if ours:
+            module.fail_json(msg=f"cannot read the state of {what} on port {port}: {exc}")
+        module.exit_json(changed=False, running=False, foreign=True, reason=str(exc), **empty)
 
 
 def changed_directives(old: str, new: str) -> list[str]:
