@@ -198,3 +198,20 @@ def test_a_minority_of_answering_sentinels_is_not_trusted():
 def test_a_relative_group_script_is_refused():
     found = problems(redis_sentinel_groups=[{"name": "g", "notification_script": "notify.sh"}])
     assert any("redis_sentinel_groups[0].notification_script" in p for p in found), found
+
+
+def test_a_sentinel_is_unhealthy_until_it_answers_and_sees_every_group_whole():
+    monitors = [
+        {"name": "redis-main", "state": "present", "replicas": 2},
+        {"name": "gone", "state": "absent"},
+    ]
+    assert SF.redis_sentinel_unhealthy(_info("redis-1", "10.0.0.1"), monitors, 3) == []
+    assert SF.redis_sentinel_unhealthy(_info("redis-1", running=False), monitors, 3) == [
+        "the sentinel does not answer"
+    ]
+    assert SF.redis_sentinel_unhealthy(_info("redis-1", "10.0.0.1", others=1), monitors, 3) == [
+        "redis-main: sees 1 other sentinels of 2"
+    ]
+    assert SF.redis_sentinel_unhealthy(_info("redis-1"), monitors, 3) == [
+        "redis-main: group redis-main is not monitored"
+    ]

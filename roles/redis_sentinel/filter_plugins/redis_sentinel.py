@@ -402,10 +402,22 @@ def redis_sentinel_health(masters: dict, group: str, sentinels: int, replicas: i
     return problems
 
 
-def redis_sentinel_health_of(group: str, masters: dict, sentinels: int, monitors: list[dict]) -> list[str]:
-    """redis_sentinel_health for a group named in ``monitors`` (expected replicas from the topology)."""
-    replicas = next((int(m.get("replicas", 0)) for m in monitors if m["name"] == group), 0)
-    return redis_sentinel_health(masters, group, sentinels, replicas)
+def redis_sentinel_unhealthy(info: dict, monitors: list[dict], sentinels: int) -> list[str]:
+    """Why one sentinel (a redis_sentinel_info result) does not see every monitored group whole yet.
+
+    Empty once it answers and sees, for each group, its primary, the other sentinels and the
+    replicas the topology expects.
+    """
+    if not info.get("running"):
+        return ["the sentinel does not answer"]
+    return [
+        f"{m['name']}: {problem}"
+        for m in monitors
+        if m.get("state", "present") == "present"
+        for problem in redis_sentinel_health(
+            info.get("masters") or {}, m["name"], sentinels, int(m.get("replicas", 0))
+        )
+    ]
 
 
 def redis_sentinel_gate(results: list[dict], group: str, sentinels: int, replicas: int) -> list[str]:
@@ -444,6 +456,6 @@ class FilterModule:
             "redis_sentinel_view": redis_sentinel_view,
             "redis_sentinel_monitors": redis_sentinel_monitors,
             "redis_sentinel_health": redis_sentinel_health,
-            "redis_sentinel_health_of": redis_sentinel_health_of,
+            "redis_sentinel_unhealthy": redis_sentinel_unhealthy,
             "redis_sentinel_gate": redis_sentinel_gate,
         }
