@@ -1,0 +1,158 @@
+"""The engine: every registered check over the gathered facts, then the waivers.
+
+Pure: facts in, results out. One ``Result`` per check and target (pass, fail, waived,
+skipped), plus an ``error`` result per target that could not be read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from checks import rules  # noqa: F401 - importing registers every check
+from checks.facts import ClusterFacts
+from checks.model import ERROR, FAIL, PASS, REGISTRY, SKIPPED, WAIVED, Check, Fail, Result, Severity, Skip
+from checks.settings import Context, Thresholds
+from checks.waivers import Waiver, match_waiver
+
+# The pseudo-checks a run reports when it could not read a target.
+UNREACHABLE = {
+    "redis": "GATHER-REDIS",
+    "sentinel": "GATHER-SENTINEL",
+    "host": "GATHER-HOST",
+}
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass
+class Report:
+    results: list[Result] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # expired waivers, facts not gathered
+    started: float = 0.0
+    duration: float = 0.0
+
+    def failing(self, at_least: Severity = Severity.INFO) -> list[Result]:
+        return [r for r in self.results if r.status == FAIL and r.severity >= at_least]
+
+    def errors(self) -> list[Result]:
+        return [r for r in self.results if r.status == ERROR]
+
+    def exit_code(self, fail_on: Severity) -> int:
+        if self.errors():
+            return EXIT_ERROR
+        return EXIT_FINDINGS if self.failing(fail_on) else EXIT_OK
+
+    def counts(self) -> dict[str, int]:
+        out = {s: 0 for s in (PASS, FAIL, WAIVED, SKIPPED, ERROR)}
+        for r in self.results:
+            out[r.status] += 1
+        return out
+
+
+def _targets_for(check: Check, cluster: ClusterFacts) -> Iterable[tuple[str, object]]:
+    if check.scope == "redis":
+        return [(f.target, f) for f in cluster.redis if not f.error]
+    if check.scope == "sentinel":
+        return [(f.target, f) for f in cluster.sentinels if not f.error]
+    if check.scope == "host":
+        return [(f.target, f) for f in cluster.hosts if not f.error]
+    return [("cluster", cluster)]
+
+
+def _evaluate(check: Check, target: str, facts, ctx: Context) -> list[Result]:
+    base = {"check_id": check.id, "area": check.area, "title": check.title}
+    try:
+        found: list[Fail] = list(check.fn(facts, ctx) or [])
+    except Skip as why:
+        return [Result(**base, target=target, status=SKIPPED, severity=check.severity, message=str(why))]
+    except Exception as exc:  # a bug in one check must not hide the others
+        return [
+            Result(
+                **base,
+                target=target,
+                status=ERROR,
+                severity=check.severity,
+                message=f"the check itself failed: {type(exc).__name__}: {exc}",
+            )
+        ]
+    if not found:
+        return [Result(**base, target=target, status=PASS, severity=check.severity)]
+    return [
+        Result(
+            **base,
+            target=f.target or target,
+            status=FAIL,
+            severity=f.severity if f.severity is not None else check.severity,
+            message=f.message,
+            remediation=check.remediation,
+        )
+        for f in found
+    ]
+
+
+def run_checks(
+    cluster: ClusterFacts,
+    thresholds: Thresholds | None = None,
+    waivers: Iterable[Waiver] = (),
+    only: Iterable[str] | None = None,
+    today: str | None = None,
+) -> Report:
+    started = time.time()
+    ctx = Context(thresholds=thresholds or Thresholds(), cluster=cluster)
+    report = Report(started=cluster.gathered_at or started)
+    wanted = set(only) if only else None
+    for kind, items in (("redis", cluster.redis), ("sentinel", cluster.sentinels), ("host", cluster.hosts)):
+        for facts in items:
+            if facts.error:
+                report.results.append(
+                    Result(
+                        check_id=UNREACHABLE[kind],
+                        area="monitoring",
+                        target=facts.target,
+                        status=ERROR,
+                        severity=Severity.CRITICAL,
+                        title=f"{kind} target could be read",
+                        message=facts.error,
+                        remediation="Make the target reachable with the inventory's address, port, "
+                        "TLS files and credentials, then run the checks again.",
+                    )
+                )
+    if not cluster.host_facts_gathered:
+        report.notes.append("host facts were not gathered: host checks are skipped")
+    for check in sorted(REGISTRY.values(), key=lambda c: c.id):
+        if wanted is not None and check.id not in wanted:
+            continue
+        if check.scope == "host" and not cluster.host_facts_gathered:
+            report.results.append(
+                Result(
+                    check_id=check.id,
+                    area=check.area,
+                    target="hosts",
+                    status=SKIPPED,
+                    severity=check.severity,
+                    title=check.title,
+                    message="host facts were not gathered",
+                )
+            )
+            continue
+        for target, facts in _targets_for(check, cluster):
+            report.results.extend(_evaluate(check, target, facts, ctx))
+    waivers = list(waivers)
+    today = today or time.strftime("%Y-%m-%d", time.gmtime(started))
+    for i, result in enumerate(report.results):
+        if result.status != FAIL:
+            continue
+        waiver, expired = match_waiver(waivers, result.check_id, result.target, today)
+        if waiver and not expired:
+            report.results[i] = Result(
+                **{**result.__dict__, "status": WAIVED, "waiver": waiver.justification}
+            )
+        elif waiver and expired:
+            note = (
+                f"waiver for {waiver.check} on {waiver.target} expired on {waiver.expires}: no longer waived"
+            )
+            if note not in report.notes:
+                report.notes.append(note)
+    report.duration = time.time() - report.started
+    return report

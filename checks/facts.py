@@ -1,0 +1,152 @@
+"""Facts: what was read from each target, gathered once, judged by every check.
+
+Plain dataclasses of JSON types, so a run's facts can be saved (``--dump-facts``) and
+replayed in unit tests without a server. Secrets never get here: CONFIG GET values that
+hold passwords are masked while gathering and ACL password hashes are replaced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class RedisFacts:
+    target: str  # "redis-1:6379"
+    host: str  # inventory name
+    instance: str
+    address: str
+    port: int
+    error: str = ""  # could not gather: the reason
+    info: dict[str, Any] = field(default_factory=dict)  # INFO all, flattened (keyspace as dbN dicts)
+    config: dict[str, str] = field(default_factory=dict)  # CONFIG GET *
+    acl: list[str] = field(default_factory=list)  # ACL LIST, hashes masked
+    slowlog: list[dict] = field(default_factory=list)  # the latest entries
+    slowlog_len: int = 0
+    latency_latest: list[list] = field(default_factory=list)  # [event, time, latest_ms, max_ms]
+    latency_doctor: str = ""
+    memory_stats: dict[str, Any] = field(default_factory=dict)
+    keys: dict[str, Any] | None = (
+        None  # {"scanned", "budget", "complete", "keys": [{name,type,ttl_ms,bytes,length}]}
+    )
+    expected: dict[str, Any] = field(default_factory=dict)  # from the inventory: group, persistent, ...
+
+
+@dataclass
+class SentinelFacts:
+    target: str  # "redis-1:26379"
+    host: str
+    address: str
+    port: int
+    error: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+    acl: list[str] = field(default_factory=list)
+    masters: dict[str, dict] = field(default_factory=dict)  # group name -> SENTINEL MASTERS fields
+    replicas: dict[str, list[dict]] = field(default_factory=dict)
+    sentinels: dict[str, list[dict]] = field(default_factory=dict)
+    ckquorum: dict[str, str] = field(default_factory=dict)  # group -> "OK ..." or the error text
+
+
+@dataclass
+class HostFacts:
+    target: str  # inventory name
+    address: str
+    error: str = ""
+    container: str = ""  # systemd-detect-virt --container, "" on a real machine
+    sysctl: dict[str, str] = field(default_factory=dict)
+    thp: dict[str, str] = field(default_factory=dict)  # enabled, defrag: the selected value
+    mem_total_bytes: int = 0
+    processes: list[dict] = field(default_factory=list)  # name, pid, user, nofile, swap_bytes, args
+    files: list[dict] = field(default_factory=list)  # path, exists, owner, group, mode
+    units: dict[str, dict] = field(default_factory=dict)  # unit -> {active, enabled}
+    listening: list[dict] = field(default_factory=list)  # address, port, process
+    certificates: list[dict] = field(default_factory=list)  # path, not_after (epoch), error
+    now: float = 0.0  # the host's clock when gathered
+    expected: dict[str, Any] = field(default_factory=dict)  # ports, units, files, certs, user
+
+
+@dataclass
+class ClusterFacts:
+    """Everything a run gathered, plus what the inventory says the cluster should be."""
+
+    redis: list[RedisFacts] = field(default_factory=list)
+    sentinels: list[SentinelFacts] = field(default_factory=list)
+    hosts: list[HostFacts] = field(default_factory=list)
+    # Sentinel groups from the inventory: name, instance, quorum, sentinels (hosts), servers (hosts)
+    groups: list[dict] = field(default_factory=list)
+    secret_lengths: dict[str, int] = field(default_factory=dict)  # variable name -> length, never the value
+    gathered_at: float = 0.0
+    host_facts_gathered: bool = True
+
+    def host(self, name: str) -> HostFacts | None:
+        return next((h for h in self.hosts if h.target == name), None)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ClusterFacts:
+        def build(kind, items):
+            names = {f.name for f in fields(kind)}
+            return [kind(**{k: v for k, v in item.items() if k in names}) for item in items]
+
+        return cls(
+            redis=build(RedisFacts, data.get("redis", [])),
+            sentinels=build(SentinelFacts, data.get("sentinels", [])),
+            hosts=build(HostFacts, data.get("hosts", [])),
+            groups=list(data.get("groups", [])),
+            secret_lengths=dict(data.get("secret_lengths", {})),
+            gathered_at=float(data.get("gathered_at", 0.0)),
+            host_facts_gathered=bool(data.get("host_facts_gathered", True)),
+        )
+
+
+# ---- pure helpers the checks share -------------------------------------------------------
+
+
+def acl_users(acl_lines: list[str]) -> dict[str, list[str]]:
+    """ACL LIST lines by user name: {"default": ["off", "nopass", ...]}."""
+    users = {}
+    for line in acl_lines:
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "user":
+            users[parts[1]] = parts[2:]
+    return users
+
+
+def user_can(rules: list[str], command: str, category: str = "") -> bool:
+    """Whether ACL rules (as ACL LIST prints them) allow a command, by Redis's last-match
+    order of ``+@all``, ``-@cat``, ``+cmd``, ``-cmd`` and ``allcommands``/``nocommands``."""
+    command = command.lower()
+    allowed = False
+    for rule in rules:
+        rule = rule.lower()
+        if rule in ("allcommands", "+@all"):
+            allowed = True
+        elif rule in ("nocommands", "-@all"):
+            allowed = False
+        elif category and rule == f"+@{category}":
+            allowed = True
+        elif category and rule == f"-@{category}":
+            allowed = False
+        elif rule == f"+{command}" or rule.startswith(f"+{command}|"):
+            allowed = True if rule == f"+{command}" else allowed
+        elif rule == f"-{command}":
+            allowed = False
+    return allowed
+
+
+def is_primary(facts: RedisFacts) -> bool:
+    return facts.info.get("role") == "master"
+
+
+def as_float(value: Any, default: float = 0.0) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def config_yes(facts: RedisFacts, name: str) -> bool:
+    return str(facts.config.get(name, "")).lower() == "yes"

@@ -1,0 +1,243 @@
+"""Gathering: the only layer that talks to servers and hosts.
+
+Each target is read once (redis-py for Redis and Sentinel, testinfra for hosts), in parallel
+with a bounded pool. A target that cannot be read becomes facts with ``error`` set, never an
+exception: the run goes on and reports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from checks.facts import ClusterFacts, HostFacts, RedisFacts, SentinelFacts
+from checks.inventory import Endpoint, HostSpec, Targets
+from checks.settings import Thresholds
+
+# CONFIG GET values that hold secrets: their presence matters to the checks, never the value.
+SECRET_CONFIG = ("masterauth", "requirepass", "tls-key-file-pass", "tls-client-key-file-pass")
+_HASH = re.compile(r"#[0-9a-f]{64}")
+_LENGTH = {
+    "string": "STRLEN",
+    "hash": "HLEN",
+    "list": "LLEN",
+    "set": "SCARD",
+    "zset": "ZCARD",
+    "stream": "XLEN",
+}
+SOCKET_TIMEOUT = 5.0
+
+
+def _client(endpoint: Endpoint):
+    import redis
+
+    kwargs: dict[str, Any] = {
+        "host": endpoint.address,
+        "port": endpoint.port,
+        "username": endpoint.username or None,
+        "password": endpoint.password or None,
+        "socket_timeout": SOCKET_TIMEOUT,
+        "socket_connect_timeout": SOCKET_TIMEOUT,
+        "decode_responses": True,
+        "protocol": 2,
+    }
+    if endpoint.tls:
+        kwargs.update(
+            ssl=True,
+            ssl_ca_certs=endpoint.ca_cert or None,
+            ssl_certfile=endpoint.cert or None,
+            ssl_keyfile=endpoint.key or None,
+        )
+    return redis.Redis(**kwargs)
+
+
+def describe_error(exc: BaseException, endpoint: Endpoint) -> str:
+    """What went wrong, in words an operator acts on (never the password)."""
+    import redis
+
+    text = str(exc).replace(endpoint.password, "***") if endpoint.password else str(exc)
+    where = f"{endpoint.address}:{endpoint.port}"
+    if (
+        isinstance(exc, redis.AuthenticationError)
+        or "WRONGPASS" in text
+        or "invalid username-password" in text
+    ):
+        return f"authentication as {endpoint.username!r} refused by {where}: check the password variable"
+    if isinstance(exc, redis.exceptions.NoPermissionError) or "NOPERM" in text:
+        return f"user {endpoint.username!r} may not run a needed command on {where}: {text}"
+    if "certificate" in text.lower() or "ssl" in text.lower():
+        return f"TLS handshake with {where} failed: {text}"
+    if isinstance(exc, redis.TimeoutError):
+        return f"{where} did not answer within {SOCKET_TIMEOUT:.0f} s (host down or firewalled?)"
+    if isinstance(exc, redis.ConnectionError):
+        return f"cannot connect to {where}: {text}"
+    if isinstance(exc, OSError):
+        return f"cannot use {where}: {text}"
+    return f"{type(exc).__name__} from {where}: {text}"
+
+
+def _plain(value):
+    """redis-py replies as JSON types (bytes never: decode_responses is on)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _pairs(reply) -> dict:
+    return dict(zip(reply[::2], reply[1::2], strict=False)) if isinstance(reply, list) else {}
+
+
+def sample_keys(client, limit: Thresholds) -> dict:
+    """A bounded key sample: SCAN with COUNT until the budget, never KEYS; per key its type,
+    TTL, memory and length, pipelined one SCAN page at a time."""
+    cursor, seen, keys = 0, set(), []
+    while len(keys) < limit.key_sample_budget:
+        cursor, page = client.scan(cursor=cursor, count=limit.key_scan_count)
+        page = [k for k in page if k not in seen][: limit.key_sample_budget - len(keys)]
+        seen.update(page)
+        if page:
+            pipe = client.pipeline(transaction=False)
+            for key in page:
+                pipe.type(key)
+                pipe.pttl(key)
+                pipe.memory_usage(key, samples=5)
+            meta = pipe.execute(raise_on_error=False)
+            pipe = client.pipeline(transaction=False)
+            types = meta[0::3]
+            for key, kind in zip(page, types, strict=True):
+                pipe.execute_command(_LENGTH.get(kind, "EXISTS"), key)
+            lengths = pipe.execute(raise_on_error=False)
+            for i, key in enumerate(page):
+                keys.append(
+                    {
+                        "name": key,
+                        "type": types[i] if isinstance(types[i], str) else "none",
+                        "ttl_ms": meta[3 * i + 1] if isinstance(meta[3 * i + 1], int) else -1,
+                        "bytes": meta[3 * i + 2] if isinstance(meta[3 * i + 2], int) else 0,
+                        "length": lengths[i] if isinstance(lengths[i], int) else 0,
+                    }
+                )
+        if cursor == 0:
+            break
+    return {
+        "scanned": len(keys),
+        "budget": limit.key_sample_budget,
+        "complete": cursor == 0,
+        "keys": keys,
+    }
+
+
+def gather_redis(endpoint: Endpoint, limit: Thresholds) -> RedisFacts:
+    facts = RedisFacts(
+        target=endpoint.target,
+        host=endpoint.host,
+        instance=endpoint.instance,
+        address=endpoint.address,
+        port=endpoint.port,
+        expected=dict(endpoint.expected),
+    )
+    client = _client(endpoint)
+    try:
+        facts.info = _plain(client.info("all"))
+        config = client.config_get("*")
+        facts.config = {k: ("(set)" if k in SECRET_CONFIG and v else v) for k, v in config.items()}
+        facts.acl = [_HASH.sub("#<hash>", line) for line in client.acl_list()]
+        facts.slowlog_len = client.slowlog_len()
+        facts.slowlog = [
+            {
+                "id": e["id"],
+                "start_time": e["start_time"],
+                "duration_us": e["duration"],
+                "command": str(e["command"])[:200],
+            }
+            for e in client.slowlog_get(10)
+        ]
+        facts.latency_latest = _plain(client.execute_command("LATENCY", "LATEST"))
+        facts.latency_doctor = str(client.execute_command("LATENCY", "DOCTOR"))
+        facts.memory_stats = _plain(_pairs(client.execute_command("MEMORY", "STATS")))
+        # One node per group samples keys: the primary holds the truth.
+        if facts.info.get("role") == "master":
+            facts.keys = sample_keys(client, limit)
+    except Exception as exc:  # any failure is a finding of its own, never a crash
+        facts.error = describe_error(exc, endpoint)
+    finally:
+        client.close()
+    return facts
+
+
+def gather_sentinel(endpoint: Endpoint) -> SentinelFacts:
+    facts = SentinelFacts(
+        target=endpoint.target, host=endpoint.host, address=endpoint.address, port=endpoint.port
+    )
+    client = _client(endpoint)
+    try:
+        facts.info = _plain(client.info())
+        facts.acl = [_HASH.sub("#<hash>", line) for line in client.acl_list()]
+        for raw in client.execute_command("SENTINEL", "MASTERS"):
+            master = _pairs(raw)
+            name = master.get("name", "")
+            facts.masters[name] = master
+            facts.replicas[name] = [_pairs(r) for r in client.execute_command("SENTINEL", "REPLICAS", name)]
+            facts.sentinels[name] = [_pairs(s) for s in client.execute_command("SENTINEL", "SENTINELS", name)]
+            try:
+                facts.ckquorum[name] = str(client.execute_command("SENTINEL", "CKQUORUM", name))
+            except Exception as exc:  # CKQUORUM answers an error when quorum is not reachable
+                facts.ckquorum[name] = f"ERROR {exc}"
+    except Exception as exc:
+        facts.error = describe_error(exc, endpoint)
+    finally:
+        client.close()
+    return facts
+
+
+_PROBE = Path(__file__).with_name("host_probe.py")
+
+
+def gather_host(spec: HostSpec) -> HostFacts:
+    import testinfra
+
+    facts = HostFacts(target=spec.target, address=spec.address, expected=dict(spec.expected))
+    want = {
+        "files": [f["path"] for f in spec.expected.get("files", [])],
+        "units": spec.expected.get("units", []),
+        "certs": spec.expected.get("certs", []),
+    }
+    command = f"python3 -c {shlex.quote(_PROBE.read_text())} {shlex.quote(json.dumps(want))}"
+    try:
+        conn = dict(spec.connection)
+        host = testinfra.get_host(conn.pop("url"), **conn)
+        out = host.run(command)
+        if out.rc != 0:
+            facts.error = f"host probe failed on {spec.target} (exit {out.rc}): {out.stderr.strip()[:300]}"
+            return facts
+        data = json.loads(out.stdout)
+        for key, value in data.items():
+            setattr(facts, key, value)
+    except Exception as exc:
+        facts.error = f"cannot reach host {spec.target} ({spec.address}): {str(exc).strip()[:300]}"
+    return facts
+
+
+def gather(targets: Targets, limit: Thresholds, hosts: bool = True, workers: int = 16) -> ClusterFacts:
+    """Every target in parallel (bounded pool); the result always has one facts per target."""
+    # testinfra's Ansible backend runs ansible-inventory by name: this Python's tools first.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    started = time.time()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        redis_jobs = [pool.submit(gather_redis, e, limit) for e in targets.endpoints if e.kind == "redis"]
+        sentinel_jobs = [pool.submit(gather_sentinel, e) for e in targets.endpoints if e.kind == "sentinel"]
+        host_jobs = [pool.submit(gather_host, h) for h in targets.hosts] if hosts else []
+        return ClusterFacts(
+            redis=[j.result() for j in redis_jobs],
+            sentinels=[j.result() for j in sentinel_jobs],
+            hosts=[j.result() for j in host_jobs],
+            groups=targets.groups,
+            secret_lengths=targets.secret_lengths,
+            gathered_at=started,
+            host_facts_gathered=hosts and bool(targets.hosts),
+        )

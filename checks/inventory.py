@@ -1,0 +1,385 @@
+"""What to check and how to reach it, read from the same Ansible inventory the roles use.
+
+One source of truth: hosts, ports, TLS files and credentials come from the inventory's
+variables over the roles' own defaults, templated by Ansible itself (lookups and Vault
+included). The result, ``Targets``, can also be written to a private JSON file for a
+scheduled run on a host without Ansible (the redis_compliance role does that).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import stat
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+ROLES = REPO / "roles"
+
+
+class InventoryError(Exception):
+    """The inventory cannot say what to check: names the variable and the fix."""
+
+
+@dataclass
+class Endpoint:
+    kind: str  # "redis" or "sentinel"
+    target: str
+    host: str
+    address: str
+    port: int
+    instance: str = ""
+    tls: bool = False
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ca_cert: str = ""
+    cert: str = ""
+    key: str = ""
+    expected: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class HostSpec:
+    target: str
+    address: str
+    # How testinfra reaches the host: {"url": "ansible://redis-1", "ansible_inventory": "..."}.
+    connection: dict[str, str] = field(default_factory=dict)
+    expected: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Targets:
+    endpoints: list[Endpoint] = field(default_factory=list)
+    hosts: list[HostSpec] = field(default_factory=list)
+    groups: list[dict] = field(default_factory=list)
+    secret_lengths: dict[str, int] = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    waivers: list[dict] = field(default_factory=list)  # redis_compliance_waivers
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Targets:
+        return cls(
+            endpoints=[Endpoint(**e) for e in data.get("endpoints", [])],
+            hosts=[HostSpec(**h) for h in data.get("hosts", [])],
+            groups=list(data.get("groups", [])),
+            secret_lengths=dict(data.get("secret_lengths", {})),
+            thresholds=dict(data.get("thresholds", {})),
+            waivers=list(data.get("waivers", [])),
+        )
+
+
+def write_targets(targets: Targets, path: Path) -> None:
+    """Credentials inside: created 0600 before a byte is written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(targets.to_dict(), fh, indent=2)
+
+
+def read_targets(path: Path) -> Targets:
+    try:
+        mode = path.stat().st_mode
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise InventoryError(f"cannot read the targets file {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InventoryError(f"the targets file {path} is not JSON: {exc}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise InventoryError(
+            f"the targets file {path} holds credentials but is readable by others "
+            f"(mode {stat.S_IMODE(mode):04o}): chmod 600 {path}"
+        )
+    return Targets.from_dict(data)
+
+
+@cache
+def _role_filters(role: str):
+    """A role's filter plugin module: the inventory is read with the roles' own logic."""
+    path = ROLES / role / "filter_plugins" / f"{role}.py"
+    spec = importlib.util.spec_from_file_location(f"_redisops_{role}_filters", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Variables the checks need from each host; everything else stays untemplated (and unread).
+_HOST_VARS = (
+    "ansible_host",
+    "redis_server_instances",
+    "redis_server_tls_mode",
+    "redis_server_maxmemory",
+    "redis_server_save",
+    "redis_server_appendonly",
+    "redis_server_conf_dir",
+    "redis_server_data_dir",
+    "redis_server_tls_dir",
+    "redis_server_user",
+    "redis_server_group",
+    "redis_server_firewall_extra_ports",
+    "redis_sentinel_groups",
+    "redis_sentinel_quorum",
+    "redis_sentinel_down_after_milliseconds",
+    "redis_sentinel_failover_timeout",
+    "redis_sentinel_parallel_syncs",
+    "redis_sentinel_notification_script",
+    "redis_sentinel_client_reconfig_script",
+    "redis_sentinel_port",
+    "redis_sentinel_tls_mode",
+    "redis_sentinel_tls_port",
+    "redis_sentinel_conf_dir",
+    "redis_sentinel_user",
+    "redis_compliance_redis_user",
+    "redis_compliance_sentinel_user",
+    "redis_compliance_tls_ca_cert",
+    "redis_compliance_tls_cert",
+    "redis_compliance_tls_key",
+    "redis_compliance_thresholds",
+    "redis_compliance_waivers",
+)
+_PREFIXES = ("redis_server_", "redis_sentinel_", "redis_compliance_")
+# Secrets: templated for the connection, reported only as lengths (SEC-08).
+_SECRETS = (
+    "redis_server_admin_password",
+    "redis_server_replication_password",
+    "redis_server_sentinel_password",
+    "redis_server_monitoring_password",
+    "redis_sentinel_admin_password",
+    "redis_sentinel_peer_password",
+    "redis_sentinel_monitoring_password",
+    "redis_compliance_redis_password",
+    "redis_compliance_sentinel_password",
+)
+
+
+def _load_ansible(inventory: str, vault_password_file: str | None):
+    # Ansible prints its warnings through its own display; keep them on stderr.
+    from ansible import constants as C
+    from ansible import context
+    from ansible.cli import CLI
+    from ansible.inventory.manager import InventoryManager
+    from ansible.module_utils.common.collections import ImmutableDict
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.plugins.loader import init_plugin_loader
+    from ansible.vars.manager import VariableManager
+
+    context.CLIARGS = ImmutableDict({})
+    init_plugin_loader()
+    loader = DataLoader()
+    files = [vault_password_file] if vault_password_file else []
+    if not files and C.DEFAULT_VAULT_PASSWORD_FILE:
+        files = [C.DEFAULT_VAULT_PASSWORD_FILE]
+    secrets = CLI.setup_vault_secrets(
+        loader,
+        vault_ids=list(C.DEFAULT_VAULT_IDENTITY_LIST),
+        vault_password_files=files,
+        ask_vault_pass=False,
+        auto_prompt=False,
+    )
+    loader.set_vault_secrets(secrets)
+    manager = InventoryManager(loader=loader, sources=[inventory])
+    return loader, manager, VariableManager(loader=loader, inventory=manager)
+
+
+def _role_defaults(loader) -> dict:
+    from ansible.template import trust_as_template
+
+    def trusted(value):
+        if isinstance(value, str):
+            return trust_as_template(value)
+        if isinstance(value, list):
+            return [trusted(v) for v in value]
+        if isinstance(value, dict):
+            return {k: trusted(v) for k, v in value.items()}
+        return value
+
+    merged = {}
+    for role in ("redis_server", "redis_sentinel", "redis_compliance"):
+        merged.update(loader.load_from_file(str(ROLES / role / "defaults" / "main.yml")) or {})
+    return trusted(merged)
+
+
+def _plain(value):
+    """Ansible's tagged strings and lazy containers as plain JSON types."""
+    return json.loads(json.dumps(value, default=str))
+
+
+# maxmemory is read from the live server; the role's share-of-RAM arithmetic needs some figure.
+_ANY_MEMORY_MB = 1024
+
+
+def from_inventory(
+    inventory: str | None = None, limit: str | None = None, vault_password_file: str | None = None
+) -> Targets:
+    from ansible import constants as C
+    from ansible.errors import AnsibleError
+    from ansible.template import Templar
+
+    inventory = inventory or (C.DEFAULT_HOST_LIST[0] if C.DEFAULT_HOST_LIST else "")
+    if not inventory or not Path(inventory).exists():
+        raise InventoryError(f"inventory {inventory or '(none)'} not found: pass -i INVENTORY")
+    loader, manager, variables = _load_ansible(inventory, vault_password_file)
+    groups = manager.get_groups_dict()
+    if not groups.get("redis"):
+        raise InventoryError(f"inventory {inventory} has no hosts in group 'redis': nothing to check")
+    if limit:
+        manager.subset(limit)
+    selected = {h.name for h in manager.get_hosts()}
+    if not selected:
+        raise InventoryError(f"--limit {limit!r} matches no host of inventory {inventory}")
+    defaults = _role_defaults(loader)
+    server = _role_filters("redis_server")
+    sentinel = _role_filters("redis_sentinel")
+
+    resolved: dict[str, dict] = {}
+    manager.subset(None)
+    for host in manager.get_hosts():
+        if host.name not in set(groups.get("redis", [])) | set(groups.get("sentinel", [])):
+            continue
+        hostvars = {**defaults, **variables.get_vars(host=host)}
+        templar = Templar(loader=loader, variables=hostvars)
+        values = {}
+        names = {n for n in hostvars if n.startswith(_PREFIXES)} | set(_HOST_VARS) | set(_SECRETS)
+        for name in sorted(names):
+            try:
+                values[name] = _plain(templar.template(hostvars.get(name)))
+            except AnsibleError as exc:
+                if name in _HOST_VARS or name in _SECRETS:
+                    raise InventoryError(f"{host.name}: cannot resolve {name}: {exc.message}") from None
+        resolved[host.name] = values
+
+    targets = Targets()
+    first = resolved[groups["redis"][0]]
+    targets.thresholds = first.get("redis_compliance_thresholds") or {}
+    targets.waivers = first.get("redis_compliance_waivers") or []
+    for name in _SECRETS:
+        if name.startswith("redis_compliance"):
+            continue
+        lengths = {len(str(v[name] or "")) for v in resolved.values() if name in v}
+        if lengths:
+            targets.secret_lengths[name] = min(lengths)
+
+    server_hosts = list(groups.get("redis", []))
+    sentinel_hosts = list(groups.get("sentinel", []))
+    for name, v in resolved.items():
+        if not v.get("ansible_host"):
+            raise InventoryError(f"{name}: ansible_host is not set: give every host its IP address")
+    # Sentinel groups as the redis_sentinel role resolves them.
+    if sentinel_hosts:
+        for group in sentinel.redis_sentinel_groups(resolved[sentinel_hosts[0]]):
+            if group["state"] != "present":
+                continue
+            targets.groups.append({**group, "sentinels": sentinel_hosts, "servers": server_hosts})
+
+    for name in server_hosts + [h for h in sentinel_hosts if h not in server_hosts]:
+        v = resolved[name]
+        tls_files = {
+            "ca_cert": v["redis_compliance_tls_ca_cert"],
+            "cert": v["redis_compliance_tls_cert"],
+            "key": v["redis_compliance_tls_key"],
+        }
+        expected: dict[str, Any] = {"ports": [], "units": [], "files": [], "certs": [], "user": ""}
+        if name in server_hosts:
+            expected["user"] = v["redis_server_user"]
+            for inst in server.redis_instances(v, _ANY_MEMORY_MB):
+                if inst["state"] != "present":
+                    continue
+                tls = not inst["plain_port"]
+                port = inst["tls_port"] if tls else inst["plain_port"]
+                group = next((g["name"] for g in targets.groups if g["instance"] == inst["name"]), "")
+                if name in selected:
+                    targets.endpoints.append(
+                        Endpoint(
+                            kind="redis",
+                            target=f"{name}:{port}",
+                            host=name,
+                            address=v["ansible_host"],
+                            port=port,
+                            instance=inst["name"],
+                            tls=tls,
+                            username=v["redis_compliance_redis_user"],
+                            password=v["redis_compliance_redis_password"],
+                            expected={
+                                "group": group,
+                                "persistent": inst["persistent"],
+                                "tls_mode": v["redis_server_tls_mode"],
+                            },
+                            **(tls_files if tls or v["redis_server_tls_mode"] != "off" else {}),
+                        )
+                    )
+                expected["ports"] += [p for p in (inst["plain_port"], inst["tls_port"]) if p]
+                expected["units"].append(inst["unit"])
+                expected["files"] += [
+                    {"path": inst["conf_file"], "owner": v["redis_server_user"], "mode": "0640"},
+                    {"path": inst["acl_file"], "owner": v["redis_server_user"], "mode": "0640"},
+                    {"path": inst["data_dir"], "owner": v["redis_server_user"], "mode": "0750"},
+                ]
+            if v["redis_server_tls_mode"] != "off":
+                tls_dir = v["redis_server_tls_dir"]
+                expected["files"].append(
+                    {"path": f"{tls_dir}/redis.key", "owner": v["redis_server_user"], "mode": "0600"}
+                )
+                expected["certs"] += [f"{tls_dir}/redis.crt", f"{tls_dir}/ca.crt"]
+            expected["ports"] += [int(p) for p in v.get("redis_server_firewall_extra_ports") or []]
+        if name in sentinel_hosts:
+            expected["user"] = expected["user"] or v["redis_sentinel_user"]
+            tls_only = v["redis_sentinel_tls_mode"] == "only"
+            port = int(v["redis_sentinel_port"])
+            ports = [port] + (
+                [int(v["redis_sentinel_tls_port"])] if v["redis_sentinel_tls_mode"] == "both" else []
+            )
+            expected["ports"] += ports
+            expected["units"].append("redis-sentinel@main.service")
+            expected["files"].append(
+                {
+                    "path": f"{v['redis_sentinel_conf_dir']}/sentinel.conf",
+                    "owner": v["redis_sentinel_user"],
+                    "mode": "0640",
+                    "writable_by_owner": True,
+                }
+            )
+            if name in selected:
+                targets.endpoints.append(
+                    Endpoint(
+                        kind="sentinel",
+                        target=f"{name}:{port}",
+                        host=name,
+                        address=v["ansible_host"],
+                        port=port,
+                        tls=tls_only,
+                        username=v["redis_compliance_sentinel_user"],
+                        password=v["redis_compliance_sentinel_password"],
+                        expected={"groups": [g["name"] for g in targets.groups]},
+                        **(tls_files if tls_only else {}),
+                    )
+                )
+        expected["ports"] = sorted(set(expected["ports"]))
+        if name in selected:
+            targets.hosts.append(
+                HostSpec(
+                    target=name,
+                    address=v["ansible_host"],
+                    connection={
+                        "url": f"ansible://{name}",
+                        "ansible_inventory": str(Path(inventory).resolve()),
+                    },
+                    expected=expected,
+                )
+            )
+    for endpoint in targets.endpoints:
+        if not endpoint.password:
+            var = (
+                "redis_compliance_redis_password"
+                if endpoint.kind == "redis"
+                else "redis_compliance_sentinel_password"
+            )
+            raise InventoryError(
+                f"{endpoint.host}: {var} is empty: the checks log in as {endpoint.username!r}; "
+                "set it (Ansible Vault) or the role's admin password it defaults to"
+            )
+    return targets

@@ -1,0 +1,108 @@
+"""Thresholds of the checks: every one a setting, with the catalogue's default.
+
+An inventory overrides them with ``redis_compliance_thresholds`` (a dict); an unknown name
+is an error that lists the known ones, so a typo never silently keeps the default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    # Memory
+    maxmemory_ram_share_max: float = 0.75  # MEM-02: fork copy-on-write headroom
+    memory_used_warn: float = 0.70  # MEM-03
+    memory_used_critical: float = 0.90
+    rss_ram_share_max: float = 0.90  # MEM-04
+    fragmentation_ratio_max: float = 1.4  # MEM-06 (only when the waste is large too)
+    fragmentation_waste_bytes: int = 10 * MB
+    client_buffer_avg_bytes: int = 200 * 1024  # MEM-07
+    replica_buffer_bytes: int = 10 * MB
+    lua_scripts_max: int = 1000  # MEM-08
+    # Persistence
+    last_save_max_age_s: int = 24 * 3600  # PER-03
+    # Connections
+    clients_share_warn: float = 0.80  # CON-01
+    tcp_keepalive_min_s: int = 1  # CON-03
+    tcp_keepalive_max_s: int = 300
+    # Performance
+    fork_rate_min_gb_s: float = 25.0  # PRF-04 (GB copied per second of fork)
+    fork_min_memory_bytes: int = 100 * MB  # smaller forks are too quick to judge
+    big_string_bytes: int = 1 * MB  # PRF-05
+    big_hash_fields: int = 5000
+    big_set_members: int = 100_000
+    big_zset_members: int = 100_000
+    big_list_items: int = 1000
+    big_stream_entries: int = 100_000
+    slow_commands: tuple[str, ...] = ("keys", "flushall", "flushdb", "debug", "save", "monitor")  # PRF-03
+    # Key sample (bounded: never KEYS)
+    key_sample_budget: int = 1000
+    key_scan_count: int = 100
+    # Keys and TTLs
+    temporary_prefixes: tuple[str, ...] = ("session:", "cache:", "rate_limit:")  # TTL-01
+    namespace_pattern: str = r"^[A-Za-z0-9_.-]+(:[^:]+)+$"  # KEY-01: type:id[:field]
+    namespace_min_share: float = 0.9
+    queue_prefixes: tuple[str, ...] = ("queue:", "jobs:")  # KEY-02
+    queue_max_items: int = 1000
+    # Security
+    password_min_length: int = 32  # SEC-08
+    cert_min_days: int = 30  # SEC-09
+    min_version: str = "7.0.0"  # SEC-07
+    # High availability
+    min_sentinels: int = 3  # HA-04
+    replication_lag_max_s: int = 10  # HA-02 (when min-replicas-max-lag is 0)
+    repl_backlog_min_bytes: int = 1 * MB  # HA-07
+    sentinel_down_after_min_ms: int = 1000  # HA-10: shorter turns ordinary pauses into failovers
+    # Monitoring
+    exporter_port: int = 9121  # MON-01
+    # Host
+    expected_extra_ports: tuple[int, ...] = (22,)  # H-07: ports besides Redis's and Sentinel's
+
+
+_TUPLES = {f.name for f in fields(Thresholds) if f.type.startswith("tuple")}
+
+
+def thresholds(overrides: dict[str, Any] | None) -> Thresholds:
+    """The defaults with the inventory's overrides, checked by name and type."""
+    base = Thresholds()
+    if not overrides:
+        return base
+    if not isinstance(overrides, dict):
+        raise ValueError("redis_compliance_thresholds must be a dict of threshold name: value")
+    known = {f.name: f for f in fields(Thresholds)}
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ValueError(
+            f"redis_compliance_thresholds: unknown {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
+    values = {}
+    for name, value in overrides.items():
+        default = getattr(base, name)
+        try:
+            if name in _TUPLES:
+                if isinstance(value, str):
+                    raise TypeError
+                values[name] = tuple(type(default[0])(v) if default else v for v in value)
+            elif isinstance(default, bool) or isinstance(value, bool):
+                raise TypeError
+            else:
+                values[name] = type(default)(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"redis_compliance_thresholds.{name}: {value!r} is not a {type(default).__name__}"
+                f" (default {default!r})"
+            ) from None
+    return replace(base, **values)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a check may consult besides its own facts: thresholds and the whole cluster."""
+
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    cluster: Any = None  # checks.facts.ClusterFacts
