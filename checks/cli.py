@@ -36,10 +36,62 @@ def _lab_parser(sub: argparse._SubParsersAction) -> None:
     image.add_argument("--image", default=P.DEFAULT_IMAGE, help=f"base image: {', '.join(P.IMAGES)}")
 
 
+def _check_parser(sub: argparse._SubParsersAction) -> None:
+    from checks.report import FORMATS
+
+    check = sub.add_parser(
+        "check",
+        help="run the compliance checks against the cluster and hosts of an inventory",
+        description="Exit 0: nothing at or above the fail level; 1: findings; 2: could not check.",
+    )
+    where = check.add_mutually_exclusive_group()
+    where.add_argument("-i", "--inventory", help="Ansible inventory (default: ansible.cfg's)")
+    where.add_argument("--targets", help="a targets file written by --write-targets (scheduled runs)")
+    where.add_argument("--facts", help="judge facts saved by --dump-facts instead of gathering")
+    check.add_argument("--limit", help="only hosts matching this Ansible pattern")
+    check.add_argument("--vault-password-file", help="for vault-encrypted inventory variables")
+    check.add_argument("--format", choices=FORMATS, default="text")
+    check.add_argument("--output", help="write the report here (atomically) instead of stdout")
+    check.add_argument("--fail-on", default="high", help="lowest severity that fails the run (default high)")
+    check.add_argument("--waivers", help="YAML file of waivers (check, target, justification, expires)")
+    check.add_argument(
+        "--no-host-facts", action="store_true", help="skip SSH to the hosts (host checks skipped)"
+    )
+    check.add_argument("--textfile", help="also write the Prometheus textfile here (node_exporter)")
+    check.add_argument("--history", help="also keep this run's JSON report in this directory")
+    check.add_argument("--history-days", type=int, default=30, help="delete history older than this (30)")
+    check.add_argument("--dump-facts", help="save the gathered facts as JSON (no secrets in them)")
+    check.add_argument(
+        "--write-targets", help="write the resolved targets (with credentials, mode 0600) and stop"
+    )
+    check.add_argument(
+        "--tls-dir",
+        help="with --write-targets: where the host running the checks keeps ca.crt, client.crt/.key",
+    )
+    check.add_argument(
+        "--findings-exit-zero",
+        action="store_true",
+        help="exit 0 on findings (still 2 when it could not check): for schedulers that read the metrics",
+    )
+    check.add_argument("-v", "--verbose", action="store_true", help="text: list passed checks too")
+    check.add_argument("--explain", metavar="ID", help="print a check's doc and stop")
+    check.add_argument("--list", action="store_true", help="list every check and stop")
+    check.add_argument(
+        "--catalogue", action="store_true", help="print the catalogue page (Markdown) and stop"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="redisops", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _lab_parser(sub)
+    _check_parser(sub)
+    bundle = sub.add_parser(
+        "bundle", help="pack the check runtime for a host without PyPI (redis_compliance)"
+    )
+    bundle.add_argument("--python", required=True, help="the target's Python version, e.g. 3.11")
+    bundle.add_argument("--machine", required=True, help="the target's machine, e.g. x86_64")
+    bundle.add_argument("--dir", required=True, help="where bundles are kept (built only when missing)")
     return parser
 
 
@@ -98,6 +150,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "lab":
             return run_lab(args)
+        if args.command == "bundle":
+            from pathlib import Path
+
+            from checks.bundle import build_bundle
+
+            print(build_bundle(args.python, args.machine, Path(args.dir)))
+            return EXIT_OK
+        if args.command == "check":
+            from checks.run import run_check
+
+            return run_check(args)
     except P.LabError as exc:
         print(f"redisops: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

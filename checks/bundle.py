@@ -1,0 +1,85 @@
+"""A self-contained bundle of the check runtime for a host without PyPI access.
+
+Built on the control node with its pip, for the target's Python version and machine:
+the kit's wheel and its base dependencies (redis-py, Jinja2, PyYAML) installed into one
+directory and packed as a tarball named by the hash of the sources, so an unchanged kit
+is neither rebuilt nor copied again (the redis_compliance role relies on that).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def source_digest(root: Path = REPO) -> str:
+    digest = hashlib.sha256()
+    files = [
+        root / "pyproject.toml",
+        *sorted((root / "checks").rglob("*.py")),
+        *sorted((root / "templates").rglob("*")),
+    ]
+    for path in files:
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def bundle_name(python: str, machine: str) -> str:
+    return f"redisops-kit-{source_digest()}-py{python.replace('.', '')}-{machine}.tar.gz"
+
+
+def build_bundle(python: str, machine: str, out_dir: Path) -> Path:
+    """The tarball's path; built only when no bundle of these sources exists yet."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / bundle_name(python, machine)
+    if target.exists():
+        return target
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        work = Path(tmp)
+        pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+        # Output only when it fails (CalledProcessError carries it): pip and setuptools are chatty.
+        quiet = {"check": True, "capture_output": True, "text": True}
+        subprocess.run([*pip, "wheel", "--no-deps", "--wheel-dir", str(work / "wheels"), str(REPO)], **quiet)
+        wheel = next((work / "wheels").glob("*.whl"))
+        subprocess.run(
+            [
+                *pip,
+                "install",
+                "--target",
+                str(work / "lib"),
+                "--only-binary=:all:",
+                "--implementation",
+                "cp",
+                "--python-version",
+                python,
+                "--platform",
+                f"manylinux2014_{machine}",
+                "--platform",
+                f"manylinux_2_17_{machine}",
+                "--platform",
+                f"manylinux_2_28_{machine}",
+                "--no-compile",
+                str(wheel),
+                # pip judges dependencies' environment markers by the Python running it, not
+                # the target's: redis-py needs async-timeout below Python 3.11.3 (Debian 12 has
+                # 3.11.2), so it always goes in (pure Python, unused on newer ones).
+                "async-timeout>=4.0.3",
+            ],
+            **quiet,
+        )
+        shutil.rmtree(work / "lib" / "bin", ignore_errors=True)
+        # The report templates live beside the package, as in the repository.
+        shutil.copytree(REPO / "templates", work / "lib" / "templates")
+        partial = work / target.name
+        with tarfile.open(partial, "w:gz") as tar:
+            tar.add(work / "lib", arcname="lib")
+        partial.replace(target)
+    return target

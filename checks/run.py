@@ -1,0 +1,126 @@
+"""``redisops check``: read the targets, gather, judge, report. Thin: each step is a module."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
+    """Readers (node_exporter, a browser) never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def keep_history(directory: Path, report_json: str, started: float, days: int) -> Path:
+    """One JSON file per run; files older than ``days`` are deleted."""
+    name = time.strftime("check-%Y%m%dT%H%M%SZ.json", time.gmtime(started))
+    path = directory / name
+    write_atomically(path, report_json)
+    cutoff = time.time() - days * 86400
+    for old in directory.glob("check-*.json"):
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def for_scheduled_host(targets, tls_dir: str | None, no_hosts: bool):
+    """The targets as another host sees them: its own TLS file paths; no SSH to the hosts
+    unless asked (a monitoring host has no keys to them)."""
+    for endpoint in targets.endpoints:
+        if tls_dir and endpoint.ca_cert:
+            endpoint.ca_cert, endpoint.cert, endpoint.key = (
+                f"{tls_dir}/ca.crt",
+                f"{tls_dir}/client.crt",
+                f"{tls_dir}/client.key",
+            )
+    if no_hosts:
+        targets.hosts = []
+    return targets
+
+
+def _error(message: str) -> int:
+    print(f"redisops check: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from checks import report as R
+    from checks.engine import run_checks
+    from checks.facts import ClusterFacts
+    from checks.gather import gather
+    from checks.inventory import InventoryError, from_inventory, read_targets, write_targets
+    from checks.model import REGISTRY, Severity
+    from checks.settings import thresholds
+    from checks.waivers import WaiverError, load_waivers, parse_waivers
+
+    if args.explain:
+        try:
+            print(R.explain(args.explain), end="")
+        except KeyError:
+            return _error(f"no check has id {args.explain!r} (redisops check --list shows them)")
+        return EXIT_OK
+    if args.list:
+        for c in sorted(REGISTRY.values(), key=lambda c: (c.area, c.id)):
+            print(f"{c.id:<16} {c.area:<18} {c.scope:<9} {c.severity!s:<9} {c.title}")
+        return EXIT_OK
+    if args.catalogue:
+        print(R.catalogue_markdown(), end="")
+        return EXIT_OK
+    try:
+        fail_on = Severity.parse(args.fail_on)
+        waivers = load_waivers(Path(args.waivers), set(REGISTRY)) if args.waivers else []
+        if args.facts:
+            cluster = ClusterFacts.from_dict(json.loads(Path(args.facts).read_text()))
+            limits = thresholds(None)
+        else:
+            if args.targets:
+                targets = read_targets(Path(args.targets))
+            else:
+                targets = from_inventory(args.inventory, args.limit, args.vault_password_file)
+            if args.write_targets:
+                write_targets(
+                    for_scheduled_host(targets, args.tls_dir, args.no_host_facts), Path(args.write_targets)
+                )
+                return EXIT_OK
+            limits = thresholds(targets.thresholds)
+            waivers += parse_waivers(targets.waivers, set(REGISTRY), source="redis_compliance_waivers")
+            cluster = gather(targets, limits, hosts=not args.no_host_facts and bool(targets.hosts))
+    except (InventoryError, WaiverError, ValueError, OSError) as exc:
+        return _error(str(exc))
+    if args.dump_facts:
+        write_atomically(Path(args.dump_facts), json.dumps(cluster.to_dict(), indent=1), mode=0o600)
+    result = run_checks(cluster, limits, waivers)
+    previous = ""
+    if args.format == "prometheus" and args.output and Path(args.output).exists():
+        previous = Path(args.output).read_text()
+    text = R.render(result, args.format, fail_on, verbose=args.verbose, previous=previous)
+    if args.output:
+        write_atomically(Path(args.output), text)
+    else:
+        sys.stdout.write(text)
+    if args.textfile:
+        path = Path(args.textfile)
+        before = path.read_text() if path.exists() else ""
+        write_atomically(path, R.render(result, "prometheus", fail_on, previous=before))
+    if args.history:
+        keep_history(Path(args.history), R.to_json(result, fail_on), result.started, args.history_days)
+    if args.output or args.format != "text":
+        print(R.summary_line(result, fail_on), file=sys.stderr)
+    code = result.exit_code(fail_on)
+    return EXIT_OK if code == EXIT_FINDINGS and args.findings_exit_zero else code
