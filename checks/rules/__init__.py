@@ -1,0 +1,13 @@
+"""The checks, one module per area. Importing this package registers all of them."""
+
+from checks.rules import (  # noqa: F401 - imported for their registrations
+    connections,
+    high_availability,
+    host,
+    keys,
+    memory,
+    monitoring,
+    performance,
+    persistence,
+    security,
+)

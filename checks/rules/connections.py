@@ -1,0 +1,146 @@
+"""Checks: connections (client headroom, refusals, keepalive, open-file limit)."""
+
+from __future__ import annotations
+
+import re
+
+from checks.facts import RedisFacts, as_float
+from checks.model import Fail, Severity, Skip, check
+from checks.settings import Context
+
+_RESERVED_FDS = 32  # Redis keeps this many descriptors for itself (CONFIG_MIN_RESERVED_FDS)
+
+
+def _maxclients(facts: RedisFacts) -> float:
+    return as_float(facts.config.get("maxclients", facts.info.get("maxclients")))
+
+
+@check(
+    "CON-01",
+    area="connections",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="connections stay below 80% of maxclients",
+    rationale="At maxclients Redis refuses every new connection (ERR max number of clients reached), "
+    "failovers included: clients reconnecting to a new primary all at once need the headroom. A count "
+    "close to the limit usually means missing connection pooling or leaked connections.",
+    bad="connected_clients:9200  maxclients:10000",
+    good="connected_clients:350  maxclients:10000",
+    remediation="Find who holds the connections (CLIENT LIST: addr, name, age, idle), pool or close them; "
+    "or raise redis_server_maxclients (the unit's LimitNOFILE follows) and rerun site.yml.",
+    source="Prometheus redis_exporter alert rules (RedisTooManyConnections); Redis docs, clients",
+)
+def clients_share(facts: RedisFacts, ctx: Context):
+    limit = _maxclients(facts)
+    if limit <= 0:
+        raise Skip("maxclients is unknown")
+    # Replicas are clients too: maxclients counts every connection.
+    clients = as_float(facts.info.get("connected_clients")) + as_float(facts.info.get("connected_slaves"))
+    share = clients / limit
+    if share > ctx.thresholds.clients_share_warn:
+        yield Fail(
+            f"{clients:.0f} connections are {share:.0%} of maxclients {limit:.0f} "
+            f"(above {ctx.thresholds.clients_share_warn:.0%})"
+        )
+
+
+@check(
+    "CON-02",
+    area="connections",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="no connection was rejected (rejected_connections 0)",
+    rationale="Redis rejects a connection when maxclients is reached: that client got an error instead "
+    "of service. The counter only grows, since the last restart or CONFIG RESETSTAT.",
+    bad="rejected_connections:1542",
+    good="rejected_connections:0",
+    remediation="Find why clients piled up (CLIENT LIST; CON-01), fix pooling or raise "
+    "redis_server_maxclients; after the fix, CONFIG RESETSTAT sets the counter back to 0.",
+    source="Prometheus redis_exporter alert rules (RedisRejectedConnections)",
+)
+def rejected_connections(facts: RedisFacts, ctx: Context):
+    rejected = int(as_float(facts.info.get("rejected_connections")))
+    if rejected > 0:
+        yield Fail(
+            f"rejected_connections {rejected} since the last restart or CONFIG RESETSTAT "
+            f"(maxclients {_maxclients(facts):.0f})"
+        )
+
+
+@check(
+    "CON-03",
+    area="connections",
+    scope="redis",
+    severity=Severity.LOW,
+    title="TCP keepalive is on (tcp-keepalive between 1 and 300 s)",
+    rationale="Keepalive probes detect peers that vanished without closing (a crashed client, a dropped "
+    "NAT or firewall state) and free their connections; 0 disables it, and very long intervals let "
+    "dead connections count against maxclients for hours.",
+    bad="tcp-keepalive 0",
+    good="tcp-keepalive 300",
+    remediation="Set redis_server_tcp_keepalive: 300 and rerun site.yml; live: CONFIG SET tcp-keepalive 300, "
+    "then CONFIG REWRITE.",
+    source="Redis default redis.conf (tcp-keepalive); Redis docs, clients",
+)
+def tcp_keepalive(facts: RedisFacts, ctx: Context):
+    if "tcp-keepalive" not in facts.config:
+        raise Skip("tcp-keepalive was not gathered")
+    value = as_float(facts.config.get("tcp-keepalive"), -1)
+    t = ctx.thresholds
+    if value <= 0:
+        yield Fail(f"tcp-keepalive {facts.config['tcp-keepalive']}: dead peers are never detected")
+    elif not t.tcp_keepalive_min_s <= value <= t.tcp_keepalive_max_s:
+        yield Fail(
+            f"tcp-keepalive {value:.0f} s is outside {t.tcp_keepalive_min_s}-{t.tcp_keepalive_max_s} s"
+        )
+
+
+def _redis_process(facts: RedisFacts, processes: list[dict]) -> dict | None:
+    """The redis-server process of this instance: its title carries ':<port>'."""
+    ports = {facts.port} | {
+        int(as_float(facts.config.get(name)))
+        for name in ("port", "tls-port")
+        if as_float(facts.config.get(name)) > 0
+    }
+    for proc in processes:
+        if "redis-server" not in str(proc.get("name", "")) + " " + str(proc.get("args", "")):
+            continue
+        args = str(proc.get("args", ""))
+        if "[sentinel]" in args:
+            continue
+        if any(re.search(rf":{port}(?!\d)", args) for port in ports):
+            return proc
+    return None
+
+
+@check(
+    "CON-04",
+    area="connections",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="maxclients fits the redis-server process's open-file limit",
+    rationale="Every client is a file descriptor and Redis keeps 32 more for itself (files, replication, "
+    "listeners). When the process's nofile limit is lower than maxclients + 32, connections fail with "
+    "'Too many open files' long before maxclients is reached.",
+    bad="maxclients 10000  # /proc/PID/limits: Max open files 4096",
+    good="maxclients 10000  # LimitNOFILE=65535",
+    remediation="The kit's unit sets LimitNOFILE to max(65535, maxclients + 32): rerun site.yml and restart "
+    "the instance, and remove drop-ins or container limits that lower it; or lower redis_server_maxclients.",
+    source="Redis docs, clients (maximum concurrent connected clients); catalogue CON-04",
+)
+def maxclients_fit_nofile(facts: RedisFacts, ctx: Context):
+    host = ctx.cluster.host(facts.host) if ctx.cluster is not None else None
+    if host is None or host.error:
+        raise Skip(f"no host facts for {facts.host}")
+    proc = _redis_process(facts, host.processes)
+    if proc is None:
+        raise Skip(f"no redis-server process for port {facts.port} among {facts.host}'s processes")
+    nofile = int(as_float(proc.get("nofile")))
+    if nofile <= 0:
+        raise Skip(f"the open-file limit of redis-server (pid {proc.get('pid')}) was not read")
+    need = int(_maxclients(facts)) + _RESERVED_FDS
+    if need > nofile:
+        yield Fail(
+            f"maxclients {need - _RESERVED_FDS} + {_RESERVED_FDS} needs {need} descriptors but "
+            f"redis-server (pid {proc.get('pid')}) may open {nofile}"
+        )

@@ -1,0 +1,616 @@
+"""Checks: high availability (replication links and lag, write safety, Sentinel topology,
+quorum, agreement on the primary, backlog, Sentinel's view and timers)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from checks.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary
+from checks.model import Fail, Severity, Skip, check
+from checks.settings import Context
+
+# Sentinel flags that mean an instance is not seen (SENTINEL MASTERS / REPLICAS / SENTINELS).
+_DOWN_FLAGS = ("s_down", "o_down", "disconnected")
+
+
+def _int(value, default: int = 0) -> int:
+    return int(as_float(value, default))
+
+
+def _size(n: float) -> str:
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if abs(n) >= factor:
+            return f"{n / factor:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{int(n)} B"
+
+
+def _flags(text) -> set[str]:
+    return {f.strip() for f in str(text or "").split(",") if f.strip()}
+
+
+def _replica_links(info: dict) -> list[dict]:
+    """INFO's slaveN lines in order, as dicts (redis-py parses them; plain text is parsed here)."""
+    keys = sorted((k for k in info if re.fullmatch(r"slave\d+", k)), key=lambda k: int(k[5:]))
+    links = []
+    for key in keys:
+        value = info[key]
+        if isinstance(value, str):
+            value = dict(part.split("=", 1) for part in value.split(",") if "=" in part)
+        if isinstance(value, dict):
+            links.append(value)
+    return links
+
+
+def _link_name(link: dict) -> str:
+    return f"{link.get('ip', '?')}:{link.get('port', '?')}"
+
+
+def _config(facts: RedisFacts, name: str, legacy: str) -> str | None:
+    """A CONFIG GET value under its current name or the pre-5.0 slave-* alias."""
+    value = facts.config.get(name, facts.config.get(legacy))
+    return None if value is None else str(value)
+
+
+def _groups(ctx: Context) -> dict[str, dict]:
+    cluster = ctx.cluster
+    return {g["name"]: g for g in (cluster.groups if cluster else []) if g.get("name")}
+
+
+def _in_group(facts: RedisFacts, group: dict) -> bool:
+    if facts.expected.get("group"):
+        return facts.expected["group"] == group.get("name")
+    return facts.host in group.get("servers", []) and facts.instance == group.get("instance", facts.instance)
+
+
+def _group_of(facts: RedisFacts, ctx: Context) -> dict | None:
+    return next((g for g in _groups(ctx).values() if _in_group(facts, g)), None)
+
+
+def _known_as(facts: RedisFacts) -> set[str]:
+    """Every ip:port this server can be named by: its address (or announced one) and its ports."""
+    hosts = {facts.address, facts.host}
+    if facts.config.get("replica-announce-ip"):
+        hosts.add(facts.config["replica-announce-ip"])
+    ports = {str(facts.port)}
+    for name in ("port", "tls-port", "replica-announce-port"):
+        if _int(facts.config.get(name)) > 0:
+            ports.add(str(_int(facts.config[name])))
+    return {f"{h}:{p}" for h in hosts if h for p in ports}
+
+
+def _host_address(cluster: ClusterFacts, name: str) -> str:
+    """An inventory host's address, from whichever facts know it (the name when none does)."""
+    for host in cluster.hosts:
+        if host.target == name and host.address:
+            return host.address
+    for facts in (*cluster.sentinels, *cluster.redis):
+        if facts.host == name and facts.address:
+            return facts.address
+    return name
+
+
+# ---- replication ---------------------------------------------------------------------------
+
+
+@check(
+    "HA-01",
+    area="high-availability",
+    scope="redis",
+    severity=Severity.CRITICAL,
+    title="Every replica's link to the primary is up",
+    rationale="A replica whose link is down serves stale data and cannot take over with the latest writes; "
+    "a primary with fewer online replicas than the group has loses its failover candidates and, with "
+    "min-replicas-to-write, its writes.",
+    bad="master_link_status:down\nmaster_link_down_since_seconds:420\nslave0:ip=10.0.0.12,port=6379,state=wait_bgsave",
+    good="master_link_status:up\nslave0:ip=10.0.0.12,port=6379,state=online,offset=34228,lag=0",
+    remediation="Read the replica's log (auth as redis_server_replication_user, TLS, firewall, repl-timeout, "
+    "a full sync that keeps failing for lack of memory or disk); fix the cause and it reconnects by itself. "
+    "A replica that stays off: rerun site.yml, which points it at the primary (REPLICAOF host port).",
+    source="Redis docs, replication; catalogue HA-01",
+)
+def replication_links_up(facts: RedisFacts, ctx: Context):
+    role = facts.info.get("role")
+    if role == "slave":
+        status = facts.info.get("master_link_status", "")
+        if status == "up":
+            return
+        primary = f"{facts.info.get('master_host', '?')}:{facts.info.get('master_port', '?')}"
+        since = _int(facts.info.get("master_link_down_since_seconds"), -1)
+        down = f"down for {since} s" if since >= 0 else "not up since the server started"
+        syncing = "; a full sync is in progress" if _int(facts.info.get("master_sync_in_progress")) else ""
+        yield Fail(f"master_link_status {status or 'missing'} to the primary {primary}: {down}{syncing}")
+    elif role == "master":
+        links = _replica_links(facts.info)
+        for link in links:
+            if link.get("state") != "online":
+                yield Fail(f"replica {_link_name(link)} is in state {link.get('state', '?')}, not online")
+        group = _group_of(facts, ctx)
+        if group:
+            want = len(set(group.get("servers", []))) - 1
+            if len(links) < want:
+                seen = ", ".join(_link_name(link) for link in links) or "none"
+                yield Fail(
+                    f"{len(links)} of the {want} replicas of group {group['name']} are connected "
+                    f"(connected: {seen})"
+                )
+    else:
+        raise Skip(f"role {role!r} is neither master nor slave")
+
+
+@check(
+    "HA-02",
+    area="high-availability",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="Replication lag is within min-replicas-max-lag",
+    rationale="A lagging replica is behind by the writes a failover to it would lose; with "
+    "min-replicas-to-write the primary also stops taking writes once too few replicas keep up.",
+    bad="min-replicas-max-lag 10\nslave0:ip=10.0.0.12,port=6379,state=online,offset=1200,lag=25",
+    good="slave0:ip=10.0.0.12,port=6379,state=online,offset=34228,lag=0",
+    remediation="Find why the replica falls behind: network bandwidth or latency to it, a slow replica "
+    "host (disk for AOF, CPU), or big writes (INFO commandstats). Keep redis_server_min_replicas_max_lag "
+    "(10) as the bound.",
+    source="Redis docs, replication (min-replicas-max-lag); catalogue HA-02",
+)
+def replication_lag(facts: RedisFacts, ctx: Context):
+    if not is_primary(facts):
+        raise Skip("replication lag is read on the primary (INFO slaveN)")
+    links = [link for link in _replica_links(facts.info) if link.get("state") == "online"]
+    if not links:
+        raise Skip("no online replica to measure (HA-01 reports replicas that are missing or syncing)")
+    configured = _int(_config(facts, "min-replicas-max-lag", "min-slaves-max-lag"))
+    if configured > 0:
+        limit, bound = configured, f"min-replicas-max-lag {configured} s"
+    else:
+        limit = ctx.thresholds.replication_lag_max_s
+        bound = f"replication_lag_max_s {limit} s (min-replicas-max-lag is 0)"
+    head = _int(facts.info.get("master_repl_offset"))
+    for link in links:
+        lag = _int(link.get("lag"), -1)
+        offset = _int(link.get("offset"))
+        if lag > limit:
+            yield Fail(
+                f"replica {_link_name(link)} lags {lag} s, above {bound}; "
+                f"it is {_size(max(0, head - offset))} behind (offset {offset} of {head})"
+            )
+
+
+@check(
+    "HA-03",
+    area="high-availability",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="Writes need a live replica (min-replicas-to-write >= 1, min-replicas-max-lag <= 10 s)",
+    rationale="A primary cut off by a partition keeps accepting writes until Sentinel promotes another "
+    "node; those writes are discarded when it rejoins as a replica. min-replicas-to-write makes it refuse "
+    "writes after min-replicas-max-lag seconds without a replica, bounding the loss. Every node needs it: "
+    "any replica becomes the primary after a failover.",
+    bad="min-replicas-to-write 0",
+    good="min-replicas-to-write 1\nmin-replicas-max-lag 10",
+    remediation="Set redis_server_min_replicas_to_write (1) and redis_server_min_replicas_max_lag (10) "
+    "and rerun site.yml; live: CONFIG SET min-replicas-to-write 1, CONFIG SET min-replicas-max-lag 10, "
+    "then CONFIG REWRITE.",
+    source="Redis docs, replication (allow writes only with N attached replicas); Sentinel docs (example 2)",
+)
+def min_replicas(facts: RedisFacts, ctx: Context):
+    to_write_text = _config(facts, "min-replicas-to-write", "min-slaves-to-write")
+    max_lag_text = _config(facts, "min-replicas-max-lag", "min-slaves-max-lag")
+    if to_write_text is None or max_lag_text is None:
+        raise Skip("CONFIG GET returned no min-replicas-to-write / min-replicas-max-lag")
+    to_write, max_lag = _int(to_write_text), _int(max_lag_text)
+    bound = ctx.thresholds.replication_lag_max_s
+    if to_write < 1:
+        yield Fail(
+            f"min-replicas-to-write {to_write}: a primary cut off from its replicas keeps taking writes "
+            "that the failover then discards"
+        )
+    elif max_lag <= 0:
+        yield Fail(f"min-replicas-max-lag {max_lag} turns min-replicas-to-write {to_write} off")
+    elif max_lag > bound:
+        yield Fail(
+            f"min-replicas-max-lag {max_lag} s is above {bound} s: a partitioned primary takes writes for "
+            f"{max_lag} s that a failover discards"
+        )
+    group = _group_of(facts, ctx)
+    if group:
+        replicas = len(set(group.get("servers", []))) - 1
+        if to_write > replicas:
+            yield Fail(
+                f"min-replicas-to-write {to_write} exceeds the {replicas} replicas of group {group['name']}: "
+                "as primary this node refuses every write"
+            )
+
+
+# ---- Sentinel topology ---------------------------------------------------------------------
+
+
+def _majority_reason(count: int) -> str:
+    if count == 2:
+        return (
+            "exactly 2 sentinels: a failover needs a majority (2), so losing either host or a partition "
+            "between them leaves no majority to authorise it"
+        )
+    return "fewer sentinels than the minimum: one more loss leaves no majority to authorise a failover"
+
+
+@check(
+    "HA-04",
+    area="high-availability",
+    scope="cluster",
+    severity=Severity.CRITICAL,
+    title="At least 3 Sentinels on distinct hosts, never 2",
+    rationale="A failover needs a majority of all sentinels to authorise it. Three sentinels on three hosts "
+    "survive the loss of one host; two (or three on two hosts) do not, and a partition then leaves "
+    "no side able to fail over.",
+    bad="sentinel hosts: redis-1, redis-2  # or 3 sentinels, 2 of them on one host",
+    good="sentinel hosts: redis-1, redis-2, redis-3  # each reports num-other-sentinels 2",
+    remediation="Put at least 3 hosts (an odd number) in the inventory group 'sentinel', each on its own "
+    "machine (redis_sentinel_allow_fewer_than_three stays false), and rerun site.yml.",
+    source="Redis docs, Sentinel (fundamental things to know, example 1: two sentinels, don't do this)",
+)
+def sentinel_count(cluster: ClusterFacts, ctx: Context):
+    if not cluster.groups:
+        raise Skip("the inventory defines no Sentinel group")
+    need = ctx.thresholds.min_sentinels
+    for group in cluster.groups:
+        name = group["name"]
+        hosts = list(dict.fromkeys(group.get("sentinels", [])))
+        address = {h: _host_address(cluster, h) for h in hosts}
+        distinct = len(set(address.values()))
+        if distinct < need or distinct == 2:
+            shared = (
+                "" if distinct == len(hosts) else f" ({len(hosts)} sentinels, {distinct} distinct addresses)"
+            )
+            yield Fail(
+                f"group {name} has {distinct} sentinel hosts in the inventory{shared}, {need} needed: "
+                + _majority_reason(distinct),
+                target=f"group:{name}",
+            )
+            continue
+        # Of those gathered: which answer and monitor the group.
+        silent = [
+            s.target for s in cluster.sentinels if s.host in hosts and (s.error or name not in s.masters)
+        ]
+        silent_addresses = {s.address for s in cluster.sentinels if s.target in silent}
+        live = len(set(address.values()) - silent_addresses)
+        if silent and (live < need or live == 2):
+            yield Fail(
+                f"only {live} of the {distinct} sentinels of group {name} answer and monitor it "
+                f"(not: {', '.join(silent)}): " + _majority_reason(live),
+                target=f"group:{name}",
+            )
+        # What each sentinel knows: itself and its peers.
+        for s in cluster.sentinels:
+            if s.error or name not in s.masters:
+                continue
+            peers = s.sentinels.get(name, [])
+            reported = _int(s.masters[name].get("num-other-sentinels"), len(peers)) + 1
+            peer_hosts = {s.address} | {str(p.get("ip", "")) for p in peers if p.get("ip")}
+            known = min(reported, len(peer_hosts))
+            if known < need or known == 2:
+                yield Fail(
+                    f"knows {reported} sentinels of group {name} (itself and num-other-sentinels "
+                    f"{reported - 1}) on {len(peer_hosts)} distinct hosts, {need} needed: "
+                    + _majority_reason(known),
+                    target=s.target,
+                )
+
+
+@check(
+    "HA-05",
+    area="high-availability",
+    scope="sentinel",
+    severity=Severity.CRITICAL,
+    title="SENTINEL CKQUORUM is OK for every monitored group",
+    rationale="CKQUORUM asks the sentinel whether, right now, enough sentinels are reachable to reach the "
+    "quorum and to authorise a failover (a majority). When it is not OK a failure of the primary is "
+    "not repaired.",
+    bad="SENTINEL CKQUORUM redis-main\n"
+    "NOQUORUM 1 usable Sentinels. Not enough available Sentinels to reach the majority and authorize "
+    "a failover",
+    good="SENTINEL CKQUORUM redis-main\n"
+    "OK 3 usable Sentinels. Quorum and failover authorization can be reached",
+    remediation="Bring the missing sentinels back (systemctl status redis-sentinel@main, firewall to port "
+    "redis_sentinel_port, the sentinel-peer user's password); a sentinel that does not monitor the group: "
+    "rerun site.yml (redis_sentinel_groups).",
+    source="Redis docs, Sentinel API (SENTINEL CKQUORUM); catalogue HA-05",
+)
+def ckquorum_ok(facts: SentinelFacts, ctx: Context):
+    wanted = {name for name, g in _groups(ctx).items() if facts.host in g.get("sentinels", [])}
+    names = sorted(set(facts.ckquorum) | set(facts.masters) | wanted)
+    if not names:
+        raise Skip("this sentinel monitors no group")
+    for name in names:
+        answer = facts.ckquorum.get(name)
+        if name not in facts.masters and name in wanted:
+            yield Fail(
+                f"does not monitor group {name}, though the inventory lists this host among its sentinels"
+            )
+        elif answer is None:
+            yield Fail(f"SENTINEL CKQUORUM {name} was not answered")
+        elif not str(answer).startswith("OK"):
+            yield Fail(f"SENTINEL CKQUORUM {name}: {str(answer)[:200]}")
+
+
+def _servers_of(cluster: ClusterFacts, group: dict) -> list[RedisFacts]:
+    return [f for f in cluster.redis if _in_group(f, group)]
+
+
+def _one_primary(cluster: ClusterFacts, group: dict):
+    name = group["name"]
+    at_group = f"group:{name}"
+    servers = _servers_of(cluster, group)
+    read = [f for f in servers if not f.error]
+    unread = sorted(set(group.get("servers", [])) - {f.host for f in read})
+    # What the sentinels say.
+    views = {
+        s.target: f"{s.masters[name].get('ip', '?')}:{s.masters[name].get('port', '?')}"
+        for s in cluster.sentinels
+        if not s.error and name in s.masters
+    }
+    named = None
+    if views:
+        votes = Counter(views.values())
+        top, count = votes.most_common(1)[0]
+        if count * 2 > len(views):
+            named = top
+            for target, addr in views.items():
+                if addr != top:
+                    yield Fail(
+                        f"names {addr} as the primary of {name}; "
+                        f"{count} of {len(views)} sentinels name {top}",
+                        target=target,
+                    )
+        else:
+            said = "; ".join(f"{t} names {a}" for t, a in sorted(views.items()))
+            yield Fail(f"the sentinels of {name} disagree on its primary: {said}", target=at_group)
+    named_server = next((f for f in read if named in _known_as(f)), None) if named else None
+    if named and named_server is None and not unread:
+        listed = ", ".join(f"{f.target} ({f.address})" for f in read)
+        yield Fail(
+            f"the sentinels name {named} as primary of {name}: none of its servers ({listed})",
+            target=at_group,
+        )
+    if named_server is not None and not is_primary(named_server):
+        yield Fail(
+            f"the sentinels name it ({named}) primary of {name}, but it reports role "
+            f"{named_server.info.get('role', '?')}",
+            target=named_server.target,
+        )
+    # What the servers say.
+    primaries = [f for f in read if is_primary(f)]
+    if len(primaries) > 1:
+        if named_server in primaries:
+            for f in primaries:
+                if f is not named_server:
+                    yield Fail(
+                        f"reports role master beside {named_server.target}, the primary of {name} "
+                        "the sentinels name: split brain, writes taken here are lost",
+                        target=f.target,
+                    )
+        else:
+            listed = ", ".join(f.target for f in primaries)
+            yield Fail(f"{len(primaries)} servers of {name} report role master: {listed}", target=at_group)
+    elif not primaries and read and not unread:
+        listed = ", ".join(f"{f.target} ({f.info.get('role', '?')})" for f in read)
+        yield Fail(f"no server of {name} reports role master: {listed}", target=at_group)
+    # Whom the replicas follow.
+    if named_server in primaries:
+        primary = named_server
+    elif len(primaries) == 1 and named_server is None:
+        primary = primaries[0]
+    else:
+        primary = None
+    if primary is None:
+        return
+    for f in read:
+        if f is primary or f.info.get("role") != "slave":
+            continue
+        follows = f"{f.info.get('master_host', '?')}:{f.info.get('master_port', '?')}"
+        if follows not in _known_as(primary):
+            yield Fail(
+                f"follows {follows}, not the primary of {name} {primary.target} "
+                f"({primary.address}:{primary.port})",
+                target=f.target,
+            )
+
+
+@check(
+    "HA-06",
+    area="high-availability",
+    scope="cluster",
+    severity=Severity.CRITICAL,
+    title="Exactly one primary per group, named by every sentinel and followed by every replica",
+    rationale="Two primaries (split brain) take writes that one of them loses; sentinels that disagree "
+    "send clients to different nodes; a replica that follows the wrong node serves stale data and is "
+    "no failover candidate.",
+    bad="redis-1: role:master; redis-2: role:master\nsentinel on redis-3: SENTINEL MASTERS ip 10.0.0.12",
+    good="redis-1: role:master; redis-2, redis-3: role:slave, master_host 10.0.0.11\nevery sentinel: ip "
+    "10.0.0.11",
+    remediation="Let Sentinel decide: SENTINEL RESET on sentinels with a stale view; a node wrongly "
+    "master: REPLICAOF <primary> <port> (or rerun site.yml, which follows redis_server_known_primaries "
+    "from the live sentinels); a persistent disagreement: SENTINEL FAILOVER <group> from one sentinel.",
+    source="Redis docs, Sentinel (consistency under partitions); catalogue HA-06",
+)
+def one_primary(cluster: ClusterFacts, ctx: Context):
+    if not cluster.groups:
+        raise Skip("the inventory defines no Sentinel group")
+    for group in cluster.groups:
+        yield from _one_primary(cluster, group)
+
+
+@check(
+    "HA-07",
+    area="high-availability",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="The replication backlog is large enough for partial resyncs",
+    rationale="After a short disconnection a replica resumes from the primary's backlog (PSYNC). When the "
+    "writes during the outage outgrow the backlog, the replica needs a full resync: a fork and an RDB "
+    "transfer, and no failover candidate meanwhile.",
+    bad="repl-backlog-size 1048576\nsync_partial_err:4",
+    good="repl-backlog-size 67108864  # minutes of writes\nsync_partial_err:0",
+    remediation="Raise redis_server_repl_backlog_size (64mb by default: the write rate times the longest "
+    "disconnection to ride out) and rerun site.yml; live: CONFIG SET repl-backlog-size 64mb, then "
+    "CONFIG REWRITE.",
+    source="Redis docs, replication (partial resynchronization); redis.conf repl-backlog-size",
+)
+def replication_backlog(facts: RedisFacts, ctx: Context):
+    size_text = facts.config.get("repl-backlog-size")
+    if size_text is None:
+        raise Skip("CONFIG GET returned no repl-backlog-size")
+    size = _int(size_text)
+    least = ctx.thresholds.repl_backlog_min_bytes
+    if size < least:
+        yield Fail(
+            f"repl-backlog-size {_size(size)} is below {_size(least)}: a replica cut off briefly needs "
+            "a full resync"
+        )
+    if is_primary(facts):
+        errors = _int(facts.info.get("sync_partial_err"))
+        if errors > 0:
+            yield Fail(
+                f"sync_partial_err {errors} (sync_partial_ok {_int(facts.info.get('sync_partial_ok'))}, "
+                f"sync_full {_int(facts.info.get('sync_full'))}): replicas asking to resume got a full "
+                "resync; "
+                f"the backlog ({_size(size)}) did not cover their outage or the replication ID changed"
+            )
+
+
+# ---- Sentinel's view -----------------------------------------------------------------------
+
+
+@check(
+    "HA-08",
+    area="high-availability",
+    scope="sentinel",
+    severity=Severity.HIGH,
+    title="Each sentinel sees the expected peers and replicas, none of them down",
+    rationale="A sentinel that misses peers cannot gather a majority; stale peers or replicas it never "
+    "forgets (removed hosts) raise the majority it needs and make it pick gone replicas; a primary "
+    "flagged s_down or o_down is about to be failed over.",
+    bad="num-other-sentinels 4  # two removed hosts still counted\nreplica flags: slave,s_down,disconnected",
+    good="num-other-sentinels 2\nnum-slaves 2\nflags master; replicas: slave",
+    remediation="Missing peers: check redis_sentinel_announce_ip, the firewall to redis_sentinel_port "
+    "and the "
+    "sentinel-peer password. Stale peers or replicas: SENTINEL RESET <group> on each sentinel, one at a time "
+    "(rerun site.yml does it). A down replica: see HA-01.",
+    source="Redis docs, Sentinel (adding or removing sentinels, removing old replicas)",
+)
+def sentinel_sees_group(facts: SentinelFacts, ctx: Context):
+    groups = _groups(ctx)
+    names = [n for n in facts.masters if n in groups]
+    if not names:
+        raise Skip("monitors no group of the inventory")
+    for name in names:
+        master, group = facts.masters[name], groups[name]
+        want_peers = len(set(group.get("sentinels", []))) - 1
+        want_replicas = len(set(group.get("servers", []))) - 1
+        peers = _int(master.get("num-other-sentinels"), -1)
+        if peers != want_peers:
+            why = "stale entries raise the majority it needs" if peers > want_peers else "it misses peers"
+            yield Fail(
+                f"{name}: num-other-sentinels {peers}, the inventory has {want_peers} other sentinels ({why})"
+            )
+        replicas = _int(master.get("num-slaves"), -1)
+        if replicas != want_replicas:
+            why = "stale replicas it would consider" if replicas > want_replicas else "it misses replicas"
+            yield Fail(f"{name}: num-slaves {replicas}, the inventory has {want_replicas} replicas ({why})")
+        down = sorted(_flags(master.get("flags")) & set(_DOWN_FLAGS))
+        if down:
+            yield Fail(
+                f"{name}: the primary {master.get('ip', '?')}:{master.get('port', '?')} is flagged "
+                f"{','.join(down)} (last ok ping {master.get('last-ok-ping-reply', '?')} ms ago)"
+            )
+        for kind, items in (
+            ("replica", facts.replicas.get(name, [])),
+            ("sentinel", facts.sentinels.get(name, [])),
+        ):
+            for item in items:
+                down = sorted(_flags(item.get("flags")) & set(_DOWN_FLAGS))
+                if down:
+                    yield Fail(
+                        f"{name}: {kind} {item.get('ip', '?')}:{item.get('port', '?')} is flagged "
+                        f"{','.join(down)} (last ok ping {item.get('last-ok-ping-reply', '?')} ms ago)"
+                    )
+
+
+@check(
+    "HA-09",
+    area="high-availability",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="Replicas are read-only (replica-read-only yes)",
+    rationale="Writes to a writable replica diverge from the primary and vanish at the next resync; "
+    "clients that write to the wrong node get an error instead of losing data. It is checked on the "
+    "primary too: it becomes a replica after a failover.",
+    bad="replica-read-only no",
+    good="replica-read-only yes",
+    remediation="Remove any override of replica-read-only (the kit keeps Redis's default yes) and rerun "
+    "site.yml; live: CONFIG SET replica-read-only yes, then CONFIG REWRITE.",
+    source="Redis docs, replication (read-only replica); redis.conf replica-read-only",
+)
+def replica_read_only(facts: RedisFacts, ctx: Context):
+    value = _config(facts, "replica-read-only", "slave-read-only")
+    if value is None:
+        raise Skip("CONFIG GET returned no replica-read-only")
+    if value.lower() != "yes":
+        if is_primary(facts):
+            yield Fail(
+                f"replica-read-only {value}: once demoted by a failover this node takes writes it then loses"
+            )
+        else:
+            yield Fail(f"replica-read-only {value}: this replica takes writes that the next resync discards")
+
+
+@check(
+    "HA-10",
+    area="high-availability",
+    scope="sentinel",
+    severity=Severity.MEDIUM,
+    title="Sentinel's timers are sane and its quorum is the inventory's majority",
+    rationale="down-after-milliseconds below a second turns ordinary pauses (fork, network hiccup) into "
+    "failovers; a failover-timeout not above it retries before detection settles. A quorum that differs "
+    "from the inventory is drift; a quorum of a minority lets a minority flag the primary down.",
+    bad="down-after-milliseconds 500\nfailover-timeout 400\nquorum 1  # of 3 sentinels",
+    good="down-after-milliseconds 5000\nfailover-timeout 60000\nquorum 2  # of 3 sentinels",
+    remediation="Set redis_sentinel_quorum (a majority), redis_sentinel_down_after_milliseconds (5000) and "
+    "redis_sentinel_failover_timeout (60000), or per group in redis_sentinel_groups, and rerun site.yml; "
+    "live: SENTINEL SET <group> quorum 2 (on every sentinel).",
+    source="Redis docs, Sentinel (configuration, quorum)",
+)
+def sentinel_timers(facts: SentinelFacts, ctx: Context):
+    if not facts.masters:
+        raise Skip("this sentinel monitors no group")
+    groups = _groups(ctx)
+    least = ctx.thresholds.sentinel_down_after_min_ms
+    for name, master in sorted(facts.masters.items()):
+        down_after = _int(master.get("down-after-milliseconds"))
+        failover = _int(master.get("failover-timeout"))
+        quorum = _int(master.get("quorum"))
+        if down_after < least:
+            yield Fail(
+                f"{name}: down-after-milliseconds {down_after} is below {least}: pauses become failovers"
+            )
+        if failover <= down_after:
+            yield Fail(
+                f"{name}: failover-timeout {failover} ms is not above down-after-milliseconds {down_after}"
+            )
+        group = groups.get(name)
+        if not group:
+            continue
+        for key, field, value in (
+            ("quorum", "quorum", quorum),
+            ("down_after_milliseconds", "down-after-milliseconds", down_after),
+            ("failover_timeout", "failover-timeout", failover),
+        ):
+            if group.get(key) not in (None, "") and value != _int(group[key]):
+                yield Fail(f"{name}: {field} {value}, the inventory says {_int(group[key])}")
+        count = len(set(group.get("sentinels", [])))
+        if count and quorum * 2 <= count:
+            yield Fail(f"{name}: quorum {quorum} of {count} sentinels is no majority")
+        elif count and quorum > count:
+            yield Fail(
+                f"{name}: quorum {quorum} exceeds the {count} sentinels: the primary is never flagged o_down"
+            )

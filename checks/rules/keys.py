@@ -1,0 +1,116 @@
+"""Checks: keys and TTLs (naming, queue backlogs, temporary data that never expires)."""
+
+from __future__ import annotations
+
+import re
+
+from checks.facts import RedisFacts
+from checks.model import Fail, Severity, Skip, check
+from checks.settings import Context
+
+EXAMPLES = 3
+
+
+def _sample(facts: RedisFacts) -> list[dict]:
+    if facts.keys is None:
+        raise Skip("no key sample on a replica")
+    return list(facts.keys.get("keys") or [])
+
+
+def _under(name: str, prefixes: tuple[str, ...]) -> str:
+    """The prefix a key name falls under: at its start or after a colon (app:session:1)."""
+    return next((p for p in prefixes if name.startswith(p) or f":{p}" in name), "")
+
+
+def _examples(names: list[str]) -> str:
+    shown = ", ".join(names[:EXAMPLES])
+    return shown + (", ..." if len(names) > EXAMPLES else "")
+
+
+def _scope(facts: RedisFacts) -> str:
+    keys = facts.keys or {}
+    return "whole keyspace scanned" if keys.get("complete") else f"sample of {keys.get('scanned', '?')} keys"
+
+
+@check(
+    "KEY-01",
+    area="keys",
+    scope="redis",
+    severity=Severity.LOW,
+    title="Key names follow the namespace convention",
+    rationale="Names like type:id:field (user:1000:profile) let operators find, count, expire and delete a "
+    "kind of data with SCAN MATCH, ACL key patterns (~app:*) and memory reports; unstructured names hide "
+    "what fills the memory.",
+    bad="1000, tmp_x, userprofile1000",
+    good="user:1000:profile, session:8f3a, cache:page:/home",
+    remediation="Have applications prefix every key with its kind (and the application, e.g. app:user:1000); "
+    "rename existing keys with RENAME during a migration. Adjust namespace_pattern in "
+    "redis_compliance_thresholds if your convention differs.",
+    source="Redis docs, keys (naming); RedisInsight recommendations",
+)
+def namespaced_names(facts: RedisFacts, ctx: Context):
+    keys = _sample(facts)
+    if not keys:
+        return
+    pattern = re.compile(ctx.thresholds.namespace_pattern)
+    offenders = [k.get("name", "") for k in keys if not pattern.search(str(k.get("name", "")))]
+    share = 1 - len(offenders) / len(keys)
+    if share < ctx.thresholds.namespace_min_share:
+        yield Fail(
+            f"{len(keys) - len(offenders)} of {len(keys)} sampled key names ({share:.0%}) follow the "
+            f"namespace convention, below {ctx.thresholds.namespace_min_share:.0%}; "
+            f"e.g. {_examples(offenders)}"
+        )
+
+
+@check(
+    "KEY-02",
+    area="keys",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="Queues and lists do not pile up",
+    rationale="A list used as a queue that keeps growing means consumers are down or too slow: memory fills "
+    "up and the backlog's age grows with it. Long lists are also slow to read by range.",
+    bad="LLEN app:queue:jobs -> 250000",
+    good="LLEN app:queue:jobs -> 12",
+    remediation="Find and fix the stalled or slow consumers (or add some); bound producers (LTRIM, or XADD "
+    "MAXLEN with streams). Adjust queue_max_items in redis_compliance_thresholds for queues that are "
+    "long by design.",
+    source="RedisInsight recommendations (big lists); Redis docs, lists as queues",
+)
+def queue_backlog(facts: RedisFacts, ctx: Context):
+    limit = ctx.thresholds.queue_max_items
+    for key in _sample(facts):
+        if key.get("type") != "list":
+            continue
+        length = int(key.get("length") or 0)
+        if length > limit:
+            name = key.get("name", "")
+            kind = "queue" if _under(name, ctx.thresholds.queue_prefixes) else "list"
+            yield Fail(f"{kind} {name} has {length} items (> {limit}): consumers are not keeping up")
+
+
+@check(
+    "TTL-01",
+    area="keys",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="Temporary data (sessions, caches, rate limits) expires",
+    rationale="Sessions, cache entries and rate-limit counters without a TTL are never removed: memory "
+    "grows until maxmemory, and then noeviction refuses writes or eviction drops real data.",
+    bad="SET app:session:8f3a ...  # TTL -1",
+    good="SET app:session:8f3a ... EX 3600",
+    remediation="Have applications set a TTL when they write temporary keys (SET ... EX, EXPIRE); expire "
+    "existing ones with a SCAN MATCH '*session:*' + EXPIRE script. Adjust temporary_prefixes in "
+    "redis_compliance_thresholds to your key names.",
+    source="Redis docs, EXPIRE; RedisInsight recommendations (keys without TTL)",
+)
+def temporary_keys_expire(facts: RedisFacts, ctx: Context):
+    prefixes = ctx.thresholds.temporary_prefixes
+    temporary = [k for k in _sample(facts) if _under(str(k.get("name", "")), prefixes)]
+    forever = [k.get("name", "") for k in temporary if k.get("ttl_ms") == -1]
+    if forever:
+        yield Fail(
+            f"{len(forever)} of {len(temporary)} temporary keys ({', '.join(prefixes)}) have no TTL "
+            f"({_scope(facts)}); e.g. {_examples(forever)}"
+        )

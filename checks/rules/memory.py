@@ -1,0 +1,315 @@
+"""Checks: memory (maxmemory, headroom, use, fragmentation, buffers, scripts)."""
+
+from __future__ import annotations
+
+from checks.facts import RedisFacts, as_float
+from checks.model import Fail, Severity, Skip, check
+from checks.settings import Context
+
+
+@check(
+    "MEM-01",
+    area="memory",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="maxmemory is set",
+    rationale="Without maxmemory Redis grows until the kernel's OOM killer ends it, or the host swaps "
+    "and every command slows down. A limit makes Redis refuse writes (noeviction) or evict (caches) "
+    "in a way the application sees and handles.",
+    bad="maxmemory 0",
+    good="maxmemory 4gb  # 10-20% of RAM left free, less with persistence (MEM-02)",
+    remediation="Set redis_server_maxmemory (bytes, units or a share of RAM like '50%') and rerun site.yml; "
+    "live: CONFIG SET maxmemory 4gb, then CONFIG REWRITE.",
+    source="Redis docs, admin (memory); RedisInsight recommendations",
+)
+def maxmemory_set(facts: RedisFacts, ctx: Context):
+    if as_float(facts.config.get("maxmemory")) <= 0:
+        yield Fail("maxmemory is 0: no memory limit, the OOM killer decides instead")
+
+
+# ---- helpers private to the memory checks ---------------------------------------------------
+
+
+def _size(n: float) -> str:
+    """Bytes for a message: 950 MB, 1.5 GB (powers of 1024, as Redis counts)."""
+    for unit in ("B", "KB", "MB"):
+        if abs(n) < 1024:
+            return f"{n:.1f} {unit}" if unit == "MB" and n < 100 else f"{n:.0f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def _persists(facts: RedisFacts) -> list[str]:
+    """What forks to write to disk: RDB save rules and/or AOF (its rewrites fork)."""
+    what = []
+    if str(facts.config.get("save", "")).strip():
+        what.append("RDB snapshots")
+    if str(facts.config.get("appendonly", "")).lower() == "yes":
+        what.append("AOF")
+    return what
+
+
+def _ram_bytes(facts: RedisFacts, ctx: Context) -> float:
+    """The host's RAM as Redis sees it (INFO total_system_memory), else as the host probe saw it."""
+    ram = as_float(facts.info.get("total_system_memory"))
+    if ram <= 0 and ctx.cluster is not None:
+        host = ctx.cluster.host(facts.host)
+        ram = as_float(host.mem_total_bytes) if host and not host.error else 0.0
+    return ram
+
+
+def _same_host(facts: RedisFacts, ctx: Context) -> list[RedisFacts]:
+    """Every gathered Redis instance on this instance's host (itself included): they share the RAM."""
+    if ctx.cluster is None:
+        return [facts]
+    found = [r for r in ctx.cluster.redis if r.host == facts.host and not r.error]
+    return found or [facts]
+
+
+def _on_host(items: list[RedisFacts], facts: RedisFacts, what: str) -> str:
+    if len(items) == 1:
+        return what
+    return f"{what} of the {len(items)} instances on {facts.host} together"
+
+
+@check(
+    "MEM-02",
+    area="memory",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="maxmemory leaves RAM for a fork's copy-on-write when persistence is on",
+    rationale="BGSAVE and AOF rewrites fork Redis; every page written while the child runs is copied, "
+    "up to the whole dataset again under heavy writes. With maxmemory close to the host's RAM a "
+    "snapshot can push the host into swap or the OOM killer. The limit counts every instance on the host.",
+    bad="maxmemory 14gb  # on a 16 GB host, save 3600 1, appendonly yes",
+    good="maxmemory 8gb  # at most ~75% of RAM, about half under heavy writes",
+    remediation="Lower redis_server_maxmemory (the kit's default '50%' of RAM is split across the host's "
+    "instances) and rerun site.yml; live: CONFIG SET maxmemory 8gb, then CONFIG REWRITE.",
+    source="Redis docs, admin and persistence (fork and copy-on-write); Redis FAQ (memory for BGSAVE)",
+)
+def fork_headroom(facts: RedisFacts, ctx: Context):
+    persists = _persists(facts)
+    if not persists:
+        return
+    if as_float(facts.config.get("maxmemory")) <= 0:
+        raise Skip("maxmemory is 0 (no limit): MEM-01 reports it")
+    ram = _ram_bytes(facts, ctx)
+    if ram <= 0:
+        raise Skip("the host's RAM is unknown (no INFO total_system_memory, no host facts)")
+    peers = _same_host(facts, ctx)
+    limits = [as_float(r.config.get("maxmemory")) for r in peers]
+    if any(limit <= 0 for limit in limits):
+        raise Skip("an instance on this host has no maxmemory: MEM-01 reports it")
+    total = sum(limits)
+    share = total / ram
+    if share > ctx.thresholds.maxmemory_ram_share_max:
+        yield Fail(
+            f"{_on_host(peers, facts, 'maxmemory')} {_size(total)} is {share:.0%} of the host's "
+            f"{_size(ram)} RAM (above {ctx.thresholds.maxmemory_ram_share_max:.0%}) with "
+            f"{' and '.join(persists)} on: a fork's copy-on-write has no room left"
+        )
+
+
+@check(
+    "MEM-03",
+    area="memory",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="used memory stays well below maxmemory",
+    rationale="Near maxmemory a noeviction store starts refusing writes (OOM command not allowed) and a "
+    "volatile-* policy runs out of keys to evict. Warning at 70% leaves time to grow the limit or shard. "
+    "Caches with an allkeys-* policy are meant to fill up and evict, so they are not judged.",
+    bad="used_memory:966367641  maxmemory:1073741824  # 90%",
+    good="used_memory:536870912  maxmemory:1073741824  # 50%",
+    remediation="Raise redis_server_maxmemory within MEM-02's fork headroom, remove or expire data, or "
+    "split the dataset; live: CONFIG SET maxmemory <bytes>, then CONFIG REWRITE. For a cache, set "
+    "redis_server_maxmemory_policy: allkeys-lru.",
+    source="Prometheus redis_exporter alert rules (RedisOutOfMemory); RedisInsight recommendations",
+)
+def memory_used(facts: RedisFacts, ctx: Context):
+    limit = as_float(facts.config.get("maxmemory", facts.info.get("maxmemory")))
+    if limit <= 0:
+        raise Skip("maxmemory is 0 (no limit): MEM-01 reports it")
+    policy = str(facts.config.get("maxmemory-policy", facts.info.get("maxmemory_policy", ""))).lower()
+    if policy.startswith("allkeys-"):
+        return  # a cache evicting at its limit works as designed
+    used = as_float(facts.info.get("used_memory"))
+    share = used / limit
+    t = ctx.thresholds
+    if share > t.memory_used_critical:
+        level, severity = t.memory_used_critical, None
+    elif share > t.memory_used_warn:
+        level, severity = t.memory_used_warn, Severity.MEDIUM
+    else:
+        return
+    yield Fail(
+        f"used_memory {_size(used)} is {share:.0%} of maxmemory {_size(limit)} (above {level:.0%}, "
+        f"policy {policy or 'unknown'})",
+        severity=severity,
+    )
+
+
+@check(
+    "MEM-04",
+    area="memory",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="Redis's resident memory stays below 90% of the host's RAM",
+    rationale="RSS is what the kernel actually gives Redis: data, fragmentation, buffers and allocator "
+    "overhead. Close to the host's RAM the next fork, client burst or replica sync ends in swap or the "
+    "OOM killer. The resident memory of every instance on the host counts.",
+    bad="used_memory_rss:15032385536  total_system_memory:16106127360  # 93%",
+    good="used_memory_rss:8589934592  total_system_memory:16106127360  # 53%",
+    remediation="Lower redis_server_maxmemory, reclaim fragmentation (MEM-06: activedefrag yes or a "
+    "restart after failover), or move instances to a larger host; live: MEMORY PURGE.",
+    source="Redis MEMORY DOCTOR (RSS overhead); Prometheus redis_exporter alert rules",
+)
+def rss_share(facts: RedisFacts, ctx: Context):
+    ram = _ram_bytes(facts, ctx)
+    if ram <= 0:
+        raise Skip("the host's RAM is unknown (no INFO total_system_memory, no host facts)")
+    peers = _same_host(facts, ctx)
+    rss = sum(as_float(r.info.get("used_memory_rss")) for r in peers)
+    share = rss / ram
+    if share > ctx.thresholds.rss_ram_share_max:
+        yield Fail(
+            f"{_on_host(peers, facts, 'used_memory_rss')} {_size(rss)} is {share:.0%} of the host's "
+            f"{_size(ram)} RAM (above {ctx.thresholds.rss_ram_share_max:.0%})"
+        )
+
+
+def _keyspace(facts: RedisFacts) -> tuple[int, int]:
+    """Keys and keys with a TTL, over every logical database (INFO keyspace dbN)."""
+    keys = expires = 0
+    for name, value in facts.info.items():
+        if name.startswith("db") and name[2:].isdigit() and isinstance(value, dict):
+            keys += int(as_float(value.get("keys")))
+            expires += int(as_float(value.get("expires")))
+    return keys, expires
+
+
+@check(
+    "MEM-05",
+    area="memory",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="the eviction policy can evict: no volatile-* policy without keys that expire",
+    rationale="volatile-lru/lfu/random/ttl evict only keys with a TTL; with none, Redis at maxmemory "
+    "behaves like noeviction and refuses writes, which the policy's owner did not intend. Whether the "
+    "data is a cache (allkeys-*) or a store (noeviction) is the owner's choice the facts cannot tell.",
+    bad="maxmemory-policy volatile-lru  # db0:keys=120000,expires=0",
+    good="maxmemory-policy allkeys-lru  # a cache; noeviction for a data store",
+    remediation="Set redis_server_maxmemory_policy to allkeys-lru or allkeys-lfu for a cache, noeviction "
+    "for a store, or give evictable keys a TTL; live: CONFIG SET maxmemory-policy allkeys-lru, then "
+    "CONFIG REWRITE.",
+    source="Redis docs, key eviction (maxmemory policies); RedisInsight recommendations",
+)
+def eviction_policy(facts: RedisFacts, ctx: Context):
+    policy = str(facts.config.get("maxmemory-policy", facts.info.get("maxmemory_policy", ""))).lower()
+    if not policy.startswith("volatile-"):
+        return
+    keys, expires = _keyspace(facts)
+    if keys > 0 and expires == 0:
+        yield Fail(
+            f"maxmemory-policy {policy} evicts only keys with a TTL, and none of the {keys} keys has one: "
+            "at maxmemory writes fail as with noeviction"
+        )
+
+
+_SMALL_INSTANCE = 5 * 1024 * 1024  # MEMORY DOCTOR: "empty or using very little memory" below this
+
+
+@check(
+    "MEM-06",
+    area="memory",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="memory fragmentation is low (ratio at most 1.4, or under 10 MB wasted)",
+    rationale="A high RSS-to-allocated ratio means the host pays for memory the dataset does not use. "
+    "Like Redis's MEMORY DOCTOR, it matters only when the waste is large too, and instances with under "
+    "5 MB allocated are not judged: their ratio is dominated by fixed overhead.",
+    bad="fragmentation 2.3  fragmentation.bytes 3221225472  # MEMORY STATS",
+    good="fragmentation 1.1  fragmentation.bytes 104857600",
+    remediation="Enable active defragmentation (CONFIG SET activedefrag yes, jemalloc builds) or restart "
+    "the instance after a failover so it reloads compactly; after a past peak, MEMORY PURGE.",
+    source="Redis MEMORY DOCTOR (src/object.c: total_frag > 1.4 and > 10 MB); Redis docs, memory",
+)
+def fragmentation(facts: RedisFacts, ctx: Context):
+    stats, info = facts.memory_stats, facts.info
+    if not stats and "mem_fragmentation_ratio" not in info:
+        raise Skip("no MEMORY STATS and no INFO fragmentation figures")
+    allocated = as_float(stats.get("total.allocated", info.get("used_memory")))
+    if allocated < _SMALL_INSTANCE:
+        return  # MEMORY DOCTOR ignores (almost) empty instances
+    ratio = as_float(stats.get("fragmentation", info.get("mem_fragmentation_ratio")))
+    waste = as_float(stats.get("fragmentation.bytes", info.get("mem_fragmentation_bytes")))
+    t = ctx.thresholds
+    if ratio > t.fragmentation_ratio_max and waste > t.fragmentation_waste_bytes:
+        peak = as_float(stats.get("peak.allocated", info.get("used_memory_peak")))
+        why = (
+            f"; the peak {_size(peak)} was over 150% of today's use, which explains most of it (MEMORY PURGE)"
+            if peak > 1.5 * allocated
+            else ""
+        )
+        yield Fail(
+            f"fragmentation ratio {ratio:.2f} (above {t.fragmentation_ratio_max}) wastes {_size(waste)} "
+            f"for {_size(allocated)} allocated{why}"
+        )
+
+
+@check(
+    "MEM-07",
+    area="memory",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="client and replica output buffers are small",
+    rationale="Big output buffers mean clients that read slowly or ask for huge replies (KEYS, large "
+    "HGETALL, pub/sub backlogs), or replicas that cannot keep up; that memory counts against maxmemory "
+    "and can make Redis evict or refuse writes. MEMORY DOCTOR flags 200 KB per client and 10 MB per replica.",
+    bad="mem_clients_normal:524288000  connected_clients:100  # 5 MB per client",
+    good="mem_clients_normal:2097152  connected_clients:100  # 20 KB per client",
+    remediation="Find the clients with CLIENT LIST (omem, tot-mem, cmd) and fix their reads or commands; "
+    "bound them with client-output-buffer-limit normal/pubsub; for replicas check the network and "
+    "INFO replication lag.",
+    source="Redis MEMORY DOCTOR (src/object.c: client and replica buffers)",
+)
+def client_buffers(facts: RedisFacts, ctx: Context):
+    info, t = facts.info, ctx.thresholds
+    clients = as_float(info.get("connected_clients"))
+    normal = as_float(info.get("mem_clients_normal"))
+    if clients > 0 and normal / clients > t.client_buffer_avg_bytes:
+        yield Fail(
+            f"clients use {_size(normal / clients)} each on average ({_size(normal)} for {clients:.0f} "
+            f"clients, above {_size(t.client_buffer_avg_bytes)})"
+        )
+    replicas = as_float(info.get("connected_slaves"))
+    buffers = as_float(info.get("mem_clients_slaves"))
+    if replicas > 0 and buffers / replicas > t.replica_buffer_bytes:
+        yield Fail(
+            f"replica output buffers use {_size(buffers / replicas)} each on average ({_size(buffers)} for "
+            f"{replicas:.0f} replicas, above {_size(t.replica_buffer_bytes)})"
+        )
+
+
+@check(
+    "MEM-08",
+    area="memory",
+    scope="redis",
+    severity=Severity.LOW,
+    title="the Lua script cache stays small (at most 1000 scripts)",
+    rationale="Every distinct script sent with EVAL stays cached until SCRIPT FLUSH or a restart. "
+    "Thousands of them mean an application builds scripts with values inlined instead of passing "
+    "KEYS/ARGV, and the cache grows without bound.",
+    bad="number_of_cached_scripts:25000",
+    good="number_of_cached_scripts:12  # fixed scripts, values passed as KEYS and ARGV",
+    remediation="Make the application load fixed scripts (SCRIPT LOAD + EVALSHA, or FUNCTION LOAD) and pass "
+    "values as arguments; live: SCRIPT FLUSH ASYNC empties the cache.",
+    source="Redis MEMORY DOCTOR (src/object.c: more than 1000 cached scripts)",
+)
+def script_cache(facts: RedisFacts, ctx: Context):
+    scripts = int(as_float(facts.info.get("number_of_cached_scripts")))
+    if scripts > ctx.thresholds.lua_scripts_max:
+        lua = as_float(facts.info.get("used_memory_scripts", facts.info.get("used_memory_lua")))
+        yield Fail(
+            f"{scripts} Lua scripts are cached (above {ctx.thresholds.lua_scripts_max}), using {_size(lua)}"
+        )

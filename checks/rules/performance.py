@@ -1,0 +1,258 @@
+"""Checks: performance (slowlog, latency monitor, costly commands, fork cost, big keys, databases)."""
+
+from __future__ import annotations
+
+import re
+
+from checks.facts import RedisFacts, as_float
+from checks.model import Fail, Severity, Skip, check
+from checks.settings import Context
+
+GB = 1024**3
+
+
+def _size(n: float) -> str:
+    """Bytes for a message: 950 MB, 1.5 GB (powers of 1024, as Redis counts)."""
+    for unit in ("B", "KB", "MB"):
+        if abs(n) < 1024:
+            return f"{n:.1f} {unit}" if unit == "MB" and n < 100 else f"{n:.0f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def _ms(usec: float) -> str:
+    return f"{usec / 1000:.1f} ms"
+
+
+def _command_name(command: object) -> str:
+    """Only the command's name (and a container's subcommand): arguments may hold data."""
+    text = str(command)
+    if text.startswith(("b'", 'b"')):
+        text = text[2:]
+    words = text.split()
+    if not words:
+        return "(unknown)"
+    name = words[0].upper()
+    if (
+        name in ("CONFIG", "CLIENT", "ACL", "CLUSTER", "MEMORY", "SCRIPT", "FUNCTION", "DEBUG", "OBJECT")
+        and len(words) > 1
+    ):
+        name += " " + words[1].upper()
+    return name
+
+
+@check(
+    "PRF-01",
+    area="performance",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="the slowlog records slow commands, and none are waiting to be reviewed",
+    rationale="Redis runs commands one at a time: one slow command delays every client. The slowlog "
+    "names them, if slowlog-log-slower-than is positive (negative disables it, 0 logs every command "
+    "and buries the slow ones) and slowlog-max-len keeps entries. Recorded entries are reported (low).",
+    bad="slowlog-log-slower-than -1\nslowlog-max-len 0",
+    good="slowlog-log-slower-than 10000  # 10 ms\nslowlog-max-len 1024",
+    remediation="Set redis_server_slowlog_log_slower_than (µs) and redis_server_slowlog_max_len and rerun "
+    "site.yml; live: CONFIG SET slowlog-log-slower-than 10000. Review entries with SLOWLOG GET 20, fix "
+    "the commands, then SLOWLOG RESET.",
+    source="Redis docs, SLOWLOG and latency diagnosis; RedisInsight recommendations",
+)
+def slowlog(facts: RedisFacts, ctx: Context):
+    cfg = facts.config
+    if "slowlog-log-slower-than" not in cfg and "slowlog-max-len" not in cfg:
+        raise Skip("slowlog settings were not gathered")
+    slower = as_float(cfg.get("slowlog-log-slower-than"), -1)
+    length = as_float(cfg.get("slowlog-max-len"))
+    if slower <= 0 or length <= 0:
+        what = "disabled" if slower < 0 or length <= 0 else "logging every command"
+        yield Fail(
+            f"slowlog {what}: slowlog-log-slower-than {cfg.get('slowlog-log-slower-than')}, "
+            f"slowlog-max-len {cfg.get('slowlog-max-len')}"
+        )
+        return
+    entries = [e for e in facts.slowlog if isinstance(e, dict)]
+    if not entries:
+        return
+    worst = max(entries, key=lambda e: as_float(e.get("duration_us", e.get("duration"))))
+    took = as_float(worst.get("duration_us", worst.get("duration")))
+    when = ""
+    now = ctx.cluster.gathered_at if ctx.cluster is not None else 0.0
+    if now > 0 and as_float(worst.get("start_time")) > 0:
+        when = f", {max(0.0, now - as_float(worst['start_time'])) / 3600:.1f} h ago"
+    yield Fail(
+        f"slowlog holds {max(facts.slowlog_len, len(entries))} entries over {_ms(slower)}; the slowest "
+        f"of the latest {len(entries)}: {_command_name(worst.get('command', ''))} took {_ms(took)}{when}",
+        severity=Severity.LOW,
+    )
+
+
+@check(
+    "PRF-02",
+    area="performance",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="the latency monitor is on, and has recorded no latency spikes",
+    rationale="With latency-monitor-threshold 0 Redis does not record latency events (slow commands, "
+    "forks, AOF fsync, expiry cycles) and LATENCY DOCTOR has nothing to analyse. Recorded events are "
+    "reported (low): each is a stall every client felt.",
+    bad="latency-monitor-threshold 0",
+    good="latency-monitor-threshold 100  # ms; LATENCY LATEST empty",
+    remediation="Set redis_server_latency_monitor_threshold (ms) and rerun site.yml; live: CONFIG SET "
+    "latency-monitor-threshold 100. For events, read LATENCY DOCTOR and LATENCY HISTORY <event>, then "
+    "LATENCY RESET.",
+    source="Redis docs, latency monitoring (LATENCY LATEST, LATENCY DOCTOR)",
+)
+def latency_monitor(facts: RedisFacts, ctx: Context):
+    if "latency-monitor-threshold" not in facts.config:
+        raise Skip("latency-monitor-threshold was not gathered")
+    threshold = as_float(facts.config.get("latency-monitor-threshold"))
+    if threshold <= 0:
+        yield Fail(
+            f"latency-monitor-threshold {facts.config['latency-monitor-threshold']}: "
+            "latency events are not recorded"
+        )
+        return
+    events = [e for e in facts.latency_latest if isinstance(e, (list, tuple)) and len(e) >= 4]
+    if events:
+        events.sort(key=lambda e: as_float(e[3]), reverse=True)
+        shown = ", ".join(f"{e[0]} {as_float(e[2]):.0f} ms (max {as_float(e[3]):.0f} ms)" for e in events[:5])
+        yield Fail(
+            f"LATENCY LATEST has {len(events)} events over {threshold:.0f} ms: {shown}",
+            severity=Severity.LOW,
+        )
+
+
+@check(
+    "PRF-03",
+    area="performance",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="no KEYS, FLUSHALL, FLUSHDB, DEBUG, SAVE or MONITOR in the traffic",
+    rationale="KEYS walks the whole keyspace and FLUSHALL/FLUSHDB/SAVE block the single thread for as "
+    "long as the dataset is big; MONITOR halves throughput; DEBUG can crash or stall the server. "
+    "INFO commandstats counts their calls since the last restart or CONFIG RESETSTAT.",
+    bad="cmdstat_keys:calls=1520,usec=98000000",
+    good="cmdstat_scan:calls=1520  # SCAN with COUNT instead of KEYS",
+    remediation="Replace KEYS with SCAN, SAVE with BGSAVE, FLUSHALL/FLUSHDB with UNLINK or the ASYNC "
+    "variants; deny them to applications (redis_server_app_default_commands keeps -@dangerous, or "
+    "redis_server_rename_commands), then CONFIG RESETSTAT.",
+    source="Redis docs, KEYS (warning) and latency diagnosis; RedisInsight recommendations",
+)
+def costly_commands(facts: RedisFacts, ctx: Context):
+    seen = []
+    for command in ctx.thresholds.slow_commands:
+        name = command.lower()
+        calls = sum(
+            int(as_float(stats.get("calls")))
+            for key, stats in facts.info.items()
+            if isinstance(stats, dict) and (key == f"cmdstat_{name}" or key.startswith(f"cmdstat_{name}|"))
+        )
+        if calls > 0:
+            seen.append(f"{name.upper()} {calls} time{'s' if calls != 1 else ''}")
+    if seen:
+        yield Fail(f"INFO commandstats: {', '.join(seen)} since the last restart or CONFIG RESETSTAT")
+
+
+@check(
+    "PRF-04",
+    area="performance",
+    scope="redis",
+    severity=Severity.LOW,
+    title="forking is fast (at least 25 GB of used memory per second)",
+    rationale="BGSAVE, AOF rewrites and full replica syncs fork, and the fork copies the page tables while "
+    "Redis serves nobody. Healthy hosts fork 25+ GB per second; slow forks point at some virtualisation "
+    "layers or transparent huge pages. Instances under 100 MB fork too quickly to judge.",
+    bad="latest_fork_usec:400000  used_memory:4294967296  # 10 GB/s: a 400 ms stall",
+    good="latest_fork_usec:40000  used_memory:4294967296  # 100 GB/s",
+    remediation="Keep transparent huge pages off (redis_server_tune_kernel), run on bare metal or a "
+    "hypervisor with fast fork (HVM), keep instances smaller, and prefer diskless replication.",
+    source="Redis docs, latency diagnosis (latency generated by fork); Redis LATENCY DOCTOR",
+)
+def fork_cost(facts: RedisFacts, ctx: Context):
+    used = as_float(facts.info.get("used_memory"))
+    fork_usec = as_float(facts.info.get("latest_fork_usec"))
+    if used < ctx.thresholds.fork_min_memory_bytes:
+        raise Skip(f"used_memory {_size(used)} is under {_size(ctx.thresholds.fork_min_memory_bytes)}")
+    if fork_usec <= 0:
+        raise Skip("no fork since the start (latest_fork_usec 0)")
+    rate = (used / GB) / (fork_usec / 1e6)
+    if rate < ctx.thresholds.fork_rate_min_gb_s:
+        yield Fail(
+            f"the latest fork took {_ms(fork_usec)} for {_size(used)} used: {rate:.1f} GB/s "
+            f"(below {ctx.thresholds.fork_rate_min_gb_s:g} GB/s)"
+        )
+
+
+_LIMITS = {  # type -> (threshold name, what "length" counts)
+    "string": ("big_string_bytes", "bytes"),
+    "hash": ("big_hash_fields", "fields"),
+    "set": ("big_set_members", "members"),
+    "zset": ("big_zset_members", "members"),
+    "list": ("big_list_items", "items"),
+    "stream": ("big_stream_entries", "entries"),
+}
+
+
+@check(
+    "PRF-05",
+    area="performance",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="no big keys (strings up to 1 MB, hashes 5000 fields, sets 100k members, lists 1000 items)",
+    rationale="A big key is read, written, migrated and deleted in one go: HGETALL, SMEMBERS or DEL of it "
+    "blocks every client, its replies fill output buffers, and it cannot be spread across shards. "
+    "Judged on the primary's bounded key sample (SCAN, never KEYS).",
+    bad="user:all  hash  2500000 fields",
+    good="user:1042  hash  12 fields  # one key per object",
+    remediation="Split big keys by id or time (bucketing), trim lists and streams (LTRIM, XTRIM MAXLEN), "
+    "and delete big keys with UNLINK; find them with redis-cli --bigkeys or --memkeys.",
+    source="Redis docs, memory optimization and latency diagnosis; RedisInsight recommendations",
+)
+def big_keys(facts: RedisFacts, ctx: Context):
+    if facts.keys is None:
+        raise Skip("no key sample: only the primary samples keys")
+    sample = [k for k in facts.keys.get("keys", []) if isinstance(k, dict)]
+    found = []
+    for key in sample:
+        limit = _LIMITS.get(str(key.get("type", "")))
+        if limit is None:
+            continue
+        name, unit = limit
+        length = as_float(key.get("length"))
+        threshold = getattr(ctx.thresholds, name)
+        if length > threshold:
+            size = _size(length) if unit == "bytes" else f"{length:.0f} {unit}"
+            found.append((length / threshold, f"{str(key.get('name'))[:80]} ({key['type']}, {size})"))
+    if found:
+        found.sort(reverse=True)
+        partial = "" if facts.keys.get("complete") else ", an incomplete sample"
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        yield Fail(
+            f"{len(found)} of {len(sample)} sampled keys are big{partial}: "
+            f"{', '.join(text for _, text in found[:5])}{more}"
+        )
+
+
+@check(
+    "PRF-06",
+    area="performance",
+    scope="redis",
+    severity=Severity.LOW,
+    title="a single logical database holds the keys",
+    rationale="Numbered databases share one thread, one maxmemory and one persistence setting, so they "
+    "isolate nothing; Redis Cluster supports only db 0, and tools and clients often assume it. "
+    "Separate instances or key prefixes isolate data properly.",
+    bad="db0:keys=1200,expires=0\ndb3:keys=80,expires=80",
+    good="db0:keys=1280,expires=80  # prefixes such as session: and cache:",
+    remediation="Move the other databases' keys into db 0 under their own prefixes (or into their own "
+    "instance), and point clients at db 0.",
+    source="Redis docs, SELECT (logical databases); RedisInsight recommendations",
+)
+def single_database(facts: RedisFacts, ctx: Context):
+    used = sorted(
+        (int(name[2:]), int(as_float(value.get("keys"))))
+        for name, value in facts.info.items()
+        if re.fullmatch(r"db\d+", name) and isinstance(value, dict) and as_float(value.get("keys")) > 0
+    )
+    if len(used) > 1:
+        yield Fail(f"{len(used)} databases hold keys: {', '.join(f'db{n} {keys} keys' for n, keys in used)}")

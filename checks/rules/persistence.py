@@ -1,0 +1,182 @@
+"""Checks: persistence (RDB and AOF on, healthy, recent; no auto-restart without them)."""
+
+from __future__ import annotations
+
+from checks.facts import RedisFacts, as_float, config_yes, is_primary
+from checks.model import Fail, Severity, Skip, check
+from checks.settings import Context
+
+
+def _save_rules(facts: RedisFacts) -> str:
+    """CONFIG GET save: "3600 1 300 100", or "" when RDB snapshots are off."""
+    return str(facts.config.get("save", "")).strip()
+
+
+def _aof_on(facts: RedisFacts) -> bool:
+    if "appendonly" in facts.config:
+        return config_yes(facts, "appendonly")
+    return as_float(facts.info.get("aof_enabled")) == 1
+
+
+def _age(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min"
+
+
+@check(
+    "PER-01",
+    area="persistence",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="RDB snapshots or AOF are on",
+    rationale="Without either, a restart or crash loses every key, and a failover promotes a replica that "
+    "holds the only copy. An instance the inventory declares non-persistent (a cache) is not judged; "
+    "the fsync policy of the AOF is PER-05's.",
+    bad='save ""\nappendonly no',
+    good="save 3600 1 300 100 60 10000\nappendonly yes\nappendfsync everysec",
+    remediation="Set redis_server_save (a list of {seconds, changes}) and/or redis_server_appendonly: true "
+    "and rerun site.yml; live: CONFIG SET appendonly yes (rewrites the AOF in the background), then "
+    "CONFIG REWRITE.",
+    source="Redis docs, persistence (RDB and AOF); Redis docs, admin",
+)
+def persistence_on(facts: RedisFacts, ctx: Context):
+    if _save_rules(facts) or _aof_on(facts):
+        return
+    if facts.expected.get("persistent") is False:
+        raise Skip("the inventory declares this instance non-persistent (save [] and appendonly false)")
+    expected = " although the inventory expects persistence" if facts.expected.get("persistent") else ""
+    yield Fail(f"no RDB save rules and appendonly no{expected}: a restart loses every key")
+
+
+@check(
+    "PER-02",
+    area="persistence",
+    scope="redis",
+    severity=Severity.CRITICAL,
+    title="the last RDB save, AOF rewrite and AOF write succeeded",
+    rationale="A failed BGSAVE (disk full, permissions, fork refused by the kernel) or AOF write means the "
+    "data on disk is stale while clients believe it is safe; with stop-writes-on-bgsave-error Redis "
+    "also starts refusing writes.",
+    bad="rdb_last_bgsave_status:err\naof_last_write_status:err",
+    good="rdb_last_bgsave_status:ok\naof_last_bgrewrite_status:ok\naof_last_write_status:ok",
+    remediation="Read the Redis log (/var/log/redis) for the cause: free disk space in the data directory, "
+    "fix its ownership, or set vm.overcommit_memory=1 (redis_server_tune_kernel); then run BGSAVE "
+    "(and BGREWRITEAOF) and check INFO persistence again.",
+    source="Redis docs, persistence; Prometheus redis_exporter alert rules (last save/write status)",
+)
+def persistence_status(facts: RedisFacts, ctx: Context):
+    bad = [
+        f"{name}:{facts.info[name]}"
+        for name in ("rdb_last_bgsave_status", "aof_last_bgrewrite_status", "aof_last_write_status")
+        if name in facts.info and str(facts.info[name]).lower() != "ok"
+    ]
+    if bad:
+        yield Fail(f"{', '.join(bad)}: the data on disk is not what clients wrote (see the Redis log)")
+
+
+@check(
+    "PER-03",
+    area="persistence",
+    scope="redis",
+    severity=Severity.CRITICAL,
+    title="the last successful RDB snapshot is younger than 24 h",
+    rationale="Snapshots are what backups copy and what a restart without AOF loads: an old one means "
+    "days of writes are lost. Only instances with save rules and changes since their last save are "
+    "judged. Off-host backup freshness joins this check when the backup role publishes its metrics.",
+    bad="rdb_last_save_time:1700000000  # 3 days ago, rdb_changes_since_last_save:48210",
+    good="rdb_last_save_time within the last hours (save 3600 1)",
+    remediation="Check PER-02 and the Redis log for failing saves, keep redis_server_save rules that fire "
+    "at least daily, and run BGSAVE now; confirm with LASTSAVE.",
+    source="Redis docs, persistence (backups); Linuxfabrik redis-status; catalogue PER-03",
+)
+def last_save_age(facts: RedisFacts, ctx: Context):
+    if not _save_rules(facts):
+        raise Skip("no RDB save rules: snapshot age is not judged (PER-01 covers persistence)")
+    now = ctx.cluster.gathered_at if ctx.cluster is not None else 0.0
+    saved = as_float(facts.info.get("rdb_last_save_time"))
+    if now <= 0 or saved <= 0:
+        raise Skip("no gathering time or no rdb_last_save_time")
+    age = now - saved
+    changes = int(as_float(facts.info.get("rdb_changes_since_last_save")))
+    if age > ctx.thresholds.last_save_max_age_s and changes > 0:
+        yield Fail(
+            f"the last successful RDB save was {_age(age)} ago "
+            f"(limit {_age(ctx.thresholds.last_save_max_age_s)}) and {changes} changes are not on disk since"
+        )
+
+
+@check(
+    "PER-04",
+    area="persistence",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="a primary without persistence is not left to restart automatically",
+    rationale="A primary without RDB or AOF that restarts (systemd Restart=on-failure) comes back empty "
+    "before Sentinel fails over, and its replicas then copy the empty dataset: everything is lost. "
+    "The unit's restart policy is not among the gathered facts, so this is judged from the config alone.",
+    bad='save ""\nappendonly no  # on the primary, unit Restart=on-failure',
+    good="appendonly yes  # or, for a pure cache, the unit has Restart=no",
+    remediation="Turn persistence on (redis_server_save, redis_server_appendonly), or keep "
+    "redis_server_restart_on_failure: auto, which renders Restart=no for non-persistent instances, and "
+    "waive this check with that justification.",
+    source="Redis docs, replication (safety of replication when master has persistence turned off)",
+)
+def no_restart_without_persistence(facts: RedisFacts, ctx: Context):
+    if not is_primary(facts):
+        return
+    if _save_rules(facts) or _aof_on(facts):
+        return
+    yield Fail(
+        "the primary has no RDB save rules and appendonly no: if it restarts automatically it comes back "
+        "empty and its replicas copy the empty dataset (the unit's Restart= policy was not gathered)"
+    )
+
+
+@check(
+    "PER-05",
+    area="persistence",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="the AOF is fsynced every second (appendfsync everysec or always)",
+    rationale="appendfsync no leaves flushing to the kernel, typically every 30 s: a power loss or kernel "
+    "crash loses that much acknowledged writes. everysec bounds the loss to about one second at little cost.",
+    bad="appendonly yes\nappendfsync no",
+    good="appendonly yes\nappendfsync everysec",
+    remediation="Set redis_server_appendfsync: everysec and rerun site.yml; live: CONFIG SET appendfsync "
+    "everysec, then CONFIG REWRITE.",
+    source="Redis docs, persistence (AOF fsync policies)",
+)
+def aof_fsync(facts: RedisFacts, ctx: Context):
+    if not _aof_on(facts):
+        return
+    policy = str(facts.config.get("appendfsync", "")).lower()
+    if policy not in ("everysec", "always"):
+        yield Fail(
+            f"appendfsync {policy or '(unset)'} with the AOF on: "
+            "up to ~30 s of writes are lost on a power loss"
+        )
+
+
+@check(
+    "PER-06",
+    area="persistence",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="writes stop when a snapshot fails (stop-writes-on-bgsave-error yes)",
+    rationale="With RDB save rules and stop-writes-on-bgsave-error no, Redis keeps accepting writes after "
+    "BGSAVE starts failing, so nobody notices the snapshots (and the backups built on them) are stale.",
+    bad="save 3600 1\nstop-writes-on-bgsave-error no",
+    good="save 3600 1\nstop-writes-on-bgsave-error yes",
+    remediation="Set redis_server_stop_writes_on_bgsave_error: true and rerun site.yml; live: CONFIG SET "
+    "stop-writes-on-bgsave-error yes, then CONFIG REWRITE.",
+    source="Redis default redis.conf (SNAPSHOTTING); Redis docs, persistence",
+)
+def stop_writes_on_bgsave_error(facts: RedisFacts, ctx: Context):
+    if not _save_rules(facts):
+        return
+    if not config_yes(facts, "stop-writes-on-bgsave-error"):
+        value = facts.config.get("stop-writes-on-bgsave-error", "(unset)")
+        yield Fail(f"stop-writes-on-bgsave-error {value} with save rules '{_save_rules(facts)}'")

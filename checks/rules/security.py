@@ -1,0 +1,378 @@
+"""Checks: security (ACL users, network exposure, TLS, versions, secrets, certificates)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from checks.facts import ClusterFacts, HostFacts, RedisFacts, SentinelFacts, acl_users
+from checks.model import Fail, Severity, Skip, check
+from checks.settings import Context
+
+# The users the redis_server role creates itself (its defaults): every other enabled user
+# is an application's.
+KIT_USERS = ("admin", "replicator", "sentinel", "monitor")
+# Commands no application needs, with their ACL categories (Redis 7 command table).
+DANGEROUS = {
+    "flushall": ("dangerous", "keyspace", "write", "slow"),
+    "flushdb": ("dangerous", "keyspace", "write", "slow"),
+    "config": ("dangerous", "admin", "slow"),
+    "debug": ("dangerous", "admin", "slow"),
+    "keys": ("dangerous", "keyspace", "read", "slow"),
+    "shutdown": ("dangerous", "admin", "slow"),
+    "module": ("dangerous", "admin", "slow"),
+}
+WILDCARDS = ("0.0.0.0", "*", "::*", "::")
+
+
+def _selectors(rules: list[str]) -> list[list[str]]:
+    """The root rules and each Redis 7 selector ``(...)``: a command is allowed when any allows it."""
+    root, selectors, current = [], [], None
+    for rule in rules:
+        if current is None and rule.startswith("("):
+            current, rule = [], rule[1:]
+        if current is None:
+            root.append(rule)
+            continue
+        closed = rule.endswith(")")
+        current.append(rule[:-1] if closed else rule)
+        if closed:
+            selectors.append([r for r in current if r])
+            current = None
+    return [root, *selectors]
+
+
+def acl_allows(rules: list[str], command: str, categories: tuple[str, ...] = ()) -> bool:
+    """Whether ACL rules allow a command (or one of its subcommands), last match winning over
+    ``+@all``/``allcommands``, ``-@all``/``nocommands``, ``±@category`` for any of the command's
+    categories, ``+cmd``, ``+cmd|sub`` and ``-cmd``. Like facts.user_can, with all categories."""
+    command = command.lower()
+    for rules_set in _selectors(rules):
+        allowed = False
+        for rule in rules_set:
+            rule = rule.lower()
+            if rule in ("allcommands", "+@all"):
+                allowed = True
+            elif rule in ("nocommands", "-@all"):
+                allowed = False
+            elif rule[:2] in ("+@", "-@") and rule[2:] in categories:
+                allowed = rule[0] == "+"
+            elif rule == f"+{command}" or rule.startswith(f"+{command}|"):
+                allowed = True
+            elif rule == f"-{command}":
+                allowed = False
+        if allowed:
+            return True
+    return False
+
+
+def grants_all(rules: list[str]) -> bool:
+    """Whether the rules end on every command (+@all or allcommands, not taken back by -@all)."""
+    return any(acl_allows(r, "\0") for r in _selectors(rules))
+
+
+def enabled(rules: list[str]) -> bool:
+    return "on" in rules
+
+
+def _dangerous_allowed(rules: list[str]) -> list[str]:
+    return [cmd.upper() for cmd, cats in DANGEROUS.items() if acl_allows(rules, cmd, cats)]
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", str(text))[:3])
+
+
+@check(
+    "SEC-01",
+    area="security",
+    scope="redis",
+    severity=Severity.CRITICAL,
+    title="No enabled Redis user logs in without a password",
+    rationale="A user with nopass accepts any password, so anyone who reaches the port acts with that "
+    "user's rights. Redis is often reachable from every application host: the password is the only "
+    "barrier left.",
+    bad="user app on nopass ~* +@all",
+    good="user app on #<sha256> ~app:* +@all -@dangerous",
+    remediation="Give every user in redis_server_acl_users a password (Ansible Vault) and rerun site.yml; "
+    "live: ACL SETUSER app resetpass >S3cret... (or ACL SETUSER app off), then ACL SAVE.",
+    source="Redis docs, security and ACL",
+)
+def no_nopass_user(facts: RedisFacts, ctx: Context):
+    for name, rules in acl_users(facts.acl).items():
+        if enabled(rules) and "nopass" in rules:
+            yield Fail(f"user {name} is on with nopass: any password logs in")
+
+
+@check(
+    "SEC-02",
+    area="security",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="The default user is off or has neither all commands nor dangerous ones",
+    rationale="Clients that never AUTH are the default user: if it is on with +@all, a forgotten or "
+    "leaked requirepass-style password (or none) gives full control, FLUSHALL and CONFIG included.",
+    bad="user default on nopass ~* &* +@all",
+    good="user default off resetchannels -@all",
+    remediation="The redis_server role always writes 'user default off'; rerun site.yml. Live: "
+    "ACL SETUSER default off, then ACL SAVE, and move clients to named users.",
+    source="Redis docs, ACL (the default user); RedisInsight recommendations",
+)
+def default_user_off(facts: RedisFacts, ctx: Context):
+    rules = acl_users(facts.acl).get("default")
+    if rules is None or not enabled(rules):
+        return
+    if grants_all(rules):
+        yield Fail("user default is on with +@all: clients that never AUTH may run every command")
+        return
+    dangerous = _dangerous_allowed(rules)
+    if dangerous:
+        yield Fail(f"user default is on and may run {', '.join(dangerous)}")
+
+
+@check(
+    "SEC-03",
+    area="security",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="protected-mode is yes",
+    rationale="Protected mode refuses outside clients when Redis listens on every interface with the "
+    "default user unprotected: a second line of defence if bind or ACL is ever loosened.",
+    bad="protected-mode no",
+    good="protected-mode yes",
+    remediation="Set redis_server_protected_mode: true and rerun site.yml; "
+    "live: CONFIG SET protected-mode yes, then CONFIG REWRITE.",
+    source="Redis docs, security (protected mode)",
+)
+def protected_mode(facts: RedisFacts, ctx: Context):
+    value = facts.config.get("protected-mode", "")
+    if str(value).lower() != "yes":
+        yield Fail(f"protected-mode is {value or 'not set'}: the last guard against open exposure is off")
+
+
+@check(
+    "SEC-04",
+    area="security",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="Redis binds explicit addresses, never a wildcard",
+    rationale="Binding 0.0.0.0, * or :: exposes Redis on every interface, including public or management "
+    "networks the firewall may not cover. Redis is meant for trusted networks only.",
+    bad="bind * -::*",
+    good="bind 10.0.0.5 127.0.0.1",
+    remediation="List the host's addresses in redis_server_bind "
+    "(keep redis_server_bind_allow_wildcard: false) "
+    'and rerun site.yml; live: CONFIG SET bind "10.0.0.5 127.0.0.1", then CONFIG REWRITE.',
+    source="Redis docs, security (network security)",
+)
+def bind_explicit(facts: RedisFacts, ctx: Context):
+    if "bind" not in facts.config:
+        raise Skip("CONFIG GET bind returned nothing")
+    addresses = str(facts.config["bind"]).split()
+    if not addresses:
+        yield Fail("bind is empty: Redis listens on every interface")
+        return
+    wild = [a for a in addresses if a.lstrip("-") in WILDCARDS]
+    if wild:
+        yield Fail(f"bind {' '.join(addresses)} has the wildcard {' '.join(wild)}: Redis listens everywhere")
+
+
+@check(
+    "SEC-05",
+    area="security",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="Application users cannot run FLUSHALL, FLUSHDB, CONFIG, DEBUG, KEYS, SHUTDOWN or MODULE",
+    rationale="An application bug, an injection or a stolen application password should not wipe the data, "
+    "reconfigure the server, stall it with KEYS or load code. Only the admin user needs these.",
+    bad="user app on #<sha256> ~* +@all",
+    good="user app on #<sha256> ~app:* +@all -@dangerous +role",
+    remediation="Leave commands unset in redis_server_acl_users (the role then grants "
+    "redis_server_app_default_commands: +@all -@dangerous +role) or add -@dangerous to them, and rerun "
+    "site.yml; live: ACL SETUSER app -@dangerous, then ACL SAVE.",
+    source="Redis docs, ACL (command categories) and security",
+)
+def app_users_no_dangerous(facts: RedisFacts, ctx: Context):
+    for name, rules in acl_users(facts.acl).items():
+        if name in KIT_USERS or not enabled(rules):
+            continue
+        dangerous = _dangerous_allowed(rules)
+        if dangerous:
+            yield Fail(f"application user {name} may run {', '.join(dangerous)}")
+
+
+@check(
+    "SEC-06",
+    area="security",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="Redis speaks TLS only, with TLSv1.2+ and encrypted replication",
+    rationale="Without TLS, AUTH passwords and data cross the network in clear and anyone on the path can "
+    "read or alter them. A plain port beside TLS, TLSv1/1.1 or plain replication leaves the same hole open.",
+    bad="port 6379\ntls-port 0",
+    good='port 0\ntls-port 6379\ntls-protocols "TLSv1.2 TLSv1.3"\ntls-replication yes',
+    remediation="Set redis_server_tls_mode: only (redis_server_tls_protocols: 'TLSv1.2 TLSv1.3', "
+    "redis_server_tls_replication: true) and rerun site.yml; clients then connect with rediss://. "
+    'Live: CONFIG SET tls-protocols "TLSv1.2 TLSv1.3", CONFIG SET tls-replication yes, CONFIG SET port 0, '
+    "then CONFIG REWRITE.",
+    source="Redis docs, TLS",
+)
+def tls(facts: RedisFacts, ctx: Context):
+    config = facts.config
+    port, tls_port = str(config.get("port", "0")), str(config.get("tls-port", "0"))
+    mode = facts.expected.get("tls_mode")
+    if not mode:
+        mode = "off" if tls_port == "0" else ("only" if port == "0" else "both")
+    if mode == "off":
+        yield Fail(
+            f"TLS is off (tls_mode off, plain port {port}): traffic and passwords cross the network in clear",
+            severity=Severity.MEDIUM,
+        )
+        return
+    if tls_port == "0":
+        yield Fail(f"tls_mode is {mode} but tls-port is 0: Redis does not speak TLS")
+    if port != "0":
+        yield Fail(
+            f"plain port {port} is open beside tls-port {tls_port}: passwords may still cross in clear",
+            severity=Severity.HIGH if mode == "only" else Severity.MEDIUM,
+        )
+    protocols = str(config.get("tls-protocols", "")).split()
+    old = [p for p in protocols if p.lower() in ("tlsv1", "tlsv1.0", "tlsv1.1")]
+    if old:
+        yield Fail(f"tls-protocols {' '.join(protocols)} allows the deprecated {' '.join(old)}")
+    if str(config.get("tls-replication", "no")).lower() != "yes":
+        value = config.get("tls-replication", "not set")
+        yield Fail(f"tls-replication is {value}: replication runs in clear")
+
+
+@check(
+    "SEC-07",
+    area="security",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="Redis runs a supported version",
+    rationale="Old Redis releases no longer get security fixes (several Lua and protocol CVEs were fixed "
+    "only in maintained branches) and lack ACL, TLS and configuration safeguards.",
+    bad="redis_version:6.0.9",
+    good="redis_version:7.2.5",
+    remediation="Upgrade the redis-server package (redis_server_packages, or the distribution's backports) "
+    "and restart one node at a time with playbooks/rolling_restart.yml, replicas first.",
+    source="Redis release notes and support policy",
+)
+def supported_version(facts: RedisFacts, ctx: Context):
+    version = facts.info.get("redis_version")
+    if not version:
+        raise Skip("INFO has no redis_version")
+    if _version(version) < _version(ctx.thresholds.min_version):
+        yield Fail(f"Redis {version} is older than the minimum supported {ctx.thresholds.min_version}")
+
+
+@check(
+    "SEC-08",
+    area="security",
+    scope="cluster",
+    severity=Severity.MEDIUM,
+    title="The inventory's passwords are long generated secrets",
+    rationale="Redis checks passwords very fast and has no lockout, so a short password falls to an online "
+    "guessing attack. Long random secrets (32+ characters) are out of reach.",
+    bad="redis_server_admin_password: changeme",
+    good='redis_server_admin_password: "{{ vault_redis_admin_password }}"  # openssl rand -base64 32',
+    remediation="Generate each secret (openssl rand -base64 32), store it with Ansible Vault, set "
+    "redis_server_password_min_length / redis_sentinel_password_min_length to 32 so the roles refuse "
+    "shorter ones, and rerun site.yml.",
+    source="Redis docs, security (authentication); ACL (password strength)",
+)
+def password_strength(facts: ClusterFacts, ctx: Context):
+    if not facts.secret_lengths:
+        raise Skip("no secrets were read from the inventory")
+    minimum = ctx.thresholds.password_min_length
+    for name, length in sorted(facts.secret_lengths.items()):
+        if length < minimum:
+            what = "is empty" if length == 0 else f"is {length} characters long"
+            yield Fail(f"{name} {what}, below {minimum}", target="inventory")
+
+
+@check(
+    "SEC-09",
+    area="security",
+    scope="host",
+    severity=Severity.HIGH,
+    title="TLS certificates are readable and do not expire soon",
+    rationale="When a certificate expires, every TLS client, replica and sentinel is refused at once: "
+    "the whole cluster goes down together. Renewing ahead of time avoids the cliff.",
+    bad="notAfter in 12 days",
+    good="notAfter in 300 days (renewed within 30 days of expiry)",
+    remediation="Rerun site.yml: the redis_server role renews the certificates it generated when they expire "
+    "within redis_server_tls_renew_days (30); for your own files, replace redis_server_tls_cert / "
+    "redis_server_tls_ca_cert. Redis reloads them with CONFIG SET tls-cert-file (same path).",
+    source="Redis docs, TLS; kit policy",
+)
+def certificates(facts: HostFacts, ctx: Context):
+    wanted = list(facts.expected.get("certs", []))
+    seen = {c.get("path") for c in facts.certificates}
+    if not wanted and not facts.certificates:
+        return
+    if not facts.now:
+        raise Skip("the host's clock was not read")
+    for path in wanted:
+        if path not in seen:
+            yield Fail(f"{path} was not checked: certificate missing from the host facts")
+    for cert in facts.certificates:
+        path = cert.get("path", "?")
+        if cert.get("error") or not cert.get("not_after"):
+            yield Fail(f"{path} cannot be read: {cert.get('error') or 'no expiry date'}")
+            continue
+        days = (float(cert["not_after"]) - facts.now) / 86400
+        date = time.strftime("%Y-%m-%d", time.gmtime(float(cert["not_after"])))
+        if days < 0:
+            yield Fail(f"{path} expired on {date} ({-days:.0f} days ago)", severity=Severity.CRITICAL)
+        elif days < ctx.thresholds.cert_min_days:
+            yield Fail(f"{path} expires on {date}, in {days:.0f} days (< {ctx.thresholds.cert_min_days})")
+
+
+@check(
+    "SEC-10",
+    area="security",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="DEBUG and MODULE commands are disabled",
+    rationale="DEBUG can crash, stall or corrupt the server and MODULE LOAD runs arbitrary code in it. "
+    "Redis 7 disables both unless enable-debug-command / enable-module-command allow them.",
+    bad="enable-debug-command yes\nenable-module-command local",
+    good="enable-debug-command no\nenable-module-command no",
+    remediation='Set redis_server_enable_debug_command: "no" and leave enable-module-command at its default '
+    "(no), rerun site.yml and restart with playbooks/rolling_restart.yml (both settings are immutable "
+    "at runtime).",
+    source="Redis docs, security; redis.conf (enable-debug-command, enable-module-command)",
+)
+def debug_module_disabled(facts: RedisFacts, ctx: Context):
+    for name, command in (("enable-debug-command", "DEBUG"), ("enable-module-command", "MODULE")):
+        value = facts.config.get(name)
+        if value is None:
+            yield Fail(f"{name} is not a setting of this Redis (before 7.0): {command} is open to ACL users")
+        elif str(value).lower() != "no":
+            yield Fail(f"{name} is {value}: {command} is enabled")
+
+
+@check(
+    "SEC-11",
+    area="security",
+    scope="sentinel",
+    severity=Severity.CRITICAL,
+    title="Sentinel has no password-less user and its default user is off",
+    rationale="Whoever controls Sentinel controls failover: SENTINEL SET, FAILOVER or REMOVE can point every "
+    "client at another server. A nopass or open default user makes that one connection away.",
+    bad="user default on nopass ~* &* +@all",
+    good="user default off resetchannels -@all",
+    remediation="The redis_sentinel role turns the default user off and gives every user of "
+    "redis_sentinel_client_users a password; rerun site.yml. Live on each sentinel: ACL SETUSER default off, "
+    "then SENTINEL FLUSHCONFIG.",
+    source="Redis docs, Sentinel (ACL authentication) and security",
+)
+def sentinel_acl(facts: SentinelFacts, ctx: Context):
+    users = acl_users(facts.acl)
+    for name, rules in users.items():
+        if enabled(rules) and "nopass" in rules:
+            yield Fail(f"sentinel user {name} is on with nopass: any password logs in")
+        elif name == "default" and enabled(rules):
+            yield Fail("sentinel user default is on: clients that never AUTH get in", severity=Severity.HIGH)
