@@ -239,7 +239,8 @@ def ssh_options(paths: LabPaths) -> list[str]:
 def render_inventory(plan: AddressPlan, paths: LabPaths) -> dict:
     """The lab inventory in Ansible's JSON inventory form.
 
-    The first host is the initial primary; every host runs a sentinel.
+    The first host is the initial primary; every host runs a sentinel; the last one also
+    runs the scheduled compliance checks.
     """
     hostvars = {
         h.name: {
@@ -255,7 +256,7 @@ def render_inventory(plan: AddressPlan, paths: LabPaths) -> dict:
     return {
         "_meta": {"hostvars": hostvars},
         "all": {
-            "children": ["redis", "sentinel"],
+            "children": ["redis", "sentinel", "redis_compliance"],
             "vars": {
                 "redisops_lab_subnet": plan.subnet,
                 "redisops_lab_control_address": plan.gateway,
@@ -266,6 +267,7 @@ def render_inventory(plan: AddressPlan, paths: LabPaths) -> dict:
         "redis_primary": {"hosts": names[:1]},
         "redis_replicas": {"hosts": names[1:]},
         "sentinel": {"hosts": names},
+        "redis_compliance": {"hosts": names[-1:]},
     }
 
 
