@@ -29,8 +29,9 @@ EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 class Report:
     results: list[Result] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # expired waivers, facts not gathered
-    started: float = 0.0
-    duration: float = 0.0
+    started: float = 0.0  # when the facts were gathered
+    duration: float = 0.0  # gathering plus judging
+    targets: list[str] = field(default_factory=list)  # every Redis, Sentinel and host read (or tried)
 
     def failing(self, at_least: Severity = Severity.INFO) -> list[Result]:
         return [r for r in self.results if r.status == FAIL and r.severity >= at_least]
@@ -100,7 +101,10 @@ def run_checks(
 ) -> Report:
     started = time.time()
     ctx = Context(thresholds=thresholds or Thresholds(), cluster=cluster)
-    report = Report(started=cluster.gathered_at or started)
+    report = Report(
+        started=cluster.gathered_at or started,
+        targets=[f.target for f in (*cluster.redis, *cluster.sentinels, *cluster.hosts)],
+    )
     wanted = set(only) if only else None
     for kind, items in (("redis", cluster.redis), ("sentinel", cluster.sentinels), ("host", cluster.hosts)):
         for facts in items:
@@ -154,5 +158,5 @@ def run_checks(
             )
             if note not in report.notes:
                 report.notes.append(note)
-    report.duration = time.time() - report.started
+    report.duration = cluster.gather_seconds + (time.time() - started)
     return report

@@ -77,6 +77,7 @@ class ClusterFacts:
     groups: list[dict] = field(default_factory=list)
     secret_lengths: dict[str, int] = field(default_factory=dict)  # variable name -> length, never the value
     gathered_at: float = 0.0
+    gather_seconds: float = 0.0
     host_facts_gathered: bool = True
 
     def host(self, name: str) -> HostFacts | None:
@@ -98,6 +99,7 @@ class ClusterFacts:
             groups=list(data.get("groups", [])),
             secret_lengths=dict(data.get("secret_lengths", {})),
             gathered_at=float(data.get("gathered_at", 0.0)),
+            gather_seconds=float(data.get("gather_seconds", 0.0)),
             host_facts_gathered=bool(data.get("host_facts_gathered", True)),
         )
 

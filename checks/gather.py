@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +59,28 @@ def _client(endpoint: Endpoint):
     return redis.Redis(**kwargs)
 
 
+def certificate_problem(path: str) -> str:
+    """Why a local certificate file cannot work ('' when it looks fine or cannot be judged)."""
+    if not path:
+        return ""
+    if not Path(path).is_file():
+        return "does not exist"
+    try:
+        end = subprocess.run(
+            ["openssl", "x509", "-noout", "-enddate", "-checkend", "0", "-in", path],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if end.returncode != 0 and end.stdout.startswith("notAfter="):
+        return f"expired on {end.stdout.splitlines()[0].split('=', 1)[1]}: renew it"
+    if not end.stdout.startswith("notAfter="):
+        return "is not a readable certificate"
+    return ""
+
+
 def describe_error(exc: BaseException, endpoint: Endpoint) -> str:
     """What went wrong, in words an operator acts on (never the password)."""
     import redis
@@ -70,9 +93,19 @@ def describe_error(exc: BaseException, endpoint: Endpoint) -> str:
         or "invalid username-password" in text
     ):
         return f"authentication as {endpoint.username!r} refused by {where}: check the password variable"
+    if "DENIED" in text and "protected mode" in text:
+        return (
+            f"{where} refuses remote clients: protected mode is on because the default user has no "
+            "password (an open default user, SEC-01); fix the ACL from the host itself"
+        )
     if isinstance(exc, redis.exceptions.NoPermissionError) or "NOPERM" in text:
         return f"user {endpoint.username!r} may not run a needed command on {where}: {text}"
-    if "certificate" in text.lower() or "ssl" in text.lower():
+    if "certificate" in text.lower() or "ssl" in text.lower() or "eof occurred" in text.lower():
+        # A server that refuses our certificate just closes the handshake: look at our own files.
+        for what, path in (("client certificate", endpoint.cert), ("CA certificate", endpoint.ca_cert)):
+            problem = certificate_problem(path)
+            if problem:
+                return f"TLS handshake with {where} failed: our {what} {path} {problem}"
         return f"TLS handshake with {where} failed: {text}"
     if isinstance(exc, redis.TimeoutError):
         return f"{where} did not answer within {SOCKET_TIMEOUT:.0f} s (host down or firewalled?)"
@@ -232,7 +265,7 @@ def gather(targets: Targets, limit: Thresholds, hosts: bool = True, workers: int
         redis_jobs = [pool.submit(gather_redis, e, limit) for e in targets.endpoints if e.kind == "redis"]
         sentinel_jobs = [pool.submit(gather_sentinel, e) for e in targets.endpoints if e.kind == "sentinel"]
         host_jobs = [pool.submit(gather_host, h) for h in targets.hosts] if hosts else []
-        return ClusterFacts(
+        cluster = ClusterFacts(
             redis=[j.result() for j in redis_jobs],
             sentinels=[j.result() for j in sentinel_jobs],
             hosts=[j.result() for j in host_jobs],
@@ -241,3 +274,5 @@ def gather(targets: Targets, limit: Thresholds, hosts: bool = True, workers: int
             gathered_at=started,
             host_facts_gathered=hosts and bool(targets.hosts),
         )
+    cluster.gather_seconds = time.time() - started
+    return cluster

@@ -78,6 +78,7 @@ class Targets:
 def write_targets(targets: Targets, path: Path) -> None:
     """Credentials inside: created 0600 before a byte is written."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: make it private first
     with os.fdopen(fd, "w") as fh:
         json.dump(targets.to_dict(), fh, indent=2)
 

@@ -124,9 +124,17 @@ def to_prometheus(report: Report, fail_on: Severity, last_success: float | None 
         "# HELP redisops_check_failing 1 when the check fails on the target (not waived), else 0.",
         "# TYPE redisops_check_failing gauge",
     ]
+    # One series per check and target: several findings of one check on one target are one
+    # failing gauge (labelled with the worst severity), as the text format requires.
+    series: dict[tuple[str, str], Result] = {}
     for r in _sorted(report.results):
         if r.status in (SKIPPED, ERROR):
             continue
+        key = (r.check_id, r.target)
+        seen = series.get(key)
+        if seen is None or (r.status == FAIL, r.severity) > (seen.status == FAIL, seen.severity):
+            series[key] = r
+    for r in series.values():
         labels = (
             f'check="{_label(r.check_id)}",target="{_label(r.target)}",area="{r.area}",'
             f'severity="{r.severity}",waived="{str(r.status == WAIVED).lower()}"'
@@ -136,12 +144,10 @@ def to_prometheus(report: Report, fail_on: Severity, last_success: float | None 
         "# HELP redisops_check_target_up 1 when the target could be read, else 0.",
         "# TYPE redisops_check_target_up gauge",
     ]
-    unreadable = {r.target for r in report.errors()}
-    targets = sorted({r.target for r in report.results if r.target not in ("cluster", "hosts", "inventory")})
-    for target in targets:
-        out.append(
-            f'redisops_check_target_up{{target="{_label(target)}"}} {0 if target in unreadable else 1}'
-        )
+    unreadable = {r.target for r in report.errors() if r.check_id.startswith("GATHER-")}
+    for target in sorted(set(report.targets)):
+        up = 0 if target in unreadable else 1
+        out.append(f'redisops_check_target_up{{target="{_label(target)}"}} {up}')
     out += [
         "# HELP redisops_check_findings Failing results by severity (waived ones excluded).",
         "# TYPE redisops_check_findings gauge",

@@ -67,6 +67,25 @@ class Thresholds:
 _TUPLES = {f.name for f in fields(Thresholds) if f.type.startswith("tuple")}
 
 
+def _coerce(value: Any, kind: type) -> Any:
+    """A value of the setting's type; templated strings of numbers count, anything else is refused
+    (never a silent truncation: 2.5 sentinels is an error, not 2)."""
+    if isinstance(value, bool | list | tuple | dict):
+        raise TypeError
+    if kind is str:
+        if not isinstance(value, str):
+            raise TypeError
+        return value
+    number = float(value) if isinstance(value, str) else value
+    if not isinstance(number, int | float):
+        raise TypeError
+    if kind is int:
+        if float(number) != int(number):
+            raise ValueError
+        return int(number)
+    return float(number)
+
+
 def thresholds(overrides: dict[str, Any] | None) -> Thresholds:
     """The defaults with the inventory's overrides, checked by name and type."""
     base = Thresholds()
@@ -85,13 +104,11 @@ def thresholds(overrides: dict[str, Any] | None) -> Thresholds:
         default = getattr(base, name)
         try:
             if name in _TUPLES:
-                if isinstance(value, str):
+                if isinstance(value, str | dict) or not hasattr(value, "__iter__"):
                     raise TypeError
-                values[name] = tuple(type(default[0])(v) if default else v for v in value)
-            elif isinstance(default, bool) or isinstance(value, bool):
-                raise TypeError
+                values[name] = tuple(_coerce(v, type(default[0])) if default else v for v in value)
             else:
-                values[name] = type(default)(value)
+                values[name] = _coerce(value, type(default))
         except (TypeError, ValueError):
             raise ValueError(
                 f"redis_compliance_thresholds.{name}: {value!r} is not a {type(default).__name__}"
