@@ -121,7 +121,7 @@ def check(
             area=area,
             scope=scope,
             severity=severity,
-            title=title,
+            title=title[:1].upper() + title[1:],
             rationale=rationale,
             bad=bad,
             good=good,
