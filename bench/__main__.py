@@ -6,7 +6,11 @@
 - rolling: playbooks/rolling_restart.yml under a Sentinel-aware write load: its duration,
   the client error window and acknowledged writes lost;
 - throughput: redis-benchmark (SET/GET, 50 clients, pipeline 16) against the role's
-  config and the distribution's stock config on the same lab host, plain TCP and TLS.
+  config and the distribution's stock config on the same lab host, plain TCP and TLS;
+- checks: ``redisops check`` on the deployed lab (CLI, inventory, hosts);
+- scale: a check run over 1, 10 and 100 local redis-server processes (127.0.0.1);
+- impact: p99 latency of a redis-benchmark against a local server with and without
+  check runs in a loop beside it (rounds interleaved).
 
 Medians of several runs, with min and max; nothing here fails a test run.
 """
@@ -23,10 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import checks_bench
+
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
 REDISOPS = str(BIN / "redisops")
-SECTIONS = ("lab", "deploy", "rolling", "throughput")
+SECTIONS = ("lab", "deploy", "rolling", "throughput", "checks", "scale", "impact")
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
@@ -156,7 +162,7 @@ def print_table(rows: list[tuple]) -> None:
     print(f"\n{'measurement':<46} {'n':>3} {'median':>11} {'min':>11} {'max':>11} {'unit':<6} target")
     print("-" * 104)
     for name, samples, unit, target in rows:
-        fmt = "{:>11.2f}" if unit in ("s", "ratio") else "{:>11.0f}"
+        fmt = "{:>11.2f}" if unit in ("s", "ratio", "ms") else "{:>11.0f}"
         cells = " ".join(fmt.format(x) for x in (statistics.median(samples), min(samples), max(samples)))
         print(f"{name:<46} {len(samples):>3} {cells} {unit:<6} {target}")
 
@@ -181,8 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_rolling(args.runs)
     if "throughput" in sections:
         rows += bench_throughput(args.runs)
+    if "checks" in sections:
+        rows += checks_bench.bench_lab_run(max(args.runs, 5), REDISOPS)
+    if "scale" in sections:
+        rows += checks_bench.bench_scale(args.runs)
+    if "impact" in sections:
+        rows += checks_bench.bench_impact(args.runs)
     print_table(rows)
-    if {"deploy", "rolling", "throughput"} & set(sections):
+    if {"deploy", "rolling", "throughput", "checks"} & set(sections):
         print("\nThe lab is left deployed; 'redisops lab down' removes it.")
     return 0
 
