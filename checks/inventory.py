@@ -158,6 +158,9 @@ _SECRETS = (
 )
 
 
+_PLUGINS_READY: list[bool] = []  # Ansible's plugin loader is set up once per process
+
+
 def _load_ansible(inventory: str, vault_password_file: str | None):
     # Ansible prints its warnings through its own display; keep them on stderr.
     from ansible import constants as C
@@ -166,11 +169,14 @@ def _load_ansible(inventory: str, vault_password_file: str | None):
     from ansible.inventory.manager import InventoryManager
     from ansible.module_utils.common.collections import ImmutableDict
     from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import VaultSecretsContext
     from ansible.plugins.loader import init_plugin_loader
     from ansible.vars.manager import VariableManager
 
     context.CLIARGS = ImmutableDict({})
-    init_plugin_loader()
+    if not _PLUGINS_READY:
+        init_plugin_loader()
+        _PLUGINS_READY.append(True)
     loader = DataLoader()
     files = [vault_password_file] if vault_password_file else []
     if not files and C.DEFAULT_VAULT_PASSWORD_FILE:
@@ -181,8 +187,15 @@ def _load_ansible(inventory: str, vault_password_file: str | None):
         vault_password_files=files,
         ask_vault_pass=False,
         auto_prompt=False,
+        initialize_context=False,
     )
     loader.set_vault_secrets(secrets)
+    # Ansible's vault context is process-wide and set once; later reads add their secrets to it.
+    current = VaultSecretsContext.current(optional=True)
+    if current is None:
+        VaultSecretsContext.initialize(VaultSecretsContext(list(secrets)))
+    else:
+        current.secrets.extend(s for s in secrets if s not in current.secrets)
     manager = InventoryManager(loader=loader, sources=[inventory])
     return loader, manager, VariableManager(loader=loader, inventory=manager)
 

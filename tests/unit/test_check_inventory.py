@@ -1,0 +1,105 @@
+"""Targets read from an Ansible inventory by Ansible itself: group_vars, role defaults, Vault.
+
+Real Ansible (no lab): a static inventory in a temporary directory, a vault-encrypted password.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from ansible.parsing.vault import VaultLib, VaultSecret
+
+from checks.inventory import InventoryError, from_inventory
+
+VAULT_PASSWORD = "vault-pass-for-the-test"
+ADMIN_PASSWORD = "A" * 32
+
+
+def _vaulted(value: str) -> str:
+    lib = VaultLib([("default", VaultSecret(VAULT_PASSWORD.encode()))])
+    text = lib.encrypt(value.encode()).decode()
+    return "!vault |\n" + textwrap.indent(text, "  ")
+
+
+def _inventory(tmp_path, hosts: str, extra_vars: str = "") -> tuple[str, str]:
+    inv = tmp_path / "inv"
+    (inv / "group_vars" / "all").mkdir(parents=True)
+    (inv / "hosts.yml").write_text(hosts)
+    (inv / "group_vars" / "all" / "main.yml").write_text(
+        "redis_server_admin_password: " + _vaulted(ADMIN_PASSWORD) + "\n"
+        "redis_sentinel_admin_password: plain-sentinel-secret-0123456789xx\n"
+        "redis_server_monitoring_password: short\n" + extra_vars
+    )
+    password_file = tmp_path / "vault-pass"
+    password_file.write_text(VAULT_PASSWORD)
+    return str(inv), str(password_file)
+
+
+HOSTS = """
+all:
+  children:
+    redis:
+      hosts:
+        r1: {ansible_host: 192.0.2.11}
+        r2: {ansible_host: 192.0.2.12}
+    sentinel:
+      hosts:
+        r1: {}
+        r2: {}
+        s3: {ansible_host: 192.0.2.13}
+"""
+
+
+def test_targets_come_from_the_inventory_with_vault_and_role_defaults(tmp_path):
+    inv, vault = _inventory(tmp_path, HOSTS)
+    targets = from_inventory(inv, vault_password_file=vault)
+    redis = {e.target: e for e in targets.endpoints if e.kind == "redis"}
+    sentinels = {e.target: e for e in targets.endpoints if e.kind == "sentinel"}
+    assert set(redis) == {"r1:6379", "r2:6379"}
+    assert set(sentinels) == {"r1:26379", "r2:26379", "s3:26379"}  # a sentinel-only host too
+    assert redis["r1:6379"].password == ADMIN_PASSWORD  # decrypted by Ansible's own Vault code
+    assert redis["r1:6379"].username == "admin" and not redis["r1:6379"].tls  # role defaults
+    assert [g["name"] for g in targets.groups] == ["redis-main"]
+    assert targets.groups[0]["sentinels"] == ["r1", "r2", "s3"]
+    # Lengths of secrets only, never the values.
+    assert targets.secret_lengths["redis_server_monitoring_password"] == 5
+    assert ADMIN_PASSWORD not in repr(targets.secret_lengths)
+    hosts = {h.target: h for h in targets.hosts}
+    assert set(hosts) == {"r1", "r2", "s3"}
+    assert 6379 in hosts["r1"].expected["ports"] and 26379 in hosts["r1"].expected["ports"]
+    assert hosts["s3"].expected["units"] == ["redis-sentinel@main.service"]
+
+
+def test_limit_selects_hosts_but_groups_stay_whole(tmp_path):
+    inv, vault = _inventory(tmp_path, HOSTS)
+    targets = from_inventory(inv, limit="r2", vault_password_file=vault)
+    assert {e.target for e in targets.endpoints} == {"r2:6379", "r2:26379"}
+    assert targets.groups[0]["servers"] == ["r1", "r2"]
+    with pytest.raises(InventoryError, match="matches no host"):
+        from_inventory(inv, limit="nope", vault_password_file=vault)
+
+
+def test_tls_only_uses_the_tls_port_and_the_client_certificate(tmp_path):
+    inv, vault = _inventory(
+        tmp_path, HOSTS, "redis_server_tls_mode: only\nredis_server_tls_pki_dir: /srv/pki\n"
+    )
+    endpoint = next(
+        e for e in from_inventory(inv, vault_password_file=vault).endpoints if e.target == "r1:6379"
+    )
+    assert endpoint.tls
+    assert (endpoint.ca_cert, endpoint.cert) == ("/srv/pki/ca.crt", "/srv/pki/hosts/redisops-client.crt")
+
+
+def test_a_missing_password_names_the_variable(tmp_path):
+    inv, vault = _inventory(tmp_path, HOSTS)
+    main = tmp_path / "inv" / "group_vars" / "all" / "main.yml"
+    main.write_text(main.read_text().replace("redis_sentinel_admin_password", "unrelated_variable"))
+    with pytest.raises(InventoryError, match="redis_compliance_sentinel_password is empty"):
+        from_inventory(inv, vault_password_file=vault)
+
+
+def test_an_inventory_without_redis_hosts_is_refused(tmp_path):
+    inv, vault = _inventory(tmp_path, "all:\n  hosts:\n    x: {ansible_host: 192.0.2.1}\n")
+    with pytest.raises(InventoryError, match="no hosts in group 'redis'"):
+        from_inventory(inv, vault_password_file=vault)
