@@ -30,6 +30,7 @@ PASSWORDS = {
     "redis_server_replication_password": "replication-secret-".ljust(32, "r"),
     "redis_server_sentinel_password": "sentinel-secret-".ljust(32, "s"),
     "redis_server_monitoring_password": "monitoring-secret-".ljust(32, "m"),
+    "redis_server_compliance_password": "compliance-secret-".ljust(32, "c"),
 }
 
 

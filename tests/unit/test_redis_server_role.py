@@ -46,7 +46,7 @@ def test_every_argument_spec_option_has_a_type_and_a_description():
 def test_password_options_are_no_log():
     options = _yaml("meta/argument_specs.yml")["argument_specs"]["main"]["options"]
     passwords = [name for name in options if name.endswith("_password")]
-    assert len(passwords) == 4
+    assert len(passwords) == 5
     assert [name for name in passwords if options[name].get("no_log") is not True] == []
 
 
@@ -251,7 +251,7 @@ def test_users_acl():
     lines = text.splitlines()
     assert lines[0] == "user default off resetchannels -@all"
     assert [line.split()[1] for line in lines] == [
-        "default", "admin", "replicator", "sentinel", "monitor", "app", "reader",
+        "default", "admin", "replicator", "sentinel", "monitor", "compliance", "app", "reader",
     ]  # fmt: skip
     assert text.endswith("\n") and not text.endswith("\n\n")
     assert "nopass" not in text
@@ -263,12 +263,15 @@ def test_users_acl():
     assert lines[2].endswith("resetkeys resetchannels -@all +psync +replconf +ping")
     assert "&__sentinel__:hello" in lines[3].split()
     assert lines[4].split()[4] == "%R~*"
-    assert lines[5] == f"user app on #{_sha256(APP_PASSWORD)} ~app:* resetchannels +@all -@dangerous +role"
-    assert lines[6].endswith("resetkeys resetchannels +get +ping")
-    assert "-@dangerous" not in lines[6]
+    # The compliance checks' user reads (CONFIG GET, ACL LIST) and cannot write.
+    assert lines[5].split()[4] == "%R~*" and "+config|get" in lines[5].split()
+    assert not {"+@all", "+config", "+config|set", "+acl"} & set(lines[5].split())
+    assert lines[6] == f"user app on #{_sha256(APP_PASSWORD)} ~app:* resetchannels +@all -@dangerous +role"
+    assert lines[7].endswith("resetkeys resetchannels +get +ping")
+    assert "-@dangerous" not in lines[7]
 
 
 def test_users_acl_without_application_users():
     text = render("etc/redis/users.acl.j2")
-    assert len(text.splitlines()) == 5
+    assert len(text.splitlines()) == 6
     assert all(line.startswith("user ") for line in text.splitlines())

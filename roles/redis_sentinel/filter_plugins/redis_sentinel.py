@@ -33,6 +33,8 @@ CLIENT_RULES = ["&*", "-@all", "+auth", "+hello", "+ping", "+role", "+info", "+c
                 "+sentinel|masters", "+sentinel|master", "+sentinel|get-master-addr-by-name",
                 "+sentinel|replicas", "+sentinel|slaves", "+sentinel|sentinels", "+sentinel|ckquorum",
                 "+sentinel|myid", "+sentinel|info-cache"]  # fmt: skip
+# Monitoring and the compliance checks: what clients may, plus reading the ACL (hashes only).
+MONITOR_RULES = [*CLIENT_RULES, "+acl|list"]
 ADMIN_RULES = ["~*", "&*", "+@all"]
 
 
@@ -312,7 +314,7 @@ def redis_sentinel_users(role_vars: dict) -> list[dict]:
     users = [
         (v["redis_sentinel_admin_user"], v["redis_sentinel_admin_password"], ADMIN_RULES),
         (v["redis_sentinel_peer_user"], v["redis_sentinel_peer_password"], PEER_RULES),
-        (v["redis_sentinel_monitoring_user"], v["redis_sentinel_monitoring_password"], CLIENT_RULES),
+        (v["redis_sentinel_monitoring_user"], v["redis_sentinel_monitoring_password"], MONITOR_RULES),
     ]
     users += [(u["name"], u["password"], CLIENT_RULES) for u in v.get("redis_sentinel_client_users") or []]
     out = []

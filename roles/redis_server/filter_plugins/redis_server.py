@@ -345,6 +345,7 @@ def redis_server_problems(
         "replication": "redis_server_replication",
         "sentinel": "redis_server_sentinel",
         "monitoring": "redis_server_monitoring",
+        "compliance": "redis_server_compliance",
     }
     user_names = []
     for _role, prefix in builtin.items():
