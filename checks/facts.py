@@ -7,6 +7,7 @@ hold passwords are masked while gathering and ACL password hashes are replaced.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -27,10 +28,14 @@ class RedisFacts:
     latency_latest: list[list] = field(default_factory=list)  # [event, time, latest_ms, max_ms]
     latency_doctor: str = ""
     memory_stats: dict[str, Any] = field(default_factory=dict)
-    keys: dict[str, Any] | None = (
-        None  # {"scanned", "budget", "complete", "keys": [{name,type,ttl_ms,bytes,length}]}
-    )
-    expected: dict[str, Any] = field(default_factory=dict)  # from the inventory: group, persistent, ...
+    # {"scanned", "budget", "complete", "keys": [{name, type, ttl_ms, bytes, length}]}
+    keys: dict[str, Any] | None = None
+    # The certificate the server presented (TLS targets): its end, epoch seconds; 0 without TLS.
+    tls_cert_not_after: float = 0.0
+    gaps: list[str] = field(default_factory=list)  # optional sections that could not be read, and why
+    # From the inventory: group, persistent, tls_mode, kit_users {admin, replication, sentinel,
+    # monitoring, compliance: user name}.
+    expected: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -46,6 +51,9 @@ class SentinelFacts:
     replicas: dict[str, list[dict]] = field(default_factory=dict)
     sentinels: dict[str, list[dict]] = field(default_factory=dict)
     ckquorum: dict[str, str] = field(default_factory=dict)  # group -> "OK ..." or the error text
+    tls_cert_not_after: float = 0.0
+    # From the inventory: groups, kit_users {admin, peer, monitoring: user name}.
+    expected: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -152,3 +160,17 @@ def as_float(value: Any, default: float = 0.0) -> float:
 
 def config_yes(facts: RedisFacts, name: str) -> bool:
     return str(facts.config.get(name, "")).lower() == "yes"
+
+
+def key_label(name: str) -> str:
+    """A key name fit for a message: key names can be secrets (a session id is a login token),
+    so keep at most the first two ':'-separated segments and show the rest as '#' + the first
+    8 hex digits of the full name's SHA-256: app:session:abc123 -> app:session:#1a2b3c4d,
+    cache:x -> cache:#..., a name without ':' -> its first 3 characters + '…#...'."""
+    name = str(name)
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    segments = name.split(":")
+    if len(segments) == 1:
+        return f"{name[:3]}…#{digest}"
+    kept = segments[: min(2, len(segments) - 1)]
+    return ":".join(kept) + f":#{digest}"

@@ -11,6 +11,8 @@ import json
 import os
 import re
 import shlex
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -38,6 +40,8 @@ SOCKET_TIMEOUT = 5.0
 
 def _client(endpoint: Endpoint):
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     kwargs: dict[str, Any] = {
         "host": endpoint.address,
@@ -48,6 +52,8 @@ def _client(endpoint: Endpoint):
         "socket_connect_timeout": SOCKET_TIMEOUT,
         "decode_responses": True,
         "protocol": 2,
+        # One try: a run is repeated on schedule, and a dead target must not cost a minute.
+        "retry": Retry(NoBackoff(), 0),
     }
     if endpoint.tls:
         kwargs.update(
@@ -165,6 +171,30 @@ def sample_keys(client, limit: Thresholds) -> dict:
     }
 
 
+def served_certificate_end(endpoint: Endpoint) -> float:
+    """When the certificate the server presents expires (epoch seconds), from a TLS handshake of
+    our own: scheduled runs see certificate expiry without SSH to the host."""
+    context = ssl.create_default_context(cafile=endpoint.ca_cert or None)
+    context.check_hostname = False  # targets are addresses; the CA still verifies the chain
+    if endpoint.cert:
+        context.load_cert_chain(endpoint.cert, endpoint.key or None)
+    with (
+        socket.create_connection((endpoint.address, endpoint.port), timeout=SOCKET_TIMEOUT) as raw,
+        context.wrap_socket(raw) as tls,
+    ):
+        return float(ssl.cert_time_to_seconds(tls.getpeercert()["notAfter"]))
+
+
+def _optional(facts, what: str, read):
+    """A section some checks need: when it cannot be read the others still run, and the gap
+    is reported (the run could not check everything)."""
+    try:
+        return read()
+    except Exception as exc:
+        facts.gaps.append(f"could not read {what}: {str(exc)[:200]}")
+        return None
+
+
 def gather_redis(endpoint: Endpoint, limit: Thresholds) -> RedisFacts:
     facts = RedisFacts(
         target=endpoint.target,
@@ -176,11 +206,18 @@ def gather_redis(endpoint: Endpoint, limit: Thresholds) -> RedisFacts:
     )
     client = _client(endpoint)
     try:
+        # What most checks need: without it the target is unreadable.
         facts.info = _plain(client.info("all"))
         config = client.config_get("*")
         facts.config = {k: ("(set)" if k in SECRET_CONFIG and v else v) for k, v in config.items()}
         facts.acl = [_HASH.sub("#<hash>", line) for line in client.acl_list()]
-        facts.slowlog_len = client.slowlog_len()
+    except Exception as exc:  # any failure is a finding of its own, never a crash
+        facts.error = describe_error(exc, endpoint)
+        client.close()
+        return facts
+    try:
+        facts.slowlog_len = _optional(facts, "SLOWLOG LEN", client.slowlog_len) or 0
+        entries = _optional(facts, "SLOWLOG GET", lambda: client.slowlog_get(10)) or []
         facts.slowlog = [
             {
                 "id": e["id"],
@@ -188,16 +225,23 @@ def gather_redis(endpoint: Endpoint, limit: Thresholds) -> RedisFacts:
                 "duration_us": e["duration"],
                 "command": str(e["command"])[:200],
             }
-            for e in client.slowlog_get(10)
+            for e in entries
         ]
-        facts.latency_latest = _plain(client.execute_command("LATENCY", "LATEST"))
-        facts.latency_doctor = str(client.execute_command("LATENCY", "DOCTOR"))
-        facts.memory_stats = _plain(_pairs(client.execute_command("MEMORY", "STATS")))
+        facts.latency_latest = _plain(
+            _optional(facts, "LATENCY LATEST", lambda: client.execute_command("LATENCY", "LATEST")) or []
+        )
+        facts.latency_doctor = str(
+            _optional(facts, "LATENCY DOCTOR", lambda: client.execute_command("LATENCY", "DOCTOR")) or ""
+        )
+        stats = _optional(facts, "MEMORY STATS", lambda: client.execute_command("MEMORY", "STATS"))
+        facts.memory_stats = _plain(_pairs(stats)) if stats else {}
         # One node per group samples keys: the primary holds the truth.
         if facts.info.get("role") == "master":
-            facts.keys = sample_keys(client, limit)
-    except Exception as exc:  # any failure is a finding of its own, never a crash
-        facts.error = describe_error(exc, endpoint)
+            facts.keys = _optional(facts, "a key sample (SCAN)", lambda: sample_keys(client, limit))
+        if endpoint.tls:
+            facts.tls_cert_not_after = (
+                _optional(facts, "the served certificate", lambda: served_certificate_end(endpoint)) or 0.0
+            )
     finally:
         client.close()
     return facts
@@ -205,7 +249,11 @@ def gather_redis(endpoint: Endpoint, limit: Thresholds) -> RedisFacts:
 
 def gather_sentinel(endpoint: Endpoint) -> SentinelFacts:
     facts = SentinelFacts(
-        target=endpoint.target, host=endpoint.host, address=endpoint.address, port=endpoint.port
+        target=endpoint.target,
+        host=endpoint.host,
+        address=endpoint.address,
+        port=endpoint.port,
+        expected=dict(endpoint.expected),
     )
     client = _client(endpoint)
     try:
@@ -221,6 +269,8 @@ def gather_sentinel(endpoint: Endpoint) -> SentinelFacts:
                 facts.ckquorum[name] = str(client.execute_command("SENTINEL", "CKQUORUM", name))
             except Exception as exc:  # CKQUORUM answers an error when quorum is not reachable
                 facts.ckquorum[name] = f"ERROR {exc}"
+        if endpoint.tls:
+            facts.tls_cert_not_after = served_certificate_end(endpoint)
     except Exception as exc:
         facts.error = describe_error(exc, endpoint)
     finally:
@@ -229,6 +279,8 @@ def gather_sentinel(endpoint: Endpoint) -> SentinelFacts:
 
 
 _PROBE = Path(__file__).with_name("host_probe.py")
+_PROBED = ("container", "sysctl", "thp", "mem_total_bytes", "processes", "files", "units", "listening",
+           "certificates", "now")  # fmt: skip
 
 
 def gather_host(spec: HostSpec) -> HostFacts:
@@ -249,8 +301,15 @@ def gather_host(spec: HostSpec) -> HostFacts:
             facts.error = f"host probe failed on {spec.target} (exit {out.rc}): {out.stderr.strip()[:300]}"
             return facts
         data = json.loads(out.stdout)
-        for key, value in data.items():
-            setattr(facts, key, value)
+        for key in _PROBED:  # only what the probe gathers: a host cannot rewrite its expectations
+            if key in data:
+                setattr(facts, key, data[key])
+        denied = [f["path"] for f in facts.files if f.get("error") == "permission denied"]
+        if denied:
+            facts.error = (
+                f"the probe on {spec.target} may not read {', '.join(denied)}: connect as root or "
+                "set ansible_become for the host (the checks read owners, modes and certificates)"
+            )
     except Exception as exc:
         facts.error = f"cannot reach host {spec.target} ({spec.address}): {str(exc).strip()[:300]}"
     return facts

@@ -5,6 +5,7 @@ trip. Reads only: /proc, /sys, stat(), ``ss``, ``systemctl is-*`` and ``openssl 
 Argument: JSON {"files": [...], "units": [...], "certs": [...]}.
 """
 
+import calendar
 import grp
 import json
 import os
@@ -66,6 +67,9 @@ def files(paths):
     for path in paths:
         try:
             st = os.stat(path)
+        except PermissionError:
+            out.append({"path": path, "exists": None, "error": "permission denied"})
+            continue
         except OSError:
             out.append({"path": path, "exists": False})
             continue
@@ -113,7 +117,7 @@ def certificates(paths):
             out.append({"path": path, "not_after": 0, "error": "unreadable or not a certificate"})
             continue
         when = time.strptime(text.split("=", 1)[1].replace("GMT", "").strip(), "%b %d %H:%M:%S %Y")
-        out.append({"path": path, "not_after": int(time.mktime(when) - time.timezone), "error": ""})
+        out.append({"path": path, "not_after": calendar.timegm(when), "error": ""})
     return out
 
 

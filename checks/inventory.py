@@ -150,6 +150,7 @@ _SECRETS = (
     "redis_server_replication_password",
     "redis_server_sentinel_password",
     "redis_server_monitoring_password",
+    "redis_server_compliance_password",
     "redis_sentinel_admin_password",
     "redis_sentinel_peer_password",
     "redis_sentinel_monitoring_password",
@@ -271,24 +272,32 @@ def from_inventory(
     first = resolved[groups["redis"][0]]
     targets.thresholds = first.get("redis_compliance_thresholds") or {}
     targets.waivers = first.get("redis_compliance_waivers") or []
+    server_hosts = list(groups.get("redis", []))
+    sentinel_hosts = list(groups.get("sentinel", []))
+    # Each role's secrets as the hosts of that role see them (a Redis-only host has no
+    # Sentinel password, and needs none).
     for name in _SECRETS:
         if name.startswith("redis_compliance"):
             continue
-        lengths = {len(str(v[name] or "")) for v in resolved.values() if name in v}
+        members = server_hosts if name.startswith("redis_server") else sentinel_hosts
+        lengths = {len(str(resolved[h].get(name) or "")) for h in members}
         if lengths:
             targets.secret_lengths[name] = min(lengths)
-
-    server_hosts = list(groups.get("redis", []))
-    sentinel_hosts = list(groups.get("sentinel", []))
     for name, v in resolved.items():
         if not v.get("ansible_host"):
             raise InventoryError(f"{name}: ansible_host is not set: give every host its IP address")
-    # Sentinel groups as the redis_sentinel role resolves them.
+    instances = {
+        name: [i for i in server.redis_instances(resolved[name], _ANY_MEMORY_MB) if i["state"] == "present"]
+        for name in server_hosts
+    }
+    # Sentinel groups as the redis_sentinel role resolves them; servers: the hosts running
+    # that group's instance.
     if sentinel_hosts:
         for group in sentinel.redis_sentinel_groups(resolved[sentinel_hosts[0]]):
             if group["state"] != "present":
                 continue
-            targets.groups.append({**group, "sentinels": sentinel_hosts, "servers": server_hosts})
+            servers = [h for h in server_hosts if any(i["name"] == group["instance"] for i in instances[h])]
+            targets.groups.append({**group, "sentinels": sentinel_hosts, "servers": servers})
 
     for name in server_hosts + [h for h in sentinel_hosts if h not in server_hosts]:
         v = resolved[name]
@@ -300,10 +309,10 @@ def from_inventory(
         expected: dict[str, Any] = {"ports": [], "units": [], "files": [], "certs": [], "user": ""}
         if name in server_hosts:
             expected["user"] = v["redis_server_user"]
-            for inst in server.redis_instances(v, _ANY_MEMORY_MB):
-                if inst["state"] != "present":
-                    continue
-                tls = not inst["plain_port"]
+            for inst in instances[name]:
+                # TLS whenever the instance has a TLS port: with 'both', never send the password
+                # over the plain one.
+                tls = bool(inst["tls_port"])
                 port = inst["tls_port"] if tls else inst["plain_port"]
                 group = next((g["name"] for g in targets.groups if g["instance"] == inst["name"]), "")
                 if name in selected:
@@ -322,8 +331,18 @@ def from_inventory(
                                 "group": group,
                                 "persistent": inst["persistent"],
                                 "tls_mode": v["redis_server_tls_mode"],
+                                "kit_users": {
+                                    role: v[f"redis_server_{role}_user"]
+                                    for role in (
+                                        "admin",
+                                        "replication",
+                                        "sentinel",
+                                        "monitoring",
+                                        "compliance",
+                                    )
+                                },
                             },
-                            **(tls_files if tls or v["redis_server_tls_mode"] != "off" else {}),
+                            **(tls_files if tls else {}),
                         )
                     )
                 expected["ports"] += [p for p in (inst["plain_port"], inst["tls_port"]) if p]
@@ -333,17 +352,19 @@ def from_inventory(
                     {"path": inst["acl_file"], "owner": v["redis_server_user"], "mode": "0640"},
                     {"path": inst["data_dir"], "owner": v["redis_server_user"], "mode": "0750"},
                 ]
-            if v["redis_server_tls_mode"] != "off":
-                tls_dir = v["redis_server_tls_dir"]
-                expected["files"].append(
-                    {"path": f"{tls_dir}/redis.key", "owner": v["redis_server_user"], "mode": "0600"}
-                )
-                expected["certs"] += [f"{tls_dir}/redis.crt", f"{tls_dir}/ca.crt"]
             expected["ports"] += [int(p) for p in v.get("redis_server_firewall_extra_ports") or []]
+        # The host's certificate and key (one per host, shared by Redis and Sentinel).
+        tls_mode = v["redis_server_tls_mode"] if name in server_hosts else v["redis_sentinel_tls_mode"]
+        if tls_mode != "off":
+            tls_dir = v["redis_server_tls_dir"] if name in server_hosts else v["redis_sentinel_tls_dir"]
+            owner = v["redis_server_user"] if name in server_hosts else v["redis_sentinel_user"]
+            expected["files"].append({"path": f"{tls_dir}/redis.key", "owner": owner, "mode": "0600"})
+            expected["certs"] += [f"{tls_dir}/redis.crt", f"{tls_dir}/ca.crt"]
         if name in sentinel_hosts:
             expected["user"] = expected["user"] or v["redis_sentinel_user"]
-            tls_only = v["redis_sentinel_tls_mode"] == "only"
+            sentinel_tls = v["redis_sentinel_tls_mode"] != "off"
             port = int(v["redis_sentinel_port"])
+            tls_port = port if v["redis_sentinel_tls_mode"] == "only" else int(v["redis_sentinel_tls_port"])
             ports = [port] + (
                 [int(v["redis_sentinel_tls_port"])] if v["redis_sentinel_tls_mode"] == "both" else []
             )
@@ -361,15 +382,21 @@ def from_inventory(
                 targets.endpoints.append(
                     Endpoint(
                         kind="sentinel",
-                        target=f"{name}:{port}",
+                        target=f"{name}:{tls_port if sentinel_tls else port}",
                         host=name,
                         address=v["ansible_host"],
-                        port=port,
-                        tls=tls_only,
+                        port=tls_port if sentinel_tls else port,
+                        tls=sentinel_tls,
                         username=v["redis_compliance_sentinel_user"],
                         password=v["redis_compliance_sentinel_password"],
-                        expected={"groups": [g["name"] for g in targets.groups]},
-                        **(tls_files if tls_only else {}),
+                        expected={
+                            "groups": [g["name"] for g in targets.groups],
+                            "kit_users": {
+                                role: v[f"redis_sentinel_{role}_user"]
+                                for role in ("admin", "peer", "monitoring")
+                            },
+                        },
+                        **(tls_files if sentinel_tls else {}),
                     )
                 )
         expected["ports"] = sorted(set(expected["ports"]))
@@ -387,13 +414,13 @@ def from_inventory(
             )
     for endpoint in targets.endpoints:
         if not endpoint.password:
-            var = (
-                "redis_compliance_redis_password"
+            var, default = (
+                ("redis_compliance_redis_password", "redis_server_compliance_password")
                 if endpoint.kind == "redis"
-                else "redis_compliance_sentinel_password"
+                else ("redis_compliance_sentinel_password", "redis_sentinel_monitoring_password")
             )
             raise InventoryError(
                 f"{endpoint.host}: {var} is empty: the checks log in as {endpoint.username!r}; "
-                "set it (Ansible Vault) or the role's admin password it defaults to"
+                f"set {default}, which it defaults to (Ansible Vault for real hosts)"
             )
     return targets

@@ -144,7 +144,9 @@ def to_prometheus(report: Report, fail_on: Severity, last_success: float | None 
         "# HELP redisops_check_target_up 1 when the target could be read, else 0.",
         "# TYPE redisops_check_target_up gauge",
     ]
-    unreadable = {r.target for r in report.errors() if r.check_id.startswith("GATHER-")}
+    unreadable = {
+        r.target for r in report.errors() if r.check_id in ("GATHER-REDIS", "GATHER-SENTINEL", "GATHER-HOST")
+    }
     for target in sorted(set(report.targets)):
         up = 0 if target in unreadable else 1
         out.append(f'redisops_check_target_up{{target="{_label(target)}"}} {up}')

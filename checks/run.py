@@ -94,9 +94,14 @@ def run_check(args: argparse.Namespace) -> int:
             else:
                 targets = from_inventory(args.inventory, args.limit, args.vault_password_file)
             if args.write_targets:
-                write_targets(
-                    for_scheduled_host(targets, args.tls_dir, args.no_host_facts), Path(args.write_targets)
-                )
+                scheduled = for_scheduled_host(targets, args.tls_dir, args.no_host_facts)
+                write_targets(scheduled, Path(args.write_targets))
+                # What the redis_compliance role needs to know; no secret in it.
+                summary = {
+                    "endpoints": len(scheduled.endpoints),
+                    "tls": any(e.tls for e in scheduled.endpoints),
+                }
+                print(json.dumps(summary))
                 return EXIT_OK
             limits = thresholds(targets.thresholds)
             waivers += parse_waivers(targets.waivers, set(REGISTRY), source="redis_compliance_waivers")

@@ -51,7 +51,7 @@ class Thresholds:
     queue_max_items: int = 1000
     # Security
     password_min_length: int = 32  # SEC-08
-    cert_min_days: int = 30  # SEC-09
+    cert_min_days: int = 30  # SEC-09 (files on the hosts), SEC-12 (certificates the servers present)
     min_version: str = "7.0.0"  # SEC-07
     # High availability
     min_sentinels: int = 3  # HA-04
@@ -61,7 +61,8 @@ class Thresholds:
     # Monitoring
     exporter_port: int = 9121  # MON-01
     # Host
-    expected_extra_ports: tuple[int, ...] = (22,)  # H-07: ports besides Redis's and Sentinel's
+    # H-07: ports besides Redis's and Sentinel's: ssh, and node_exporter on monitored hosts
+    expected_extra_ports: tuple[int, ...] = (22, 9100)
 
 
 _TUPLES = {f.name for f in fields(Thresholds) if f.type.startswith("tuple")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from checks.facts import RedisFacts
+from checks.facts import RedisFacts, key_label
 from checks.model import Fail, Severity, Skip, check
 from checks.settings import Context
 
@@ -23,7 +23,8 @@ def _under(name: str, prefixes: tuple[str, ...]) -> str:
 
 
 def _examples(names: list[str]) -> str:
-    shown = ", ".join(names[:EXAMPLES])
+    """A few key names, labelled (never the full name: key names can be secrets)."""
+    shown = ", ".join(key_label(str(n)) for n in names[:EXAMPLES])
     return shown + (", ..." if len(names) > EXAMPLES else "")
 
 
@@ -85,9 +86,11 @@ def queue_backlog(facts: RedisFacts, ctx: Context):
             continue
         length = int(key.get("length") or 0)
         if length > limit:
-            name = key.get("name", "")
+            name = str(key.get("name", ""))
             kind = "queue" if _under(name, ctx.thresholds.queue_prefixes) else "list"
-            yield Fail(f"{kind} {name} has {length} items (> {limit}): consumers are not keeping up")
+            yield Fail(
+                f"{kind} {key_label(name)} has {length} items (> {limit}): consumers are not keeping up"
+            )
 
 
 @check(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from checks.facts import HostFacts, RedisFacts, SentinelFacts, acl_users
 from checks.model import Fail, Severity, Skip, check
-from checks.rules.security import DANGEROUS, acl_allows, enabled
+from checks.rules.security import acl_allows, dangerous_allowed, enabled, kit_users
 from checks.settings import Context
 
-# The monitoring user of the redis_server and redis_sentinel roles (their default name).
-MONITOR_USER = "monitor"
 # Representative writes with their ACL categories: any of them allowed means the user can write.
 WRITES = {
     "set": ("write", "string", "slow"),
@@ -66,20 +64,21 @@ def exporter_listens(facts: HostFacts, ctx: Context):
     source="redis_exporter (ACL for the exporter); Redis docs, ACL",
 )
 def monitoring_user(facts: RedisFacts, ctx: Context):
-    rules = acl_users(facts.acl).get(MONITOR_USER)
+    user = kit_users(facts)["monitoring"]
+    rules = acl_users(facts.acl).get(user)
     if rules is None:
-        yield Fail(f"no {MONITOR_USER} user: monitoring must log in as an admin or not at all")
+        yield Fail(f"no {user} user: monitoring must log in as an admin or not at all")
         return
     if not enabled(rules):
-        yield Fail(f"user {MONITOR_USER} is off: monitoring cannot log in")
+        yield Fail(f"user {user} is off: monitoring cannot log in")
     if "nopass" in rules or not any(r.startswith(("#", ">")) for r in rules):
-        yield Fail(f"user {MONITOR_USER} has no password")
+        yield Fail(f"user {user} has no password")
     writes = [c.upper() for c, cats in WRITES.items() if acl_allows(rules, c, cats)]
     if writes:
-        yield Fail(f"user {MONITOR_USER} may write: {', '.join(writes)}")
-    dangerous = [c.upper() for c, cats in DANGEROUS.items() if acl_allows(rules, c, cats)]
+        yield Fail(f"user {user} may write: {', '.join(writes)}")
+    dangerous = dangerous_allowed(rules, read_only_ok=True)
     if dangerous:
-        yield Fail(f"user {MONITOR_USER} may run {', '.join(dangerous)}")
+        yield Fail(f"user {user} may run {', '.join(dangerous)}")
 
 
 @check(
@@ -97,8 +96,9 @@ def monitoring_user(facts: RedisFacts, ctx: Context):
     source="Redis docs, Sentinel (ACL); redis_exporter",
 )
 def sentinel_monitoring_user(facts: SentinelFacts, ctx: Context):
-    rules = acl_users(facts.acl).get(MONITOR_USER)
+    user = kit_users(facts)["monitoring"]
+    rules = acl_users(facts.acl).get(user)
     if rules is None:
-        yield Fail(f"sentinel has no {MONITOR_USER} user")
+        yield Fail(f"sentinel has no {user} user")
     elif not enabled(rules):
-        yield Fail(f"sentinel user {MONITOR_USER} is off")
+        yield Fail(f"sentinel user {user} is off")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from checks.facts import RedisFacts, as_float
+from checks.facts import RedisFacts, as_float, key_label
 from checks.model import Fail, Severity, Skip, check
 from checks.settings import Context
 
@@ -222,7 +222,9 @@ def big_keys(facts: RedisFacts, ctx: Context):
         threshold = getattr(ctx.thresholds, name)
         if length > threshold:
             size = _size(length) if unit == "bytes" else f"{length:.0f} {unit}"
-            found.append((length / threshold, f"{str(key.get('name'))[:80]} ({key['type']}, {size})"))
+            found.append(
+                (length / threshold, f"{key_label(str(key.get('name', '')))} ({key['type']}, {size})")
+            )
     if found:
         found.sort(reverse=True)
         partial = "" if facts.keys.get("complete") else ", an incomplete sample"

@@ -116,12 +116,14 @@ def last_save_age(facts: RedisFacts, ctx: Context):
     title="a primary without persistence is not left to restart automatically",
     rationale="A primary without RDB or AOF that restarts (systemd Restart=on-failure) comes back empty "
     "before Sentinel fails over, and its replicas then copy the empty dataset: everything is lost. "
-    "The unit's restart policy is not among the gathered facts, so this is judged from the config alone.",
+    "The unit's restart policy is not among the gathered facts, so this is judged from the config and the "
+    "inventory: an instance the inventory declares non-persistent is a cache on purpose, and the kit's unit "
+    "then has Restart=no.",
     bad='save ""\nappendonly no  # on the primary, unit Restart=on-failure',
     good="appendonly yes  # or, for a pure cache, the unit has Restart=no",
-    remediation="Turn persistence on (redis_server_save, redis_server_appendonly), or keep "
-    "redis_server_restart_on_failure: auto, which renders Restart=no for non-persistent instances, and "
-    "waive this check with that justification.",
+    remediation="Turn persistence on (redis_server_save, redis_server_appendonly), or, for a cache, declare "
+    "the instance non-persistent in the inventory (no save rules, appendonly false: this check then skips "
+    "it) and keep redis_server_restart_on_failure: auto, which renders Restart=no for it.",
     source="Redis docs, replication (safety of replication when master has persistence turned off)",
 )
 def no_restart_without_persistence(facts: RedisFacts, ctx: Context):
@@ -129,6 +131,11 @@ def no_restart_without_persistence(facts: RedisFacts, ctx: Context):
         return
     if _save_rules(facts) or _aof_on(facts):
         return
+    if facts.expected.get("persistent") is False:
+        raise Skip(
+            "the inventory declares this instance non-persistent (a cache on purpose): the kit's unit then "
+            "has Restart=no"
+        )
     yield Fail(
         "the primary has no RDB save rules and appendonly no: if it restarts automatically it comes back "
         "empty and its replicas copy the empty dataset (the unit's Restart= policy was not gathered)"

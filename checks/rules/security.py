@@ -5,13 +5,20 @@ from __future__ import annotations
 import re
 import time
 
-from checks.facts import ClusterFacts, HostFacts, RedisFacts, SentinelFacts, acl_users
+from checks.facts import ClusterFacts, HostFacts, RedisFacts, SentinelFacts, acl_users, as_float
 from checks.model import Fail, Severity, Skip, check
 from checks.settings import Context
 
-# The users the redis_server role creates itself (its defaults): every other enabled user
-# is an application's.
-KIT_USERS = ("admin", "replicator", "sentinel", "monitor")
+# The users the kit's roles create, by role, with the roles' default names; the inventory's
+# names come in facts.expected["kit_users"]. Every other enabled user is an application's.
+REDIS_KIT_USERS = {
+    "admin": "admin",
+    "replication": "replicator",
+    "sentinel": "sentinel",
+    "monitoring": "monitor",
+    "compliance": "compliance",
+}
+SENTINEL_KIT_USERS = {"admin": "admin", "peer": "sentinel-peer", "monitoring": "monitor"}
 # Commands no application needs, with their ACL categories (Redis 7 command table).
 DANGEROUS = {
     "flushall": ("dangerous", "keyspace", "write", "slow"),
@@ -22,7 +29,19 @@ DANGEROUS = {
     "shutdown": ("dangerous", "admin", "slow"),
     "module": ("dangerous", "admin", "slow"),
 }
+# Subcommands of DANGEROUS commands that only read: monitoring and compliance users may have them.
+READ_ONLY_SUBCOMMANDS = {"config": ("get",)}
 WILDCARDS = ("0.0.0.0", "*", "::*", "::")
+
+
+def kit_users(facts: RedisFacts | SentinelFacts) -> dict[str, str]:
+    """The kit's user names on this target by role (admin, monitoring, ...): the inventory's
+    (expected["kit_users"]), else the roles' defaults."""
+    defaults = SENTINEL_KIT_USERS if isinstance(facts, SentinelFacts) else REDIS_KIT_USERS
+    names = facts.expected.get("kit_users") or {}
+    if not isinstance(names, dict):
+        names = {}
+    return {role: str(names.get(role) or default) for role, default in defaults.items()}
 
 
 def _selectors(rules: list[str]) -> list[list[str]]:
@@ -42,11 +61,15 @@ def _selectors(rules: list[str]) -> list[list[str]]:
     return [root, *selectors]
 
 
-def acl_allows(rules: list[str], command: str, categories: tuple[str, ...] = ()) -> bool:
+def acl_allows(
+    rules: list[str], command: str, categories: tuple[str, ...] = (), ignore_subcommands: tuple[str, ...] = ()
+) -> bool:
     """Whether ACL rules allow a command (or one of its subcommands), last match winning over
     ``+@all``/``allcommands``, ``-@all``/``nocommands``, ``±@category`` for any of the command's
-    categories, ``+cmd``, ``+cmd|sub`` and ``-cmd``. Like facts.user_can, with all categories."""
+    categories, ``+cmd``, ``+cmd|sub`` and ``-cmd``. Like facts.user_can, with all categories.
+    ``+cmd|sub`` for a sub in ignore_subcommands does not count (e.g. +config|get, which only reads)."""
     command = command.lower()
+    ignored = {f"+{command}|{sub.lower()}" for sub in ignore_subcommands}
     for rules_set in _selectors(rules):
         allowed = False
         for rule in rules_set:
@@ -57,7 +80,7 @@ def acl_allows(rules: list[str], command: str, categories: tuple[str, ...] = ())
                 allowed = False
             elif rule[:2] in ("+@", "-@") and rule[2:] in categories:
                 allowed = rule[0] == "+"
-            elif rule == f"+{command}" or rule.startswith(f"+{command}|"):
+            elif rule == f"+{command}" or (rule.startswith(f"+{command}|") and rule not in ignored):
                 allowed = True
             elif rule == f"-{command}":
                 allowed = False
@@ -75,8 +98,14 @@ def enabled(rules: list[str]) -> bool:
     return "on" in rules
 
 
-def _dangerous_allowed(rules: list[str]) -> list[str]:
-    return [cmd.upper() for cmd, cats in DANGEROUS.items() if acl_allows(rules, cmd, cats)]
+def dangerous_allowed(rules: list[str], read_only_ok: bool = False) -> list[str]:
+    """The DANGEROUS commands the rules allow; with read_only_ok, a grant of only their read-only
+    subcommands (+config|get) does not count: monitoring and compliance users need those."""
+    return [
+        cmd.upper()
+        for cmd, cats in DANGEROUS.items()
+        if acl_allows(rules, cmd, cats, READ_ONLY_SUBCOMMANDS.get(cmd, ()) if read_only_ok else ())
+    ]
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -125,7 +154,7 @@ def default_user_off(facts: RedisFacts, ctx: Context):
     if grants_all(rules):
         yield Fail("user default is on with +@all: clients that never AUTH may run every command")
         return
-    dangerous = _dangerous_allowed(rules)
+    dangerous = dangerous_allowed(rules)
     if dangerous:
         yield Fail(f"user default is on and may run {', '.join(dangerous)}")
 
@@ -193,10 +222,11 @@ def bind_explicit(facts: RedisFacts, ctx: Context):
     source="Redis docs, ACL (command categories) and security",
 )
 def app_users_no_dangerous(facts: RedisFacts, ctx: Context):
+    kit = set(kit_users(facts).values())
     for name, rules in acl_users(facts.acl).items():
-        if name in KIT_USERS or not enabled(rules):
+        if name in kit or not enabled(rules):
             continue
-        dangerous = _dangerous_allowed(rules)
+        dangerous = dangerous_allowed(rules)
         if dangerous:
             yield Fail(f"application user {name} may run {', '.join(dangerous)}")
 
@@ -376,3 +406,51 @@ def sentinel_acl(facts: SentinelFacts, ctx: Context):
             yield Fail(f"sentinel user {name} is on with nopass: any password logs in")
         elif name == "default" and enabled(rules):
             yield Fail("sentinel user default is on: clients that never AUTH get in", severity=Severity.HIGH)
+
+
+def _days(days: float) -> str:
+    """Whole days, rounded down: 29.6 days is "29 days", never "30 days" below a 30-day limit."""
+    whole = int(days)
+    return f"{whole} day" if whole == 1 else f"{whole} days"
+
+
+@check(
+    "SEC-12",
+    area="security",
+    scope="cluster",
+    severity=Severity.HIGH,
+    title="The TLS certificates Redis and Sentinel present do not expire soon",
+    rationale="When the certificate a server presents expires, every TLS client, replica and sentinel is "
+    "refused at once. Scheduled runs do not SSH to the hosts, so the certificate each server presented "
+    "to the checks' own TLS connection is how they see expiry (SEC-09 reads the files on the hosts).",
+    bad="redis-1:6379 presents a certificate with notAfter in 5 days",
+    good="every server presents a certificate with notAfter in 300 days (renewed within 30 days of expiry)",
+    remediation="Rerun site.yml: the redis_server role (whose certificates Sentinel shares) renews the ones "
+    "it generated when they expire within redis_server_tls_renew_days (30); for your own files, replace "
+    "redis_server_tls_cert / redis_server_tls_ca_cert. Redis reloads them with CONFIG SET tls-cert-file "
+    "(same path); Sentinel loads them when it restarts.",
+    source="Redis docs, TLS; kit policy",
+)
+def presented_certificates(facts: ClusterFacts, ctx: Context):
+    presented = []
+    for target in [*facts.redis, *facts.sentinels]:
+        not_after = as_float(target.tls_cert_not_after)  # 0: not reached over TLS
+        if not_after > 0:
+            kind = "Sentinel" if isinstance(target, SentinelFacts) else "Redis"
+            presented.append(
+                (f"the TLS certificate {kind} {target.target} presents", target.target, not_after)
+            )
+    if not presented:
+        raise Skip("no Redis or Sentinel target was reached over TLS")
+    if facts.gathered_at <= 0:
+        raise Skip("the gathering time was not recorded")
+    minimum = ctx.thresholds.cert_min_days
+    for what, target, not_after in presented:
+        days = (not_after - facts.gathered_at) / 86400
+        date = time.strftime("%Y-%m-%d", time.gmtime(not_after))
+        if days < 0:
+            yield Fail(
+                f"{what} expired on {date} ({_days(-days)} ago)", severity=Severity.CRITICAL, target=target
+            )
+        elif days < minimum:
+            yield Fail(f"{what} expires on {date}, in {_days(days)} (< {minimum})", target=target)

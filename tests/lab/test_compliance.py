@@ -85,7 +85,14 @@ def test_the_deployed_lab_has_no_high_finding(deployed, lab_paths, tmp_path):
     # The secrets of the lab appear in no report.
     texts = [(tmp_path / n).read_text() for n in ("r.xml", "r.html", "r.prom", "r.txt")]
     texts.append(json.dumps(report))
-    for name in ("redis_admin", "sentinel_admin", "redis_repl", "redis_app"):
+    for name in (
+        "redis_compliance",
+        "sentinel_mon",
+        "redis_admin",
+        "sentinel_admin",
+        "redis_repl",
+        "redis_app",
+    ):
         assert not any(secret(lab_paths, name) in t for t in texts), name
 
 
@@ -248,7 +255,7 @@ def test_unreachable_wrong_password_and_expired_certificate_are_findings(deploye
     errors = {r["target"]: r["message"] for r in json.loads(proc.stdout)["results"] if r["status"] == "error"}
     assert set(errors) == {unreachable["target"], wrong_password["target"], expired["target"]}, errors
     assert re.search(r"did not answer|cannot connect", errors[unreachable["target"]])
-    assert "authentication as 'admin' refused" in errors[wrong_password["target"]]
+    assert "authentication as 'monitor' refused" in errors[wrong_password["target"]]
     assert "TLS handshake" in errors[expired["target"]] and "expired" in errors[expired["target"]]
     assert "definitely-not-the-password" not in proc.stdout + proc.stderr
     # The other targets were still checked.
@@ -284,4 +291,8 @@ def test_the_scheduled_run_on_a_lab_host(deployed, lab_paths):
     stat = lab_ssh(host, f"stat -c '%U %a' {files}").stdout.split()
     assert stat == ["redisops", "400", "redisops", "400"], stat
     shown = lab_ssh(host, "systemctl cat redisops-check.service; cat /var/lib/redisops/last.json").stdout
-    assert secret(lab_paths, "redis_admin") not in shown and secret(lab_paths, "sentinel_admin") not in shown
+    for name in ("redis_compliance", "sentinel_mon", "redis_admin", "sentinel_admin"):
+        assert secret(lab_paths, name) not in shown, name
+    # The checks log in as users that can change nothing (not the admins).
+    users = json.loads(lab_ssh(host, "cat /etc/redisops/targets.json").stdout)["endpoints"]
+    assert {e["username"] for e in users} == {"compliance", "monitor"}

@@ -27,8 +27,8 @@ def _inventory(tmp_path, hosts: str, extra_vars: str = "") -> tuple[str, str]:
     (inv / "group_vars" / "all").mkdir(parents=True)
     (inv / "hosts.yml").write_text(hosts)
     (inv / "group_vars" / "all" / "main.yml").write_text(
-        "redis_server_admin_password: " + _vaulted(ADMIN_PASSWORD) + "\n"
-        "redis_sentinel_admin_password: plain-sentinel-secret-0123456789xx\n"
+        "redis_server_compliance_password: " + _vaulted(ADMIN_PASSWORD) + "\n"
+        "redis_sentinel_monitoring_password: plain-sentinel-secret-0123456789xx\n"
         "redis_server_monitoring_password: short\n" + extra_vars
     )
     password_file = tmp_path / "vault-pass"
@@ -59,7 +59,9 @@ def test_targets_come_from_the_inventory_with_vault_and_role_defaults(tmp_path):
     assert set(redis) == {"r1:6379", "r2:6379"}
     assert set(sentinels) == {"r1:26379", "r2:26379", "s3:26379"}  # a sentinel-only host too
     assert redis["r1:6379"].password == ADMIN_PASSWORD  # decrypted by Ansible's own Vault code
-    assert redis["r1:6379"].username == "admin" and not redis["r1:6379"].tls  # role defaults
+    assert redis["r1:6379"].username == "compliance" and not redis["r1:6379"].tls  # role defaults
+    assert sentinels["s3:26379"].username == "monitor"
+    assert redis["r1:6379"].expected["kit_users"]["monitoring"] == "monitor"
     assert [g["name"] for g in targets.groups] == ["redis-main"]
     assert targets.groups[0]["sentinels"] == ["r1", "r2", "s3"]
     # Lengths of secrets only, never the values.
@@ -94,8 +96,10 @@ def test_tls_only_uses_the_tls_port_and_the_client_certificate(tmp_path):
 def test_a_missing_password_names_the_variable(tmp_path):
     inv, vault = _inventory(tmp_path, HOSTS)
     main = tmp_path / "inv" / "group_vars" / "all" / "main.yml"
-    main.write_text(main.read_text().replace("redis_sentinel_admin_password", "unrelated_variable"))
-    with pytest.raises(InventoryError, match="redis_compliance_sentinel_password is empty"):
+    main.write_text(main.read_text().replace("redis_sentinel_monitoring_password", "unrelated_variable"))
+    with pytest.raises(
+        InventoryError, match=r"redis_compliance_sentinel_password is empty.*redis_sentinel_monitoring"
+    ):
         from_inventory(inv, vault_password_file=vault)
 
 
@@ -103,3 +107,25 @@ def test_an_inventory_without_redis_hosts_is_refused(tmp_path):
     inv, vault = _inventory(tmp_path, "all:\n  hosts:\n    x: {ansible_host: 192.0.2.1}\n")
     with pytest.raises(InventoryError, match="no hosts in group 'redis'"):
         from_inventory(inv, vault_password_file=vault)
+
+
+def test_tls_beside_plain_uses_the_tls_port(tmp_path):
+    """With TLS 'both', the password never goes over the plain port."""
+    inv, vault = _inventory(
+        tmp_path, HOSTS, "redis_server_tls_mode: both\nredis_server_tls_pki_dir: /srv/pki\n"
+    )
+    endpoints = {e.target: e for e in from_inventory(inv, vault_password_file=vault).endpoints}
+    assert endpoints["r1:16379"].tls and endpoints["r1:16379"].port == 16379
+    assert endpoints["r1:36379"].tls  # Sentinel's TLS port
+
+
+def test_secret_lengths_are_measured_on_the_hosts_of_each_role(tmp_path):
+    """A Redis-only host has no Sentinel password, and needs none: SEC-08 must not see it empty."""
+    hosts = HOSTS.replace("        r2: {}\n", "")
+    inv, vault = _inventory(tmp_path, hosts)
+    main = tmp_path / "inv" / "group_vars" / "all" / "main.yml"
+    sentinel_line = "redis_sentinel_monitoring_password: plain-sentinel-secret-0123456789xx\n"
+    main.write_text(main.read_text().replace(sentinel_line, ""))
+    (tmp_path / "inv" / "group_vars" / "sentinel.yml").write_text(sentinel_line)
+    lengths = from_inventory(inv, vault_password_file=vault).secret_lengths
+    assert lengths["redis_sentinel_monitoring_password"] == len("plain-sentinel-secret-0123456789xx")

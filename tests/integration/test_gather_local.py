@@ -1,0 +1,116 @@
+"""Gathering against a real redis-server on 127.0.0.1 (no lab): the role's own compliance user
+suffices, secrets never reach the facts, and the key sample stays within its budget."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+
+from checks.engine import run_checks
+from checks.facts import ClusterFacts
+from checks.gather import gather_redis
+from checks.inventory import Endpoint
+from checks.model import ERROR
+from checks.settings import Thresholds
+
+REPO = Path(__file__).resolve().parents[2]
+MASTERAUTH = "replication-secret-0123456789abcdef"
+CHECKER_PASSWORD = "checker-secret-0123456789abcdefgh"
+ADMIN_PASSWORD = "admin-secret-0123456789abcdefghij"
+
+pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
+
+
+def _compliance_user_rules() -> str:
+    """The rules redis_server gives its compliance user, read from the role itself."""
+    users = yaml.safe_load((REPO / "roles/redis_server/vars/main.yml").read_text())[
+        "__redis_server_builtin_users"
+    ]
+    user = next(u for u in users if "compliance" in u["password"])
+    return " ".join([*(user.get("keys") or []), *user["commands"]])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    work = tmp_path_factory.mktemp("redis")
+    port = _free_port()
+    (work / "redis.conf").write_text(
+        f'port {port}\nbind 127.0.0.1\ndir {work}\nsave ""\nappendonly no\n'
+        f'masterauth {MASTERAUTH}\nlogfile ""\n'
+        "user default off resetchannels -@all\n"
+        f"user admin on >{ADMIN_PASSWORD} ~* &* +@all\n"
+        f"user checker on >{CHECKER_PASSWORD} resetchannels {_compliance_user_rules()}\n"
+    )
+    (work / "redis.conf").chmod(0o600)
+    proc = subprocess.Popen(["redis-server", str(work / "redis.conf")], stdout=subprocess.DEVNULL)
+    admin = redis.Redis(port=port, username="admin", password=ADMIN_PASSWORD)
+    for _ in range(100):
+        try:
+            admin.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    pipe = admin.pipeline(transaction=False)
+    for i in range(3000):
+        pipe.set(f"app:item:{i}", "x" * 10)
+    pipe.hset("app:user:1:profile", mapping={"a": "1"})
+    pipe.execute()
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _endpoint(port: int, password: str = CHECKER_PASSWORD) -> Endpoint:
+    return Endpoint(
+        kind="redis", target=f"local:{port}", host="local", address="127.0.0.1", port=port,
+        instance="main", username="checker", password=password,
+    )  # fmt: skip
+
+
+def test_the_roles_compliance_user_reads_everything_the_checks_need(server):
+    facts = gather_redis(_endpoint(server), Thresholds())
+    assert facts.error == "" and facts.gaps == [], (facts.error, facts.gaps)
+    assert facts.info["role"] == "master" and facts.config["maxmemory-policy"]
+    assert facts.memory_stats and facts.latency_doctor
+    assert any(line.startswith("user checker ") for line in facts.acl)
+    report = run_checks(ClusterFacts(redis=[facts], gathered_at=time.time()), Thresholds())
+    assert not [r for r in report.results if r.status == ERROR], [r.message for r in report.errors()]
+
+
+def test_no_secret_reaches_the_facts(server):
+    facts = gather_redis(_endpoint(server), Thresholds())
+    text = json.dumps(ClusterFacts(redis=[facts]).to_dict())
+    for secret in (MASTERAUTH, CHECKER_PASSWORD, ADMIN_PASSWORD):
+        assert secret not in text
+    assert facts.config["masterauth"] == "(set)"
+    assert all("#<hash>" in line for line in facts.acl if line.split()[1] in ("admin", "checker"))
+
+
+def test_the_key_sample_is_bounded_and_never_uses_keys(server):
+    limits = Thresholds(key_sample_budget=500, key_scan_count=100)
+    facts = gather_redis(_endpoint(server), limits)
+    assert facts.keys["scanned"] == 500 and not facts.keys["complete"]
+    assert {k["type"] for k in facts.keys["keys"]} <= {"string", "hash"}
+    assert all(k["bytes"] > 0 and k["ttl_ms"] == -1 for k in facts.keys["keys"])
+    stats = redis.Redis(port=server, username="admin", password=ADMIN_PASSWORD).info("commandstats")
+    assert "cmdstat_keys" not in stats and stats["cmdstat_scan"]["calls"] >= 5
+
+
+def test_a_wrong_password_is_a_clear_error_without_the_password(server):
+    facts = gather_redis(_endpoint(server, "not-the-password"), Thresholds())
+    assert facts.error.startswith("authentication as 'checker' refused by 127.0.0.1:")
+    assert "not-the-password" not in facts.error
