@@ -159,10 +159,13 @@ def run_checks(
             report.results.extend(_evaluate(check, target, facts, ctx))
     waivers = list(waivers)
     today = today or time.strftime("%Y-%m-%d", time.gmtime(started))
+    used: set = set()
     for i, result in enumerate(report.results):
         if result.status != FAIL:
             continue
         waiver, expired = match_waiver(waivers, result.check_id, result.target, today)
+        if waiver:
+            used.add(waiver)
         if waiver and not expired:
             report.results[i] = Result(
                 **{**result.__dict__, "status": WAIVED, "waiver": waiver.justification}
@@ -173,5 +176,11 @@ def run_checks(
             )
             if note not in report.notes:
                 report.notes.append(note)
+    for waiver in waivers:
+        if waiver not in used and waiver.expires >= today:
+            report.notes.append(
+                f"waiver for {waiver.check} on {waiver.target} matched no finding: remove it once the "
+                "finding is gone for good"
+            )
     report.duration = cluster.gather_seconds + (time.time() - started)
     return report

@@ -125,28 +125,6 @@ def acl_users(acl_lines: list[str]) -> dict[str, list[str]]:
     return users
 
 
-def user_can(rules: list[str], command: str, category: str = "") -> bool:
-    """Whether ACL rules (as ACL LIST prints them) allow a command, by Redis's last-match
-    order of ``+@all``, ``-@cat``, ``+cmd``, ``-cmd`` and ``allcommands``/``nocommands``."""
-    command = command.lower()
-    allowed = False
-    for rule in rules:
-        rule = rule.lower()
-        if rule in ("allcommands", "+@all"):
-            allowed = True
-        elif rule in ("nocommands", "-@all"):
-            allowed = False
-        elif category and rule == f"+@{category}":
-            allowed = True
-        elif category and rule == f"-@{category}":
-            allowed = False
-        elif rule == f"+{command}" or rule.startswith(f"+{command}|"):
-            allowed = True if rule == f"+{command}" else allowed
-        elif rule == f"-{command}":
-            allowed = False
-    return allowed
-
-
 def is_primary(facts: RedisFacts) -> bool:
     return facts.info.get("role") == "master"
 

@@ -66,7 +66,7 @@ def acl_allows(
 ) -> bool:
     """Whether ACL rules allow a command (or one of its subcommands), last match winning over
     ``+@all``/``allcommands``, ``-@all``/``nocommands``, ``±@category`` for any of the command's
-    categories, ``+cmd``, ``+cmd|sub`` and ``-cmd``. Like facts.user_can, with all categories.
+    categories, ``+cmd``, ``+cmd|sub`` and ``-cmd``.
     ``+cmd|sub`` for a sub in ignore_subcommands does not count (e.g. +config|get, which only reads)."""
     command = command.lower()
     ignored = {f"+{command}|{sub.lower()}" for sub in ignore_subcommands}
