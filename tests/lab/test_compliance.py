@@ -262,15 +262,34 @@ def test_unreachable_wrong_password_and_expired_certificate_are_findings(deploye
     assert any(r["status"] == "pass" for r in json.loads(proc.stdout)["results"])
 
 
+def _timer_fired(host: str) -> bool:
+    """The timer has triggered the service, and the run it started ended well and kept history."""
+    show = "systemctl show -p LastTriggerUSec --value redisops-check.timer"
+    triggered = lab_ssh(host, show, check=False).stdout.strip() not in ("", "n/a", "0")
+    result = lab_ssh(host, "systemctl show -p Result --value redisops-check.service", check=False).stdout
+    history = lab_ssh(host, "ls /var/lib/redisops/history", check=False).stdout.strip()
+    return triggered and result.strip() == "success" and history != ""
+
+
 def test_the_scheduled_run_on_a_lab_host(deployed, lab_paths):
     host = deployed.hosts[-1].name  # group redis_compliance
-    proc = run_playbook("playbooks/compliance_timer.yml")
+    # Every 10 seconds for the test, so the timer itself is seen to fire; the default afterwards.
+    fast = [
+        "-e",
+        json.dumps({"redis_compliance_schedule": "*:*:0/10", "redis_compliance_randomized_delay_sec": 0}),
+    ]
+    proc = run_playbook("playbooks/compliance_timer.yml", *fast)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    again = run_playbook("playbooks/compliance_timer.yml")
-    assert recap(again.stdout)[host]["changed"] == 0, again.stdout[-4000:]
-    timer = "redisops-check.timer"
-    assert lab_ssh(host, f"systemctl is-enabled {timer} && systemctl is-active {timer}").returncode == 0
-    # Run it now rather than wait for the timer: the same unit the timer starts.
+    try:
+        again = run_playbook("playbooks/compliance_timer.yml", *fast)
+        assert recap(again.stdout)[host]["changed"] == 0, again.stdout[-4000:]
+        timer = "redisops-check.timer"
+        assert lab_ssh(host, f"systemctl is-enabled {timer} && systemctl is-active {timer}").returncode == 0
+        wait_for("the timer to start a run that succeeds", lambda: _timer_fired(host), timeout=60)
+    finally:
+        restore = run_playbook("playbooks/compliance_timer.yml")
+        assert restore.returncode == 0, restore.stdout[-3000:]
+    # And a run on demand: the same unit the timer starts.
     run = lab_ssh(host, "systemctl start redisops-check.service", check=False)
     journal = "journalctl -u redisops-check.service --no-pager | tail -30"
     assert run.returncode == 0, lab_ssh(host, journal).stdout
