@@ -81,11 +81,43 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _drill_parser(sub: argparse._SubParsersAction) -> None:
+    scenarios = (
+        "kill-primary",
+        "hang-primary",
+        "partition-primary",
+        "partition-primary-alone",
+        "manual-failover",
+        "sentinel-minority-loss",
+        "sentinel-majority-loss",
+        "replica-loss",
+        "loop",
+    )  # fmt: skip (the drill modules import redis: not loaded for other commands)
+    drill = sub.add_parser("drill", help="run real faults against the deployed cluster, measured")
+    kinds = drill.add_subparsers(dest="drill_command", required=True)
+    failover = kinds.add_parser(
+        "failover",
+        help="a failover drill under load",
+        description="Exit 0: every run passed; 1: a run failed its criteria; 2: refused or aborted.",
+    )
+    failover.add_argument("--scenario", required=True, choices=scenarios)
+    failover.add_argument("--runs", type=int, default=1, help="runs in a row (default 1; loop: 5)")
+    failover.add_argument("-i", "--inventory", help="Ansible inventory (default: ansible.cfg's)")
+    failover.add_argument("--group", help="Sentinel group (default: the inventory's first)")
+    failover.add_argument("--vault-password-file", help="for vault-encrypted inventory variables")
+    failover.add_argument("--report", help="write the HTML report here")
+    failover.add_argument("--json", help="write the JSON result here")
+    failover.add_argument("--yes", action="store_true", help="run although redis_drill_allowed is not true")
+    failover.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    failover.add_argument("--no-site-check", action="store_true", help="skip the site.yml rerun at the end")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="redisops", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _lab_parser(sub)
     _check_parser(sub)
+    _drill_parser(sub)
     bundle = sub.add_parser(
         "bundle", help="pack the check runtime for a host without PyPI (redis_compliance)"
     )
@@ -157,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(build_bundle(args.python, args.machine, Path(args.dir)))
             return EXIT_OK
+        if args.command == "drill":
+            from checks.drills.run import run_drill
+
+            return run_drill(args)
         if args.command == "check":
             from checks.run import run_check
 

@@ -143,7 +143,7 @@ _HOST_VARS = (
     "redis_compliance_thresholds",
     "redis_compliance_waivers",
 )
-_PREFIXES = ("redis_server_", "redis_sentinel_", "redis_compliance_")
+_PREFIXES = ("redis_server_", "redis_sentinel_", "redis_compliance_", "redis_drill_")
 # Secrets: templated for the connection, reported only as lengths (SEC-08).
 _SECRETS = (
     "redis_server_admin_password",
@@ -228,9 +228,19 @@ def _plain(value):
 _ANY_MEMORY_MB = 1024
 
 
-def from_inventory(
+@dataclass
+class Inventory:
+    """The Redis and Sentinel hosts of an inventory with their role variables resolved."""
+
+    path: str
+    groups: dict[str, list[str]]
+    hostvars: dict[str, dict[str, Any]]  # redis_server_*, redis_sentinel_*, ... templated
+    selected: set[str]  # the hosts --limit leaves
+
+
+def load_inventory(
     inventory: str | None = None, limit: str | None = None, vault_password_file: str | None = None
-) -> Targets:
+) -> Inventory:
     from ansible import constants as C
     from ansible.errors import AnsibleError
     from ansible.template import Templar
@@ -248,9 +258,6 @@ def from_inventory(
     if not selected:
         raise InventoryError(f"--limit {limit!r} matches no host of inventory {inventory}")
     defaults = _role_defaults(loader)
-    server = _role_filters("redis_server")
-    sentinel = _role_filters("redis_sentinel")
-
     resolved: dict[str, dict] = {}
     manager.subset(None)
     for host in manager.get_hosts():
@@ -267,7 +274,16 @@ def from_inventory(
                 if name in _HOST_VARS or name in _SECRETS:
                     raise InventoryError(f"{host.name}: cannot resolve {name}: {exc.message}") from None
         resolved[host.name] = values
+    return Inventory(path=str(Path(inventory).resolve()), groups=groups, hostvars=resolved, selected=selected)
 
+
+def from_inventory(
+    inventory: str | None = None, limit: str | None = None, vault_password_file: str | None = None
+) -> Targets:
+    loaded = load_inventory(inventory, limit, vault_password_file)
+    groups, resolved, selected, inventory = loaded.groups, loaded.hostvars, loaded.selected, loaded.path
+    server = _role_filters("redis_server")
+    sentinel = _role_filters("redis_sentinel")
     targets = Targets()
     first = resolved[groups["redis"][0]]
     targets.thresholds = first.get("redis_compliance_thresholds") or {}

@@ -1,0 +1,1 @@
+"""Failover drills: client histories, sentinel events, and what they prove."""

@@ -1,0 +1,670 @@
+"""Failover drills: a real fault against the deployed group, under load, measured.
+
+Each run: preflight (abort unless healthy), start the workload and the sentinel watchers,
+inject the fault, observe, heal (always, also on Ctrl-C), verify (one primary, sentinels
+agree, the old primary rejoined, the same data on every node), then judge the history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import redis
+
+from checks.drills import history as H
+from checks.drills.observe import EventObserver, Hosts
+from checks.drills.targets import DrillTargets, Node
+from checks.drills.workload import Workload
+
+REPO = Path(__file__).resolve().parents[2]
+WARMUP_S = 2.0
+COOLDOWN_S = 2.0
+
+
+class DrillAborted(Exception):
+    """The group was not healthy enough to start (or to trust what followed)."""
+
+
+# ---- reading the group ------------------------------------------------------------------
+
+
+def admin(t: DrillTargets, node: Node, timeout: float = 3.0) -> redis.Redis:
+    return redis.Redis(
+        host=node.address, port=node.port, socket_timeout=timeout, socket_connect_timeout=timeout,
+        decode_responses=True, **t.redis_kwargs(t.admin),
+    )  # fmt: skip
+
+
+def sentinel_admin(t: DrillTargets, node: Node) -> redis.Redis:
+    return redis.Redis(
+        host=node.address, port=node.port, socket_timeout=2, socket_connect_timeout=2,
+        decode_responses=True, **t.redis_kwargs(t.sentinel_admin),
+    )  # fmt: skip
+
+
+def _ask(make: Callable[[], redis.Redis], call: Callable[[redis.Redis], object]):
+    client = make()
+    try:
+        return call(client)
+    except (redis.RedisError, OSError):
+        return None
+    finally:
+        client.close()
+
+
+def sentinel_views(t: DrillTargets) -> dict[str, str | None]:
+    """Each sentinel's primary for the group ('ip:port'), None when it does not answer."""
+    out = {}
+    for node in t.sentinels:
+        addr = _ask(
+            lambda n=node: sentinel_admin(t, n),
+            lambda c: c.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", t.group),
+        )
+        out[node.addr] = f"{addr[0]}:{addr[1]}" if addr else None
+    return out
+
+
+def agreed_primary(t: DrillTargets) -> str | None:
+    named = {v for v in sentinel_views(t).values() if v}
+    return named.pop() if len(named) == 1 else None
+
+
+def server_roles(t: DrillTargets) -> dict[str, dict]:
+    """INFO replication of every server ({} when it does not answer)."""
+    return {n.addr: _ask(lambda n=n: admin(t, n), lambda c: c.info("replication")) or {} for n in t.servers}
+
+
+def ckquorum(t: DrillTargets) -> dict[str, str]:
+    out = {}
+    for node in t.sentinels:
+        client = sentinel_admin(t, node)
+        try:
+            out[node.addr] = str(client.execute_command("SENTINEL", "CKQUORUM", t.group))
+        except (redis.RedisError, OSError) as exc:
+            out[node.addr] = f"ERROR {exc}"
+        finally:
+            client.close()
+    return out
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result or time.monotonic() >= deadline:
+            return result
+        time.sleep(interval)
+
+
+def healthy(t: DrillTargets) -> list[str]:
+    """Why the group is not in a state to drill on (empty when it is)."""
+    problems = []
+    for sentinel, answer in ckquorum(t).items():
+        if not answer.startswith("OK"):
+            problems.append(f"CKQUORUM on {sentinel}: {answer}")
+    primary = agreed_primary(t)
+    if primary is None:
+        problems.append(f"the sentinels do not agree on a primary: {sentinel_views(t)}")
+        return problems
+    roles = server_roles(t)
+    masters = [a for a, r in roles.items() if r.get("role") == "master"]
+    if masters != [primary]:
+        problems.append(f"servers answering as primary: {masters or 'none'} (sentinels name {primary})")
+    offset = roles.get(primary, {}).get("master_repl_offset")
+    for addr, info in roles.items():
+        if addr == primary:
+            continue
+        if info.get("master_link_status") != "up":
+            problems.append(f"replica {addr}: link {info.get('master_link_status', 'unreachable')}")
+        elif f"{info.get('master_host')}:{info.get('master_port')}" != primary:
+            problems.append(f"replica {addr} follows {info.get('master_host')}:{info.get('master_port')}")
+        elif offset is not None and abs(int(info.get("slave_repl_offset", 0)) - int(offset)) > 1_000_000:
+            problems.append(f"replica {addr} is {int(offset) - int(info['slave_repl_offset'])} bytes behind")
+    return problems
+
+
+def data_digest(t: DrillTargets, node: Node, pattern: str) -> str:
+    """A digest of the drill's keys computed from their contents (DEBUG DIGEST is off)."""
+    client = admin(t, node)
+    try:
+        digest = hashlib.sha256()
+        keys = sorted(client.scan_iter(match=pattern, count=1000))
+        for key in keys:
+            kind = client.type(key)
+            if kind == "set":
+                value = sorted(client.smembers(key))
+            elif kind == "zset":
+                value = client.zrange(key, 0, -1, withscores=True)
+            elif kind == "list":
+                value = client.lrange(key, 0, -1)
+            elif kind == "hash":
+                value = sorted(client.hgetall(key).items())
+            else:
+                value = client.get(key)
+            digest.update(f"{key}\0{kind}\0{value!r}\n".encode())
+        return f"{len(keys)} keys, sha256 {digest.hexdigest()[:16]}"
+    finally:
+        client.close()
+
+
+# ---- scenarios --------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """What a scenario works with during one run."""
+
+    t: DrillTargets
+    hosts: Hosts
+    old: Node
+    clock: Callable[[], float]
+    observer: EventObserver
+    say: Callable[[str], None]
+    notes: dict
+    # Set by a scenario BEFORE it breaks anything, so a failure halfway still heals.
+    heal: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str
+    expects_failover: bool
+    inject: Callable[[Run], None]  # sets run.heal first, then breaks something
+    zero_loss: str = "waited"  # "waited": WAIT-confirmed writes never lost; "all": no ack lost; "": none
+
+
+def _unit_signal(run: Run, host: str, signal: str, unit: str | None = None) -> None:
+    """A signal to the unit's main process, with ordinary tools (kill, systemctl show)."""
+    unit = unit or run.t.unit
+    run.hosts.run(
+        host, f'pid=$(systemctl show -p MainPID --value {unit}); [ "$pid" -gt 0 ] && kill -s {signal} "$pid"'
+    )
+
+
+def _start_unit(run: Run, host: str, unit: str) -> None:
+    run.hosts.run(host, f"systemctl start {unit}")
+
+
+def _kill_primary(run: Run) -> None:
+    run.heal = lambda: _start_unit(run, run.old.host, run.t.unit)
+    run.say(f"fault: SIGKILL {run.t.unit} on {run.old.host}")
+    _unit_signal(run, run.old.host, "KILL")
+
+
+def _hang_primary(run: Run) -> None:
+    run.heal = lambda: _unit_signal(run, run.old.host, "CONT")
+    run.say(f"fault: SIGSTOP {run.t.unit} on {run.old.host}")
+    _unit_signal(run, run.old.host, "STOP")
+
+
+def _sentinel_unit() -> str:
+    return "redis-sentinel@main.service"
+
+
+def _stop_sentinels(run: Run, count: int) -> list[str]:
+    """Stop ``count`` sentinels, on other hosts than the primary's first."""
+    others = [n.host for n in run.t.sentinels if n.host != run.old.host]
+    chosen = [*others, run.old.host][:count]
+    run.notes["sentinels_stopped"] = chosen
+
+    def heal():
+        _start_unit(run, run.old.host, run.t.unit)
+        for host in chosen:
+            _start_unit(run, host, _sentinel_unit())
+
+    run.heal = heal
+    for host in chosen:
+        run.hosts.run(host, f"systemctl stop {_sentinel_unit()}")
+    run.notes["sentinels_stopped"] = chosen
+    return chosen
+
+
+def _sentinel_loss(count: int):
+    def inject(run: Run):
+        stopped = _stop_sentinels(run, count)
+        run.say(
+            f"fault: sentinels stopped on {', '.join(stopped)}; then SIGKILL {run.t.unit} on {run.old.host}"
+        )
+        _unit_signal(run, run.old.host, "KILL")
+        if count * 2 >= len(run.t.sentinels):
+            # No majority left: there must be no failover, and CKQUORUM must say so.
+            time.sleep(run.t.down_after_ms / 1000 + 3)
+            run.notes["ckquorum_during_fault"] = ckquorum(run.t)
+
+    return inject
+
+
+def _partition(client_with_primary: bool):
+    def inject(run: Run):
+        peers = sorted({n.address for n in [*run.t.servers, *run.t.sentinels] if n.host != run.old.host})
+        rules = [
+            "add table inet redisops_drill",
+            "add chain inet redisops_drill input { type filter hook input priority -10 ; policy accept ; }",
+            "add chain inet redisops_drill output { type filter hook output priority -10 ; policy accept ; }",
+            f"add rule inet redisops_drill input ip saddr {{ {', '.join(peers)} }} drop",
+            f"add rule inet redisops_drill output ip daddr {{ {', '.join(peers)} }} drop",
+        ]
+        side = "the client on its side"
+        if not client_with_primary:
+            # The control node (the client) joins the majority; SSH stays, so the heal can reach it.
+            control = run.hosts.run(run.old.host, "echo $SSH_CLIENT").split()[0]
+            ports = sorted({run.old.port, *(n.port for n in run.t.sentinels if n.host == run.old.host)})
+            dports = ", ".join(map(str, ports))
+            rules.append(
+                f"add rule inet redisops_drill input ip saddr {control} tcp dport {{ {dports} }} drop"
+            )
+            side = "the client with the majority"
+        run.heal = lambda: run.hosts.run(run.old.host, "nft delete table inet redisops_drill", check=False)
+        run.say(f"fault: {run.old.host} cut off from {', '.join(peers)} ({side})")
+        script = "\n".join(rules) + "\n"
+        run.hosts.run(run.old.host, f"printf '%s' {_quote(script)} | nft -f -")
+        # Long enough for the old primary to stop taking writes (min-replicas-max-lag).
+        time.sleep(max(run.t.down_after_ms / 1000, run.t.min_replicas_max_lag) + 4)
+
+    return inject
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _manual_failover(run: Run):
+    """Writes paused first, replicas caught up, SENTINEL FAILOVER, old primary demoted at once."""
+    t = run.t
+    client = admin(t, run.old, timeout=5)
+    pause_ms = 15_000
+    run.say(f"fault: CLIENT PAUSE WRITE on {run.old.host}, then SENTINEL FAILOVER {t.group}")
+    client.execute_command("CLIENT", "PAUSE", pause_ms, "WRITE")
+    unpaused = False
+
+    def caught_up():
+        info = client.info("replication")
+        offsets = [int(v["offset"]) for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+        return offsets and min(offsets) >= int(info["master_repl_offset"])
+
+    try:
+        if not wait_until(caught_up, 5):
+            raise DrillAborted("replicas did not catch up with the paused primary within 5 s")
+        sentinel = sentinel_admin(t, t.sentinels[0])
+        try:
+            sentinel.execute_command("SENTINEL", "FAILOVER", t.group)
+        finally:
+            sentinel.close()
+        new = wait_until(lambda: (p := agreed_primary(t)) and p != run.old.addr and p, 10)
+        if new:
+            # Demote at once (Sentinel would wait); its clients reconnect and find the new primary.
+            host, port = new.rsplit(":", 1)
+            client.execute_command("REPLICAOF", host, port)
+            client.execute_command("CONFIG", "REWRITE")
+            client.execute_command("CLIENT", "KILL", "TYPE", "normal")
+        client.execute_command("CLIENT", "UNPAUSE")
+        unpaused = True
+    finally:
+        if not unpaused and agreed_primary(t) == run.old.addr:
+            client.execute_command("CLIENT", "UNPAUSE")  # still the primary: writes may resume
+        client.close()
+
+
+def _replica_loss(run: Run):
+    replica = next(n for n in run.t.servers if n.addr != run.old.addr)
+    run.notes["replica"] = replica.addr
+    run.heal = lambda: _start_unit(run, replica.host, run.t.unit)
+    run.say(f"fault: SIGKILL {run.t.unit} on replica {replica.host}")
+    _unit_signal(run, replica.host, "KILL")
+    time.sleep(run.t.down_after_ms / 1000 + 2)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("kill-primary", "SIGKILL the primary's redis-server", True, _kill_primary),
+        Scenario("hang-primary", "SIGSTOP the primary, resume it after the failover", True, _hang_primary),
+        Scenario(
+            "partition-primary",
+            "cut the primary's host off from the other hosts, the client still reaching it",
+            True,
+            _partition(client_with_primary=True),
+            zero_loss="",
+        ),
+        Scenario(
+            "partition-primary-alone",
+            "cut the primary's host off from the other hosts and from the client",
+            True,
+            _partition(client_with_primary=False),
+        ),
+        Scenario(
+            "manual-failover",
+            "SENTINEL FAILOVER with writes paused first",
+            True,
+            _manual_failover,
+            zero_loss="all",
+        ),
+        Scenario(
+            "sentinel-minority-loss", "one sentinel down, then SIGKILL the primary", True, _sentinel_loss(1)
+        ),
+        Scenario(
+            "sentinel-majority-loss",
+            "two sentinels down, then SIGKILL the primary: no failover may happen",
+            False,
+            _sentinel_loss(2),
+        ),
+        Scenario("replica-loss", "SIGKILL a replica, then start it again", False, _replica_loss),
+        Scenario("loop", "kill-primary, --runs times in a row", True, _kill_primary),
+    )
+}
+
+
+# ---- one run ------------------------------------------------------------------------------
+
+
+def _final_state(t: DrillTargets, node: Node, keys) -> dict:
+    client = admin(t, node)
+    try:
+        return {
+            "waited": set(client.smembers(keys.waited)),
+            "plain": set(client.smembers(keys.plain)),
+            "counter": int(client.get(keys.counter) or 0),
+            "board": int(sum(score for _, score in client.zrange(keys.board, 0, -1, withscores=True))),
+            "queue": client.lrange(keys.queue, 0, -1),
+        }
+    finally:
+        client.close()
+
+
+def _sync_full(t: DrillTargets) -> int:
+    total = 0
+    for node in t.servers:
+        stats = _ask(lambda n=node: admin(t, n), lambda c: c.info("stats")) or {}
+        total += int(stats.get("sync_full", 0))
+    return total
+
+
+def _criterion(name: str, passed: bool, measured, limit, unit: str) -> dict:
+    return {"name": name, "passed": bool(passed), "measured": measured, "limit": limit, "unit": unit}
+
+
+def high_findings(t: DrillTargets) -> list[str]:
+    """The compliance checks' findings at high or critical (waivers applied): a drill on a
+    group that is already wrong would measure the wrong thing."""
+    from checks.engine import run_checks
+    from checks.gather import gather
+    from checks.inventory import from_inventory
+    from checks.model import Severity
+    from checks.settings import thresholds
+    from checks.waivers import parse_waivers
+
+    targets = from_inventory(t.inventory)
+    limits = thresholds(targets.thresholds)
+    report = run_checks(gather(targets, limits), limits, parse_waivers(targets.waivers))
+    return [f"{r.check_id} {r.target}: {r.message}" for r in report.failing(Severity.HIGH) + report.errors()]
+
+
+def run_once(
+    t: DrillTargets,
+    scenario: Scenario,
+    number: int,
+    say: Callable[[str], None],
+    site_check: bool = False,
+    promote_margin_s: float = 2.0,
+    preflight_checks: bool = True,
+) -> dict:
+    problems = healthy(t)
+    if not problems and preflight_checks:
+        problems = high_findings(t)
+    if problems:
+        raise DrillAborted("preflight: " + "; ".join(problems))
+    old_addr = agreed_primary(t)
+    old = t.server_at(old_addr)
+    say(f"run {number}: preflight OK; primary {old.host} ({old_addr})")
+    started = time.monotonic()
+
+    def clock() -> float:
+        return time.monotonic() - started
+
+    run_id = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    hosts = Hosts(t.inventory)
+    syncs_before = _sync_full(t)
+    observer = EventObserver(t, clock).start()
+    workload = Workload(t, run_id, clock).start()
+    run = Run(t, hosts, old, clock, observer, say, notes={})
+    fault_at = healed_at = None
+    try:
+        time.sleep(WARMUP_S)
+        fault_at = clock()
+        scenario.inject(run)
+        if scenario.expects_failover:
+            budget = t.down_after_ms / 1000 + min(10, t.failover_timeout_ms / 1000) + 5
+            promoted = wait_until(lambda: observer.seen("+switch-master", fault_at), budget)
+            say(f"promoted: {promoted['detail']}" if promoted else f"no promotion within {budget:.0f} s")
+        elif scenario.name != "replica-loss":
+            time.sleep(2)
+    finally:
+        if run.heal is not None:
+            say("heal")
+            run.heal()
+        healed_at = clock() if fault_at is not None else None
+    # Settle: the group healthy again (the old primary back, as a replica when it lost its role).
+    settled = wait_until(lambda: not healthy(t), 90, interval=0.5)
+    settle = [] if settled else healthy(t)
+    time.sleep(COOLDOWN_S)
+    ops = workload.stop()
+    events = observer.stop()
+    new_addr = agreed_primary(t) or ""
+    new = t.server_at(new_addr) if new_addr else old
+    # Writes stopped: wait for every replica to hold the primary's offset, then compare data.
+    wait_until(lambda: not healthy(t) and _offsets_equal(t, new), 30)
+    final = _final_state(t, new, workload.keys)
+    digests = {n.addr: data_digest(t, n, workload.keys.pattern) for n in t.servers}
+    syncs = _sync_full(t) - syncs_before
+
+    waited = H.set_loss(ops, final["waited"], key=workload.keys.waited)
+    plain = H.set_loss(ops, final["plain"], key=workload.keys.plain)
+    counter = H.counter_loss(ops, final["counter"], key=workload.keys.counter)
+    board_ops = [replace(op, kind="incr") for op in ops if op.kind == "zincrby"]
+    board = H.counter_loss(board_ops, final["board"], key=workload.keys.board)
+    queue = H.queue_outcome(ops, final["queue"])
+    times = H.sentinel_times(events, fault_at or 0.0, master=t.group)
+    failed_over = new_addr != old_addr
+    measures = {
+        "time_to_detect_s": times.get("time_to_detect"),
+        "time_to_promote_s": times.get("time_to_promote"),
+        "error_window_s": round(H.error_window(ops, since=fault_at or 0.0), 3),
+        "longest_gap_s": round(H.longest_gap(ops), 3),
+        "acked_lost_waited": waited["lost_waited"] + plain["lost_waited"],
+        "acked_lost_plain": waited["lost_plain"] + plain["lost_plain"],
+        "indeterminate_survived": waited["indeterminate_survived"] + plain["indeterminate_survived"],
+        "counter_lost": counter["lost"] + board["lost"],
+        "queue_lost": queue["lost"],
+        "queue_duplicated": queue["duplicated"],
+        "full_resyncs": syncs,
+        "split_brain_s": round(H.split_brain_window(ops, old_addr, new_addr), 3) if failed_over else 0.0,
+        "ops": len(ops),
+    }
+    verify = [
+        {
+            "name": "exactly one primary",
+            "passed": sum(r.get("role") == "master" for r in server_roles(t).values()) == 1,
+            "detail": new_addr,
+        },
+        {
+            "name": "every sentinel names it",
+            "passed": set(sentinel_views(t).values()) == {new_addr},
+            "detail": str(sentinel_views(t)),
+        },
+        {
+            "name": "the group is healthy again (replicas linked, CKQUORUM OK)",
+            "passed": not settle,
+            "detail": "; ".join(settle) if settle else "yes",
+        },
+        {
+            "name": "the same data on every node",
+            "passed": len(set(digests.values())) == 1,
+            "detail": ", ".join(f"{a}: {d}" for a, d in digests.items()),
+        },
+    ]
+    if failed_over:
+        role = server_roles(t).get(old_addr, {})
+        verify.append(
+            {
+                "name": "the old primary rejoined as a replica",
+                "passed": role.get("role") == "slave" and role.get("master_link_status") == "up",
+                "detail": f"{old_addr}: {role.get('role', 'unreachable')}",
+            }
+        )
+    if site_check:
+        verify.append(_site_unchanged(t))
+
+    criteria = []
+    down_after = t.down_after_ms / 1000
+    if scenario.expects_failover:
+        criteria.append(
+            _criterion("failed over to another server", failed_over, new_addr, "not " + old_addr, "")
+        )
+        if scenario.name != "manual-failover":
+            promote = measures["time_to_promote_s"]
+            limit = round(down_after + promote_margin_s, 1)
+            if scenario.name.startswith("partition"):
+                limit = round(down_after + promote_margin_s + 1, 1)
+            criteria.append(
+                _criterion(
+                    f"promoted within down-after + {promote_margin_s:g} s",
+                    promote is not None and promote <= limit,
+                    promote,
+                    limit,
+                    "s",
+                )
+            )
+    else:
+        criteria.append(_criterion("no failover", not failed_over, new_addr, old_addr, ""))
+    if scenario.name == "sentinel-majority-loss":
+        during = run.notes.get("ckquorum_during_fault", {})
+        reachable = {
+            k: v for k, v in during.items() if not v.startswith("ERROR Error") and "Connection" not in v
+        }
+        criteria.append(
+            _criterion(
+                "CKQUORUM reports the lost majority",
+                bool(reachable) and not any(v.startswith("OK") for v in reachable.values()),
+                "; ".join(f"{k}: {v}" for k, v in reachable.items()) or "no sentinel answered",
+                "not OK",
+                "",
+            )
+        )
+    if scenario.zero_loss in ("waited", "all"):
+        criteria.append(
+            _criterion(
+                "WAIT-confirmed writes lost",
+                measures["acked_lost_waited"] == 0,
+                measures["acked_lost_waited"],
+                0,
+                "writes",
+            )
+        )
+    if scenario.zero_loss == "all":
+        criteria.append(
+            _criterion(
+                "acknowledged writes lost",
+                measures["acked_lost_plain"] == 0,
+                measures["acked_lost_plain"],
+                0,
+                "writes",
+            )
+        )
+    criteria += [_criterion(v["name"], v["passed"], v["detail"], "", "") for v in verify]
+    return {
+        "run": number,
+        "run_id": run_id,
+        "passed": all(c["passed"] for c in criteria),
+        "old_primary": old_addr,
+        "new_primary": new_addr,
+        "fault": scenario.summary,
+        "fault_at": round(fault_at or 0.0, 3),
+        "healed_at": round(healed_at or 0.0, 3),
+        "duration": round(clock(), 3),
+        "criteria": criteria,
+        "measures": measures,
+        "details": {
+            "sets": {"waited": _brief(waited), "plain": _brief(plain)},
+            "counter": counter,
+            "leaderboard": board,
+            "queue": _brief(queue),
+            "notes": run.notes,
+            # What clients were told while it failed: the most frequent errors.
+            "errors": [
+                {"outcome": k[0], "error": k[1], "count": n}
+                for k, n in Counter(
+                    (op.outcome, op.error[:100]) for op in ops if op.outcome != "ok"
+                ).most_common(5)
+            ],
+        },
+        "events": events,
+        "timeline": H.timeline(H.writes(ops)),
+        "verify": verify,
+    }
+
+
+def _brief(result: dict) -> dict:
+    return {k: v for k, v in result.items() if not isinstance(v, list) or len(v) <= 20}
+
+
+def _offsets_equal(t: DrillTargets, primary: Node) -> bool:
+    roles = server_roles(t)
+    offset = roles.get(primary.addr, {}).get("master_repl_offset")
+    return offset is not None and all(
+        int(r.get("slave_repl_offset", -1)) == int(offset) for a, r in roles.items() if a != primary.addr
+    )
+
+
+def _site_unchanged(t: DrillTargets) -> dict:
+    """site.yml after the drill changes nothing: the roles follow the new primary."""
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", t.inventory, "playbooks/site.yml"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    changed = [
+        line.split()[0] for line in proc.stdout.splitlines() if "changed=" in line and "changed=0" not in line
+    ]
+    return {
+        "name": "site.yml rerun changes nothing",
+        "passed": proc.returncode == 0 and not changed,
+        "detail": f"exit {proc.returncode}" + (f"; changed on {', '.join(changed)}" if changed else ""),
+    }
+
+
+def drill(
+    t: DrillTargets,
+    scenario_name: str,
+    runs: int,
+    say: Callable[[str], None],
+    site_check: bool = True,
+) -> dict:
+    scenario = SCENARIOS[scenario_name]
+    result = {
+        "drill": "failover",
+        "scenario": scenario_name,
+        "summary": scenario.summary,
+        "started": time.time(),
+        "group": t.group,
+        "inventory": t.inventory,
+        "settings": {
+            "down_after_ms": t.down_after_ms,
+            "failover_timeout_ms": t.failover_timeout_ms,
+            "quorum": t.quorum,
+            "runs": runs,
+        },
+        "runs": [],
+    }
+    for number in range(1, runs + 1):
+        # The idempotence check once, after the last run: it takes as long as a run.
+        result["runs"].append(run_once(t, scenario, number, say, site_check=site_check and number == runs))
+    result["passed"] = all(r["passed"] for r in result["runs"])
+    return result

@@ -1,0 +1,73 @@
+"""``redisops drill failover``: refuse unless allowed, plan, run, report. Thin."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+
+
+def plan_text(targets, scenario, runs: int) -> str:
+    primary = "(asked at the start of each run)"
+    return "\n".join(
+        [
+            f"drill: failover, scenario {scenario.name}: {scenario.summary}",
+            f"group {targets.group} (instance {targets.instance}), {runs} run(s)",
+            f"inventory {targets.inventory}",
+            f"servers: {', '.join(f'{n.host} {n.addr}' for n in targets.servers)}",
+            f"sentinels: {', '.join(f'{n.host} {n.addr}' for n in targets.sentinels)}",
+            f"primary: {primary}; down-after {targets.down_after_ms} ms, quorum {targets.quorum}",
+            f"workload: application user {targets.app[0]!r}, keys under {targets.key_prefix!r}",
+            "each run: preflight (CKQUORUM, links, offsets), fault, observe, heal (also on Ctrl-C), verify",
+        ]
+    )
+
+
+def run_drill(args: argparse.Namespace) -> int:
+    from checks.drills import report as R
+    from checks.drills.failover import SCENARIOS, DrillAborted, drill
+    from checks.drills.targets import drill_targets
+    from checks.inventory import InventoryError
+
+    def say(line: str) -> None:
+        print(f"  {line}", file=sys.stderr, flush=True)
+
+    try:
+        targets = drill_targets(args.inventory, args.group, args.vault_password_file)
+    except InventoryError as exc:
+        print(f"redisops drill: error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    scenario = SCENARIOS[args.scenario]
+    runs = args.runs if args.runs > 1 or args.scenario != "loop" else 5
+    print(plan_text(targets, scenario, runs), file=sys.stderr)
+    if args.dry_run:
+        return EXIT_OK
+    if not targets.allowed and not args.yes:
+        print(
+            "redisops drill: refused: drills break things on purpose, and this inventory does not allow them "
+            "(set redis_drill_allowed: true for the group, or pass --yes)",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
+    try:
+        result = drill(targets, args.scenario, runs, say, site_check=not args.no_site_check)
+    except DrillAborted as exc:
+        print(f"redisops drill: aborted: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except Exception as exc:  # the fault was healed on the way out (run.heal in a finally)
+        print(
+            f"redisops drill: aborted by an error, after healing: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        print("redisops drill: interrupted; what the drill broke was healed", file=sys.stderr)
+        return 130
+    if args.json:
+        Path(args.json).write_text(R.to_json(result))
+    if args.report:
+        Path(args.report).write_text(R.to_html(result))
+    print(R.to_text(result))
+    return EXIT_OK if result["passed"] else EXIT_FAILED

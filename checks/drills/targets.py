@@ -1,0 +1,137 @@
+"""What a drill acts on, read from the same Ansible inventory as the roles and the checks.
+
+A drill needs more than the checks: the admin users (to pause writes, fail over, heal), an
+application user (the workload writes as an application would, under its key prefix), how
+to reach each host (faults go over SSH with ordinary tools) and whether drills are allowed
+on this inventory at all (``redis_drill_allowed``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from checks.inventory import Inventory, InventoryError, _role_filters, load_inventory
+
+ANY_MEMORY_MB = 1024  # maxmemory is not used here; the role's arithmetic needs a figure
+
+
+@dataclass(frozen=True)
+class Node:
+    host: str  # inventory name
+    address: str
+    port: int
+
+    @property
+    def addr(self) -> str:
+        return f"{self.address}:{self.port}"
+
+
+@dataclass
+class DrillTargets:
+    inventory: str
+    group: str
+    instance: str
+    unit: str  # the instance's systemd unit on each server host
+    quorum: int
+    down_after_ms: int
+    failover_timeout_ms: int
+    min_replicas_max_lag: int
+    servers: list[Node]
+    sentinels: list[Node]
+    tls: dict[str, str] = field(default_factory=dict)  # ssl_* keyword arguments for redis-py
+    admin: tuple[str, str] = ("", "")
+    sentinel_admin: tuple[str, str] = ("", "")
+    app: tuple[str, str] = ("", "")
+    sentinel_app: tuple[str, str] = ("", "")
+    key_prefix: str = "drill:"
+    allowed: bool = False
+
+    def server_at(self, addr: str) -> Node:
+        return next(n for n in self.servers if n.addr == addr)
+
+    def redis_kwargs(self, user: tuple[str, str]) -> dict:
+        return {"username": user[0], "password": user[1], **self.tls}
+
+
+def drill_targets(
+    inventory: str | None = None, group: str | None = None, vault_password_file: str | None = None
+) -> DrillTargets:
+    loaded: Inventory = load_inventory(inventory, None, vault_password_file)
+    server_hosts = loaded.groups.get("redis", [])
+    sentinel_hosts = loaded.groups.get("sentinel", [])
+    if not sentinel_hosts:
+        raise InventoryError(
+            f"inventory {loaded.path} has no hosts in group 'sentinel': nothing to fail over"
+        )
+    v = loaded.hostvars[server_hosts[0]]
+    sv = loaded.hostvars[sentinel_hosts[0]]
+    groups = [g for g in _role_filters("redis_sentinel").redis_sentinel_groups(sv) if g["state"] == "present"]
+    chosen = (
+        next((g for g in groups if g["name"] == group), None) if group else (groups[0] if groups else None)
+    )
+    if chosen is None:
+        names = ", ".join(g["name"] for g in groups) or "none"
+        raise InventoryError(f"no Sentinel group {group!r} in the inventory (redis_sentinel_groups: {names})")
+    servers = []
+    unit = ""
+    for host in server_hosts:
+        for inst in _role_filters("redis_server").redis_instances(loaded.hostvars[host], ANY_MEMORY_MB):
+            if inst["name"] == chosen["instance"] and inst["state"] == "present":
+                port = inst["tls_port"] or inst["plain_port"]
+                servers.append(Node(host, loaded.hostvars[host]["ansible_host"], port))
+                unit = inst["unit"]
+    sentinel_tls = sv["redis_sentinel_tls_mode"] != "off"
+    sentinel_port = (
+        int(sv["redis_sentinel_tls_port"])
+        if sv["redis_sentinel_tls_mode"] == "both"
+        else int(sv["redis_sentinel_port"])
+    )
+    sentinels = [Node(h, loaded.hostvars[h]["ansible_host"], sentinel_port) for h in sentinel_hosts]
+    tls = {}
+    if v["redis_server_tls_mode"] != "off" or sentinel_tls:
+        tls = {
+            "ssl": True,
+            "ssl_ca_certs": v["redis_compliance_tls_ca_cert"],
+            "ssl_certfile": v["redis_compliance_tls_cert"],
+            "ssl_keyfile": v["redis_compliance_tls_key"],
+        }
+    app_users = v.get("redis_server_acl_users") or []
+    client_users = sv.get("redis_sentinel_client_users") or []
+    app = (
+        v.get("redis_drill_user") or (app_users[0]["name"] if app_users else ""),
+        v.get("redis_drill_password") or (app_users[0].get("password", "") if app_users else ""),
+    )
+    sentinel_app = (
+        sv.get("redis_drill_sentinel_user") or (client_users[0]["name"] if client_users else ""),
+        sv.get("redis_drill_sentinel_password")
+        or (client_users[0].get("password", "") if client_users else ""),
+    )
+    if not all(app) or not all(sentinel_app):
+        raise InventoryError(
+            "the drill's workload needs an application user: set redis_drill_user/redis_drill_password "
+            "and redis_drill_sentinel_user/redis_drill_sentinel_password, or list one in "
+            "redis_server_acl_users and redis_sentinel_client_users"
+        )
+    prefix = v.get("redis_drill_key_prefix")
+    if not prefix:
+        patterns = (app_users[0].get("keys") if app_users else None) or ["*"]
+        prefix = patterns[0].rstrip("*") + "drill:"
+    return DrillTargets(
+        inventory=loaded.path,
+        group=chosen["name"],
+        instance=chosen["instance"],
+        unit=unit,
+        quorum=chosen["quorum"],
+        down_after_ms=chosen["down_after_milliseconds"],
+        failover_timeout_ms=chosen["failover_timeout"],
+        min_replicas_max_lag=int(v.get("redis_server_min_replicas_max_lag") or 10),
+        servers=servers,
+        sentinels=sentinels,
+        tls=tls,
+        admin=(v["redis_server_admin_user"], v["redis_server_admin_password"]),
+        sentinel_admin=(sv["redis_sentinel_admin_user"], sv["redis_sentinel_admin_password"]),
+        app=app,
+        sentinel_app=sentinel_app,
+        key_prefix=prefix,
+        allowed=bool(v.get("redis_drill_allowed")),
+    )
