@@ -10,7 +10,9 @@
 - checks: ``redisops check`` on the deployed lab (CLI, inventory, hosts);
 - scale: a check run over 1, 10 and 100 local redis-server processes (127.0.0.1);
 - impact: p99 latency of a redis-benchmark against a local server with and without
-  check runs in a loop beside it (rounds interleaved).
+  check runs in a loop beside it (rounds interleaved);
+- drill: kill-primary on the deployed lab, 5 runs in a row (at least): promotion time and
+  client error window against down-after, acknowledged writes lost.
 
 Medians of several runs, with min and max; nothing here fails a test run.
 """
@@ -32,7 +34,7 @@ from bench import checks_bench
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
 REDISOPS = str(BIN / "redisops")
-SECTIONS = ("lab", "deploy", "rolling", "throughput", "checks", "scale", "impact")
+SECTIONS = ("lab", "deploy", "rolling", "throughput", "checks", "scale", "impact", "drill")
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
@@ -158,6 +160,53 @@ def bench_throughput(rounds: int) -> list[tuple]:
     return rows
 
 
+def bench_drill(runs: int) -> list[tuple]:
+    """Needs a deployed lab: kill-primary, ``runs`` times in a row, through the CLI."""
+    import json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "drill.json"
+        cmd = [REDISOPS, "drill", "failover", "--scenario", "kill-primary", "--runs", str(runs)]
+        proc = subprocess.run(
+            [*cmd, "--no-site-check", "--json", str(out)], cwd=REPO, capture_output=True, text=True
+        )
+        if proc.returncode not in (0, 1):
+            sys.exit(f"bench: the drill did not run:\n{proc.stderr[-3000:]}")
+        result = json.loads(out.read_text())
+    down_after = result["settings"]["down_after_ms"] / 1000
+    measures = [r["measures"] for r in result["runs"]]
+    promote = [m["time_to_promote_s"] for m in measures if m["time_to_promote_s"] is not None]
+    window = [m["error_window_s"] for m in measures]
+    return [
+        (
+            f"kill-primary: time to promote (down-after {down_after:g} s)",
+            promote,
+            "s",
+            f"<= {down_after + 2:g} s",
+        ),
+        ("kill-primary: promote - down-after", [p - down_after for p in promote], "s", "<= 2 s"),
+        ("kill-primary: client error window", window, "s", f"median <= {down_after + 2:g} s"),
+        (
+            "kill-primary: WAIT-confirmed writes lost",
+            [m["acked_lost_waited"] for m in measures],
+            "writes",
+            "0",
+        ),
+        (
+            "kill-primary: plain acknowledged writes lost",
+            [m["acked_lost_plain"] for m in measures],
+            "writes",
+            "-",
+        ),
+        (
+            "kill-primary: runs passing every criterion",
+            [sum(r["passed"] for r in result["runs"])],
+            "runs",
+            f"{runs}",
+        ),
+    ]
+
+
 def print_table(rows: list[tuple]) -> None:
     print(f"\n{'measurement':<46} {'n':>3} {'median':>11} {'min':>11} {'max':>11} {'unit':<6} target")
     print("-" * 104)
@@ -193,8 +242,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += checks_bench.bench_scale(args.runs)
     if "impact" in sections:
         rows += checks_bench.bench_impact(args.runs)
+    if "drill" in sections:
+        rows += bench_drill(max(args.runs, 5))
     print_table(rows)
-    if {"deploy", "rolling", "throughput", "checks"} & set(sections):
+    if {"deploy", "rolling", "throughput", "checks", "drill"} & set(sections):
         print("\nThe lab is left deployed; 'redisops lab down' removes it.")
     return 0
 
