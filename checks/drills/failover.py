@@ -8,6 +8,7 @@ agree, the old primary rejoined, the same data on every node), then judge the hi
 from __future__ import annotations
 
 import hashlib
+import shlex
 import subprocess
 import sys
 import time
@@ -171,6 +172,24 @@ class Run:
     notes: dict
     # Set by a scenario BEFORE it breaks anything, so a failure halfway still heals.
     heal: Callable[[], None] | None = None
+    fault_at: float | None = None  # the middle of the fault command's round trip
+
+    def fault(self, host: str, command: str, check: bool = True) -> None:
+        """Run the command that breaks something, and stamp when it happened."""
+        before = self.clock()
+        try:
+            self.hosts.run(host, command, check=check)
+        finally:
+            self.fault_at = (before + self.clock()) / 2
+
+    def deadman(self, host: str, command: str) -> None:
+        """On the host itself, heal anyway in 3 minutes if the drill dies (SIGKILL, lost
+        network): a transient systemd timer, cancelled after a normal heal."""
+        unit = f"redisops-drill-heal-{uuid.uuid4().hex[:8]}"
+        self.hosts.run(
+            host, f"systemd-run --quiet --on-active=180 --unit={unit} /bin/sh -c {_quote(command)}"
+        )
+        self.notes.setdefault("deadman", []).append((host, unit))
 
 
 @dataclass(frozen=True)
@@ -180,14 +199,16 @@ class Scenario:
     expects_failover: bool
     inject: Callable[[Run], None]  # sets run.heal first, then breaks something
     zero_loss: str = "waited"  # "waited": WAIT-confirmed writes never lost; "all": no ack lost; "": none
+    needs_power_on: bool = False  # the heal powers a host back on (redis_drill_power_on_command)
+
+
+def _signal_command(unit: str, signal: str) -> str:
+    """A signal to the unit's main process, with ordinary tools (kill, systemctl show)."""
+    return f'pid=$(systemctl show -p MainPID --value {unit}); [ "$pid" -gt 0 ] && kill -s {signal} "$pid"'
 
 
 def _unit_signal(run: Run, host: str, signal: str, unit: str | None = None) -> None:
-    """A signal to the unit's main process, with ordinary tools (kill, systemctl show)."""
-    unit = unit or run.t.unit
-    run.hosts.run(
-        host, f'pid=$(systemctl show -p MainPID --value {unit}); [ "$pid" -gt 0 ] && kill -s {signal} "$pid"'
-    )
+    run.hosts.run(host, _signal_command(unit or run.t.unit, signal))
 
 
 def _start_unit(run: Run, host: str, unit: str) -> None:
@@ -196,14 +217,16 @@ def _start_unit(run: Run, host: str, unit: str) -> None:
 
 def _kill_primary(run: Run) -> None:
     run.heal = lambda: _start_unit(run, run.old.host, run.t.unit)
+    run.deadman(run.old.host, f"systemctl start {run.t.unit}")
     run.say(f"fault: SIGKILL {run.t.unit} on {run.old.host}")
-    _unit_signal(run, run.old.host, "KILL")
+    run.fault(run.old.host, _signal_command(run.t.unit, "KILL"))
 
 
 def _hang_primary(run: Run) -> None:
     run.heal = lambda: _unit_signal(run, run.old.host, "CONT")
+    run.deadman(run.old.host, _signal_command(run.t.unit, "CONT"))
     run.say(f"fault: SIGSTOP {run.t.unit} on {run.old.host}")
-    _unit_signal(run, run.old.host, "STOP")
+    run.fault(run.old.host, _signal_command(run.t.unit, "STOP"))
 
 
 def _sentinel_unit() -> str:
@@ -217,11 +240,20 @@ def _stop_sentinels(run: Run, count: int) -> list[str]:
     run.notes["sentinels_stopped"] = chosen
 
     def heal():
-        _start_unit(run, run.old.host, run.t.unit)
-        for host in chosen:
-            _start_unit(run, host, _sentinel_unit())
+        # Every step, even when one fails: a sentinel must never be left stopped.
+        errors = []
+        for host, unit in [(run.old.host, run.t.unit), *((h, _sentinel_unit()) for h in chosen)]:
+            try:
+                _start_unit(run, host, unit)
+            except Exception as exc:
+                errors.append(f"{host}: start {unit}: {exc}")
+        if errors:
+            raise RuntimeError("; ".join(errors))
 
     run.heal = heal
+    run.deadman(run.old.host, f"systemctl start {run.t.unit}")
+    for host in chosen:
+        run.deadman(host, f"systemctl start {_sentinel_unit()}")
     for host in chosen:
         run.hosts.run(host, f"systemctl stop {_sentinel_unit()}")
     run.notes["sentinels_stopped"] = chosen
@@ -234,7 +266,7 @@ def _sentinel_loss(count: int):
         run.say(
             f"fault: sentinels stopped on {', '.join(stopped)}; then SIGKILL {run.t.unit} on {run.old.host}"
         )
-        _unit_signal(run, run.old.host, "KILL")
+        run.fault(run.old.host, _signal_command(run.t.unit, "KILL"))
         if count * 2 >= len(run.t.sentinels):
             # No majority left: there must be no failover, and CKQUORUM must say so.
             time.sleep(run.t.down_after_ms / 1000 + 3)
@@ -263,14 +295,20 @@ def _partition(client_with_primary: bool):
                 f"add rule inet redisops_drill input ip saddr {control} tcp dport {{ {dports} }} drop"
             )
             side = "the client with the majority"
-        run.heal = lambda: run.hosts.run(run.old.host, "nft delete table inet redisops_drill", check=False)
+        run.heal = lambda: run.hosts.run(run.old.host, _NFT_HEAL)
+        run.deadman(run.old.host, _NFT_HEAL)
         run.say(f"fault: {run.old.host} cut off from {', '.join(peers)} ({side})")
         script = "\n".join(rules) + "\n"
-        run.hosts.run(run.old.host, f"printf '%s' {_quote(script)} | nft -f -")
+        run.fault(run.old.host, f"printf '%s' {_quote(script)} | nft -f -")
         # Long enough for the old primary to stop taking writes (min-replicas-max-lag).
         time.sleep(max(run.t.down_after_ms / 1000, run.t.min_replicas_max_lag) + 4)
 
     return inject
+
+
+_NFT_HEAL = (
+    "nft list table inet redisops_drill >/dev/null 2>&1 && nft delete table inet redisops_drill || true"
+)
 
 
 def _quote(text: str) -> str:
@@ -283,6 +321,7 @@ def _manual_failover(run: Run):
     client = admin(t, run.old, timeout=5)
     pause_ms = 15_000
     run.say(f"fault: CLIENT PAUSE WRITE on {run.old.host}, then SENTINEL FAILOVER {t.group}")
+    run.fault_at = run.clock()
     client.execute_command("CLIENT", "PAUSE", pause_ms, "WRITE")
     unpaused = False
 
@@ -314,12 +353,32 @@ def _manual_failover(run: Run):
         client.close()
 
 
+def _power_on(run: Run, host: str) -> None:
+    command = run.t.power_on_command.replace("{host}", host)
+    try:
+        proc = subprocess.run(shlex.split(command), capture_output=True, text=True, check=False, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RuntimeError(f"power-on command {command!r}: {exc}") from None
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"power-on command {command!r} failed (exit {proc.returncode}): {proc.stderr[-300:]}"
+        )
+
+
+def _poweroff_primary(run: Run) -> None:
+    run.heal = lambda: _power_on(run, run.old.host)
+    run.say(f"fault: power off {run.old.host} (systemctl poweroff)")
+    # The SSH session dies with the host: its exit status says nothing.
+    run.fault(run.old.host, "systemctl poweroff", check=False)
+
+
 def _replica_loss(run: Run):
     replica = next(n for n in run.t.servers if n.addr != run.old.addr)
     run.notes["replica"] = replica.addr
     run.heal = lambda: _start_unit(run, replica.host, run.t.unit)
+    run.deadman(replica.host, f"systemctl start {run.t.unit}")
     run.say(f"fault: SIGKILL {run.t.unit} on replica {replica.host}")
-    _unit_signal(run, replica.host, "KILL")
+    run.fault(replica.host, _signal_command(run.t.unit, "KILL"))
     time.sleep(run.t.down_after_ms / 1000 + 2)
 
 
@@ -358,6 +417,13 @@ SCENARIOS: dict[str, Scenario] = {
             _sentinel_loss(2),
         ),
         Scenario("replica-loss", "SIGKILL a replica, then start it again", False, _replica_loss),
+        Scenario(
+            "poweroff-primary",
+            "power off the primary's whole host, then power it on",
+            True,
+            _poweroff_primary,
+            needs_power_on=True,
+        ),
         Scenario("loop", "kill-primary, --runs times in a row", True, _kill_primary),
     )
 }
@@ -380,12 +446,52 @@ def _final_state(t: DrillTargets, node: Node, keys) -> dict:
         client.close()
 
 
-def _sync_full(t: DrillTargets) -> int:
-    total = 0
+def _node_info(t: DrillTargets) -> dict[str, dict]:
+    """Each server's role, offsets and resync counters (INFO), before and after a run."""
+    out = {}
+    keys = (
+        "role",
+        "master_repl_offset",
+        "sync_full",
+        "sync_partial_ok",
+        "sync_partial_err",
+        "uptime_in_seconds",
+    )
     for node in t.servers:
-        stats = _ask(lambda n=node: admin(t, n), lambda c: c.info("stats")) or {}
-        total += int(stats.get("sync_full", 0))
-    return total
+        info = _ask(lambda n=node: admin(t, n), lambda c: c.info()) or {}
+        out[node.addr] = {key: info.get(key, 0) for key in keys}
+    return out
+
+
+class HealFailed(Exception):
+    """The heal itself failed: the group may still be broken; the message says what to undo."""
+
+
+def _heal(run: Run) -> None:
+    for attempt in range(3):
+        try:
+            run.heal()
+            break
+        except Exception as exc:
+            if attempt == 2:
+                timers = run.notes.get("deadman")
+                raise HealFailed(f"{exc}; the timers left on the hosts ({timers}) heal in 3 minutes") from exc
+            time.sleep(2)
+    for host, unit in run.notes.get("deadman", []):
+        run.hosts.run(host, f"systemctl stop {unit}.timer {unit}.service 2>/dev/null || true", check=False)
+
+
+def _unlink(t: DrillTargets, primary: Node, pattern: str) -> None:
+    """The run's keys go away after the verification: a drill leaves no data behind."""
+    client = admin(t, primary)
+    try:
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        for i in range(0, len(keys), 500):
+            client.unlink(*keys[i : i + 500])
+    except (redis.RedisError, OSError):
+        pass
+    finally:
+        client.close()
 
 
 def _criterion(name: str, passed: bool, measured, limit, unit: str) -> dict:
@@ -432,15 +538,19 @@ def run_once(
 
     run_id = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
     hosts = Hosts(t.inventory)
-    syncs_before = _sync_full(t)
     observer = EventObserver(t, clock).start()
     workload = Workload(t, run_id, clock).start()
     run = Run(t, hosts, old, clock, observer, say, notes={})
-    fault_at = healed_at = None
+    healed_at = None
+    info_before = _node_info(t)
     try:
         time.sleep(WARMUP_S)
-        fault_at = clock()
-        scenario.inject(run)
+        started_fault = clock()
+        try:
+            scenario.inject(run)
+        finally:
+            run.fault_at = run.fault_at if run.fault_at is not None else started_fault
+        fault_at = run.fault_at
         if scenario.expects_failover:
             budget = t.down_after_ms / 1000 + min(10, t.failover_timeout_ms / 1000) + 5
             promoted = wait_until(lambda: observer.seen("+switch-master", fault_at), budget)
@@ -450,8 +560,8 @@ def run_once(
     finally:
         if run.heal is not None:
             say("heal")
-            run.heal()
-        healed_at = clock() if fault_at is not None else None
+            _heal(run)
+        healed_at = clock()
     # Settle: the group healthy again (the old primary back, as a replica when it lost its role).
     settled = wait_until(lambda: not healthy(t), 90, interval=0.5)
     settle = [] if settled else healthy(t)
@@ -464,7 +574,13 @@ def run_once(
     wait_until(lambda: not healthy(t) and _offsets_equal(t, new), 30)
     final = _final_state(t, new, workload.keys)
     digests = {n.addr: data_digest(t, n, workload.keys.pattern) for n in t.servers}
-    syncs = _sync_full(t) - syncs_before
+    info_after = _node_info(t)
+    syncs = sum(
+        # A restarted node counts from 0 again.
+        after["sync_full"] - (before["sync_full"] if after["sync_full"] >= before["sync_full"] else 0)
+        for addr, after in info_after.items()
+        if (before := info_before.get(addr)) is not None
+    )
 
     waited = H.set_loss(ops, final["waited"], key=workload.keys.waited)
     plain = H.set_loss(ops, final["plain"], key=workload.keys.plain)
@@ -472,12 +588,17 @@ def run_once(
     board_ops = [replace(op, kind="incr") for op in ops if op.kind == "zincrby"]
     board = H.counter_loss(board_ops, final["board"], key=workload.keys.board)
     queue = H.queue_outcome(ops, final["queue"])
-    times = H.sentinel_times(events, fault_at or 0.0, master=t.group)
+    times = H.sentinel_times(events, fault_at, master=t.group)
     failed_over = new_addr != old_addr
+    promote = times.get("time_to_promote")
+    promoted_at = fault_at + promote if promote is not None else None
     measures = {
         "time_to_detect_s": times.get("time_to_detect"),
         "time_to_promote_s": times.get("time_to_promote"),
-        "error_window_s": round(H.error_window(ops, since=fault_at or 0.0), 3),
+        # Until the first write acknowledged by the primary the group ends with.
+        "error_window_s": round(
+            H.error_window(ops, since=fault_at, node=new_addr if failed_over else None), 3
+        ),
         "longest_gap_s": round(H.longest_gap(ops), 3),
         "acked_lost_waited": waited["lost_waited"] + plain["lost_waited"],
         "acked_lost_plain": waited["lost_plain"] + plain["lost_plain"],
@@ -486,7 +607,10 @@ def run_once(
         "queue_lost": queue["lost"],
         "queue_duplicated": queue["duplicated"],
         "full_resyncs": syncs,
-        "split_brain_s": round(H.split_brain_window(ops, old_addr, new_addr), 3) if failed_over else 0.0,
+        # From the promotion (or the new primary's first ack, if earlier) to the old one's last ack.
+        "split_brain_s": round(H.split_brain_window(ops, old_addr, new_addr, since=promoted_at), 3)
+        if failed_over
+        else 0.0,
         "ops": len(ops),
     }
     verify = [
@@ -532,7 +656,9 @@ def run_once(
         if scenario.name != "manual-failover":
             promote = measures["time_to_promote_s"]
             limit = round(down_after + promote_margin_s, 1)
-            if scenario.name.startswith("partition"):
+            # A partition or a power-off takes effect over a moment (rules load, an orderly
+            # shutdown stops Redis), not at one instant.
+            if scenario.name.startswith("partition") or scenario.needs_power_on:
                 limit = round(down_after + promote_margin_s + 1, 1)
             criteria.append(
                 _criterion(
@@ -553,12 +679,22 @@ def run_once(
         criteria.append(
             _criterion(
                 "CKQUORUM reports the lost majority",
-                bool(reachable) and not any(v.startswith("OK") for v in reachable.values()),
+                bool(reachable) and all("NOQUORUM" in v for v in reachable.values()),
                 "; ".join(f"{k}: {v}" for k, v in reachable.items()) or "no sentinel answered",
                 "not OK",
                 "",
             )
         )
+    confirmed = waited.get("acknowledged_waited", 0)
+    criteria.append(
+        _criterion(
+            "writes confirmed by WAIT 1 (so the loss count means something)",
+            confirmed > 0,
+            confirmed,
+            "> 0",
+            "writes",
+        )
+    )
     if scenario.zero_loss in ("waited", "all"):
         criteria.append(
             _criterion(
@@ -580,6 +716,7 @@ def run_once(
             )
         )
     criteria += [_criterion(v["name"], v["passed"], v["detail"], "", "") for v in verify]
+    _unlink(t, new, workload.keys.pattern)
     return {
         "run": number,
         "run_id": run_id,
@@ -598,6 +735,8 @@ def run_once(
             "leaderboard": board,
             "queue": _brief(queue),
             "notes": run.notes,
+            "info_before": info_before,
+            "info_after": info_after,
             # What clients were told while it failed: the most frequent errors.
             "errors": [
                 {"outcome": k[0], "error": k[1], "count": n}
@@ -627,7 +766,9 @@ def _offsets_equal(t: DrillTargets, primary: Node) -> bool:
 def _site_unchanged(t: DrillTargets) -> dict:
     """site.yml after the drill changes nothing: the roles follow the new primary."""
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", t.inventory, "playbooks/site.yml"],
+        # Check mode: whether the roles would change anything; the drill changes nothing here.
+        [str(Path(sys.executable).parent / "ansible-playbook"), "--check", "-i", t.inventory,
+         "playbooks/site.yml"],
         cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
     changed = [
@@ -648,6 +789,11 @@ def drill(
     site_check: bool = True,
 ) -> dict:
     scenario = SCENARIOS[scenario_name]
+    if scenario.needs_power_on and not t.power_on_command:
+        raise DrillAborted(
+            f"{scenario_name} needs a way to power the host back on: set redis_drill_power_on_command "
+            "(a control-node command with {host}, e.g. an IPMI or hypervisor call)"
+        )
     result = {
         "drill": "failover",
         "scenario": scenario_name,

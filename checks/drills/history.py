@@ -172,7 +172,7 @@ def queue_outcome(ops: Iterable[Op], remaining: list[str], key: str | None = Non
     }
 
 
-def error_window(ops: Iterable[Op], since: float = 0.0) -> float:
+def error_window(ops: Iterable[Op], since: float = 0.0, node: str | None = None) -> float:
     """Seconds clients could not write, for the first episode of errors.
 
     Among write ops invoked at or after `since`, in invoke order, take the first one that did not
@@ -180,7 +180,9 @@ def error_window(ops: Iterable[Op], since: float = 0.0) -> float:
     write invoked strictly after it, the first moment a client got a write through again. With
     concurrent clients that need not be the next ok write in invoke order. If no write succeeded
     afterwards, the window runs to the last completion (or invoke, if none completed) of any write.
-    0.0 when every write succeeded. Later episodes are not counted: see `longest_gap`.
+    0.0 when every write succeeded. Later episodes are not counted: see `longest_gap`. With
+    `node`, only writes that server acknowledged end the window (the new primary: an ack from
+    the old one during a partition is not a recovery).
     """
     ordered = sorted((op for op in writes(ops) if op.invoke >= since), key=lambda op: op.invoke)
     first_bad = next((op for op in ordered if outcome_of(op) != "ok"), None)
@@ -189,7 +191,10 @@ def error_window(ops: Iterable[Op], since: float = 0.0) -> float:
     recovered = [
         op.complete
         for op in ordered
-        if op.invoke > first_bad.invoke and outcome_of(op) == "ok" and op.complete is not None
+        if op.invoke > first_bad.invoke
+        and outcome_of(op) == "ok"
+        and op.complete is not None
+        and (node is None or op.node == node)
     ]
     if recovered:
         end = min(recovered)
@@ -211,16 +216,20 @@ def longest_gap(ops: Iterable[Op]) -> float:
     return max(gaps, default=0.0)
 
 
-def split_brain_window(ops: Iterable[Op], old_primary: str, new_primary: str) -> float:
+def split_brain_window(
+    ops: Iterable[Op], old_primary: str, new_primary: str, since: float | None = None
+) -> float:
     """Seconds during which both primaries acknowledged writes: the last completion of an ok write
     answered by `old_primary` minus the first completion of an ok write answered by `new_primary`,
     or 0.0 if that is negative or either never acknowledged a write. Nodes are "ip:port"."""
     acked = [op for op in writes(ops) if outcome_of(op) == "ok" and op.complete is not None]
     old = [op.complete for op in acked if op.node == old_primary]
     new = [op.complete for op in acked if op.node == new_primary]
-    if not old or not new:
+    # It starts when the new primary exists: its promotion (`since`) or its first ack, if earlier.
+    starts = [*new, *([since] if since is not None else [])]
+    if not old or not starts:
         return 0.0
-    return max(0.0, max(old) - min(new))
+    return max(0.0, max(old) - min(starts))
 
 
 def timeline(ops: Iterable[Op], bucket: float = 0.1) -> list[dict]:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_HEAL_FAILED = 0, 1, 2, 3
+
+
+def _interrupt(signum, frame):
+    """SIGTERM and SIGHUP heal like Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 def plan_text(targets, scenario, runs: int) -> str:
@@ -27,7 +33,7 @@ def plan_text(targets, scenario, runs: int) -> str:
 
 def run_drill(args: argparse.Namespace) -> int:
     from checks.drills import report as R
-    from checks.drills.failover import SCENARIOS, DrillAborted, drill
+    from checks.drills.failover import SCENARIOS, DrillAborted, HealFailed, drill
     from checks.drills.targets import drill_targets
     from checks.inventory import InventoryError
 
@@ -51,14 +57,19 @@ def run_drill(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_REFUSED
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     try:
         result = drill(targets, args.scenario, runs, say, site_check=not args.no_site_check)
+    except HealFailed as exc:
+        print(f"redisops drill: HEAL FAILED, the group may still be broken: {exc}", file=sys.stderr)
+        return EXIT_HEAL_FAILED
     except DrillAborted as exc:
         print(f"redisops drill: aborted: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except Exception as exc:  # the fault was healed on the way out (run.heal in a finally)
         print(
-            f"redisops drill: aborted by an error, after healing: {type(exc).__name__}: {exc}",
+            f"redisops drill: aborted by an error (what it broke was healed): {type(exc).__name__}: {exc}",
             file=sys.stderr,
         )
         return EXIT_REFUSED

@@ -45,6 +45,9 @@ class DrillTargets:
     sentinel_app: tuple[str, str] = ("", "")
     key_prefix: str = "drill:"
     allowed: bool = False
+    # A command on the control node that powers a host back on, given the host's name
+    # ({host}); without one, the power-off scenario is refused.
+    power_on_command: str = ""
 
     def server_at(self, addr: str) -> Node:
         return next(n for n in self.servers if n.addr == addr)
@@ -134,4 +137,5 @@ def drill_targets(
         sentinel_app=sentinel_app,
         key_prefix=prefix,
         allowed=bool(v.get("redis_drill_allowed")),
+        power_on_command=str(v.get("redis_drill_power_on_command") or ""),
     )

@@ -422,3 +422,23 @@ def test_the_cli_offers_every_scenario_the_drill_knows():
     )
     choices = next(a for a in drill.choices["failover"]._actions if a.dest == "scenario").choices
     assert set(choices) == set(SCENARIOS)
+
+
+def test_split_brain_starts_at_the_promotion_when_clients_stay_with_the_old_primary():
+    ops = [
+        Op("sadd", "s", "a", invoke=1.0, complete=1.1, outcome="ok", node="old:1"),
+        Op("sadd", "s", "b", invoke=9.0, complete=9.1, outcome="ok", node="old:1"),  # after the promotion
+        Op("sadd", "s", "c", invoke=12.0, complete=12.1, outcome="ok", node="new:1"),
+    ]
+    assert split_brain_window(ops, "old:1", "new:1") == 0.0  # by acks alone it looks clean
+    assert split_brain_window(ops, "old:1", "new:1", since=6.0) == pytest.approx(3.1)
+
+
+def test_the_error_window_ends_at_an_ack_of_the_new_primary_only():
+    ops = [
+        Op("sadd", "s", "a", invoke=1.0, complete=1.2, outcome="fail", node="old:1"),
+        Op("sadd", "s", "b", invoke=2.0, complete=2.1, outcome="ok", node="old:1"),
+        Op("sadd", "s", "c", invoke=5.0, complete=5.5, outcome="ok", node="new:1"),
+    ]
+    assert error_window(ops) == pytest.approx(1.1)
+    assert error_window(ops, node="new:1") == pytest.approx(4.5)
