@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from checks.inventory import Inventory, InventoryError, _role_filters, load_inventory
-
-ANY_MEMORY_MB = 1024  # maxmemory is not used here; the role's arithmetic needs a figure
+from checks.inventory import _ANY_MEMORY_MB, Inventory, InventoryError, _role_filters, load_inventory
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ def drill_targets(
     servers = []
     unit = ""
     for host in server_hosts:
-        for inst in _role_filters("redis_server").redis_instances(loaded.hostvars[host], ANY_MEMORY_MB):
+        for inst in _role_filters("redis_server").redis_instances(loaded.hostvars[host], _ANY_MEMORY_MB):
             if inst["name"] == chosen["instance"] and inst["state"] == "present":
                 port = inst["tls_port"] or inst["plain_port"]
                 servers.append(Node(host, loaded.hostvars[host]["ansible_host"], port))
