@@ -40,8 +40,10 @@ def test_kill_primary(deployed, tmp_path):
     (run,) = result["runs"]
     m = run["measures"]
     assert run["new_primary"] != run["old_primary"]
-    # Sentinel's own timing: detection at down-after (5 s), promotion within 2 s more.
-    assert 4.5 <= m["time_to_detect_s"] <= 7.0 and m["time_to_promote_s"] <= 7.0, m
+    # Sentinel's own timing: SDOWN comes down-after (5 s) after the last PING reply, and it
+    # pings once a second, so detection lands between 4 and 5 s after the kill (plus its
+    # timer's jitter); promotion within 2 s more.
+    assert 3.8 <= m["time_to_detect_s"] <= 7.0 and m["time_to_promote_s"] <= 7.0, m
     assert m["acked_lost_waited"] == 0 and m["ops"] > 500
     assert 0 < m["error_window_s"] < 15
     events = {e["event"] for e in run["events"]}
