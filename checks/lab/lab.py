@@ -323,7 +323,7 @@ class Lab:
 
     def write_known_hosts(self, address_plan: P.AddressPlan) -> None:
         lines = []
-        for host in address_plan.hosts:
+        for host in address_plan.all_hosts:
             pub = self.paths.host_dir(host.name) / "root/etc/ssh/ssh_host_ed25519_key.pub"
             keytype, key = pub.read_text().split()[:2]
             lines.append(f"{host.address},{host.name} {keytype} {key}")
@@ -340,7 +340,7 @@ class Lab:
         ]
 
     def wait_for_ssh(self, address_plan: P.AddressPlan, timeout: float = SSH_TIMEOUT_S) -> None:
-        pending = {h.name: h for h in address_plan.hosts}
+        pending = {h.name: h for h in address_plan.all_hosts}
         deadline = time.monotonic() + timeout
         while pending:
             for name, host in list(pending.items()):
@@ -402,7 +402,7 @@ class Lab:
             self.ensure_ssh_key()
             self.ensure_bridge(address_plan)
             running, orphans = self.nspawn_pids(), self.orphan_inits()
-            for host in address_plan.hosts:
+            for host in address_plan.all_hosts:
                 if host.name in orphans:
                     log(f"{host.name}: its container outlived systemd-nspawn; powering it off")
                     self._stop_pids([], [orphans[host.name]])
@@ -410,7 +410,7 @@ class Lab:
             self.write_known_hosts(address_plan)
             self._save_state(address_plan, image)
             self.wait_for_ssh(address_plan)
-        log(f"{len(address_plan.hosts)} host(s) up on {address_plan.subnet}")
+        log(f"{len(address_plan.all_hosts)} host(s) up on {address_plan.subnet}")
         return address_plan
 
     def _ensure_host(
@@ -445,6 +445,7 @@ class Lab:
             "subnet": address_plan.subnet,
             "image": image,
             "hosts": [{"name": h.name, "address": h.address} for h in address_plan.hosts],
+            "extra": [{"name": h.name, "address": h.address} for h in address_plan.extra],
         }
         self.paths.state_file.write_text(json.dumps(state, indent=2) + "\n")
 
@@ -524,7 +525,7 @@ class Lab:
         mounts = S.mounts_under(S.read_mountinfo(), self.paths.hosts_dir)
         namespaces = S.netns_names(P.NETNS_PREFIX)
         rows = []
-        for host in address_plan.hosts:
+        for host in address_plan.all_hosts:
             root = str(self.paths.host_dir(host.name) / "root")
             ssh_ok = False
             if host.name in running:
@@ -549,8 +550,8 @@ class Lab:
 
     def address_of(self, name: str) -> str:
         address_plan = P.plan_from_state(P.load_state(self.paths))
-        for host in address_plan.hosts:
+        for host in address_plan.all_hosts:
             if name in (host.name, host.address):
                 return host.address
-        known = ", ".join(h.name for h in address_plan.hosts)
+        known = ", ".join(h.name for h in address_plan.all_hosts)
         raise P.LabError(f"no lab host {name!r}: the lab has {known}")

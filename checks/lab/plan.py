@@ -26,6 +26,9 @@ NETNS_PREFIX = "rolab-"
 VETH_PREFIX = "vrl-"
 FIRST_HOST_OCTET = 11
 HOST_PREFIX = "redis-"
+# Hosts that run no Redis: the backup host (backups live off the Redis hosts), below the first.
+BACKUP_HOST = "backup-1"
+BACKUP_HOST_OCTET = 10
 # Bumped whenever the way an image is prepared changes, so cached images are rebuilt.
 IMAGE_RECIPE_VERSION = 1
 
@@ -123,10 +126,20 @@ class AddressPlan:
     prefixlen: int
     gateway: str
     hosts: tuple[HostPlan, ...]
+    # Lab hosts outside the Redis groups (the backup host).
+    extra: tuple[HostPlan, ...] = ()
+
+    @property
+    def all_hosts(self) -> tuple[HostPlan, ...]:
+        return self.extra + self.hosts
+
+
+def _host(name: str, address: str) -> HostPlan:
+    return HostPlan(name=name, address=address, netns=f"{NETNS_PREFIX}{name}", veth=f"{VETH_PREFIX}{name}")
 
 
 def address_plan(subnet: str = DEFAULT_SUBNET, count: int = DEFAULT_HOSTS) -> AddressPlan:
-    """Bridge on .1, hosts from .11 upwards, named redis-1 ... redis-N."""
+    """Bridge on .1, the backup host on .10, Redis hosts from .11 upwards (redis-1 ... redis-N)."""
     try:
         net = ipaddress.IPv4Network(subnet, strict=True)
     except ValueError as exc:
@@ -144,12 +157,7 @@ def address_plan(subnet: str = DEFAULT_SUBNET, count: int = DEFAULT_HOSTS) -> Ad
         raise LabError(f"--hosts {count} is more than this lab supports (99)")
     base = int(net.network_address)
     hosts = tuple(
-        HostPlan(
-            name=f"{HOST_PREFIX}{i}",
-            address=str(ipaddress.IPv4Address(base + FIRST_HOST_OCTET - 1 + i)),
-            netns=f"{NETNS_PREFIX}{HOST_PREFIX}{i}",
-            veth=f"{VETH_PREFIX}{HOST_PREFIX}{i}",
-        )
+        _host(f"{HOST_PREFIX}{i}", str(ipaddress.IPv4Address(base + FIRST_HOST_OCTET - 1 + i)))
         for i in range(1, count + 1)
     )
     return AddressPlan(
@@ -157,6 +165,7 @@ def address_plan(subnet: str = DEFAULT_SUBNET, count: int = DEFAULT_HOSTS) -> Ad
         prefixlen=net.prefixlen,
         gateway=str(ipaddress.IPv4Address(base + 1)),
         hosts=hosts,
+        extra=(_host(BACKUP_HOST, str(ipaddress.IPv4Address(base + BACKUP_HOST_OCTET))),),
     )
 
 
@@ -185,7 +194,7 @@ def overlapping_routes(
 def host_file(plan: AddressPlan) -> str:
     """The /etc/hosts every lab host gets, so hosts know each other by name."""
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-    lines += [f"{h.address}\t{h.name}" for h in plan.hosts]
+    lines += [f"{h.address}\t{h.name}" for h in plan.all_hosts]
     return "\n".join(lines) + "\n"
 
 
@@ -239,8 +248,9 @@ def ssh_options(paths: LabPaths) -> list[str]:
 def render_inventory(plan: AddressPlan, paths: LabPaths) -> dict:
     """The lab inventory in Ansible's JSON inventory form.
 
-    The first host is the initial primary; every host runs a sentinel; the last one also
-    runs the scheduled compliance checks.
+    The first host is the initial primary; every Redis host runs a sentinel; the last one
+    also runs the scheduled compliance checks. The backup host runs no Redis: it takes the
+    backups and keeps them.
     """
     hostvars = {
         h.name: {
@@ -250,13 +260,13 @@ def render_inventory(plan: AddressPlan, paths: LabPaths) -> dict:
             "ansible_ssh_common_args": " ".join(host_key_options(paths)),
             "redisops_lab_netns": h.netns,
         }
-        for h in plan.hosts
+        for h in plan.all_hosts
     }
     names = [h.name for h in plan.hosts]
     return {
         "_meta": {"hostvars": hostvars},
         "all": {
-            "children": ["redis", "sentinel", "redis_compliance"],
+            "children": ["redis", "sentinel", "redis_compliance", "redis_backup"],
             "vars": {
                 "redisops_lab_subnet": plan.subnet,
                 "redisops_lab_control_address": plan.gateway,
@@ -268,6 +278,7 @@ def render_inventory(plan: AddressPlan, paths: LabPaths) -> dict:
         "redis_replicas": {"hosts": names[1:]},
         "sentinel": {"hosts": names},
         "redis_compliance": {"hosts": names[-1:]},
+        "redis_backup": {"hosts": [h.name for h in plan.extra]},
     }
 
 

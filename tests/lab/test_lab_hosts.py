@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("lab")
 
 def test_every_host_is_up_and_answers_ssh(lab):
     rows = lab_status()
-    assert [r["host"] for r in rows] == [h.name for h in lab.hosts]
+    assert [r["host"] for r in rows] == [h.name for h in lab.all_hosts]
     for row in rows:
         assert row["container"] and row["mounted"] and row["netns"] and row["ssh"], row
 
@@ -36,9 +36,9 @@ def test_ansible_ping_through_the_committed_inventory(lab):
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for host in lab.hosts:
+    for host in lab.all_hosts:
         assert re.search(rf"^{host.name} \| SUCCESS", proc.stdout, re.M), proc.stdout
-    assert proc.stdout.count("ping: pong") == len(lab.hosts)
+    assert proc.stdout.count("ping: pong") == len(lab.all_hosts)
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +48,9 @@ def infra_hosts(lab):
 
 
 def test_testinfra_over_the_inventory_sees_real_hosts(lab, infra_hosts):
-    assert sorted(infra_hosts) == sorted(h.name for h in lab.hosts)
+    assert sorted(infra_hosts) == sorted(h.name for h in lab.all_hosts)
     machine_ids, host_keys = set(), set()
-    for plan in lab.hosts:
+    for plan in lab.all_hosts:
         host = infra_hosts[plan.name]
         assert host.check_output("hostname") == plan.name
         assert host.check_output("readlink /proc/1/exe") == "/usr/lib/systemd/systemd"
@@ -67,13 +67,13 @@ def test_testinfra_over_the_inventory_sees_real_hosts(lab, infra_hosts):
         machine_ids.add(host.file("/etc/machine-id").content_string.strip())
         host_keys.add(host.file("/etc/ssh/ssh_host_ed25519_key.pub").content_string.split()[1])
     # Each host is itself: no shared identity from the base image.
-    assert len(machine_ids) == len(lab.hosts)
-    assert len(host_keys) == len(lab.hosts)
+    assert len(machine_ids) == len(lab.all_hosts)
+    assert len(host_keys) == len(lab.all_hosts)
 
 
 def test_hosts_reach_each_other_by_address_and_name(lab):
-    for src in lab.hosts:
-        for dst in lab.hosts:
+    for src in lab.all_hosts:
+        for dst in lab.all_hosts:
             if src is dst:
                 continue
             probe = lab_ssh(

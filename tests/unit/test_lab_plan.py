@@ -102,6 +102,10 @@ def test_inventory_content(tmp_path):
     assert hv["ansible_ssh_private_key_file"] == str(tmp_path / "id_ed25519")
     assert f"UserKnownHostsFile={tmp_path / 'known_hosts'}" in hv["ansible_ssh_common_args"]
     assert "StrictHostKeyChecking=yes" in hv["ansible_ssh_common_args"]
+    # The backup host is a lab host of its own, in no Redis or Sentinel group.
+    assert inv["redis_backup"]["hosts"] == ["backup-1"]
+    assert inv["_meta"]["hostvars"]["backup-1"]["ansible_host"] == "10.213.7.10"
+    assert "backup-1" not in inv["redis"]["hosts"] + inv["sentinel"]["hosts"]
 
 
 def test_inventory_script_reads_lab_state(tmp_path):
@@ -134,6 +138,7 @@ def test_hosts_file_lists_every_host():
     text = P.host_file(P.address_plan(count=2))
     assert "10.213.7.11\tredis-1" in text
     assert "10.213.7.12\tredis-2" in text
+    assert "10.213.7.10\tbackup-1" in text
     assert text.startswith("127.0.0.1\tlocalhost")
 
 
