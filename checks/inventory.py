@@ -151,6 +151,7 @@ _SECRETS = (
     "redis_server_sentinel_password",
     "redis_server_monitoring_password",
     "redis_server_compliance_password",
+    "redis_server_backup_password",
     "redis_sentinel_admin_password",
     "redis_sentinel_peer_password",
     "redis_sentinel_monitoring_password",
@@ -355,6 +356,7 @@ def from_inventory(
                                         "sentinel",
                                         "monitoring",
                                         "compliance",
+                                        "backup",
                                     )
                                 },
                             },

@@ -17,6 +17,7 @@ REDIS_KIT_USERS = {
     "sentinel": "sentinel",
     "monitoring": "monitor",
     "compliance": "compliance",
+    "backup": "backup",
 }
 SENTINEL_KIT_USERS = {"admin": "admin", "peer": "sentinel-peer", "monitoring": "monitor"}
 # Commands no application needs, with their ACL categories (Redis 7 command table).

@@ -31,6 +31,7 @@ PASSWORDS = {
     "redis_server_sentinel_password": "sentinel-secret-".ljust(32, "s"),
     "redis_server_monitoring_password": "monitoring-secret-".ljust(32, "m"),
     "redis_server_compliance_password": "compliance-secret-".ljust(32, "c"),
+    "redis_server_backup_password": "backup-secret-".ljust(32, "b"),
 }
 
 

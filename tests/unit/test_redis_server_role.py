@@ -46,7 +46,7 @@ def test_every_argument_spec_option_has_a_type_and_a_description():
 def test_password_options_are_no_log():
     options = _yaml("meta/argument_specs.yml")["argument_specs"]["main"]["options"]
     passwords = [name for name in options if name.endswith("_password")]
-    assert len(passwords) == 5
+    assert len(passwords) == 6
     assert [name for name in passwords if options[name].get("no_log") is not True] == []
 
 
@@ -251,7 +251,7 @@ def test_users_acl():
     lines = text.splitlines()
     assert lines[0] == "user default off resetchannels -@all"
     assert [line.split()[1] for line in lines] == [
-        "default", "admin", "replicator", "sentinel", "monitor", "compliance", "app", "reader",
+        "default", "admin", "replicator", "sentinel", "monitor", "compliance", "backup", "app", "reader",
     ]  # fmt: skip
     assert text.endswith("\n") and not text.endswith("\n\n")
     assert "nopass" not in text
@@ -266,12 +266,14 @@ def test_users_acl():
     # The compliance checks' user reads (CONFIG GET, ACL LIST) and cannot write.
     assert lines[5].split()[4] == "%R~*" and "+config|get" in lines[5].split()
     assert not {"+@all", "+config", "+config|set", "+acl"} & set(lines[5].split())
-    assert lines[6] == f"user app on #{_sha256(APP_PASSWORD)} ~app:* resetchannels +@all -@dangerous +role"
-    assert lines[7].endswith("resetkeys resetchannels +get +ping")
-    assert "-@dangerous" not in lines[7]
+    # The backups' user starts snapshots and reads no key.
+    assert lines[6].endswith("resetkeys resetchannels -@all +ping +info +role +bgsave +lastsave +dbsize")
+    assert lines[7] == f"user app on #{_sha256(APP_PASSWORD)} ~app:* resetchannels +@all -@dangerous +role"
+    assert lines[8].endswith("resetkeys resetchannels +get +ping")
+    assert "-@dangerous" not in lines[8]
 
 
 def test_users_acl_without_application_users():
     text = render("etc/redis/users.acl.j2")
-    assert len(text.splitlines()) == 6
+    assert len(text.splitlines()) == 7
     assert all(line.startswith("user ") for line in text.splitlines())

@@ -346,6 +346,7 @@ def redis_server_problems(
         "sentinel": "redis_server_sentinel",
         "monitoring": "redis_server_monitoring",
         "compliance": "redis_server_compliance",
+        "backup": "redis_server_backup",
     }
     user_names = []
     for _role, prefix in builtin.items():
