@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     _lab_parser(sub)
     _check_parser(sub)
     _drill_parser(sub)
+    from checks.backup.cli import add_parser as _backup_parser
+
+    _backup_parser(sub)
     bundle = sub.add_parser(
         "bundle", help="pack the check runtime for a host without PyPI (redis_compliance)"
     )
@@ -199,6 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(build_bundle(args.python, args.machine, Path(args.dir)))
             return EXIT_OK
+        if args.command == "backup":
+            from checks.backup.cli import main as run_backup
+
+            return run_backup(args)
         if args.command == "drill":
             from checks.drills.run import run_drill
 

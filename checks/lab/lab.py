@@ -297,8 +297,13 @@ class Lab:
             S.run(["ssh-keygen", "-A", "-f", str(root)])
         ssh_dir = root / "root/.ssh"
         ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The lab's key is added, never written over: roles add keys of their own (the backup
+        # host's), and a host rebuilt on its old disk keeps them.
         keys = ssh_dir / "authorized_keys"
-        keys.write_text(self.paths.ssh_key.with_suffix(".pub").read_text())
+        lab_key = self.paths.ssh_key.with_suffix(".pub").read_text().strip()
+        lines = keys.read_text().splitlines() if keys.exists() else []
+        if lab_key not in lines:
+            keys.write_text("\n".join([*lines, lab_key]) + "\n")
         keys.chmod(0o600)
 
     def boot(self, host: P.HostPlan, root: Path) -> int:

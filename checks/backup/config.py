@@ -1,0 +1,114 @@
+"""What the backups read from the inventory: each Sentinel group's servers and the backup user.
+
+The same inventory and variables as the roles and the checks (one source of truth). The control
+node resolves them and the redis_backup role installs the result on the backup host as a file
+readable only by the backup service user: the host needs no Ansible and no inventory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from checks.backup.store import BackupError
+from checks.inventory import _ANY_MEMORY_MB, InventoryError, _role_filters, load_inventory
+
+
+def config_from_inventory(
+    inventory: str | None = None, vault_password_file: str | None = None, tls_dir: str | None = None
+) -> dict:
+    """{"groups": [{name, instance, servers: [{host, address, port, tls}], username, password}],
+    "tls": {ca_cert, cert, key} or {}}. With ``tls_dir`` the TLS files are named as the role
+    installs them there (ca.crt, client.crt, client.key), else as the control node has them."""
+    loaded = load_inventory(inventory, None, vault_password_file)
+    server_hosts = loaded.groups.get("redis", [])
+    sentinel_hosts = loaded.groups.get("sentinel", [])
+    first = loaded.hostvars[server_hosts[0]]
+    if sentinel_hosts:
+        sentinel_vars = loaded.hostvars[sentinel_hosts[0]]
+        groups = [
+            (g["name"], g["instance"])
+            for g in _role_filters("redis_sentinel").redis_sentinel_groups(sentinel_vars)
+            if g["state"] == "present"
+        ]
+    else:  # no Sentinel: one group per instance, named after it
+        groups = [
+            (i["name"], i["name"])
+            for i in _role_filters("redis_server").redis_instances(first, _ANY_MEMORY_MB)
+            if i["state"] == "present"
+        ]
+    out_groups, any_tls = [], False
+    for name, instance in groups:
+        servers = []
+        for host in server_hosts:
+            v = loaded.hostvars[host]
+            for inst in _role_filters("redis_server").redis_instances(v, _ANY_MEMORY_MB):
+                if inst["name"] == instance and inst["state"] == "present":
+                    tls = bool(inst["tls_port"])
+                    any_tls = any_tls or tls
+                    servers.append(
+                        {
+                            "host": host,
+                            "address": v["ansible_host"],
+                            "port": inst["tls_port"] or inst["plain_port"],
+                            "tls": tls,
+                            "instance": instance,
+                            "dump": f"{inst['data_dir']}/dump.rdb",
+                        }
+                    )
+        user, password = first.get("redis_server_backup_user"), first.get("redis_server_backup_password")
+        if not password:
+            raise InventoryError(
+                "redis_server_backup_password is not set: the backups log in as "
+                f"{user!r}; put it in the inventory (Ansible Vault for real hosts) and rerun site.yml"
+            )
+        out_groups.append(
+            {"name": name, "instance": instance, "servers": servers, "username": user, "password": password}
+        )
+    tls = {}
+    if any_tls:
+        tls = (
+            {"ca_cert": f"{tls_dir}/ca.crt", "cert": f"{tls_dir}/client.crt", "key": f"{tls_dir}/client.key"}
+            if tls_dir
+            else {
+                "ca_cert": first["redis_compliance_tls_ca_cert"],
+                "cert": first["redis_compliance_tls_cert"],
+                "key": first["redis_compliance_tls_key"],
+            }
+        )
+    return {"groups": out_groups, "tls": tls}
+
+
+def sources_by_host(config: dict) -> dict[str, dict[str, str]]:
+    """What each Redis host's send command may send: instance name to dump file."""
+    sources: dict[str, dict[str, str]] = {}
+    for group in config["groups"]:
+        for server in group["servers"]:
+            sources.setdefault(server["host"], {})[server["instance"]] = server["dump"]
+    return sources
+
+
+def write_config(config: dict, path: Path) -> None:
+    """Credentials inside: created 0600 before a byte is written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(config, fh, indent=2)
+
+
+def read_config(path: Path) -> dict:
+    try:
+        mode = path.stat().st_mode
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise BackupError(f"cannot read the backup config {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise BackupError(f"the backup config {path} is not JSON: {exc}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise BackupError(
+            f"the backup config {path} holds a password but is readable by others "
+            f"(mode {stat.S_IMODE(mode):04o}): chmod 600 {path}"
+        )
+    return data
