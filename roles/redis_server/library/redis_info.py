@@ -33,6 +33,9 @@ FIELDS = (
     "role", "master_host", "master_port", "master_link_status", "connected_slaves",
     "master_repl_offset", "slave_repl_offset", "master_sync_in_progress", "run_id", "process_id",
     "uptime_in_seconds", "redis_version",
+    # Persistence: loading a dataset, the append-only file and what the last load read.
+    "loading", "aof_enabled", "aof_rewrite_in_progress", "aof_rewrite_scheduled", "aof_last_bgrewrite_status",
+    "rdb_last_load_keys_loaded", "rdb_last_load_keys_expired",
 )  # fmt: skip
 
 
@@ -47,7 +50,7 @@ def main():
     cli = RedisCli(module.params["connection"])
     text = read_or_report(
         module,
-        lambda: cli.call("INFO", "server") + "\n" + cli.call("INFO", "replication"),
+        lambda: "\n".join(cli.call("INFO", section) for section in ("server", "replication", "persistence")),
         module.params["conf_file"],
         "the role's instance",
         "redis_server_admin_password does not match the live server. To rotate it, set the new password "

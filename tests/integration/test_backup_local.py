@@ -1,0 +1,154 @@
+"""The backup path's parts against real redis-server processes on 127.0.0.1 (no lab): the
+role's backup user can snapshot and read nothing, a snapshot is waited for properly, the send
+command's frame arrives whole, redis-check-rdb counts the keys, and a server started on the
+copy holds the same data (digest and expiry times)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+
+from checks.backup import store as S
+from checks.backup.digest import digest, expiry_sample, keys_under
+from checks.backup.take import receive, snapshot
+
+REPO = Path(__file__).resolve().parents[2]
+SEND = REPO / "roles/redis_backup/files/redisops-backup-send"
+ADMIN = "admin-secret-0123456789abcdefghij"
+BACKUP = "backup-secret-0123456789abcdefghi"
+
+pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
+
+
+def _backup_user_rules() -> str:
+    """The rules redis_server gives its backup user, read from the role itself."""
+    users = yaml.safe_load((REPO / "roles/redis_server/vars/main.yml").read_text())[
+        "__redis_server_builtin_users"
+    ]
+    user = next(u for u in users if "backup" in u["password"])
+    return " ".join(user["commands"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(work: Path, extra: str = "") -> tuple[subprocess.Popen, int]:
+    work.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    (work / "redis.conf").write_text(
+        f'port {port}\nbind 127.0.0.1\ndir {work}\nsave ""\nappendonly no\nlogfile ""\n'
+        "repl-diskless-sync-delay 0\n"
+        "user default off resetchannels -@all\n"
+        f"user admin on >{ADMIN} ~* &* +@all\n"
+        f"user backup on >{BACKUP} resetchannels {_backup_user_rules()}\n" + extra
+    )
+    proc = subprocess.Popen(["redis-server", str(work / "redis.conf")], stdout=subprocess.DEVNULL)
+    conn = redis.Redis(port=port, username="admin", password=ADMIN)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if conn.ping() and not int(conn.info("persistence")["loading"]):
+                return proc, port
+        except redis.RedisError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("redis-server did not start")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """A primary with data of every type, and a replica of it."""
+    procs = []
+    p, pport = _start(tmp_path / "primary")
+    procs.append(p)
+    r, rport = _start(
+        tmp_path / "replica", f"replicaof 127.0.0.1 {pport}\nmasteruser admin\nmasterauth {ADMIN}\n"
+    )
+    procs.append(r)
+    primary = redis.Redis(port=pport, username="admin", password=ADMIN)
+    for i in range(300):
+        primary.set(f"app:s:{i}", bytes([i % 256]) * (i % 50 + 1), px=3_600_000 + i if i % 4 == 0 else None)
+    primary.hset("app:h", mapping={f"f{i}": i for i in range(30)})
+    primary.rpush("app:l", *range(40))
+    primary.sadd("app:set", *range(40))
+    primary.zadd("app:z", {f"m{i}": i / 3 for i in range(40)})
+    primary.pfadd("app:hll", *range(100))
+    for i in range(50):
+        primary.xadd("app:x", {"i": i})
+    assert primary.execute_command("WAIT", 1, 5000) == 1
+    yield primary, redis.Redis(port=rport, username="admin", password=ADMIN), rport, tmp_path
+    for proc in procs:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_the_backup_user_snapshots_and_reads_nothing(pair):
+    _, _, rport, tmp_path = pair
+    backup = redis.Redis(port=rport, username="backup", password=BACKUP, decode_responses=True)
+    for command in (("GET", "app:s:1"), ("SCAN", 0), ("CONFIG", "GET", "*"), ("FLUSHALL",), ("KEYS", "*")):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            backup.execute_command(*command)
+    snap = snapshot(backup, "replica", timeout_s=30)
+    assert snap["role"] == "slave" and snap["repl_offset"] > 0
+    assert snap["saved_at"] >= int(snap["started_at"]) and (tmp_path / "replica/dump.rdb").is_file()
+
+
+def test_a_snapshot_copy_restores_to_identical_data(pair, tmp_path):
+    primary, replica, rport, _ = pair
+    backup = redis.Redis(port=rport, username="backup", password=BACKUP, decode_responses=True)
+    snapshot(backup, "replica", timeout_s=30)
+    sources = tmp_path / "sources.json"
+    sources.write_text(json.dumps({"main": str(tmp_path / "replica/dump.rdb")}))
+    # The send command as sshd runs it (the forced command), read by the receiving side.
+    send = subprocess.Popen(
+        [sys.executable, str(SEND), str(sources)], stdout=subprocess.PIPE,
+        env={**os.environ, "SSH_ORIGINAL_COMMAND": "send main"},
+    )  # fmt: skip
+    got = receive(send.stdout, tmp_path / "copy.rdb")
+    assert send.wait(10) == 0
+    assert got["sha256"] == S.sha256_file(tmp_path / "copy.rdb")
+    verdict = S.check_rdb(tmp_path / "copy.rdb")
+    assert verdict["ok"] and verdict["keys"] == primary.dbsize() and verdict["expires"] == 75
+    # A server started on the copy holds exactly the data and expiry times of the source.
+    restored_dir = tmp_path / "restored"
+    restored_dir.mkdir()
+    shutil.copy(tmp_path / "copy.rdb", restored_dir / "dump.rdb")
+    proc, port = _start(restored_dir)
+    try:
+        restored = redis.Redis(port=port, username="admin", password=ADMIN)
+        assert digest(restored) == digest(primary) == digest(replica)
+        sample = keys_under(primary, "app:s:*")
+        assert expiry_sample(restored, sample) == expiry_sample(primary, sample)
+        # And a single changed value shows.
+        restored.hset("app:h", "f1", "changed")
+        assert digest(restored) != digest(primary)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_the_send_command_refuses_anything_else(tmp_path):
+    sources = tmp_path / "sources.json"
+    sources.write_text(json.dumps({"main": str(tmp_path / "missing.rdb")}))
+    for asked, says in (("cat /etc/shadow", "usage: send INSTANCE"), ("send other", "is not one this host"),
+                        ("send main", "cannot open")):  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, str(SEND), str(sources)], capture_output=True, text=True, check=False,
+            env={**os.environ, "SSH_ORIGINAL_COMMAND": asked},
+        )  # fmt: skip
+        assert out.returncode == 1 and says in json.loads(out.stdout)["error"], asked
