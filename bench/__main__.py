@@ -12,7 +12,9 @@
 - impact: p99 latency of a redis-benchmark against a local server with and without
   check runs in a loop beside it (rounds interleaved);
 - drill: kill-primary on the deployed lab, 5 runs in a row (at least): promotion time and
-  client error window against down-after, acknowledged writes lost.
+  client error window against down-after, acknowledged writes lost;
+- backup: about 1 GB on a local server (127.0.0.1): backup (BGSAVE, copy, redis-check-rdb),
+  transfer rate, and the restore path beside redis-server's own load of the same file.
 
 Medians of several runs, with min and max; nothing here fails a test run.
 """
@@ -34,7 +36,7 @@ from bench import checks_bench
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
 REDISOPS = str(BIN / "redisops")
-SECTIONS = ("lab", "deploy", "rolling", "throughput", "checks", "scale", "impact", "drill")
+SECTIONS = ("lab", "deploy", "rolling", "throughput", "checks", "scale", "impact", "drill", "backup")
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
@@ -244,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += checks_bench.bench_impact(args.runs)
     if "drill" in sections:
         rows += bench_drill(max(args.runs, 5))
+    if "backup" in sections:
+        from bench import backup_bench
+
+        rows += backup_bench.bench_backup(args.runs)
     print_table(rows)
     if {"deploy", "rolling", "throughput", "checks", "drill"} & set(sections):
         print("\nThe lab is left deployed; 'redisops lab down' removes it.")

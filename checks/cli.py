@@ -120,6 +120,22 @@ def _drill_parser(sub: argparse._SubParsersAction) -> None:
     failover.add_argument("--yes", action="store_true", help="run although redis_drill_allowed is not true")
     failover.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     failover.add_argument("--no-site-check", action="store_true", help="skip the site.yml rerun at the end")
+    backup = kinds.add_parser(
+        "backup",
+        help="back up, restore onto a scratch server on the backup host, prove the data identical",
+        description="Exit 0: the restored data equals the source; 1: it does not; 2: refused or aborted.",
+    )
+    backup.add_argument("-i", "--inventory", help="Ansible inventory (default: ansible.cfg's)")
+    backup.add_argument("--group", help="Sentinel group (default: the inventory's first)")
+    backup.add_argument("--vault-password-file", help="for vault-encrypted inventory variables")
+    backup.add_argument("--keys", type=_positive, default=10000, help="keys to seed (default 10000)")
+    backup.add_argument("--report", help="write the HTML report here")
+    backup.add_argument("--json", help="write the JSON result here")
+    backup.add_argument("--yes", action="store_true", help="run although redis_drill_allowed is not true")
+    backup.add_argument(
+        "--alter-one-key", action="store_true",
+        help="self-test: change one key on the restored copy; the drill must then fail",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

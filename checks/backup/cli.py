@@ -44,6 +44,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     store_args(verify)
     verify.add_argument("--id", default="latest", help="a backup id, or latest")
 
+    scratch = cmds.add_parser(
+        "scratch", help="load a backup into a scratch redis-server (Unix socket only) and read it back"
+    )
+    store_args(scratch)
+    scratch.add_argument("--id", default="latest", help="a backup id, or latest")
+    scratch.add_argument("--pattern", default="*", help="keys to digest (SCAN MATCH pattern)")
+    scratch.add_argument("--work-dir", help="where the scratch copy goes (default: beside the store)")
+    scratch.add_argument(
+        "--alter-one-key", action="store_true", help="self-test: change one restored key before reading"
+    )
+
 
 def main(args: argparse.Namespace) -> int:
     from checks.backup import store as S
@@ -92,6 +103,15 @@ def main(args: argparse.Namespace) -> int:
                 else:
                     print(f"{r['group']}: FAILED: {r['error']}", file=sys.stderr)
             return EXIT_OK if all(r["ok"] for r in results) else EXIT_FAIL
+        if args.backup_command == "scratch":
+            from checks.backup.scratch import scratch_restore
+
+            if not args.group:
+                raise S.BackupError("--group is needed to restore a backup")
+            work = Path(args.work_dir) if args.work_dir else store.parent
+            result = scratch_restore(store, args.group, args.id, args.pattern, work, args.alter_one_key)
+            print(json.dumps(result))
+            return EXIT_OK
         groups = [args.group] if args.group else sorted(p.name for p in store.iterdir() if p.is_dir())
         if args.backup_command == "list":
             rows = [b.manifest for g in groups for b in S.list_backups(store, g)]

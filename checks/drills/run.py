@@ -31,7 +31,45 @@ def plan_text(targets, scenario, runs: int) -> str:
     )
 
 
+def run_backup_drill(args: argparse.Namespace) -> int:
+    import json
+
+    from checks.drills import backup as B
+    from checks.drills.failover import DrillAborted
+    from checks.drills.targets import drill_targets
+    from checks.inventory import InventoryError
+
+    def say(line: str) -> None:
+        print(f"  {line}", file=sys.stderr, flush=True)
+
+    try:
+        targets = drill_targets(args.inventory, args.group, args.vault_password_file)
+    except InventoryError as exc:
+        print(f"redisops drill: error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    if not targets.allowed and not args.yes:
+        print(
+            "redisops drill: refused: the drill writes and deletes keys on the primary, and this inventory "
+            "does not allow drills (set redis_drill_allowed: true for the group, or pass --yes)",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
+    try:
+        result = B.backup_drill(targets, args.keys, say, alter_one_key=args.alter_one_key)
+    except (DrillAborted, RuntimeError) as exc:
+        print(f"redisops drill: aborted: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    if args.report:
+        Path(args.report).write_text(B.to_html(result))
+    print(B.to_text(result))
+    return EXIT_OK if result["passed"] else EXIT_FAILED
+
+
 def run_drill(args: argparse.Namespace) -> int:
+    if args.drill_command == "backup":
+        return run_backup_drill(args)
     from checks.drills import report as R
     from checks.drills.failover import SCENARIOS, DrillAborted, HealFailed, drill
     from checks.drills.targets import drill_targets

@@ -46,6 +46,8 @@ class DrillTargets:
     # A command on the control node that powers a host back on, given the host's name
     # ({host}); without one, the power-off scenario is refused.
     power_on_command: str = ""
+    # Hosts of group redis_backup (where backups are kept; the backup drill restores there).
+    backup_hosts: list[str] = field(default_factory=list)
 
     def server_at(self, addr: str) -> Node:
         return next(n for n in self.servers if n.addr == addr)
@@ -136,4 +138,5 @@ def drill_targets(
         key_prefix=prefix,
         allowed=bool(v.get("redis_drill_allowed")),
         power_on_command=str(v.get("redis_drill_power_on_command") or ""),
+        backup_hosts=list(loaded.groups.get("redis_backup", [])),
     )

@@ -152,3 +152,41 @@ def test_the_send_command_refuses_anything_else(tmp_path):
             env={**os.environ, "SSH_ORIGINAL_COMMAND": asked},
         )  # fmt: skip
         assert out.returncode == 1 and says in json.loads(out.stdout)["error"], asked
+
+
+def test_the_scratch_restore_reads_back_what_the_source_holds(pair, tmp_path):
+    """What the backup drill does on the backup host, here on one machine."""
+    from checks.backup.scratch import sample_expiry, scratch_restore
+
+    primary, _, rport, _ = pair
+    backup = redis.Redis(port=rport, username="backup", password=BACKUP, decode_responses=True)
+    snap = snapshot(backup, "replica", timeout_s=30)
+    folder = tmp_path / "store" / "g"
+    folder.mkdir(parents=True)
+    name = f"{S.stamp(snap['saved_at'])}-replica"
+    shutil.copy(tmp_path / "replica/dump.rdb", folder / f"{name}.rdb")
+    verdict = S.check_rdb(folder / f"{name}.rdb")
+    manifest = {"taken_at": snap["saved_at"], "size": (folder / f"{name}.rdb").stat().st_size,
+                "sha256": S.sha256_file(folder / f"{name}.rdb"), "keys": verdict["keys"]}  # fmt: skip
+    (folder / f"{name}.json").write_text(json.dumps(manifest))
+
+    got = scratch_restore(tmp_path / "store", "g", "latest", "app:*", tmp_path)
+    assert got["digest"] == digest(primary, "app:*")
+    assert got["expiry_sample"] == sample_expiry(primary, "app:*") and got["expiry_sample"]
+    assert got["keys_loaded"] + got["keys_expired_on_load"] == manifest["keys"]
+    assert 0 < got["load_s"] <= got["rto_s"] and got["check"]["ok"]
+    altered = scratch_restore(tmp_path / "store", "g", "latest", "app:*", tmp_path, alter_one_key=True)
+    assert altered["digest"]["sha256"] != got["digest"]["sha256"]
+    assert (
+        altered["digest"]["keys"] == got["digest"]["keys"]
+        and altered["expiry_sample"] == got["expiry_sample"]
+    )
+    # Nothing is left behind: no scratch directory, and the stored file is untouched.
+    assert not list(tmp_path.glob("scratch-*"))
+    assert S.sha256_file(folder / f"{name}.rdb") == manifest["sha256"]
+    # A damaged stored file is refused.
+    with open(folder / f"{name}.rdb", "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"\0\0\0\0")
+    with pytest.raises(S.BackupError, match="is damaged"):
+        scratch_restore(tmp_path / "store", "g", "latest", "app:*", tmp_path)

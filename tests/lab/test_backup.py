@@ -215,3 +215,38 @@ def test_restore_brings_a_wiped_group_back_with_identical_data(deployed, lab_pat
     assert "restore.conf" not in lab_ssh(primary.name, "systemctl cat redis-server@main.service").stdout
     assert_unchanged(run_playbook("playbooks/site.yml"), deployed.hosts)
     assert recap(proc.stdout)[primary.name]["failed"] == 0
+
+
+def _drill(tmp_path, *extra: str):
+    from .conftest import redisops
+
+    out = tmp_path / "drill.json"
+    proc = redisops(
+        "drill", "backup", "--keys", "3000", "--json", str(out), "--report", str(tmp_path / "drill.html"),
+        *extra, check=False, timeout=600,
+    )  # fmt: skip
+    return proc, (json.loads(out.read_text()) if out.exists() else None)
+
+
+def test_the_backup_drill_proves_identical_data(deployed, lab_paths, tmp_path):
+    proc, result = _drill(tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert result["passed"] and all(c["passed"] for c in result["criteria"]), result["criteria"]
+    m = result["measures"]
+    # RPO: earlier tests left backups; RTO: a real restore took a measurable time.
+    assert m["rpo_s"] is not None and m["rpo_s"] >= 0 and 0 < m["load_s"] <= m["rto_s"]
+    assert m["keys_seeded"] >= 2900 and result["restored_digest"] == result["source_digest"]
+    assert set(result["source_digest"]["types"]) == {"string", "hash", "list", "set", "zset", "stream"}
+    assert "PASS" in (tmp_path / "drill.html").read_text() and "RTO" in proc.stdout
+    # The drill's keys are gone again, and no scratch server is left on the backup host.
+    primary, _ = roles(lab_paths, deployed.hosts)
+    assert not keys_under(client(lab_paths, primary.address), "app:drill:backup:*")
+    assert not lab_ssh(BACKUP_HOST, "pgrep -a redis-server", check=False).stdout.strip()
+
+
+def test_the_backup_drill_fails_when_the_restored_data_differ(deployed, tmp_path):
+    proc, result = _drill(tmp_path, "--alter-one-key")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    failed = [c["name"] for c in result["criteria"] if not c["passed"]]
+    assert failed == ["the content digest equals the source's"], result["criteria"]
+    assert "[FAIL] the content digest equals the source's" in proc.stdout
