@@ -75,28 +75,37 @@ class Targets:
         )
 
 
-def write_targets(targets: Targets, path: Path) -> None:
+def write_private_json(data: dict, path: Path) -> None:
     """Credentials inside: created 0600 before a byte is written."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: make it private first
     with os.fdopen(fd, "w") as fh:
-        json.dump(targets.to_dict(), fh, indent=2)
+        json.dump(data, fh, indent=2)
 
 
-def read_targets(path: Path) -> Targets:
+def read_private_json(path: Path, what: str, holds: str, error: type[Exception]) -> dict:
+    """A JSON file with credentials: refused, with ``error``, when unreadable or readable by others."""
     try:
         mode = path.stat().st_mode
         data = json.loads(path.read_text())
     except OSError as exc:
-        raise InventoryError(f"cannot read the targets file {path}: {exc.strerror}") from None
+        raise error(f"cannot read the {what} {path}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
-        raise InventoryError(f"the targets file {path} is not JSON: {exc}") from None
+        raise error(f"the {what} {path} is not JSON: {exc}") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise InventoryError(
-            f"the targets file {path} holds credentials but is readable by others "
+        raise error(
+            f"the {what} {path} holds {holds} but is readable by others "
             f"(mode {stat.S_IMODE(mode):04o}): chmod 600 {path}"
         )
-    return Targets.from_dict(data)
+    return data
+
+
+def write_targets(targets: Targets, path: Path) -> None:
+    write_private_json(targets.to_dict(), path)
+
+
+def read_targets(path: Path) -> Targets:
+    return Targets.from_dict(read_private_json(path, "targets file", "credentials", InventoryError))
 
 
 @cache

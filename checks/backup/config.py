@@ -7,13 +7,17 @@ readable only by the backup service user: the host needs no Ansible and no inven
 
 from __future__ import annotations
 
-import json
-import os
-import stat
 from pathlib import Path
 
 from checks.backup.store import BackupError
-from checks.inventory import _ANY_MEMORY_MB, InventoryError, _role_filters, load_inventory
+from checks.inventory import (
+    _ANY_MEMORY_MB,
+    InventoryError,
+    _role_filters,
+    load_inventory,
+    read_private_json,
+    write_private_json,
+)
 
 
 def config_from_inventory(
@@ -91,24 +95,8 @@ def sources_by_host(config: dict) -> dict[str, dict[str, str]]:
 
 
 def write_config(config: dict, path: Path) -> None:
-    """Credentials inside: created 0600 before a byte is written."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(config, fh, indent=2)
+    write_private_json(config, path)
 
 
 def read_config(path: Path) -> dict:
-    try:
-        mode = path.stat().st_mode
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise BackupError(f"cannot read the backup config {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise BackupError(f"the backup config {path} is not JSON: {exc}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise BackupError(
-            f"the backup config {path} holds a password but is readable by others "
-            f"(mode {stat.S_IMODE(mode):04o}): chmod 600 {path}"
-        )
-    return data
+    return read_private_json(path, "backup config", "a password", BackupError)
