@@ -31,21 +31,31 @@ def plan_text(targets, scenario, runs: int) -> str:
     )
 
 
+def say(line: str) -> None:
+    """A progress line while a drill runs."""
+    print(f"  {line}", file=sys.stderr, flush=True)
+
+
+def _targets(args: argparse.Namespace):
+    """The drill's targets from the inventory, or None after saying why not."""
+    from checks.drills.targets import drill_targets
+    from checks.inventory import InventoryError
+
+    try:
+        return drill_targets(args.inventory, args.group, args.vault_password_file)
+    except InventoryError as exc:
+        print(f"redisops drill: error: {exc}", file=sys.stderr)
+        return None
+
+
 def run_backup_drill(args: argparse.Namespace) -> int:
     import json
 
     from checks.drills import backup as B
     from checks.drills.failover import DrillAborted
-    from checks.drills.targets import drill_targets
-    from checks.inventory import InventoryError
 
-    def say(line: str) -> None:
-        print(f"  {line}", file=sys.stderr, flush=True)
-
-    try:
-        targets = drill_targets(args.inventory, args.group, args.vault_password_file)
-    except InventoryError as exc:
-        print(f"redisops drill: error: {exc}", file=sys.stderr)
+    targets = _targets(args)
+    if targets is None:
         return EXIT_REFUSED
     if not targets.allowed and not args.yes:
         print(
@@ -72,16 +82,9 @@ def run_drill(args: argparse.Namespace) -> int:
         return run_backup_drill(args)
     from checks.drills import report as R
     from checks.drills.failover import SCENARIOS, DrillAborted, HealFailed, drill
-    from checks.drills.targets import drill_targets
-    from checks.inventory import InventoryError
 
-    def say(line: str) -> None:
-        print(f"  {line}", file=sys.stderr, flush=True)
-
-    try:
-        targets = drill_targets(args.inventory, args.group, args.vault_password_file)
-    except InventoryError as exc:
-        print(f"redisops drill: error: {exc}", file=sys.stderr)
+    targets = _targets(args)
+    if targets is None:
         return EXIT_REFUSED
     scenario = SCENARIOS[args.scenario]
     runs = args.runs if args.runs > 1 or args.scenario != "loop" else 5
