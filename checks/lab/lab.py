@@ -381,8 +381,11 @@ class Lab:
         self, hosts: int | None = None, image: str | None = None, subnet: str | None = None
     ) -> P.AddressPlan:
         """Bring the lab up. What is not given comes from the lab already there, else the defaults."""
+        # Bad arguments first, before the machine's tools are even looked at.
         if image is not None:
             P.image_spec(image)
+        if subnet is not None:
+            P.address_plan(subnet, hosts or P.DEFAULT_HOSTS)
         self.preflight()
         state = P.load_state(self.paths) or {}
         hosts = hosts or len(state.get("hosts", [])) or P.DEFAULT_HOSTS
