@@ -53,6 +53,12 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--format", choices=FORMATS, default="text")
     check.add_argument("--output", help="write the report here (atomically) instead of stdout")
     check.add_argument("--fail-on", default="high", help="lowest severity that fails the run (default high)")
+    check.add_argument(
+        "--threshold",
+        action="append",
+        metavar="NAME=VALUE",
+        help="override one threshold for this run (repeatable; over redis_compliance_thresholds)",
+    )
     check.add_argument("--waivers", help="YAML file of waivers (check, target, justification, expires)")
     check.add_argument(
         "--no-host-facts", action="store_true", help="skip SSH to the hosts (host checks skipped)"

@@ -21,6 +21,7 @@ UNREACHABLE = {
     "redis": "GATHER-REDIS",
     "sentinel": "GATHER-SENTINEL",
     "host": "GATHER-HOST",
+    "backup host": "GATHER-BACKUP-HOST",
 }
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -103,10 +104,12 @@ def run_checks(
     ctx = Context(thresholds=thresholds or Thresholds(), cluster=cluster)
     report = Report(
         started=cluster.gathered_at or started,
-        targets=[f.target for f in (*cluster.redis, *cluster.sentinels, *cluster.hosts)],
+        targets=[f.target for f in (*cluster.redis, *cluster.sentinels, *cluster.hosts, *cluster.backups)],
     )
     wanted = set(only) if only else None
-    for kind, items in (("redis", cluster.redis), ("sentinel", cluster.sentinels), ("host", cluster.hosts)):
+    kinds = (("redis", cluster.redis), ("sentinel", cluster.sentinels), ("host", cluster.hosts),
+             ("backup host", cluster.backups))  # fmt: skip
+    for kind, items in kinds:
         for facts in items:
             if facts.error:
                 report.results.append(

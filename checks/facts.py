@@ -75,12 +75,30 @@ class HostFacts:
 
 
 @dataclass
+class BackupFacts:
+    """What a backup host (group redis_backup) says about the backups it keeps: the series of
+    the redis_backup role's metrics file, by Sentinel group."""
+
+    target: str  # inventory name
+    address: str
+    error: str = ""
+    textfile: str = ""  # the metrics file read
+    exists: bool = False
+    # group -> {"last_success": epoch, "last_run": epoch, "last_run_success": 0/1, ...}
+    groups: dict[str, dict[str, float]] = field(default_factory=dict)
+    now: float = 0.0  # the backup host's clock when read
+
+
+@dataclass
 class ClusterFacts:
     """Everything a run gathered, plus what the inventory says the cluster should be."""
 
     redis: list[RedisFacts] = field(default_factory=list)
     sentinels: list[SentinelFacts] = field(default_factory=list)
     hosts: list[HostFacts] = field(default_factory=list)
+    # The backup hosts' metrics; empty, with backup_facts_gathered False, when hosts were not read.
+    backups: list[BackupFacts] = field(default_factory=list)
+    backup_facts_gathered: bool = False
     # Sentinel groups from the inventory: name, instance, quorum, sentinels (hosts), servers (hosts)
     groups: list[dict] = field(default_factory=list)
     secret_lengths: dict[str, int] = field(default_factory=dict)  # variable name -> length, never the value
@@ -104,6 +122,8 @@ class ClusterFacts:
             redis=build(RedisFacts, data.get("redis", [])),
             sentinels=build(SentinelFacts, data.get("sentinels", [])),
             hosts=build(HostFacts, data.get("hosts", [])),
+            backups=build(BackupFacts, data.get("backups", [])),
+            backup_facts_gathered=bool(data.get("backup_facts_gathered", False)),
             groups=list(data.get("groups", [])),
             secret_lengths=dict(data.get("secret_lengths", {})),
             gathered_at=float(data.get("gathered_at", 0.0)),

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from checks.facts import ClusterFacts, HostFacts, RedisFacts, SentinelFacts
+from checks.facts import BackupFacts, ClusterFacts, HostFacts, RedisFacts, SentinelFacts
 from checks.inventory import Endpoint, HostSpec, Targets
 from checks.settings import Thresholds
 
@@ -315,6 +315,38 @@ def gather_host(spec: HostSpec) -> HostFacts:
     return facts
 
 
+# Reads the metrics file and the clock in one round trip; a missing file is a fact, not an error.
+_READ_TEXTFILE = (
+    "import json,sys,time\n"
+    "try:\n text=open(sys.argv[1]).read(); ok=True\n"
+    "except FileNotFoundError:\n text=''; ok=False\n"
+    "print(json.dumps({'exists': ok, 'text': text, 'now': time.time()}))"
+)
+
+
+def gather_backup_host(spec: HostSpec) -> BackupFacts:
+    import testinfra
+
+    from checks.backup.store import parse_metrics
+
+    textfile = spec.expected.get("textfile", "")
+    facts = BackupFacts(target=spec.target, address=spec.address, textfile=textfile)
+    command = f"python3 -c {shlex.quote(_READ_TEXTFILE)} {shlex.quote(textfile)}"
+    try:
+        conn = dict(spec.connection)
+        out = testinfra.get_host(conn.pop("url"), **conn).run(command)
+        if out.rc != 0:
+            why = out.stderr.strip()[:300]
+            facts.error = f"cannot read {textfile} on {spec.target} (exit {out.rc}): {why}"
+            return facts
+        data = json.loads(out.stdout)
+        facts.exists, facts.now = bool(data["exists"]), float(data["now"])
+        facts.groups = parse_metrics(data["text"])
+    except Exception as exc:
+        facts.error = f"cannot reach backup host {spec.target} ({spec.address}): {str(exc).strip()[:300]}"
+    return facts
+
+
 def gather(targets: Targets, limit: Thresholds, hosts: bool = True, workers: int = 16) -> ClusterFacts:
     """Every target in parallel (bounded pool); the result always has one facts per target."""
     # testinfra's Ansible backend runs ansible-inventory by name: this Python's tools first.
@@ -324,10 +356,13 @@ def gather(targets: Targets, limit: Thresholds, hosts: bool = True, workers: int
         redis_jobs = [pool.submit(gather_redis, e, limit) for e in targets.endpoints if e.kind == "redis"]
         sentinel_jobs = [pool.submit(gather_sentinel, e) for e in targets.endpoints if e.kind == "sentinel"]
         host_jobs = [pool.submit(gather_host, h) for h in targets.hosts] if hosts else []
+        backup_jobs = [pool.submit(gather_backup_host, h) for h in targets.backup_hosts] if hosts else []
         cluster = ClusterFacts(
             redis=[j.result() for j in redis_jobs],
             sentinels=[j.result() for j in sentinel_jobs],
             hosts=[j.result() for j in host_jobs],
+            backups=[j.result() for j in backup_jobs],
+            backup_facts_gathered=hosts,
             groups=targets.groups,
             secret_lengths=targets.secret_lengths,
             gathered_at=started,

@@ -55,6 +55,8 @@ class HostSpec:
 class Targets:
     endpoints: list[Endpoint] = field(default_factory=list)
     hosts: list[HostSpec] = field(default_factory=list)
+    # The hosts of group redis_backup; expected: {"textfile": the redis_backup role's metrics file}.
+    backup_hosts: list[HostSpec] = field(default_factory=list)
     groups: list[dict] = field(default_factory=list)
     secret_lengths: dict[str, int] = field(default_factory=dict)
     thresholds: dict[str, Any] = field(default_factory=dict)
@@ -68,6 +70,7 @@ class Targets:
         return cls(
             endpoints=[Endpoint(**e) for e in data.get("endpoints", [])],
             hosts=[HostSpec(**h) for h in data.get("hosts", [])],
+            backup_hosts=[HostSpec(**h) for h in data.get("backup_hosts", [])],
             groups=list(data.get("groups", [])),
             secret_lengths=dict(data.get("secret_lengths", {})),
             thresholds=dict(data.get("thresholds", {})),
@@ -152,7 +155,7 @@ _HOST_VARS = (
     "redis_compliance_thresholds",
     "redis_compliance_waivers",
 )
-_PREFIXES = ("redis_server_", "redis_sentinel_", "redis_compliance_", "redis_drill_")
+_PREFIXES = ("redis_server_", "redis_sentinel_", "redis_compliance_", "redis_drill_", "redis_backup_")
 # Secrets: templated for the connection, reported only as lengths (SEC-08).
 _SECRETS = (
     "redis_server_admin_password",
@@ -224,7 +227,7 @@ def _role_defaults(loader) -> dict:
         return value
 
     merged = {}
-    for role in ("redis_server", "redis_sentinel", "redis_compliance"):
+    for role in ("redis_server", "redis_sentinel", "redis_compliance", "redis_backup"):
         merged.update(loader.load_from_file(str(ROLES / role / "defaults" / "main.yml")) or {})
     return trusted(merged)
 
@@ -240,7 +243,7 @@ _ANY_MEMORY_MB = 1024
 
 @dataclass
 class Inventory:
-    """The Redis and Sentinel hosts of an inventory with their role variables resolved."""
+    """The Redis, Sentinel and backup hosts of an inventory with their role variables resolved."""
 
     path: str
     groups: dict[str, list[str]]
@@ -270,8 +273,9 @@ def load_inventory(
     defaults = _role_defaults(loader)
     resolved: dict[str, dict] = {}
     manager.subset(None)
+    members = {h for g in ("redis", "sentinel", "redis_backup") for h in groups.get(g, [])}
     for host in manager.get_hosts():
-        if host.name not in set(groups.get("redis", [])) | set(groups.get("sentinel", [])):
+        if host.name not in members:
             continue
         hostvars = {**defaults, **variables.get_vars(host=host)}
         templar = Templar(loader=loader, variables=hostvars)
@@ -439,6 +443,18 @@ def from_inventory(
                     expected=expected,
                 )
             )
+    # Backup hosts are read whatever --limit says: they hold the backups of the hosts checked.
+    for name in groups.get("redis_backup", []):
+        v = resolved[name]
+        textfile = f"{v['redis_backup_textfile_dir']}/redisops_backup.prom"
+        targets.backup_hosts.append(
+            HostSpec(
+                target=name,
+                address=v["ansible_host"],
+                connection={"url": f"ansible://{name}", "ansible_inventory": str(Path(inventory).resolve())},
+                expected={"textfile": textfile},
+            )
+        )
     for endpoint in targets.endpoints:
         if not endpoint.password:
             var, default = (

@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from checks.engine import Report
+from checks.engine import UNREACHABLE, Report
 from checks.model import ERROR, FAIL, PASS, REGISTRY, SKIPPED, WAIVED, Result, Severity
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -144,9 +144,7 @@ def to_prometheus(report: Report, fail_on: Severity, last_success: float | None 
         "# HELP redisops_check_target_up 1 when the target could be read, else 0.",
         "# TYPE redisops_check_target_up gauge",
     ]
-    unreadable = {
-        r.target for r in report.errors() if r.check_id in ("GATHER-REDIS", "GATHER-SENTINEL", "GATHER-HOST")
-    }
+    unreadable = {r.target for r in report.errors() if r.check_id in UNREACHABLE.values()}
     for target in sorted(set(report.targets)):
         up = 0 if target in unreadable else 1
         out.append(f'redisops_check_target_up{{target="{_label(target)}"}} {up}')

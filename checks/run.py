@@ -50,8 +50,23 @@ def for_scheduled_host(targets, tls_dir: str | None, no_hosts: bool):
                 f"{tls_dir}/client.key",
             )
     if no_hosts:
-        targets.hosts = []
+        targets.hosts, targets.backup_hosts = [], []
     return targets
+
+
+def threshold_overrides(pairs: list[str] | None) -> dict[str, object]:
+    """--threshold NAME=VALUE pairs as a dict; a list threshold takes comma-separated values."""
+    from checks.settings import Thresholds
+
+    tuples = {name for name, value in vars(Thresholds()).items() if isinstance(value, tuple)}
+    out: dict[str, object] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--threshold {pair!r}: give NAME=VALUE, e.g. backup_max_age_s=7200")
+        name = name.strip()
+        out[name] = [v.strip() for v in value.split(",") if v.strip()] if name in tuples else value.strip()
+    return out
 
 
 def _error(message: str) -> int:
@@ -87,7 +102,7 @@ def run_check(args: argparse.Namespace) -> int:
         waivers = load_waivers(Path(args.waivers), set(REGISTRY)) if args.waivers else []
         if args.facts:
             cluster = ClusterFacts.from_dict(json.loads(Path(args.facts).read_text()))
-            limits = thresholds(None)
+            limits = thresholds(threshold_overrides(args.threshold))
         else:
             if args.targets:
                 targets = read_targets(Path(args.targets))
@@ -103,7 +118,7 @@ def run_check(args: argparse.Namespace) -> int:
                 }
                 print(json.dumps(summary))
                 return EXIT_OK
-            limits = thresholds(targets.thresholds)
+            limits = thresholds({**targets.thresholds, **threshold_overrides(args.threshold)})
             waivers += parse_waivers(targets.waivers, set(REGISTRY), source="redis_compliance_waivers")
             cluster = gather(targets, limits, hosts=not args.no_host_facts and bool(targets.hosts))
     except (InventoryError, WaiverError, ValueError, OSError) as exc:

@@ -26,6 +26,9 @@ class Thresholds:
     lua_scripts_max: int = 1000  # MEM-08
     # Persistence
     last_save_max_age_s: int = 24 * 3600  # PER-03
+    # PER-03: the newest off-host backup (redis_backup's metrics); a daily schedule plus slack.
+    # 0: off-host backups are not judged (they are taken by other means).
+    backup_max_age_s: int = 26 * 3600
     # Connections
     clients_share_warn: float = 0.80  # CON-01
     tcp_keepalive_min_s: int = 1  # CON-03

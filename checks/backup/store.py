@@ -221,21 +221,25 @@ def verify_stored(backup: Stored, binary: str = "redis-check-rdb", full: bool = 
     return verdict
 
 
+# The metrics file's series: name -> (type, help, the field of a run's summary it reports).
+METRICS = {
+    "redisops_backup_last_success_timestamp_seconds": (
+        "gauge", "When the newest good backup was taken.", "last_success"),
+    "redisops_backup_last_run_timestamp_seconds": ("gauge", "When the last run ended.", "last_run"),
+    "redisops_backup_last_run_success": ("gauge", "1 if the last run stored a good backup.", "ok"),
+    "redisops_backup_last_size_bytes": ("gauge", "Size of the newest good backup.", "size"),
+    "redisops_backup_last_keys": ("gauge", "Keys in the newest good backup.", "keys"),
+    "redisops_backup_last_duration_seconds": ("gauge", "How long the last run took.", "duration"),
+    "redisops_backup_stored": ("gauge", "Backups kept in the store.", "stored"),
+}  # fmt: skip
+_SERIES = re.compile(r'^(?P<name>[a-z_]+)\{group="(?P<group>[^"\\]*)"\} (?P<value>\S+)$')
+
+
 def metrics_text(groups: Iterable[dict]) -> str:
     """Prometheus text for node_exporter's textfile collector, one series per Sentinel group."""
-    series = {
-        "redisops_backup_last_success_timestamp_seconds": (
-            "gauge", "When the newest good backup was taken.", "last_success"),
-        "redisops_backup_last_run_timestamp_seconds": ("gauge", "When the last run ended.", "last_run"),
-        "redisops_backup_last_run_success": ("gauge", "1 if the last run stored a good backup.", "ok"),
-        "redisops_backup_last_size_bytes": ("gauge", "Size of the newest good backup.", "size"),
-        "redisops_backup_last_keys": ("gauge", "Keys in the newest good backup.", "keys"),
-        "redisops_backup_last_duration_seconds": ("gauge", "How long the last run took.", "duration"),
-        "redisops_backup_stored": ("gauge", "Backups kept in the store.", "stored"),
-    }  # fmt: skip
     groups = list(groups)
     lines = []
-    for name, (kind, help_text, field) in series.items():
+    for name, (kind, help_text, field) in METRICS.items():
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
         for g in groups:
             value = g.get(field)
@@ -247,3 +251,19 @@ def metrics_text(groups: Iterable[dict]) -> str:
                 else f'{name}{{group="{g["group"]}"}} {float(value):.3f}'
             )
     return "\n".join(lines) + "\n"
+
+
+def parse_metrics(text: str) -> dict[str, dict[str, float]]:
+    """The inverse of ``metrics_text``: {group: {field: value}}; lines it does not know are ignored."""
+    fields = {name: spec[2] for name, spec in METRICS.items()}
+    out: dict[str, dict[str, float]] = {}
+    for line in text.splitlines():
+        found = _SERIES.match(line.strip())
+        if not found or found["name"] not in fields:
+            continue
+        try:
+            value = float(found["value"])
+        except ValueError:
+            continue
+        out.setdefault(found["group"], {})[fields[found["name"]]] = value
+    return out

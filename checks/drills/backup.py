@@ -25,11 +25,6 @@ from checks.drills.failover import DrillAborted, agreed_primary
 from checks.drills.observe import Hosts
 from checks.drills.targets import DrillTargets
 
-STORE = "/var/lib/redisops-backup/store"
-STATE = "/var/lib/redisops-backup"
-RUNTIME = "/opt/redisops-kit/current/lib"
-SERVICE_USER = "redisops-backup"
-
 
 def seed(conn: redis.Redis, prefix: str, keys: int) -> int:
     """About ``keys`` keys of every type; a third of the strings, and every hash, expire."""
@@ -71,14 +66,16 @@ def backup_drill(
         raise DrillAborted("the inventory has no host in group redis_backup: set up backups first")
     backup_host = t.backup_hosts[0]
     hosts = Hosts(t.inventory)
-    py = f"env PYTHONPATH={RUNTIME} PYTHONDONTWRITEBYTECODE=1 python3 -m checks.cli backup"
+    store = shlex.quote(t.backup_store_dir)
+    runtime = shlex.quote(t.backup_runtime)
+    py = f"env PYTHONPATH={runtime} PYTHONDONTWRITEBYTECODE=1 python3 -m checks.cli backup"
     addr = agreed_primary(t)
     if not addr:
         raise DrillAborted(f"the sentinels do not agree on a primary of {t.group}: heal the group first")
     primary = t.server_at(addr)
     started = clock()
     listing = json.loads(
-        hosts.run(backup_host, f"{py} list --store {STORE} --group {t.group} --json") or "[]"
+        hosts.run(backup_host, f"{py} list --store {store} --group {t.group} --json") or "[]"
     )
     newest_before = max((m["taken_at"] for m in listing), default=None)
     rpo = round(started - newest_before, 1) if newest_before else None
@@ -99,7 +96,7 @@ def backup_drill(
         t_backup = clock()
         hosts.run(backup_host, "systemctl start redisops-backup.service", check=False)
         backup_s = clock() - t_backup
-        report = json.loads(hosts.run(backup_host, f"cat {STATE}/last.json"))
+        report = json.loads(hosts.run(backup_host, f"cat {shlex.quote(t.backup_state_dir)}/last.json"))
         mine = next((r for r in report["results"] if r["group"] == t.group), None)
         if not mine or not mine["ok"]:
             raise DrillAborted(f"the backup failed: {(mine or {}).get('error', 'no result for the group')}")
@@ -112,7 +109,7 @@ def backup_drill(
 
         say(f"restoring it onto a scratch redis-server on {backup_host}")
         command = (
-            f"runuser -u {SERVICE_USER} -- {py} scratch --store {STORE} --group {t.group} "
+            f"runuser -u {shlex.quote(t.backup_user)} -- {py} scratch --store {store} --group {t.group} "
             f"--id {shlex.quote(manifest['id'])} --pattern {shlex.quote(prefix + '*')}"
             + (" --alter-one-key" if alter_one_key else "")
         )

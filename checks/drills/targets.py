@@ -48,6 +48,11 @@ class DrillTargets:
     power_on_command: str = ""
     # Hosts of group redis_backup (where backups are kept; the backup drill restores there).
     backup_hosts: list[str] = field(default_factory=list)
+    # Where the redis_backup role keeps things on the first backup host (its variables).
+    backup_store_dir: str = "/var/lib/redisops-backup/store"
+    backup_state_dir: str = "/var/lib/redisops-backup"
+    backup_user: str = "redisops-backup"
+    backup_runtime: str = "/opt/redisops-kit/current/lib"
 
     def server_at(self, addr: str) -> Node:
         return next(n for n in self.servers if n.addr == addr)
@@ -119,6 +124,7 @@ def drill_targets(
     if not prefix:
         patterns = (app_users[0].get("keys") if app_users else None) or ["*"]
         prefix = patterns[0].rstrip("*") + "drill:"
+    backup_hosts = list(loaded.groups.get("redis_backup", []))
     return DrillTargets(
         inventory=loaded.path,
         group=chosen["name"],
@@ -138,5 +144,19 @@ def drill_targets(
         key_prefix=prefix,
         allowed=bool(v.get("redis_drill_allowed")),
         power_on_command=str(v.get("redis_drill_power_on_command") or ""),
-        backup_hosts=list(loaded.groups.get("redis_backup", [])),
+        backup_hosts=backup_hosts,
+        **_backup_paths(loaded.hostvars[backup_hosts[0]] if backup_hosts else {}),
     )
+
+
+def _backup_paths(v: dict) -> dict:
+    """The redis_backup role's paths on a backup host, as its inventory variables set them."""
+    names = {
+        "backup_store_dir": "redis_backup_store_dir",
+        "backup_state_dir": "redis_backup_state_dir",
+        "backup_user": "redis_backup_user",
+    }
+    out = {field: str(v[var]) for field, var in names.items() if v.get(var)}
+    if v.get("redis_compliance_install_dir"):
+        out["backup_runtime"] = f"{v['redis_compliance_install_dir']}/current/lib"
+    return out

@@ -23,7 +23,9 @@ def _age(seconds: float) -> str:
         return f"{seconds / 86400:.1f} days"
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 60:.0f} min"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
 
 
 @check(
@@ -77,35 +79,87 @@ def persistence_status(facts: RedisFacts, ctx: Context):
         yield Fail(f"{', '.join(bad)}: the data on disk is not what clients wrote (see the Redis log)")
 
 
+def _offhost_backup(facts: RedisFacts, ctx: Context) -> tuple[bool, list[str]]:
+    """(judged, problems) for the group of a persistent primary, from the backup hosts' metrics."""
+    cluster, limit = ctx.cluster, ctx.thresholds.backup_max_age_s
+    if cluster is None or not cluster.backup_facts_gathered or limit <= 0 or not is_primary(facts):
+        return False, []
+    if facts.expected.get("persistent") is False:
+        return False, []
+    group = facts.expected.get("group") or facts.instance
+    if not cluster.backups:
+        return True, [
+            f"no host in inventory group redis_backup: group {group} has no off-host backup the kit knows of"
+        ]
+    read = [b for b in cluster.backups if not b.error]
+    if not read:
+        return False, []  # every backup host is unreachable: GATHER-BACKUP-HOST says so
+    newest, where, failed = 0.0, "", []
+    for b in read:
+        series = b.groups.get(group, {})
+        if series.get("ok") == 0:
+            failed.append(b.target)
+        if series.get("last_success", 0.0) > newest:
+            newest, where = series["last_success"], b.target
+    now = max(b.now for b in read) or (cluster.gathered_at or 0.0)
+    last_run = (
+        f"; the last run failed on {', '.join(failed)} (journalctl -u redisops-backup)" if failed else ""
+    )
+    if newest <= 0:
+        hosts = ", ".join(f"{b.target}:{b.textfile}" + ("" if b.exists else " (missing)") for b in read)
+        return True, [f"group {group} has no good off-host backup on any backup host ({hosts}){last_run}"]
+    age = now - newest
+    if age > limit:
+        return True, [
+            f"the newest off-host backup of group {group} (on {where}) is {_age(age)} old "
+            f"(limit {_age(limit)}){last_run}"
+        ]
+    return True, []
+
+
 @check(
     "PER-03",
     area="persistence",
     scope="redis",
     severity=Severity.CRITICAL,
-    title="the last successful RDB snapshot is younger than 24 h",
+    title="the last RDB snapshot and the newest off-host backup are younger than policy",
     rationale="Snapshots are what backups copy and what a restart without AOF loads: an old one means "
-    "days of writes are lost. Only instances with save rules and changes since their last save are "
-    "judged. Off-host backup freshness joins this check when the backup role publishes its metrics.",
-    bad="rdb_last_save_time:1700000000  # 3 days ago, rdb_changes_since_last_save:48210",
-    good="rdb_last_save_time within the last hours (save 3600 1)",
+    "days of writes are lost. A backup on the Redis hosts alone goes with the host, so each persistent "
+    "group's primary is also judged by the newest good backup the backup hosts (group redis_backup) "
+    "report in the redis_backup role's metrics file. The snapshot is judged on instances with save "
+    "rules and changes since their last save; the backups only when host facts are gathered.",
+    bad="rdb_last_save_time:1700000000  # 3 days ago, rdb_changes_since_last_save:48210\n"
+    'redisops_backup_last_success_timestamp_seconds{group="main"} 1700000000  # 3 days ago',
+    good="rdb_last_save_time within the last hours (save 3600 1); the last backup of each group "
+    "within the last hours (redis_backup_schedule: hourly)",
     remediation="Check PER-02 and the Redis log for failing saves, keep redis_server_save rules that fire "
-    "at least daily, and run BGSAVE now; confirm with LASTSAVE.",
+    "at least daily, and run BGSAVE now; confirm with LASTSAVE. For backups: put a host in group "
+    "redis_backup and run playbooks/backup_timer.yml, read 'journalctl -u redisops-backup' on it for "
+    "the failure, and take one now with playbooks/backup.yml. Thresholds: last_save_max_age_s, "
+    "backup_max_age_s (0 when backups are taken by other means).",
     source="Redis docs, persistence (backups); Linuxfabrik redis-status; catalogue PER-03",
 )
 def last_save_age(facts: RedisFacts, ctx: Context):
-    if not _save_rules(facts):
-        raise Skip("no RDB save rules: snapshot age is not judged (PER-01 covers persistence)")
+    problems, skipped = [], ""
     now = ctx.cluster.gathered_at if ctx.cluster is not None else 0.0
     saved = as_float(facts.info.get("rdb_last_save_time"))
-    if now <= 0 or saved <= 0:
-        raise Skip("no gathering time or no rdb_last_save_time")
-    age = now - saved
-    changes = int(as_float(facts.info.get("rdb_changes_since_last_save")))
-    if age > ctx.thresholds.last_save_max_age_s and changes > 0:
-        yield Fail(
-            f"the last successful RDB save was {_age(age)} ago "
-            f"(limit {_age(ctx.thresholds.last_save_max_age_s)}) and {changes} changes are not on disk since"
-        )
+    if not _save_rules(facts):
+        skipped = "no RDB save rules: snapshot age is not judged (PER-01 covers persistence)"
+    elif now <= 0 or saved <= 0:
+        skipped = "no gathering time or no rdb_last_save_time"
+    else:
+        age, limit = now - saved, ctx.thresholds.last_save_max_age_s
+        changes = int(as_float(facts.info.get("rdb_changes_since_last_save")))
+        if age > limit and changes > 0:
+            problems.append(
+                f"the last successful RDB save was {_age(age)} ago "
+                f"(limit {_age(limit)}) and {changes} changes are not on disk since"
+            )
+    judged, backup_problems = _offhost_backup(facts, ctx)
+    if skipped and not judged:
+        raise Skip(skipped)
+    for message in problems + backup_problems:
+        yield Fail(message)
 
 
 @check(

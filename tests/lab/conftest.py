@@ -89,3 +89,18 @@ def assert_unchanged(proc: subprocess.CompletedProcess, hosts) -> None:
     """The playbook succeeded and changed nothing on any of ``hosts``."""
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert {h: c["changed"] for h, c in recap(proc.stdout).items()} == {h.name: 0 for h in hosts}
+
+
+BACKUP_METRICS = "/var/lib/prometheus/node-exporter/redisops_backup.prom"
+
+
+def ensure_backup() -> None:
+    """A good off-host backup of the lab's group, as PER-03 (critical) and so the drills' preflight
+    want: when the backup host has none yet, it is set up with its timer off and backs up once."""
+    have = lab_ssh("backup-1", f"grep -q '^redisops_backup_last_success' {BACKUP_METRICS}", check=False)
+    if have.returncode == 0:
+        return
+    for args in (("playbooks/backup_timer.yml", "-e", "redis_backup_timer_enabled=false"),
+                 ("playbooks/backup.yml",)):  # fmt: skip
+        proc = run_playbook(*args)
+        assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]

@@ -15,7 +15,7 @@ import pytest
 from checks.backup.digest import digest, expiry_sample, keys_under
 
 from .conftest import assert_unchanged, lab_ssh, recap, run_playbook
-from .test_compliance import PROM_LINE, roles
+from .test_compliance import PROM_LINE, report_of, roles
 from .test_redis_sentinel import healthy, wait_for
 from .test_redis_server import client
 
@@ -120,7 +120,7 @@ def test_the_backup_key_can_only_send_a_dump(deployed):
     assert "is not one this host backs up" in json.loads(out)["error"]
 
 
-def test_a_failed_run_is_loud_and_keeps_the_store(deployed, lab_paths):
+def test_a_failed_run_is_loud_keeps_the_store_and_ages_in_the_checks(deployed, lab_paths, tmp_path):
     lab_ssh(BACKUP_HOST, "systemctl stop redisops-backup.timer")
     before = [m["id"] for m in stored(lab_paths)]
     sources = "/etc/redis-ops-kit/backup-sources.json"
@@ -137,11 +137,24 @@ def test_a_failed_run_is_loud_and_keeps_the_store(deployed, lab_paths):
         assert 'redisops_backup_last_run_success{group="redis-main"} 0' in prom
         assert [m["id"] for m in stored(lab_paths)] == before
         assert not lab_ssh(BACKUP_HOST, f"ls -A {STORE} | grep partial", check=False).stdout
+        # The checks read the same metrics from the backup host (PER-03, on the group's primary):
+        # the last good backup is still fresh under the default policy, stale under a 1 s one.
+        primary, _ = roles(lab_paths, deployed.hosts)
+        _, report = report_of("--threshold", "backup_max_age_s=1")
+        (found,) = [r for r in report["results"] if r["check"] == "PER-03" and r["status"] == "fail"]
+        assert found["target"] == f"{primary.name}:6379" and found["severity"] == "critical", found
+        assert "newest off-host backup of group redis-main (on backup-1)" in found["message"], found
+        assert "the last run failed on backup-1" in found["message"], found
     finally:
         for host in deployed.hosts:
             lab_ssh(host.name, f"mv {sources}.keep {sources}")
     proc = run_playbook("playbooks/backup.yml")
     assert proc.returncode == 0, proc.stdout[-3000:]
+    _, report = report_of("--dump-facts", str(tmp_path / "facts.json"))
+    assert {r["status"] for r in report["results"] if r["check"] == "PER-03"} == {"pass"}, report
+    (backups,) = json.loads((tmp_path / "facts.json").read_text())["backups"]
+    assert backups["target"] == BACKUP_HOST and backups["exists"], backups
+    assert backups["groups"]["redis-main"]["ok"] == 1
 
 
 def _restore(*extra: str):

@@ -16,7 +16,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from .conftest import INVENTORY, lab_ssh, recap, redisops, run_playbook
+from .conftest import INVENTORY, ensure_backup, lab_ssh, recap, redisops, run_playbook
 from .test_redis_sentinel import healthy, wait_for
 from .test_redis_server import client, secret
 
@@ -28,10 +28,11 @@ PROM_LINE = re.compile(
 
 @pytest.fixture(scope="module")
 def deployed(lab, lab_paths):
-    """site.yml once, and a healthy group before any check runs."""
+    """site.yml once, a healthy group and an off-host backup before any check runs."""
     proc = run_playbook("playbooks/site.yml")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, lab.hosts), timeout=60)
+    ensure_backup()
     return lab
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import INVENTORY, redisops, run_playbook
+from .conftest import INVENTORY, ensure_backup, redisops, run_playbook
 from .test_redis_sentinel import healthy, wait_for
 
 
@@ -15,6 +15,7 @@ def deployed(lab, lab_paths):
     proc = run_playbook("playbooks/site.yml")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, lab.hosts), timeout=60)
+    ensure_backup()  # the preflight refuses a group without a fresh off-host backup (PER-03)
     return lab
 
 

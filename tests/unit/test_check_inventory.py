@@ -129,3 +129,19 @@ def test_secret_lengths_are_measured_on_the_hosts_of_each_role(tmp_path):
     (tmp_path / "inv" / "group_vars" / "sentinel.yml").write_text(sentinel_line)
     lengths = from_inventory(inv, vault_password_file=vault).secret_lengths
     assert lengths["redis_sentinel_monitoring_password"] == len("plain-sentinel-secret-0123456789xx")
+
+
+def test_backup_hosts_are_read_whatever_the_limit_with_the_role_s_metrics_file(tmp_path):
+    hosts = HOSTS + textwrap.indent(
+        "redis_backup:\n  hosts:\n    b1: {ansible_host: 192.0.2.20, redis_backup_textfile_dir: /srv/prom}\n"
+        "    b2: {ansible_host: 192.0.2.21}\n",
+        "    ",
+    )
+    inv, vault = _inventory(tmp_path, hosts)
+    targets = from_inventory(inv, limit="r1", vault_password_file=vault)
+    assert {h.target for h in targets.hosts} == {"r1"}  # the backup hosts are not Redis hosts
+    textfiles = {h.target: (h.address, h.expected["textfile"]) for h in targets.backup_hosts}
+    assert textfiles == {
+        "b1": ("192.0.2.20", "/srv/prom/redisops_backup.prom"),
+        "b2": ("192.0.2.21", "/var/lib/prometheus/node-exporter/redisops_backup.prom"),
+    }
