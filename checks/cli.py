@@ -153,6 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
     from checks.backup.cli import add_parser as _backup_parser
 
     _backup_parser(sub)
+    monitoring = sub.add_parser("monitoring", help="Prometheus scrape targets of the kit's exporters")
+    mon = monitoring.add_subparsers(dest="monitoring_command", required=True)
+    targets = mon.add_parser(
+        "targets",
+        help="write file_sd files (redis, redis_sentinel, node) and a prometheus.yml for the inventory",
+    )
+    targets.add_argument("-i", "--inventory", help="Ansible inventory (default: ansible.cfg's)")
+    targets.add_argument("--vault-password-file", help="for vault-encrypted inventory variables")
+    targets.add_argument("--dir", help="where to write them (without: print where the metrics are)")
+    targets.add_argument(
+        "--rules", action="append", default=[], help="rule files prometheus.yml loads (repeatable)"
+    )
+    targets.add_argument("--interval", type=float, default=15.0, help="scrape and rule interval, s (15)")
     bundle = sub.add_parser(
         "bundle", help="pack the check runtime for a host without PyPI (redis_compliance)"
     )
@@ -236,6 +249,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             from checks.run import run_check
 
             return run_check(args)
+        if args.command == "monitoring":
+            from pathlib import Path
+
+            from checks.inventory import InventoryError
+            from checks.monitoring import scrape_targets, write_targets
+
+            try:
+                found = scrape_targets(args.inventory, args.vault_password_file)
+            except InventoryError as exc:
+                print(f"redisops: error: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            if not args.dir:
+                for job, items in found.items():
+                    for item in items:
+                        labels = " ".join(f"{k}={v}" for k, v in item["labels"].items())
+                        print(f"{job:<15} http://{item['targets'][0]}/metrics  {labels}")
+                return EXIT_OK
+            write_targets(Path(args.dir), found, args.rules, args.interval)
+            print(json.dumps({job: len(items) for job, items in found.items()}))
+            return EXIT_OK
     except P.LabError as exc:
         print(f"redisops: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -155,7 +155,8 @@ _HOST_VARS = (
     "redis_compliance_thresholds",
     "redis_compliance_waivers",
 )
-_PREFIXES = ("redis_server_", "redis_sentinel_", "redis_compliance_", "redis_drill_", "redis_backup_")
+_PREFIXES = ("redis_server_", "redis_sentinel_", "redis_compliance_", "redis_drill_", "redis_backup_",
+             "redis_exporter_")  # fmt: skip
 # Secrets: templated for the connection, reported only as lengths (SEC-08).
 _SECRETS = (
     "redis_server_admin_password",
@@ -227,7 +228,7 @@ def _role_defaults(loader) -> dict:
         return value
 
     merged = {}
-    for role in ("redis_server", "redis_sentinel", "redis_compliance", "redis_backup"):
+    for role in ("redis_server", "redis_sentinel", "redis_compliance", "redis_backup", "redis_exporter"):
         merged.update(loader.load_from_file(str(ROLES / role / "defaults" / "main.yml")) or {})
     return trusted(merged)
 
@@ -289,6 +290,18 @@ def load_inventory(
                     raise InventoryError(f"{host.name}: cannot resolve {name}: {exc.message}") from None
         resolved[host.name] = values
     return Inventory(path=str(Path(inventory).resolve()), groups=groups, hostvars=resolved, selected=selected)
+
+
+def _exporter_ports(v: dict, in_redis: bool, in_sentinel: bool) -> list[int]:
+    """The ports the redis_exporter role opens on a host (its exporters and node_exporter)."""
+    plan = _role_filters("redis_exporter").redis_exporter_targets(
+        {k: v[k] for k in v if k.startswith("redis_server_")},
+        {k: v[k] for k in v if k.startswith("redis_sentinel_")},
+        v["ansible_host"], int(v["redis_exporter_port_base"]), int(v["redis_exporter_sentinel_port"]),
+        in_redis, in_sentinel,
+    )  # fmt: skip
+    node = [int(v["redis_exporter_node_port"])] if v.get("redis_exporter_node_exporter") else []
+    return [t["port"] for t in plan] + node
 
 
 def from_inventory(
@@ -430,6 +443,7 @@ def from_inventory(
                         **(tls_files if sentinel_tls else {}),
                     )
                 )
+        expected["ports"] += _exporter_ports(v, name in server_hosts, name in sentinel_hosts)
         expected["ports"] = sorted(set(expected["ports"]))
         if name in selected:
             targets.hosts.append(

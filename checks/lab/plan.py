@@ -64,10 +64,14 @@ _BASE_PACKAGES = (
     "redis-server",
     "redis-sentinel",
     "redis-tools",
+    "prometheus-redis-exporter",
+    "prometheus-node-exporter",
 )
 _DISABLED_UNITS = (
     "redis-server.service",
     "redis-sentinel.service",
+    "prometheus-redis-exporter.service",
+    "prometheus-node-exporter.service",
     "apt-daily.timer",
     "apt-daily-upgrade.timer",
     "nftables.service",

@@ -35,9 +35,10 @@ def _redis_host(facts: HostFacts, ctx: Context) -> bool:
     "happening until clients fail. Alerts need metrics first.",
     bad="ss -tln: nothing on :9121",
     good="ss -tln: 10.0.0.5:9121 redis_exporter",
-    remediation="The kit's exporter role comes with the monitoring work; until then deploy redis_exporter "
-    "(oliver006/redis_exporter) on each Redis host with the monitoring ACL user "
-    "(redis_server_monitoring_user) and have Prometheus scrape it (port exporter_port, 9121 by default).",
+    remediation="Run playbooks/monitoring.yml (site.yml includes it): role redis_exporter runs one exporter "
+    "per instance, logging in as the monitoring ACL user (redis_server_monitoring_user), on port "
+    "redis_exporter_port_base (9121); 'redisops monitoring targets' writes Prometheus's scrape targets. "
+    "Another exporter on another port: set the exporter_port threshold.",
     source="redis_exporter; awesome-prometheus-alerts and redis-mixin alert rules",
 )
 def exporter_listens(facts: HostFacts, ctx: Context):

@@ -64,8 +64,9 @@ def test_a_fresh_backup_passes_on_every_instance():
 def test_a_stale_backup_fails_on_the_primary_only_naming_its_age_and_host():
     result = per03(run_checks(cluster(backup_host(age_h=30))))
     assert result["redis-1:6379"][0] == FAIL
-    assert "newest off-host backup of group redis-main (on backup-1) is 30.0 h old (limit 26.0 h)" in (
-        result["redis-1:6379"][1]
+    assert (
+        "newest off-host backup of group redis-main (on backup-1) is 30.0 h old (limit 26.0 h)"
+        in (result["redis-1:6379"][1])
     )
     assert result["redis-2:6379"][0] == result["redis-3:6379"][0] == PASS
 

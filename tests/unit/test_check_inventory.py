@@ -70,6 +70,9 @@ def test_targets_come_from_the_inventory_with_vault_and_role_defaults(tmp_path):
     hosts = {h.target: h for h in targets.hosts}
     assert set(hosts) == {"r1", "r2", "s3"}
     assert 6379 in hosts["r1"].expected["ports"] and 26379 in hosts["r1"].expected["ports"]
+    # The exporters the redis_exporter role opens are expected too (H-07), and node_exporter's.
+    assert {9121, 9355, 9100} <= set(hosts["r1"].expected["ports"])
+    assert 9121 not in hosts["s3"].expected["ports"] and {9355, 9100} <= set(hosts["s3"].expected["ports"])
     assert hosts["s3"].expected["units"] == ["redis-sentinel@main.service"]
 
 

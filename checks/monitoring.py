@@ -1,0 +1,85 @@
+"""Scrape targets for Prometheus, read from the inventory the roles deploy from.
+
+The redis_exporter role runs one exporter per Redis instance and per Sentinel and node_exporter on
+every host; this writes where they are as Prometheus file_sd files (one per job: ``redis``,
+``redis_sentinel``, ``node``) with the labels the alert rules and the dashboard group by (``group``,
+``host``), and a prometheus.yml that scrapes them and loads the kit's rules. The ports come from the
+role's own filter, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from checks.inventory import _role_filters, load_inventory
+
+JOBS = ("redis", "redis_sentinel", "node")
+
+
+def scrape_targets(inventory: str | None = None, vault_password_file: str | None = None) -> dict[str, list]:
+    """{job: [{"targets": ["ADDRESS:PORT"], "labels": {"host": ..., "group": ...}}]}."""
+    loaded = load_inventory(inventory, None, vault_password_file)
+    servers = set(loaded.groups.get("redis", []))
+    sentinels = set(loaded.groups.get("sentinel", []))
+    exporter = _role_filters("redis_exporter")
+    groups: dict[str, str] = {}  # instance -> Sentinel group name
+    if sentinels:
+        first = loaded.hostvars[sorted(sentinels)[0]]
+        for g in _role_filters("redis_sentinel").redis_sentinel_groups(first):
+            if g["state"] == "present":
+                groups[g["instance"]] = g["name"]
+    out: dict[str, list] = {job: [] for job in JOBS}
+    hosts = [h for g in ("redis", "sentinel", "redis_backup") for h in loaded.groups.get(g, [])]
+    for name in dict.fromkeys(hosts):
+        v = loaded.hostvars[name]
+        address = v["redis_exporter_listen_address"]
+        plan = exporter.redis_exporter_targets(
+            {k: v[k] for k in v if k.startswith("redis_server_")},
+            {k: v[k] for k in v if k.startswith("redis_sentinel_")},
+            address, int(v["redis_exporter_port_base"]), int(v["redis_exporter_sentinel_port"]),
+            name in servers, name in sentinels,
+        )  # fmt: skip
+        host_port = f"[{address}]" if ":" in address else address
+        for t in plan:
+            labels = {"host": name}
+            if t["kind"] == "redis":
+                labels["group"] = groups.get(t["instance"], t["instance"])
+                out["redis"].append({"targets": [f"{host_port}:{t['port']}"], "labels": labels})
+            else:
+                out["redis_sentinel"].append({"targets": [f"{host_port}:{t['port']}"], "labels": labels})
+        if v.get("redis_exporter_node_exporter"):
+            port = int(v["redis_exporter_node_port"])
+            out["node"].append({"targets": [f"{host_port}:{port}"], "labels": {"host": name}})
+    return out
+
+
+def prometheus_config(directory: Path, rule_files: list[str], interval_s: float = 15.0) -> dict:
+    """A prometheus.yml scraping the file_sd files in ``directory`` and loading ``rule_files``."""
+    interval = f"{interval_s:g}s"
+    return {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": list(rule_files),
+        "scrape_configs": [
+            {
+                "job_name": job,
+                "scrape_timeout": f"{min(interval_s, 10.0):g}s",
+                "file_sd_configs": [{"files": [str(directory / f"{job}.json")]}],
+            }
+            for job in JOBS
+        ],
+    }
+
+
+def write_targets(
+    directory: Path, targets: dict[str, list], rule_files: list[str], interval_s: float
+) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for job in JOBS:
+        tmp = directory / f".{job}.json.tmp"
+        tmp.write_text(json.dumps(targets[job], indent=1) + "\n")
+        tmp.replace(directory / f"{job}.json")
+    config = prometheus_config(directory.resolve(), rule_files, interval_s)
+    (directory / "prometheus.yml").write_text("---\n" + yaml.safe_dump(config, sort_keys=False))

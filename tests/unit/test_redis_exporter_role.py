@@ -1,0 +1,136 @@
+"""Structure of roles/redis_exporter and its filters: which exporters a host runs, on which ports,
+and the scrape targets written for Prometheus from the same reading of the inventory."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from checks.cli import main
+from checks.monitoring import prometheus_config
+
+REPO = Path(__file__).resolve().parents[2]
+ROLE = REPO / "roles" / "redis_exporter"
+
+
+def _load_filters():
+    spec = importlib.util.spec_from_file_location(
+        "exporter_filters_under_test", ROLE / "filter_plugins" / "redis_exporter.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+F = _load_filters()
+
+
+def _yaml(relative: str):
+    return yaml.safe_load((ROLE / relative).read_text())
+
+
+def test_every_default_is_declared_in_the_argument_specs_and_vice_versa():
+    defaults = set(_yaml("defaults/main.yml"))
+    options = _yaml("meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert sorted(defaults - set(options)) == []
+    assert sorted(set(options) - defaults) == []
+    assert [n for n, spec in options.items() if not spec.get("type") or not spec.get("description")] == []
+    assert [n for n in options if n.endswith("_password") and options[n].get("no_log") is not True] == []
+
+
+def test_templates_start_with_the_ansible_managed_header():
+    for path in sorted((ROLE / "templates").rglob("*.j2")):
+        text = path.read_text()
+        if text.startswith("#jinja2:"):  # the rules template changes Jinja's delimiters first
+            assert text.splitlines()[1] == "[[ ansible_managed | comment ]]", path
+        elif text.startswith("#!"):
+            assert text.splitlines()[1] == "{{ ansible_managed | comment }}", path
+        else:
+            assert text.startswith("{{ ansible_managed | comment }}\n"), path
+
+
+def test_the_exporter_unit_is_hardened_and_keeps_secrets_off_the_command_line():
+    unit = (ROLE / "templates/etc/systemd/system/redisops-exporter@.service.j2").read_text()
+    expected = ["User={{ redis_exporter_user }}", "NoNewPrivileges=true", "ProtectSystem=strict",
+                "CapabilityBoundingSet=", "EnvironmentFile={{ redis_exporter_conf_dir }}/%i.env"]  # fmt: skip
+    for line in expected:
+        assert f"\n{line}\n" in unit, line
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    assert exec_start == "ExecStart=/usr/bin/prometheus-redis-exporter"  # everything else from the file
+
+
+SERVER = {"redis_server_instances": [{"name": "main", "port": 6379}, {"name": "cache", "port": 6380}]}
+SENTINEL = {"redis_sentinel_port": 26379, "redis_sentinel_tls_port": 36379}
+
+
+@pytest.mark.parametrize(
+    ("mode", "urls", "sentinel_url"),
+    [
+        ("off", ["redis://10.0.0.5:6379", "redis://10.0.0.5:6380"], "redis://10.0.0.5:26379"),
+        ("only", ["rediss://10.0.0.5:6379", "rediss://10.0.0.5:6380"], "rediss://10.0.0.5:26379"),
+        ("both", ["rediss://10.0.0.5:16379", "rediss://10.0.0.5:16380"], "rediss://10.0.0.5:36379"),
+    ],
+)
+def test_one_exporter_per_instance_and_sentinel_over_tls_when_the_server_has_it(mode, urls, sentinel_url):
+    server = {**SERVER, "redis_server_tls_mode": mode}
+    sentinel = {**SENTINEL, "redis_sentinel_tls_mode": mode}
+    plan = F.redis_exporter_targets(server, sentinel, "10.0.0.5", 9121, 9355, True, True)
+    assert [(t["name"], t["port"], t["url"]) for t in plan] == [
+        ("redis-main", 9121, urls[0]),
+        ("redis-cache", 9122, urls[1]),
+        ("sentinel", 9355, sentinel_url),
+    ]
+    assert [t["tls"] for t in plan] == [mode != "off"] * 3
+
+
+def test_absent_instances_get_no_exporter_and_a_sentinel_only_host_one():
+    server = {"redis_server_instances": [{"name": "main", "port": 6379}, {"name": "old", "port": 6380,
+                                                                            "state": "absent"}]}  # fmt: skip
+    assert [
+        t["name"] for t in F.redis_exporter_targets(server, SENTINEL, "10.0.0.5", 9121, 9355, True, False)
+    ] == ["redis-main"]
+    assert [
+        t["name"] for t in F.redis_exporter_targets({}, SENTINEL, "10.0.0.5", 9121, 9355, False, True)
+    ] == ["sentinel"]
+
+
+def test_overlapping_exporter_ports_name_the_variable():
+    with pytest.raises(AnsibleFilterError, match="redis_exporter_sentinel_port"):
+        F.redis_exporter_targets(SERVER, SENTINEL, "10.0.0.5", 9121, 9122, True, True)
+
+
+def test_networks_addresses_and_listen_strings():
+    assert F.redis_exporter_networks(["10.0.0.1", "192.0.2.0/24", "2001:db8::1"]) == {
+        "v4": ["10.0.0.1", "192.0.2.0/24"],
+        "v6": ["2001:db8::1"],
+    }
+    assert F.redis_exporter_bad_networks(["10.0.0.1", "prometheus.example", "10.0.0.0/33"]) == [
+        "prometheus.example",
+        "10.0.0.0/33",
+    ]
+    assert F.redis_exporter_is_ip("10.0.0.1") and not F.redis_exporter_is_ip("redis-1")
+    assert F.redis_exporter_listen("2001:db8::1", 9121) == "[2001:db8::1]:9121"
+    assert F.redis_exporter_listen("10.0.0.1", 9121) == "10.0.0.1:9121"
+
+
+def test_the_scrape_targets_of_the_lab_inventory(tmp_path):
+    """The lab's default plan: 3 Redis hosts with a sentinel each, and the backup host."""
+    assert main(["monitoring", "targets", "-i", str(REPO / "inventories" / "lab"), "--dir", str(tmp_path),
+                 "--rules", "rules.yml", "--interval", "5"]) == 0  # fmt: skip
+    redis_targets = json.loads((tmp_path / "redis.json").read_text())
+    assert [(t["targets"], t["labels"]) for t in redis_targets] == [
+        ([f"10.213.7.{11 + i}:9121"], {"host": f"redis-{1 + i}", "group": "redis-main"}) for i in range(3)
+    ]
+    sentinel_targets = json.loads((tmp_path / "redis_sentinel.json").read_text())
+    assert [t["targets"][0].split(":")[1] for t in sentinel_targets] == ["9355"] * 3
+    node = json.loads((tmp_path / "node.json").read_text())
+    assert {t["labels"]["host"] for t in node} == {"backup-1", "redis-1", "redis-2", "redis-3"}
+    config = yaml.safe_load((tmp_path / "prometheus.yml").read_text())
+    assert config == prometheus_config(tmp_path.resolve(), ["rules.yml"], 5.0)
+    assert [job["job_name"] for job in config["scrape_configs"]] == ["redis", "redis_sentinel", "node"]
+    assert config["global"]["scrape_interval"] == "5s"
