@@ -24,6 +24,8 @@ demo: venv
 	$(BIN)/redisops lab status
 	@echo "Primary according to each sentinel:"
 	@$(BIN)/ansible-playbook playbooks/status.yml | grep -E '^(ok: \[[^]]*\] =>|fatal|    - )'
+	@echo "Metrics (exporters and node_exporter with the kit's textfiles; rules in monitoring/):"
+	@$(BIN)/redisops monitoring targets
 
 # Unit tests first (seconds), then the lab tier on real hosts (ends with 'lab down').
 test: venv
