@@ -134,3 +134,73 @@ def test_the_scrape_targets_of_the_lab_inventory(tmp_path):
     assert config == prometheus_config(tmp_path.resolve(), ["rules.yml"], 5.0)
     assert [job["job_name"] for job in config["scrape_configs"]] == ["redis", "redis_sentinel", "node"]
     assert config["global"]["scrape_interval"] == "5s"
+
+
+GOOD = {
+    "redis_exporter_listen_address": "10.0.0.5",
+    "redis_exporter_port_base": 9121,
+    "redis_exporter_sentinel_port": 9355,
+    "redis_exporter_node_port": 9100,
+    "redis_exporter_scrape_networks": ["10.0.0.1/32"],
+    "redis_exporter_redis_password": "x" * 32,
+    "redis_exporter_sentinel_password": "y" * 32,
+    "redis_exporter_tls_cert": "/pki/client.crt",
+    "in_redis": True,
+    "in_sentinel": True,
+    "tls": True,
+    "tls_files": {"redis_exporter_tls_cert": True},
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"redis_exporter_listen_address": "redis-1"}, "redis_exporter_listen_address must be an IP address"),
+        ({"redis_exporter_sentinel_port": 70000}, "redis_exporter_sentinel_port must be a port"),
+        ({"redis_exporter_scrape_networks": ["prometheus"]}, "redis_exporter_scrape_networks: prometheus"),
+        ({"redis_exporter_redis_password": ""}, "set redis_server_monitoring_password"),
+        ({"redis_exporter_sentinel_password": ""}, "set redis_sentinel_monitoring_password"),
+        (
+            {"tls_files": {"redis_exporter_tls_cert": False}},
+            "redis_exporter_tls_cert (/pki/client.crt) does not exist",
+        ),
+    ],
+)
+def test_each_bad_setting_is_named_with_its_fix(change, named):
+    assert F.redis_exporter_problems(GOOD) == []
+    (problem,) = F.redis_exporter_problems({**GOOD, **change})
+    assert named in problem, problem
+
+
+def test_a_host_without_sentinel_needs_no_sentinel_password():
+    assert (
+        F.redis_exporter_problems({**GOOD, "in_sentinel": False, "redis_exporter_sentinel_password": ""})
+        == []
+    )
+
+
+def test_units_restart_when_their_files_change_and_start_when_down():
+    plan = F.redis_exporter_targets(SERVER, SENTINEL, "10.0.0.5", 9121, 9355, True, True)
+    units = F.redis_exporter_units(
+        plan, "/etc/x", "/etc/systemd/system/e@.service", [], True, True, "/fw.service"
+    )
+    assert [u["unit"] for u in units] == [
+        "redisops-exporter@redis-main.service",
+        "redisops-exporter@redis-cache.service",
+        "redisops-exporter@sentinel.service",
+        "prometheus-node-exporter.service",
+        "redisops-exporter-firewall.service",
+    ]
+    up = {u["unit"]: {"active": "active", "enabled": "enabled"} for u in units}
+    assert F.redis_exporter_unit_actions(units, [], up) == []
+    # One environment changed: only its exporter restarts; the shared unit file restarts them all.
+    assert F.redis_exporter_unit_actions(units, ["/etc/x/redis-cache.env"], up) == [
+        {"unit": "redisops-exporter@redis-cache.service", "state": "restarted"}
+    ]
+    restarted = F.redis_exporter_unit_actions(units, ["/etc/systemd/system/e@.service"], up)
+    assert [a["unit"] for a in restarted] == [u["unit"] for u in units[:3]]
+    # A unit crash-looping (activating) or not enabled is started (and enabled) again.
+    down = {**up, "prometheus-node-exporter.service": {"active": "activating", "enabled": "enabled"}}
+    assert F.redis_exporter_unit_actions(units, [], down) == [
+        {"unit": "prometheus-node-exporter.service", "state": "started"}
+    ]

@@ -97,6 +97,81 @@ def redis_exporter_listen(address: str, port: int) -> str:
     return f"[{address}]:{int(port)}" if ":" in str(address) else f"{address}:{int(port)}"
 
 
+def redis_exporter_problems(settings: dict) -> list[str]:
+    """What is wrong with a host's exporter settings, each naming the variable and the fix.
+    ``settings``: the role's variables, plus in_redis, in_sentinel, tls and tls_files {variable: exists}."""
+    problems = []
+    address = settings.get("redis_exporter_listen_address")
+    if not redis_exporter_is_ip(address):
+        problems.append(
+            f"redis_exporter_listen_address must be an IP address (is {address!r}): set ansible_host to the "
+            "host's IP address"
+        )
+    for name in ("redis_exporter_port_base", "redis_exporter_sentinel_port", "redis_exporter_node_port"):
+        try:
+            ok = 0 < int(settings.get(name)) < 65536
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            problems.append(f"{name} must be a port between 1 and 65535 (is {settings.get(name)!r})")
+    bad = redis_exporter_bad_networks(settings.get("redis_exporter_scrape_networks"))
+    if bad:
+        problems.append(f"redis_exporter_scrape_networks: {', '.join(bad)} is not an address or a network")
+    if settings.get("in_redis") and not settings.get("redis_exporter_redis_password"):
+        problems.append(
+            "redis_exporter_redis_password is empty: set redis_server_monitoring_password (Ansible Vault), "
+            "the exporters log in as the monitoring user"
+        )
+    if settings.get("in_sentinel") and not settings.get("redis_exporter_sentinel_password"):
+        problems.append(
+            "redis_exporter_sentinel_password is empty: set redis_sentinel_monitoring_password "
+            "(Ansible Vault)"
+        )
+    if settings.get("tls"):
+        for name, exists in sorted((settings.get("tls_files") or {}).items()):
+            if not exists:
+                problems.append(
+                    f"{name} ({settings.get(name)}) does not exist on the control node: the exporters "
+                    "connect over TLS; run site.yml first (it issues the kit's client certificate) or set it"
+                )
+    return problems
+
+
+def redis_exporter_units(
+    plan: list[dict], conf_dir: str, exporter_unit: str, tls_files: list[str], node: bool, firewall: bool,
+    firewall_unit: str,
+) -> list[dict]:  # fmt: skip
+    """Each unit the role runs, with the files whose change restarts it: [{unit, files}]."""
+    units = [
+        {"unit": f"redisops-exporter@{t['name']}.service",
+         "files": [f"{conf_dir}/{t['name']}.env", exporter_unit, *(tls_files if t["tls"] else [])]}
+        for t in plan
+    ]  # fmt: skip
+    if node:
+        units.append(
+            {"unit": "prometheus-node-exporter.service", "files": ["/etc/default/prometheus-node-exporter"]}
+        )
+    if firewall:
+        units.append(
+            {"unit": "redisops-exporter-firewall.service",
+             "files": ["/etc/redis-ops-kit/exporter-firewall.nft", firewall_unit]}
+        )  # fmt: skip
+    return units
+
+
+def redis_exporter_unit_actions(units: list[dict], changed_files: list[str], state: dict) -> list[dict]:
+    """The units that need systemd: restarted when one of their files changed, started when not
+    active, enabled when not enabled. ``units``: [{unit, files}]; ``state``: unit -> {active, enabled}."""
+    changed = set(changed_files or [])
+    out = []
+    for entry in units:
+        now = state.get(entry["unit"], {})
+        restart = bool(changed & set(entry.get("files", [])))
+        if restart or now.get("active") != "active" or now.get("enabled") != "enabled":
+            out.append({"unit": entry["unit"], "state": "restarted" if restart else "started"})
+    return out
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -105,4 +180,7 @@ class FilterModule:
             "redis_exporter_is_ip": redis_exporter_is_ip,
             "redis_exporter_bad_networks": redis_exporter_bad_networks,
             "redis_exporter_listen": redis_exporter_listen,
+            "redis_exporter_problems": redis_exporter_problems,
+            "redis_exporter_unit_actions": redis_exporter_unit_actions,
+            "redis_exporter_units": redis_exporter_units,
         }
