@@ -12,11 +12,14 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
 import redis
 import yaml
+
+from tests.promql_names import KNOWN_METRICS
 
 from .conftest import BIN, INVENTORY, REPO, ensure_backup, lab_ssh, redisops, run_playbook
 from .test_redis_sentinel import healthy, wait_for
@@ -40,11 +43,16 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def deployed(lab, lab_paths):
-    """site.yml (the monitoring play included), a healthy group and an off-host backup."""
+    """site.yml (the monitoring play included), a healthy group, an off-host backup and one
+    scheduled compliance run: every metrics file the rules read is there."""
     proc = run_playbook("playbooks/site.yml")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, lab.hosts), timeout=60)
     ensure_backup()
+    proc = run_playbook("playbooks/compliance_timer.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    lab_ssh(lab.hosts[-1].name, "systemctl start redisops-check.service")
+    client(lab_paths, lab.hosts[0].address).set("app:monitoring:probe", "1")  # db0 has a key to count
     return lab
 
 
@@ -175,6 +183,20 @@ def test_prometheus_scrapes_every_exporter_and_nothing_fires_on_a_healthy_lab(pr
     assert alerts(prometheus) == set(), api(prometheus, "alerts")
     ok = api(prometheus, "query?query=redis_sentinel_master_ok_sentinels")["result"]
     assert [r["value"][1] for r in ok] == ["3"] * 3, ok
+    # Every metric the rules and the dashboard read (their unit tests hold them to this list) is
+    # really served by the lab's exporters and metrics files.
+    served = set(api(prometheus, "label/__name__/values"))
+    assert sorted(KNOWN_METRICS - served) == [], sorted(served)
+    # Every panel of the dashboard shows something on the lab (Grafana's variables filled in).
+    dashboard = json.loads((REPO / "monitoring" / "grafana" / "redis-sentinel.json").read_text())
+    panels = [p for top in dashboard["panels"] for p in (top, *top.get("panels", []))]
+    empty = []
+    for panel in panels:
+        for target in panel.get("targets", []):
+            expr = target["expr"].replace("$__rate_interval", "1m").replace('=~"$group"', '=~".*"')
+            if not api(prometheus, "query?" + urllib.parse.urlencode({"query": expr}))["result"]:
+                empty.append((panel["title"], expr))
+    assert empty == [], empty
 
 
 def test_a_killed_primary_raises_the_primary_and_replication_alerts_which_clear_after_healing(prometheus):

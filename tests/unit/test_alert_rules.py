@@ -15,6 +15,7 @@ from jinja2 import meta
 
 from checks import alerts
 from checks.alerts import DEFAULTS, RULES_FILE, TEMPLATE, comment, render_rules, template_source
+from tests.promql_names import KNOWN_METRICS, metric_names
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS_DIR = REPO / "monitoring" / "tests"
@@ -93,6 +94,15 @@ def test_rendered_file_starts_as_ansible_renders_it():
         "#jinja2: variable_start_string: '[[', variable_end_string: ']]'",
         "[[ ansible_managed | comment ]]",
     ]
+
+
+def test_every_rule_reads_only_metrics_the_exporters_serve():
+    """A misspelt metric would make its alert silently never fire; the lab tier proves that the
+    exporters serve every one of KNOWN_METRICS."""
+    for name, rule in _alerts().items():
+        names = metric_names(rule["expr"])
+        assert names, f"{name}: no metric found in {rule['expr']!r}"
+        assert names <= KNOWN_METRICS, f"{name}: unknown metrics {sorted(names - KNOWN_METRICS)}"
 
 
 def test_every_alert_fires_and_stays_silent_in_some_test():

@@ -1,0 +1,148 @@
+"""PromQL names the kit's monitoring relies on, shared by the rule and dashboard tests (every name
+they use is one of these) and the lab tier (every one of these is served by the lab's exporters)."""
+
+from __future__ import annotations
+
+import re
+
+# What the jobs redis, redis_sentinel and node carry (prometheus-redis-exporter 1.45 and the kit's
+# textfiles), plus Prometheus's own up.
+KNOWN_METRICS = frozenset(
+    [
+        "up",
+        "redis_up",
+        "redis_instance_info",
+        "redis_memory_used_bytes",
+        "redis_memory_max_bytes",
+        "redis_evicted_keys_total",
+        "redis_rejected_connections_total",
+        "redis_connected_clients",
+        "redis_connected_slaves",
+        "redis_master_link_up",
+        "redis_master_last_io_seconds_ago",
+        "redis_master_sync_in_progress",
+        "redis_connected_slave_lag_seconds",
+        "redis_connected_slave_offset_bytes",
+        "redis_master_repl_offset",
+        "redis_slave_repl_offset",
+        "redis_rdb_last_bgsave_status",
+        "redis_rdb_last_save_timestamp_seconds",
+        "redis_rdb_changes_since_last_save",
+        "redis_aof_enabled",
+        "redis_aof_last_bgrewrite_status",
+        "redis_aof_last_write_status",
+        "redis_slowlog_length",
+        "redis_slowlog_last_id",
+        "redis_commands_processed_total",
+        "redis_keyspace_hits_total",
+        "redis_keyspace_misses_total",
+        "redis_db_keys",
+        "redis_net_input_bytes_total",
+        "redis_net_output_bytes_total",
+        "redis_latency_percentiles_usec",
+        "redis_commands_duration_seconds_total",
+        "redis_commands_total",
+        "redis_uptime_in_seconds",
+        "redis_replica_resyncs_full",
+        "redis_exporter_last_scrape_error",
+        "redis_sentinel_masters",
+        "redis_sentinel_tilt",
+        "redis_sentinel_master_status",
+        "redis_sentinel_master_ok_sentinels",
+        "redis_sentinel_master_sentinels",
+        "redis_sentinel_master_ok_slaves",
+        "redis_sentinel_master_slaves",
+        "redis_sentinel_master_ckquorum_status",
+        "redisops_backup_last_success_timestamp_seconds",
+        "redisops_backup_last_run_timestamp_seconds",
+        "redisops_backup_last_run_success",
+        "redisops_backup_last_size_bytes",
+        "redisops_backup_stored",
+        "redisops_check_findings",
+        "redisops_check_target_up",
+        "redisops_check_failing",
+    ]
+)
+PROMQL_WORDS = frozenset(
+    [
+        "abs",
+        "absent",
+        "absent_over_time",
+        "avg",
+        "avg_over_time",
+        "bottomk",
+        "ceil",
+        "changes",
+        "clamp",
+        "clamp_max",
+        "clamp_min",
+        "count",
+        "count_over_time",
+        "count_values",
+        "delta",
+        "deriv",
+        "exp",
+        "floor",
+        "group",
+        "histogram_quantile",
+        "holt_winters",
+        "idelta",
+        "increase",
+        "irate",
+        "label_join",
+        "label_replace",
+        "last_over_time",
+        "ln",
+        "log2",
+        "log10",
+        "max",
+        "max_over_time",
+        "min",
+        "min_over_time",
+        "predict_linear",
+        "quantile",
+        "quantile_over_time",
+        "rate",
+        "resets",
+        "round",
+        "scalar",
+        "sgn",
+        "sort",
+        "sort_desc",
+        "sqrt",
+        "stddev",
+        "stdvar",
+        "sum",
+        "sum_over_time",
+        "time",
+        "timestamp",
+        "topk",
+        "vector",
+        "and",
+        "or",
+        "unless",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "bool",
+        "offset",
+    ]
+)
+# Label matchers, strings, ranges and grouping clauses hold label names and values, not metrics.
+_STRIP = [
+    re.compile(r"\{[^}]*\}"),
+    re.compile(r'"(?:[^"\\]|\\.)*"'),
+    re.compile(r"\[[^\]]*\]"),
+    re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"),
+]
+_IDENT = re.compile(r"(?<![\w$.])([a-zA-Z_:][a-zA-Z0-9_:]*)(?=\s*[{\[)]|\s|$)")
+
+
+def metric_names(expr: str) -> set[str]:
+    text = expr
+    for pattern in _STRIP:
+        text = pattern.sub(" ", text)
+    return {name for name in _IDENT.findall(text) if name not in PROMQL_WORDS}
