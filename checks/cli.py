@@ -32,6 +32,8 @@ def _lab_parser(sub: argparse._SubParsersAction) -> None:
     ssh.add_argument("host", help="host name (redis-1) or address")
     ssh.add_argument("cmd", nargs=argparse.REMAINDER, help="command to run")
     cmds.add_parser("down", help="stop every host and remove all the lab left behind")
+    rebuild = cmds.add_parser("rebuild", help="replace hosts with new ones (disk, data and host keys gone)")
+    rebuild.add_argument("hosts", nargs="+", help="host names (redis-1 ...)")
     image = cmds.add_parser("image", help="build the cached base image now (lab up does it on first use)")
     image.add_argument("--image", default=P.DEFAULT_IMAGE, help=f"base image: {', '.join(P.IMAGES)}")
 
@@ -203,6 +205,9 @@ def run_lab(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.lab_command == "down":
         lab.down()
+        return EXIT_OK
+    if args.lab_command == "rebuild":
+        lab.rebuild(args.hosts)
         return EXIT_OK
     if args.lab_command == "status":
         rows = lab.status()

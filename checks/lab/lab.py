@@ -421,6 +421,30 @@ class Lab:
         log(f"{len(address_plan.all_hosts)} host(s) up on {address_plan.subnet}")
         return address_plan
 
+    def rebuild(self, names: list[str]) -> P.AddressPlan:
+        """Replace hosts with new ones: their disks go (data, configuration, host keys), then they
+        boot fresh from the image at the same address, as a lost machine is replaced."""
+        state = P.load_state(self.paths)
+        if not state:
+            raise P.LabError("no lab is up: 'redisops lab up' first")
+        known = [h.name for h in P.plan_from_state(state).all_hosts]
+        unknown = sorted(set(names) - set(known))
+        if unknown or not names:
+            raise P.LabError(
+                f"no lab host named {', '.join(unknown) or '(none)'}: the lab has {', '.join(known)}"
+            )
+        self.preflight()
+        with self.locked():
+            running, orphans = self.nspawn_pids(), self.orphan_inits()
+            self._stop_pids(
+                [running[n] for n in names if n in running], [orphans[n] for n in names if n in orphans]
+            )
+            for name in names:
+                log(f"{name}: removing its disk; it comes back as a new host")
+                self._unmount_under(self.paths.host_dir(name))
+                shutil.rmtree(self.paths.host_dir(name), ignore_errors=True)
+        return self.up()
+
     def _ensure_host(
         self, host: P.HostPlan, address_plan: P.AddressPlan, image: Path, pid: int | None
     ) -> None:

@@ -263,3 +263,48 @@ def test_the_backup_drill_fails_when_the_restored_data_differ(deployed, tmp_path
     failed = [c["name"] for c in result["criteria"] if not c["passed"]]
     assert failed == ["the content digest equals the source's"], result["criteria"]
     assert "[FAIL] the content digest equals the source's" in proc.stdout
+
+
+def test_every_redis_host_lost_new_ones_deployed_and_restored_from_the_backup_host(deployed, lab_paths):
+    """Disaster recovery: every Redis host is replaced by a new one (no data, no configuration, new
+    host keys). site.yml deploys an empty group, backup_timer.yml trusts the new hosts, and
+    restore.yml loads the newest off-host backup: the group holds exactly what was backed up."""
+    from .conftest import redisops
+
+    primary, _ = roles(lab_paths, deployed.hosts)
+    admin = client(lab_paths, primary.address)
+    seed(admin, "app:dr:", n=300)
+    admin.execute_command("WAIT", 2, 5000)
+    want = digest(admin, "*")
+    sample = keys_under(admin, "app:dr:str:*")[:40]
+    want_expiry = expiry_sample(admin, sample)
+    proc = run_playbook("playbooks/backup.yml")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    admin.close()
+    old_keys = {
+        h.name: lab_ssh(h.name, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout for h in deployed.hosts
+    }
+
+    redisops("lab", "rebuild", *(h.name for h in deployed.hosts), timeout=600)
+    for host in deployed.hosts:  # new machines: no Redis data, other host keys
+        assert lab_ssh(host.name, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout != old_keys[host.name]
+        assert lab_ssh(host.name, "test -e /var/lib/redis/main", check=False).returncode != 0
+    proc = run_playbook("playbooks/site.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, deployed.hosts), timeout=60)
+    new_primary, _ = roles(lab_paths, deployed.hosts)
+    assert client(lab_paths, new_primary.address).dbsize() == 0
+    proc = run_playbook("playbooks/backup_timer.yml", "-e", "redis_backup_timer_enabled=false")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+
+    proc = _restore("-e", "redis_restore_confirm=redis-main")
+    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-2000:]
+    wait_for(
+        "a healthy Sentinel group",
+        lambda: healthy(lab_paths, deployed.hosts, new_primary.address),
+        timeout=60,
+    )
+    for host in deployed.hosts:
+        conn = client(lab_paths, host.address)
+        assert digest(conn, "*") == want, host.name
+        assert expiry_sample(conn, sample) == want_expiry, host.name

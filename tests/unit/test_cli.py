@@ -1,5 +1,7 @@
 """The CLI's contract: exit codes and clear errors before anything is done."""
 
+import json
+
 import pytest
 
 from checks import cli
@@ -15,6 +17,20 @@ def test_unknown_image_is_refused_with_the_choices(capsys):
 def test_bad_subnet_is_refused(capsys):
     assert cli.main(["lab", "up", "--subnet", "8.8.8.0/24"]) == cli.EXIT_USAGE
     assert "not a private range" in capsys.readouterr().err
+
+
+def test_rebuild_refuses_a_host_the_lab_does_not_have(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("REDISOPS_LAB_DIR", str(tmp_path))
+    assert cli.main(["lab", "rebuild", "redis-9"]) == cli.EXIT_USAGE
+    assert "no lab is up" in capsys.readouterr().err
+    state = {
+        "subnet": "10.213.7.0/24",
+        "image": "bookworm",
+        "hosts": [{"name": "redis-1", "address": "10.213.7.11"}],
+    }
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    assert cli.main(["lab", "rebuild", "redis-9"]) == cli.EXIT_USAGE
+    assert "no lab host named redis-9: the lab has backup-1, redis-1" in capsys.readouterr().err
 
 
 def test_non_root_is_refused(capsys, monkeypatch):
