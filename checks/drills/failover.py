@@ -7,7 +7,6 @@ agree, the old primary rejoined, the same data on every node), then judge the hi
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 import subprocess
 import sys
@@ -133,25 +132,17 @@ def healthy(t: DrillTargets) -> list[str]:
 
 
 def data_digest(t: DrillTargets, node: Node, pattern: str) -> str:
-    """A digest of the drill's keys computed from their contents (DEBUG DIGEST is off)."""
-    client = admin(t, node)
+    """The content digest of the drill's keys: the backup drill's (type-aware, binary-safe,
+    computed from the contents: DEBUG DIGEST is off)."""
+    from checks.backup.digest import digest
+
+    client = redis.Redis(
+        host=node.address, port=node.port, socket_timeout=10, socket_connect_timeout=3.0,
+        **t.redis_kwargs(t.admin),
+    )  # fmt: skip
     try:
-        digest = hashlib.sha256()
-        keys = sorted(client.scan_iter(match=pattern, count=1000))
-        for key in keys:
-            kind = client.type(key)
-            if kind == "set":
-                value = sorted(client.smembers(key))
-            elif kind == "zset":
-                value = client.zrange(key, 0, -1, withscores=True)
-            elif kind == "list":
-                value = client.lrange(key, 0, -1)
-            elif kind == "hash":
-                value = sorted(client.hgetall(key).items())
-            else:
-                value = client.get(key)
-            digest.update(f"{key}\0{kind}\0{value!r}\n".encode())
-        return f"{len(keys)} keys, sha256 {digest.hexdigest()[:16]}"
+        found = digest(client, pattern)
+        return f"{found['keys']} keys, sha256 {found['sha256'][:16]}"
     finally:
         client.close()
 
