@@ -34,15 +34,6 @@ def _yaml(relative: str):
     return yaml.safe_load((ROLE / relative).read_text())
 
 
-def test_every_default_is_declared_in_the_argument_specs_and_vice_versa():
-    defaults = set(_yaml("defaults/main.yml"))
-    options = _yaml("meta/argument_specs.yml")["argument_specs"]["main"]["options"]
-    assert sorted(defaults - set(options)) == []
-    assert sorted(set(options) - defaults) == []
-    assert [n for n, spec in options.items() if not spec.get("type") or not spec.get("description")] == []
-    assert [n for n in options if n.endswith("_password") and options[n].get("no_log") is not True] == []
-
-
 def test_templates_start_with_the_ansible_managed_header():
     for path in sorted((ROLE / "templates").rglob("*.j2")):
         text = path.read_text()

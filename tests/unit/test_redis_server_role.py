@@ -29,20 +29,6 @@ def _yaml(relative: str):
 # --- Structure ------------------------------------------------------------------------
 
 
-def test_every_default_is_declared_in_the_argument_specs_and_vice_versa():
-    defaults = set(_yaml("defaults/main.yml"))
-    options = set(_yaml("meta/argument_specs.yml")["argument_specs"]["main"]["options"])
-    assert sorted(defaults - options) == [], "in defaults/main.yml but not in meta/argument_specs.yml"
-    assert sorted(options - defaults) == [], "in meta/argument_specs.yml but not in defaults/main.yml"
-
-
-def test_every_argument_spec_option_has_a_type_and_a_description():
-    options = _yaml("meta/argument_specs.yml")["argument_specs"]["main"]["options"]
-    assert [
-        name for name, spec in options.items() if not spec.get("type") or not spec.get("description")
-    ] == []
-
-
 def test_password_options_are_no_log():
     options = _yaml("meta/argument_specs.yml")["argument_specs"]["main"]["options"]
     passwords = [name for name in options if name.endswith("_password")]
