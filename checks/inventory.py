@@ -292,16 +292,21 @@ def load_inventory(
     return Inventory(path=str(Path(inventory).resolve()), groups=groups, hostvars=resolved, selected=selected)
 
 
-def _exporter_ports(v: dict, in_redis: bool, in_sentinel: bool) -> list[int]:
-    """The ports the redis_exporter role opens on a host (its exporters and node_exporter)."""
-    plan = _role_filters("redis_exporter").redis_exporter_targets(
+def exporter_plan(v: dict, in_redis: bool, in_sentinel: bool) -> list[dict]:
+    """The exporters the redis_exporter role runs on a host (its own filter, over the host's
+    resolved variables): [{name, kind, instance, port, tls, url}]."""
+    return _role_filters("redis_exporter").redis_exporter_targets(
         {k: v[k] for k in v if k.startswith("redis_server_")},
         {k: v[k] for k in v if k.startswith("redis_sentinel_")},
-        v["ansible_host"], int(v["redis_exporter_port_base"]), int(v["redis_exporter_sentinel_port"]),
-        in_redis, in_sentinel,
+        v["redis_exporter_listen_address"], int(v["redis_exporter_port_base"]),
+        int(v["redis_exporter_sentinel_port"]), in_redis, in_sentinel,
     )  # fmt: skip
+
+
+def _exporter_ports(v: dict, in_redis: bool, in_sentinel: bool) -> list[int]:
+    """The ports the redis_exporter role opens on a host (its exporters and node_exporter)."""
     node = [int(v["redis_exporter_node_port"])] if v.get("redis_exporter_node_exporter") else []
-    return [t["port"] for t in plan] + node
+    return [t["port"] for t in exporter_plan(v, in_redis, in_sentinel)] + node
 
 
 def from_inventory(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from checks.inventory import _role_filters, load_inventory
+from checks.inventory import _role_filters, exporter_plan, load_inventory
 
 JOBS = ("redis", "redis_sentinel", "node")
 
@@ -24,7 +24,6 @@ def scrape_targets(inventory: str | None = None, vault_password_file: str | None
     loaded = load_inventory(inventory, None, vault_password_file)
     servers = set(loaded.groups.get("redis", []))
     sentinels = set(loaded.groups.get("sentinel", []))
-    exporter = _role_filters("redis_exporter")
     groups: dict[str, str] = {}  # instance -> Sentinel group name
     if sentinels:
         first = loaded.hostvars[sorted(sentinels)[0]]
@@ -36,12 +35,7 @@ def scrape_targets(inventory: str | None = None, vault_password_file: str | None
     for name in dict.fromkeys(hosts):
         v = loaded.hostvars[name]
         address = v["redis_exporter_listen_address"]
-        plan = exporter.redis_exporter_targets(
-            {k: v[k] for k in v if k.startswith("redis_server_")},
-            {k: v[k] for k in v if k.startswith("redis_sentinel_")},
-            address, int(v["redis_exporter_port_base"]), int(v["redis_exporter_sentinel_port"]),
-            name in servers, name in sentinels,
-        )  # fmt: skip
+        plan = exporter_plan(v, name in servers, name in sentinels)
         host_port = f"[{address}]" if ":" in address else address
         for t in plan:
             labels = {"host": name}
