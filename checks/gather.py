@@ -283,8 +283,15 @@ _PROBED = ("container", "sysctl", "thp", "mem_total_bytes", "processes", "files"
            "certificates", "now")  # fmt: skip
 
 
-def gather_host(spec: HostSpec) -> HostFacts:
+def _testinfra_host(spec: HostSpec):
+    """The testinfra host of a spec's connection ({"url": "ansible://redis-1", ...})."""
     import testinfra
+
+    conn = dict(spec.connection)
+    return testinfra.get_host(conn.pop("url"), **conn)
+
+
+def gather_host(spec: HostSpec) -> HostFacts:
 
     facts = HostFacts(target=spec.target, address=spec.address, expected=dict(spec.expected))
     want = {
@@ -294,9 +301,7 @@ def gather_host(spec: HostSpec) -> HostFacts:
     }
     command = f"python3 -c {shlex.quote(_PROBE.read_text())} {shlex.quote(json.dumps(want))}"
     try:
-        conn = dict(spec.connection)
-        host = testinfra.get_host(conn.pop("url"), **conn)
-        out = host.run(command)
+        out = _testinfra_host(spec).run(command)
         if out.rc != 0:
             facts.error = f"host probe failed on {spec.target} (exit {out.rc}): {out.stderr.strip()[:300]}"
             return facts
@@ -325,7 +330,6 @@ _READ_TEXTFILE = (
 
 
 def gather_backup_host(spec: HostSpec) -> BackupFacts:
-    import testinfra
 
     from checks.backup.store import parse_metrics
 
@@ -333,8 +337,7 @@ def gather_backup_host(spec: HostSpec) -> BackupFacts:
     facts = BackupFacts(target=spec.target, address=spec.address, textfile=textfile)
     command = f"python3 -c {shlex.quote(_READ_TEXTFILE)} {shlex.quote(textfile)}"
     try:
-        conn = dict(spec.connection)
-        out = testinfra.get_host(conn.pop("url"), **conn).run(command)
+        out = _testinfra_host(spec).run(command)
         if out.rc != 0:
             why = out.stderr.strip()[:300]
             facts.error = f"cannot read {textfile} on {spec.target} (exit {out.rc}): {why}"

@@ -48,6 +48,17 @@ def _targets(args: argparse.Namespace):
         return None
 
 
+def _not_allowed(targets, args: argparse.Namespace, why: str) -> bool:
+    """A drill on an inventory that does not allow drills, without --yes: say so, and why."""
+    if targets.allowed or args.yes:
+        return False
+    print(
+        f"redisops drill: refused: {why} (set redis_drill_allowed: true for the group, or pass --yes)",
+        file=sys.stderr,
+    )
+    return True
+
+
 def run_backup_drill(args: argparse.Namespace) -> int:
     import json
 
@@ -57,12 +68,8 @@ def run_backup_drill(args: argparse.Namespace) -> int:
     targets = _targets(args)
     if targets is None:
         return EXIT_REFUSED
-    if not targets.allowed and not args.yes:
-        print(
-            "redisops drill: refused: the drill writes and deletes keys on the primary, and this inventory "
-            "does not allow drills (set redis_drill_allowed: true for the group, or pass --yes)",
-            file=sys.stderr,
-        )
+    if _not_allowed(targets, args, "the drill writes and deletes keys on the primary, and this inventory "
+                    "does not allow drills"):  # fmt: skip
         return EXIT_REFUSED
     try:
         result = B.backup_drill(targets, args.keys, say, alter_one_key=args.alter_one_key)
@@ -91,12 +98,7 @@ def run_drill(args: argparse.Namespace) -> int:
     print(plan_text(targets, scenario, runs), file=sys.stderr)
     if args.dry_run:
         return EXIT_OK
-    if not targets.allowed and not args.yes:
-        print(
-            "redisops drill: refused: drills break things on purpose, and this inventory does not allow them "
-            "(set redis_drill_allowed: true for the group, or pass --yes)",
-            file=sys.stderr,
-        )
+    if _not_allowed(targets, args, "drills break things on purpose, and this inventory does not allow them"):
         return EXIT_REFUSED
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
