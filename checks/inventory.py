@@ -129,6 +129,7 @@ _HOST_VARS = (
     "redis_server_maxmemory",
     "redis_server_save",
     "redis_server_appendonly",
+    "redis_server_flavor",
     "redis_server_conf_dir",
     "redis_server_data_dir",
     "redis_server_tls_dir",
@@ -146,6 +147,7 @@ _HOST_VARS = (
     "redis_sentinel_tls_mode",
     "redis_sentinel_tls_port",
     "redis_sentinel_conf_dir",
+    "redis_sentinel_flavor",
     "redis_sentinel_user",
     "redis_compliance_redis_user",
     "redis_compliance_sentinel_user",
@@ -418,7 +420,7 @@ def from_inventory(
                 [int(v["redis_sentinel_tls_port"])] if v["redis_sentinel_tls_mode"] == "both" else []
             )
             expected["ports"] += ports
-            expected["units"].append("redis-sentinel@main.service")
+            expected["units"].append(f"{v['redis_sentinel_flavor']}-sentinel@main.service")
             expected["files"].append(
                 {
                     "path": f"{v['redis_sentinel_conf_dir']}/sentinel.conf",

@@ -62,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         if args.backup_command == "config":
-            from checks.backup.config import config_from_inventory, sources_by_host, write_config
+            from checks.backup.config import config_from_inventory, flavors, sources_by_host, write_config
 
             config = config_from_inventory(args.inventory, args.vault_password_file, args.tls_dir)
             write_config(config, Path(args.output))
@@ -73,6 +73,7 @@ def main(args: argparse.Namespace) -> int:
                         "tls": bool(config["tls"]),
                         "groups": [g["name"] for g in config["groups"]],
                         "sources": sources_by_host(config),
+                        "flavors": flavors(config),
                     }
                 )
             )

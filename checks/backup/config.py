@@ -59,6 +59,7 @@ def config_from_inventory(
                             "port": inst["tls_port"] or inst["plain_port"],
                             "tls": tls,
                             "instance": instance,
+                            "flavor": inst["flavor"],
                             "dump": f"{inst['data_dir']}/dump.rdb",
                         }
                     )
@@ -92,6 +93,11 @@ def sources_by_host(config: dict) -> dict[str, dict[str, str]]:
         for server in group["servers"]:
             sources.setdefault(server["host"], {})[server["instance"]] = server["dump"]
     return sources
+
+
+def flavors(config: dict) -> list[str]:
+    """The servers the backups come from: the backup host needs each one's checker and server."""
+    return sorted({s.get("flavor", "redis") for g in config["groups"] for s in g["servers"]})
 
 
 def write_config(config: dict, path: Path) -> None:

@@ -74,7 +74,10 @@ def scratch_restore(
         )
         log = work / "redis.log"
         with open(log, "wb") as out:
-            proc = subprocess.Popen(["redis-server", str(work / "redis.conf")], stdout=out, stderr=out)
+            # The server the backup came from (a Valkey RDB needs valkey-server; manifests before
+            # the flavour was recorded are Redis's).
+            binary = f"{backup.manifest.get('server', 'redis')}-server"
+            proc = subprocess.Popen([binary, str(work / "redis.conf")], stdout=out, stderr=out)
         # While it loads (nobody can reach it yet: a Unix socket in a private directory), the
         # file is checked against its manifest, whose file redis-check-rdb accepted when it was
         # stored; a second full read by the checker would only double the restore time.

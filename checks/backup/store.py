@@ -190,7 +190,8 @@ def check_rdb(path: Path, binary: str = "redis-check-rdb", timeout: float = 3600
             [binary, str(path)], capture_output=True, text=True, timeout=timeout, check=False
         )
     except FileNotFoundError:
-        raise BackupError(f"{binary} not found: install redis-tools on this host") from None
+        tools = binary.rsplit("/", 1)[-1].split("-", 1)[0]
+        raise BackupError(f"{binary} not found: install {tools}-tools on this host") from None
     verdict = parse_check_rdb(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         verdict["ok"] = False
@@ -198,7 +199,7 @@ def check_rdb(path: Path, binary: str = "redis-check-rdb", timeout: float = 3600
     return verdict
 
 
-def verify_stored(backup: Stored, binary: str = "redis-check-rdb", full: bool = True) -> dict:
+def verify_stored(backup: Stored, binary: str = "", full: bool = True) -> dict:
     """A stored backup is whole: its size and checksum as in the manifest, and Redis can read it.
 
     ``full=False`` skips redis-check-rdb: the SHA-256 proves the bytes are those the checker
@@ -215,7 +216,8 @@ def verify_stored(backup: Stored, binary: str = "redis-check-rdb", full: bool = 
         )
     if not full:
         return {"ok": True, "keys": m.get("keys"), "expires": m.get("expires"), "error": "", "full": False}
-    verdict = check_rdb(backup.rdb, binary)
+    # The checker of the server the backup came from (manifests before it was recorded: Redis).
+    verdict = check_rdb(backup.rdb, binary or f"{m.get('server', 'redis')}-check-rdb")
     if not verdict["ok"]:
         raise BackupError(f"backup {backup.id} is not a valid RDB file: {verdict['error']}")
     return verdict

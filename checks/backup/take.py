@@ -34,7 +34,21 @@ class Options:
     ssh_user: str = "root"
     save_timeout_s: float = 3600.0
     transfer_timeout_s: float = 3600.0
-    check_rdb: str = "redis-check-rdb"
+    # The file checker; empty: the one of the server the snapshot came from (redis-check-rdb or
+    # valkey-check-rdb: Redis 7.0's checker cannot read Valkey 8's RDB format 11).
+    check_rdb: str = ""
+
+
+def server_kind(info: dict) -> tuple[str, str]:
+    """(flavour, version) from INFO server: Valkey reports server_name and valkey_version, and a
+    fixed redis_version (7.2.4) for old clients that must not be taken for its version."""
+    if str(info.get("server_name", "")).lower() == "valkey":
+        return "valkey", str(info.get("valkey_version", ""))
+    return "redis", str(info.get("redis_version", ""))
+
+
+def checker_for(flavor: str) -> str:
+    return f"{flavor}-check-rdb"
 
 
 # ----------------------------------------------------------------------------- choosing
@@ -230,7 +244,7 @@ def take_backup(group: dict, tls: dict, opts: Options, now: Callable[[], float] 
         source = choose_source(states)
         server = next(s for s in group["servers"] if s["host"] == source["host"])
         snap = snapshot(conns[server["host"]], server["host"], opts.save_timeout_s)
-        redis_version = conns[server["host"]].info("server").get("redis_version", "")
+        flavor, version = server_kind(conns[server["host"]].info("server"))
     finally:
         for c in conns.values():
             c.close()
@@ -247,9 +261,10 @@ def take_backup(group: dict, tls: dict, opts: Options, now: Callable[[], float] 
                 f"{server['host']}: the file sent is from {S.stamp(got['mtime'])}, older than the "
                 f"snapshot of {S.stamp(snap['saved_at'])}: is dbfilename or dir not the role's?"
             )
-        verdict = S.check_rdb(partial, opts.check_rdb)
+        checker = opts.check_rdb or checker_for(flavor)
+        verdict = S.check_rdb(partial, checker)
         if not verdict["ok"]:
-            raise BackupError(f"{server['host']}: redis-check-rdb rejects the copy: {verdict['error']}")
+            raise BackupError(f"{server['host']}: {checker} rejects the copy: {verdict['error']}")
         final = folder / f"{name}.rdb"
         os.replace(partial, final)
         S.fsync_dir(folder)
@@ -270,7 +285,9 @@ def take_backup(group: dict, tls: dict, opts: Options, now: Callable[[], float] 
         "already_expired": verdict["already_expired"],
         "size": got["size"],
         "sha256": got["sha256"],
-        "redis_version": redis_version,
+        "server": flavor,
+        "server_version": version,
+        "redis_version": version,
         "save_duration_s": snap["duration_s"],
         "cow_bytes": snap["cow_bytes"],
         "duration_s": round(now() - t0, 3),

@@ -220,10 +220,6 @@ def _hang_primary(run: Run) -> None:
     run.fault(run.old.host, _signal_command(run.t.unit, "STOP"))
 
 
-def _sentinel_unit() -> str:
-    return "redis-sentinel@main.service"
-
-
 def _stop_sentinels(run: Run, count: int) -> list[str]:
     """Stop ``count`` sentinels, on other hosts than the primary's first."""
     others = [n.host for n in run.t.sentinels if n.host != run.old.host]
@@ -233,7 +229,7 @@ def _stop_sentinels(run: Run, count: int) -> list[str]:
     def heal():
         # Every step, even when one fails: a sentinel must never be left stopped.
         errors = []
-        for host, unit in [(run.old.host, run.t.unit), *((h, _sentinel_unit()) for h in chosen)]:
+        for host, unit in [(run.old.host, run.t.unit), *((h, run.t.sentinel_unit) for h in chosen)]:
             try:
                 _start_unit(run, host, unit)
             except Exception as exc:
@@ -244,9 +240,9 @@ def _stop_sentinels(run: Run, count: int) -> list[str]:
     run.heal = heal
     run.deadman(run.old.host, f"systemctl start {run.t.unit}")
     for host in chosen:
-        run.deadman(host, f"systemctl start {_sentinel_unit()}")
+        run.deadman(host, f"systemctl start {run.t.sentinel_unit}")
     for host in chosen:
-        run.hosts.run(host, f"systemctl stop {_sentinel_unit()}")
+        run.hosts.run(host, f"systemctl stop {run.t.sentinel_unit}")
     run.notes["sentinels_stopped"] = chosen
     return chosen
 

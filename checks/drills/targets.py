@@ -53,6 +53,8 @@ class DrillTargets:
     backup_state_dir: str = "/var/lib/redisops-backup"
     backup_user: str = "redisops-backup"
     backup_runtime: str = "/opt/redisops-kit/current/lib"
+    # The sentinel's systemd unit on each Sentinel host (redis-sentinel@ or valkey-sentinel@).
+    sentinel_unit: str = "redis-sentinel@main.service"
 
     def server_at(self, addr: str) -> Node:
         return next(n for n in self.servers if n.addr == addr)
@@ -130,6 +132,7 @@ def drill_targets(
         group=chosen["name"],
         instance=chosen["instance"],
         unit=unit,
+        sentinel_unit=f"{sv.get('redis_sentinel_flavor') or 'redis'}-sentinel@main.service",
         quorum=chosen["quorum"],
         down_after_ms=chosen["down_after_milliseconds"],
         failover_timeout_ms=chosen["failover_timeout"],

@@ -22,7 +22,7 @@ def _redis_host(facts: HostFacts, ctx: Context) -> bool:
     cluster = ctx.cluster
     if cluster is not None and cluster.redis:
         return any(r.host == facts.target for r in cluster.redis)
-    return any(str(u).startswith("redis-server") for u in facts.expected.get("units", []))
+    return any(str(u).startswith(("redis-server", "valkey-server")) for u in facts.expected.get("units", []))
 
 
 @check(

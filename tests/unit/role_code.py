@@ -40,9 +40,26 @@ def _defaults() -> dict:
     return yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 
 
+def _with_flavor(role_vars: dict, var: str) -> dict:
+    """Defaults that name the flavour ("/etc/{{ redis_server_flavor }}") as Ansible renders them."""
+    marker = "{{ " + var + " }}"
+    flavor = role_vars[var]
+
+    def render(value):
+        if isinstance(value, str):
+            return value.replace(marker, flavor)
+        if isinstance(value, list):
+            return [render(v) for v in value]
+        return value
+
+    return {k: render(v) for k, v in role_vars.items()}
+
+
 def baseline(**overrides) -> dict:
     """The role's defaults made valid: passwords set, and a literal bind instead of the Jinja default."""
     role_vars = copy.deepcopy(_defaults())
+    role_vars["redis_server_flavor"] = overrides.get("redis_server_flavor", role_vars["redis_server_flavor"])
+    role_vars = _with_flavor(role_vars, "redis_server_flavor")
     role_vars.update(PASSWORDS)
     role_vars["redis_server_bind"] = ["10.0.0.1", "127.0.0.1"]
     role_vars.update(copy.deepcopy(overrides))

@@ -759,6 +759,8 @@ def test_filter_module_registers_every_filter():
         "redis_topology",
         "redis_firewall_sources",
         "redis_certs_due",
+        "redis_rdb_format",
+        "redis_migration_problems",
     }
     assert all(callable(f) for f in filters.values())
 
@@ -788,3 +790,63 @@ def test_ansible_host_must_be_an_ip_address():
     assert F.redis_server_problems(role_vars, MEMTOTAL_MB, "10.0.0.11") == []
     problems = F.redis_server_problems(role_vars, MEMTOTAL_MB, "redis-1.example.org")
     assert any(p.startswith("ansible_host 'redis-1.example.org' is not an IP address") for p in problems)
+
+
+def test_valkey_flavor_picks_units_binaries_and_paths():
+    [inst] = F.redis_instances(baseline(redis_server_flavor="valkey"), MEMTOTAL_MB)
+    assert inst["unit"] == "valkey-server@main.service"
+    assert inst["server_bin"] == "/usr/bin/valkey-server"
+    assert inst["conf_file"] == "/etc/valkey/main/valkey.conf"
+    assert inst["data_dir"] == "/var/lib/valkey/main"
+    assert inst["log_file"] == "/var/log/valkey/instance-main.log"
+    # The same instance under Redis is what a switch replaces.
+    assert inst["other_units"] == ["redis-server@main.service"]
+    [redis] = F.redis_instances(baseline(), MEMTOTAL_MB)
+    assert (redis["unit"], redis["conf_file"], redis["other_units"]) == (
+        "redis-server@main.service",
+        "/etc/redis/main/redis.conf",
+        ["valkey-server@main.service"],
+    )
+
+
+def test_unknown_flavor_is_refused_by_name():
+    problems = F.redis_server_problems(baseline(redis_server_flavor="keydb"), MEMTOTAL_MB)
+    assert any("redis_server_flavor is 'keydb'" in p and "redis or valkey" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("flavor", "version", "rdb"),
+    [
+        ("redis", "6.2.14", 9),
+        ("redis", "7.0.15", 10),
+        ("redis", "7.2.5", 11),
+        ("redis", "7.4.1", 12),
+        ("redis", "8.0.2", 12),
+        ("valkey", "7.2.5", 11),
+        ("valkey", "8.0.1", 11),
+        ("valkey", "8.1.1", 11),
+        ("valkey", "9.0.0", None),  # not known to the kit: refused rather than guessed
+        ("redis", "", None),
+    ],
+)
+def test_rdb_format_of_each_server(flavor, version, rdb):
+    assert F.redis_rdb_format(flavor, version) == rdb
+
+
+def test_migration_from_redis_7_0_to_valkey_8_is_possible():
+    source = {"flavor": "redis", "version": "7.0.15"}
+    targets = {h: {"flavor": "valkey", "version": "8.0.1"} for h in ("redis-1", "redis-2")}
+    assert F.redis_migration_problems(source, targets) == []
+
+
+def test_migration_from_redis_8_to_valkey_is_refused_naming_the_formats():
+    source = {"flavor": "redis", "version": "8.0.2"}
+    [problem] = F.redis_migration_problems(source, {"redis-2": {"flavor": "valkey", "version": "8.1.1"}})
+    assert problem.startswith("redis-2: valkey 8.1.1 reads RDB format 11 at most")
+    assert "writes format 12" in problem and "redis_server_flavor" in problem
+
+
+def test_migration_to_an_uninstallable_server_is_refused():
+    source = {"flavor": "redis", "version": "7.0.15"}
+    [problem] = F.redis_migration_problems(source, {"redis-1": {"flavor": "valkey", "version": ""}})
+    assert "redis-1: valkey (not installable)" in problem

@@ -127,6 +127,60 @@ INSTANCE_KEYS = {
 }
 
 
+# The servers the role deploys; Debian names their packages, binaries and units alike.
+FLAVORS = ("redis", "valkey")
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    digits = re.match(r"^(?:\d+:)?(\d+(?:\.\d+)*)", str(version or "").strip())
+    return tuple(int(p) for p in digits.group(1).split(".")) if digits else ()
+
+
+def redis_rdb_format(flavor: str, version: str) -> int | None:
+    """The RDB format a server writes, which is also the newest it can read (None: not known).
+
+    Redis 7.0 writes 10, 7.2 writes 11 and 7.4 and later 12; Valkey 7.2 and 8.x keep to 11, the
+    format of Redis 7.2, so Redis 7.4's and 8's files cannot be loaded by Valkey 8.
+    """
+    v = _version_tuple(version)
+    if not v:
+        return None
+    if flavor == "valkey":
+        return 11 if (7, 2) <= v[:2] < (9, 0) else None
+    if v[:2] >= (7, 4):
+        return 12
+    if v[:2] >= (7, 2):
+        return 11
+    if v[:1] >= (7,):
+        return 10
+    return 9 if v[:1] >= (5,) else None
+
+
+def redis_migration_problems(source: dict, targets: dict) -> list[str]:
+    """Why a group cannot move from ``source`` ({flavor, version} of its primary) to the
+    target servers (host -> {flavor, version}) by replication, or [].
+
+    Each new server first syncs from the old primary, so it must read that primary's RDB format.
+    """
+    problems = []
+    src = redis_rdb_format(source.get("flavor", "redis"), source.get("version", ""))
+    name = f"{source.get('flavor')} {source.get('version') or '(version unknown)'}"
+    if src is None:
+        problems.append(f"the primary runs {name}, whose RDB format the kit does not know: migrate by hand")
+    for host, target in sorted(targets.items()):
+        tgt = redis_rdb_format(target.get("flavor", "redis"), target.get("version", ""))
+        what = f"{target.get('flavor')} {target.get('version') or '(not installable)'}"
+        if tgt is None:
+            problems.append(f"{host}: {what} is not a server whose RDB format the kit knows")
+        elif src is not None and tgt < src:
+            problems.append(
+                f"{host}: {what} reads RDB format {tgt} at most, but the primary ({name}) writes format "
+                f"{src}: a replica could never sync. Valkey 8 can take over from Redis 7.2 and older, "
+                "not from Redis 7.4 or 8; keep redis_server_flavor as it is"
+            )
+    return problems
+
+
 def redis_instances(role_vars: dict, memtotal_mb: int | None) -> list[dict]:
     """Resolve each instance: its own overrides over the role-wide settings, sizes in bytes."""
     instances = role_vars.get("redis_server_instances") or []
@@ -152,9 +206,14 @@ def redis_instances(role_vars: dict, memtotal_mb: int | None) -> list[dict]:
         present = [i for i in instances if i.get("state", "present") == "present"]
         item["maxmemory_bytes"] = redis_bytes(item["maxmemory"], memtotal_mb, len(present))
         item["persistent"] = bool(item["save"]) or bool(item["appendonly"])
-        item["unit"] = f"redis-server@{name}.service"
+        flavor = role_vars.get("redis_server_flavor", "redis")
+        item["flavor"] = flavor
+        item["server_bin"] = f"/usr/bin/{flavor}-server"
+        item["unit"] = f"{flavor}-server@{name}.service"
+        # The same instance under the other server: replaced (stopped, its unit removed) on a switch.
+        item["other_units"] = [f"{f}-server@{name}.service" for f in FLAVORS if f != flavor]
         item["conf_dir"] = f"{role_vars.get('redis_server_conf_dir', '/etc/redis')}/{name}"
-        item["conf_file"] = f"{item['conf_dir']}/redis.conf"
+        item["conf_file"] = f"{item['conf_dir']}/{flavor}.conf"
         item["acl_file"] = f"{item['conf_dir']}/users.acl"
         item["data_dir"] = f"{role_vars.get('redis_server_data_dir', '/var/lib/redis')}/{name}"
         # Not redis-server*.log: the distribution's logrotate stanza claims those names.
@@ -193,6 +252,10 @@ def redis_server_problems(
             problems.append(message)
 
     instances = v.get("redis_server_instances") or []
+    need(
+        v.get("redis_server_flavor", "redis") in FLAVORS,
+        f"redis_server_flavor is {v.get('redis_server_flavor')!r}: set it to redis or valkey",
+    )
     need(bool(instances), "redis_server_instances is empty: list at least one instance (name, port)")
     names, ports = [], []
     for i, inst in enumerate(instances):
@@ -588,4 +651,6 @@ class FilterModule:
             "redis_topology": redis_topology,
             "redis_firewall_sources": redis_firewall_sources,
             "redis_certs_due": redis_certs_due,
+            "redis_rdb_format": redis_rdb_format,
+            "redis_migration_problems": redis_migration_problems,
         }

@@ -32,7 +32,7 @@ from ansible.module_utils.redis_ops import CONNECTION_SPEC, RedisCli, parse_info
 FIELDS = (
     "role", "master_host", "master_port", "master_link_status", "connected_slaves",
     "master_repl_offset", "slave_repl_offset", "master_sync_in_progress", "run_id", "process_id",
-    "uptime_in_seconds", "redis_version",
+    "uptime_in_seconds", "redis_version", "server_name", "valkey_version",
     # Persistence: loading a dataset, the append-only file and what the last load read.
     "loading", "aof_enabled", "aof_rewrite_in_progress", "aof_rewrite_scheduled", "aof_last_bgrewrite_status",
     "rdb_last_load_keys_loaded", "rdb_last_load_keys_expired",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import shutil
 import subprocess
 import tempfile
 
@@ -46,12 +47,17 @@ CONNECTION_SPEC = {
 }
 
 
+# The command-line clients of the Redis and the Valkey packages, in order of preference.
+CLIENTS = ("redis-cli", "valkey-cli")
+
+
 class RedisCli:
     """A connection to one Redis instance through redis-cli, with ACL user and optional TLS."""
 
-    def __init__(self, conn: dict, binary: str = "redis-cli"):
+    def __init__(self, conn: dict, binary: str | None = None):
         self.conn = conn
-        self.binary = binary
+        # Either client speaks to either server: a host mid-migration may have only one of them.
+        self.binary = binary or next((b for b in CLIENTS if shutil.which(b)), CLIENTS[0])
 
     def argv(self, *args: str) -> list[str]:
         conn = self.conn
