@@ -26,6 +26,11 @@ def _lab_parser(sub: argparse._SubParsersAction) -> None:
         "--image", default=None, help=f"base image: {', '.join(P.IMAGES)} (default: as now, else bookworm)"
     )
     up.add_argument("--subnet", default=None, help=f"private /24 for the lab (default {P.DEFAULT_SUBNET})")
+    up.add_argument(
+        "--flavor",
+        default=None,
+        help=f"server the lab inventory deploys: {', '.join(P.FLAVORS)} (default: as now, else redis)",
+    )
     status = cmds.add_parser("status", help="show each host: container, mount, namespace, SSH")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ssh = cmds.add_parser("ssh", help="open a shell on a lab host, or run a command there")
@@ -198,7 +203,7 @@ def run_lab(args: argparse.Namespace) -> int:
     if args.lab_command in ("status", "ssh", "down"):
         lab.preflight(tools={})  # the lab's state, key and namespaces are root's
     if args.lab_command == "up":
-        lab.up(hosts=args.hosts, image=args.image, subnet=args.subnet)
+        lab.up(hosts=args.hosts, image=args.image, subnet=args.subnet, flavor=args.flavor)
         return EXIT_OK
     if args.lab_command == "image":
         print(lab.build_image(args.image))

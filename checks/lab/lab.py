@@ -138,12 +138,15 @@ class Lab:
             tail = "".join(build_log.read_text().splitlines(keepends=True)[-15:])
             shutil.rmtree(partial, ignore_errors=True)
             raise P.LabError(f"debootstrap failed (exit {rc}); last lines of {build_log}:\n{tail}")
+        if spec.backports:
+            self._install_backports(partial, spec, mirror, build_log)
         self._prepare_image(partial, spec)
         (partial / ".redisops-image.json").write_text(
             json.dumps(
                 {
                     "key": target.name,
                     "suite": spec.suite,
+                    "backports": sorted(spec.backports),
                     "packages": sorted(spec.packages),
                     "built_seconds": round(time.monotonic() - started, 1),
                 },
@@ -154,6 +157,40 @@ class Lab:
         self._remove_stale_images(spec, keep=target)
         log(f"image {target.name} ready in {time.monotonic() - started:.0f} s")
         return target
+
+    @staticmethod
+    def _install_backports(root: Path, spec: P.ImageSpec, mirror: str, build_log: Path) -> None:
+        """Packages only the suite's backports have (debootstrap's --extra-suites fails on
+        minbase), installed with the image's own apt; nothing may start in the chroot."""
+        source = root / "etc/apt/sources.list.d/redisops-backports.list"
+        policy = root / "usr/sbin/policy-rc.d"
+        source.write_text(f"deb {mirror} {spec.suite}-backports main\n")
+        policy.write_text("#!/bin/sh\n# no service starts while the image is built\nexit 101\n")
+        policy.chmod(0o755)
+        script = (
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+            f"--no-install-recommends {' '.join(f'{p}/{spec.suite}-backports' for p in spec.backports)}"
+        )
+        try:
+            with open(build_log, "a") as out:
+                rc = subprocess.run(
+                    ["chroot", str(root), "sh", "-c", script],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    check=False,
+                ).returncode
+        finally:
+            source.unlink(missing_ok=True)
+            policy.unlink(missing_ok=True)
+        if rc != 0:
+            tail = "".join(build_log.read_text().splitlines(keepends=True)[-15:])
+            shutil.rmtree(root, ignore_errors=True)
+            raise P.LabError(
+                f"installing {', '.join(spec.backports)} from backports failed (exit {rc}):\n{tail}"
+            )
+        # The hosts are offline: no package lists of a suite they cannot reach.
+        for lists in (root / "var/lib/apt/lists").glob("*backports*"):
+            lists.unlink()
 
     @staticmethod
     def _prepare_image(root: Path, spec: P.ImageSpec) -> None:
@@ -378,7 +415,11 @@ class Lab:
         return self.ensure_image(spec)
 
     def up(
-        self, hosts: int | None = None, image: str | None = None, subnet: str | None = None
+        self,
+        hosts: int | None = None,
+        image: str | None = None,
+        subnet: str | None = None,
+        flavor: str | None = None,
     ) -> P.AddressPlan:
         """Bring the lab up. What is not given comes from the lab already there, else the defaults."""
         # Bad arguments first, before the machine's tools are even looked at.
@@ -386,11 +427,15 @@ class Lab:
             P.image_spec(image)
         if subnet is not None:
             P.address_plan(subnet, hosts or P.DEFAULT_HOSTS)
+        if flavor is not None:
+            P.check_flavor(flavor, "--flavor")
         self.preflight()
         state = P.load_state(self.paths) or {}
         hosts = hosts or len(state.get("hosts", [])) or P.DEFAULT_HOSTS
         image = image or state.get("image") or P.DEFAULT_IMAGE
         subnet = subnet or state.get("subnet") or P.DEFAULT_SUBNET
+        # The inventory's server (the hosts carry both): changing it needs no new hosts.
+        flavor = flavor or state.get("flavor") or P.DEFAULT_FLAVOR
         spec = P.image_spec(image)
         address_plan = P.address_plan(subnet, hosts)
         self.check_subnet(address_plan.subnet)
@@ -416,7 +461,7 @@ class Lab:
                     self._stop_pids([], [orphans[host.name]])
                 self._ensure_host(host, address_plan, image_dir, running.get(host.name))
             self.write_known_hosts(address_plan)
-            self._save_state(address_plan, image)
+            self._save_state(address_plan, image, flavor)
             self.wait_for_ssh(address_plan)
         log(f"{len(address_plan.all_hosts)} host(s) up on {address_plan.subnet}")
         return address_plan
@@ -472,10 +517,12 @@ class Lab:
         log(f"{host.name}: booting at {host.address}")
         self.boot(host, root)
 
-    def _save_state(self, address_plan: P.AddressPlan, image: str) -> None:
+    def _save_state(self, address_plan: P.AddressPlan, image: str, flavor: str | None = None) -> None:
+        previous = P.load_state(self.paths) or {}
         state = {
             "subnet": address_plan.subnet,
             "image": image,
+            "flavor": flavor or previous.get("flavor") or P.DEFAULT_FLAVOR,
             "hosts": [{"name": h.name, "address": h.address} for h in address_plan.hosts],
             "extra": [{"name": h.name, "address": h.address} for h in address_plan.extra],
         }

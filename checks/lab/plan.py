@@ -20,6 +20,9 @@ DEFAULT_CACHE_DIR = Path("/var/cache/redisops-lab")
 DEFAULT_SUBNET = "10.213.7.0/24"
 DEFAULT_HOSTS = 3
 DEFAULT_IMAGE = "bookworm"
+# The server the lab inventory deploys (redis_server_flavor); REDISOPS_LAB_FLAVOR overrides it.
+DEFAULT_FLAVOR = "redis"
+FLAVORS = ("redis", "valkey")
 
 BRIDGE = "rolab0"
 NETNS_PREFIX = "rolab-"
@@ -45,10 +48,13 @@ class ImageSpec:
     # Units shipped enabled by packages that must not run until a role says so,
     # or that would try to reach the network from an offline lab host.
     disabled_units: tuple[str, ...]
+    # Packages from the suite's backports (installed with apt after debootstrap; the apt
+    # source is removed again, the hosts being offline).
+    backports: tuple[str, ...] = ()
 
 
 # What later roles install is baked in: lab hosts cannot reach any mirror.
-_BASE_PACKAGES = (
+_COMMON_PACKAGES = (
     "systemd",
     "systemd-sysv",
     "dbus",
@@ -61,15 +67,18 @@ _BASE_PACKAGES = (
     "procps",
     "ca-certificates",
     "logrotate",
-    "redis-server",
-    "redis-sentinel",
-    "redis-tools",
     "prometheus-redis-exporter",
     "prometheus-node-exporter",
 )
+# Both servers on every image, so a host can run either and switch from one to the other.
+_REDIS_PACKAGES = ("redis-server", "redis-sentinel", "redis-tools")
+_VALKEY_PACKAGES = ("valkey-server", "valkey-sentinel", "valkey-tools")
+_BASE_PACKAGES = _COMMON_PACKAGES + _REDIS_PACKAGES
 _DISABLED_UNITS = (
     "redis-server.service",
     "redis-sentinel.service",
+    "valkey-server.service",
+    "valkey-sentinel.service",
     "prometheus-redis-exporter.service",
     "prometheus-node-exporter.service",
     "apt-daily.timer",
@@ -78,7 +87,12 @@ _DISABLED_UNITS = (
 )
 
 IMAGES: Mapping[str, ImageSpec] = {
-    "bookworm": ImageSpec("bookworm", "bookworm", _BASE_PACKAGES, _DISABLED_UNITS),
+    # Debian 12: Redis 7.0, and Valkey 8.0 from bookworm-backports (Redis 7 -> Valkey migrations).
+    "bookworm": ImageSpec(
+        "bookworm", "bookworm", _BASE_PACKAGES, _DISABLED_UNITS, backports=_VALKEY_PACKAGES
+    ),
+    # Debian 13: Redis 8.0 and Valkey 8.1.
+    "trixie": ImageSpec("trixie", "trixie", _BASE_PACKAGES + _VALKEY_PACKAGES, _DISABLED_UNITS),
 }
 
 
@@ -101,6 +115,7 @@ def image_cache_key(spec: ImageSpec, recipe_version: int = IMAGE_RECIPE_VERSION)
         "packages": sorted(set(spec.packages)),
         "disabled_units": sorted(set(spec.disabled_units)),
         "recipe": recipe_version,
+        **({"backports": sorted(set(spec.backports))} if spec.backports else {}),
     }
     digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
     return f"{spec.name}-{digest[:16]}"
@@ -249,7 +264,22 @@ def ssh_options(paths: LabPaths) -> list[str]:
     return ["-i", str(paths.ssh_key), "-o", "IdentitiesOnly=yes", *host_key_options(paths)]
 
 
-def render_inventory(plan: AddressPlan, paths: LabPaths) -> dict:
+def check_flavor(flavor: str, where: str) -> str:
+    if flavor not in FLAVORS:
+        raise LabError(
+            f"{where} {flavor!r} is not a server the kit deploys: choose one of {', '.join(FLAVORS)}"
+        )
+    return flavor
+
+
+def lab_flavor(state: Mapping | None, environ: Mapping[str, str] = os.environ) -> str:
+    """The lab inventory's redis_server_flavor: REDISOPS_LAB_FLAVOR, else what 'lab up --flavor' set."""
+    if environ.get("REDISOPS_LAB_FLAVOR"):
+        return check_flavor(environ["REDISOPS_LAB_FLAVOR"], "REDISOPS_LAB_FLAVOR")
+    return (state or {}).get("flavor") or DEFAULT_FLAVOR
+
+
+def render_inventory(plan: AddressPlan, paths: LabPaths, flavor: str = DEFAULT_FLAVOR) -> dict:
     """The lab inventory in Ansible's JSON inventory form.
 
     The first host is the initial primary; every Redis host runs a sentinel; the last one
@@ -275,6 +305,7 @@ def render_inventory(plan: AddressPlan, paths: LabPaths) -> dict:
                 "redisops_lab_subnet": plan.subnet,
                 "redisops_lab_control_address": plan.gateway,
                 "redisops_lab_state_dir": str(paths.state_dir),
+                "redis_server_flavor": flavor,
             },
         },
         "redis": {"hosts": names},

@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from checks.lab.plan import (
     LabPaths,
+    lab_flavor,
     load_state,
     plan_from_state,
     render_inventory,
@@ -22,7 +23,8 @@ from checks.lab.plan import (
 
 def main(argv: list[str]) -> int:
     paths = LabPaths(state_dir_from_env())
-    inventory = render_inventory(plan_from_state(load_state(paths)), paths)
+    state = load_state(paths)
+    inventory = render_inventory(plan_from_state(state), paths, lab_flavor(state))
     if len(argv) > 2 and argv[1] == "--host":
         print(json.dumps(inventory["_meta"]["hostvars"].get(argv[2], {})))
     else:
