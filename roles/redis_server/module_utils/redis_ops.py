@@ -14,7 +14,10 @@ import shutil
 import subprocess
 import tempfile
 
-SECRET_KEYS = ("masterauth", "requirepass", "tls-key-file-pass", "tls-client-key-file-pass", "auth-pass")
+# primaryauth: Valkey's name for masterauth, which its CONFIG REWRITE writes.
+SECRET_KEYS = (
+    "masterauth", "primaryauth", "requirepass", "tls-key-file-pass", "tls-client-key-file-pass", "auth-pass",
+)  # fmt: skip
 SENTINEL_SECRET_KEYS = ("sentinel-pass", "auth-pass")
 MASK = "********"
 # Directives that may appear several times and add up (CONFIG SET takes them joined).
@@ -197,12 +200,33 @@ def config_lines(text: str):
         yield raw, (split_args(line) if line and not line.startswith("#") else [])
 
 
+# Valkey's names for directives the kit writes by their Redis names: CONFIG REWRITE (Sentinel
+# runs it on every failover) writes the new names, which mean the same setting.
+DIRECTIVE_ALIASES = {
+    "primaryuser": "masteruser",
+    "primaryauth": "masterauth",
+    "commandlog-execution-slower-than": "slowlog-log-slower-than",
+    "commandlog-slow-execution-max-len": "slowlog-max-len",
+    "slaveof": "replicaof",
+}
+# Directives whose lines add up to one value: "save 3600 1" + "save 300 100" is what
+# CONFIG REWRITE writes as "save 3600 1 300 100".
+ONE_VALUE = ("save",)
+
+
 def parse_conf(text: str) -> dict[str, list[list[str]]]:
-    """Directive name -> list of argument lists, one per line, in file order."""
+    """Directive name -> list of argument lists, one per line, in file order.
+
+    Names are the kit's (Redis's) names, whatever the server wrote; multi-line values of
+    ONE_VALUE directives are one line."""
     directives: dict[str, list[list[str]]] = {}
     for _raw, args in config_lines(text):
         if args:
-            directives.setdefault(args[0].lower(), []).append(args[1:])
+            name = args[0].lower()
+            directives.setdefault(DIRECTIVE_ALIASES.get(name, name), []).append(args[1:])
+    for name in ONE_VALUE:
+        if name in directives:
+            directives[name] = [[arg for line in directives[name] for arg in line]]
     return directives
 
 
