@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from checks import rules  # noqa: F401 - importing registers every check
-from checks.facts import ClusterFacts
+from checks.facts import ClusterFacts, server_of
 from checks.model import ERROR, FAIL, PASS, REGISTRY, SKIPPED, WAIVED, Check, Fail, Result, Severity, Skip
 from checks.settings import Context, Thresholds
 from checks.waivers import Waiver, match_waiver
@@ -33,6 +33,8 @@ class Report:
     started: float = 0.0  # when the facts were gathered
     duration: float = 0.0  # gathering plus judging
     targets: list[str] = field(default_factory=list)  # every Redis, Sentinel and host read (or tried)
+    # Which server each Redis and Sentinel target that was read runs: {flavor, version, mode}.
+    servers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def failing(self, at_least: Severity = Severity.INFO) -> list[Result]:
         return [r for r in self.results if r.status == FAIL and r.severity >= at_least]
@@ -105,6 +107,9 @@ def run_checks(
     report = Report(
         started=cluster.gathered_at or started,
         targets=[f.target for f in (*cluster.redis, *cluster.sentinels, *cluster.hosts, *cluster.backups)],
+        servers={
+            t.target: server_of(t).to_dict() for t in (*cluster.redis, *cluster.sentinels) if not t.error
+        },
     )
     wanted = set(only) if only else None
     kinds = (("redis", cluster.redis), ("sentinel", cluster.sentinels), ("host", cluster.hosts),

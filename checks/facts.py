@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from checks.server import Server, identify
+
 
 @dataclass
 class RedisFacts:
@@ -36,6 +38,11 @@ class RedisFacts:
     # From the inventory: group, persistent, tls_mode, kit_users {admin, replication, sentinel,
     # monitoring, compliance: user name}.
     expected: dict[str, Any] = field(default_factory=dict)
+    # Which server answered, from INFO: {flavor: redis|valkey, version, mode} (checks.server).
+    server: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        _identify(self)
 
 
 @dataclass
@@ -54,6 +61,10 @@ class SentinelFacts:
     tls_cert_not_after: float = 0.0
     # From the inventory: groups, kit_users {admin, peer, monitoring: user name}.
     expected: dict[str, Any] = field(default_factory=dict)
+    server: dict[str, str] = field(default_factory=dict)  # as RedisFacts.server
+
+    def __post_init__(self):
+        _identify(self)
 
 
 @dataclass
@@ -132,7 +143,18 @@ class ClusterFacts:
         )
 
 
+def _identify(facts: RedisFacts | SentinelFacts) -> None:
+    """Facts saved before the server was recorded name it from their INFO."""
+    if not facts.server and facts.info:
+        facts.server = identify(facts.info).to_dict()
+
+
 # ---- pure helpers the checks share -------------------------------------------------------
+
+
+def server_of(facts: RedisFacts | SentinelFacts) -> Server:
+    """The server a Redis or Sentinel target runs (flavour, version, mode)."""
+    return Server.from_dict(facts.server) if facts.server else identify(facts.info)
 
 
 def acl_users(acl_lines: list[str]) -> dict[str, list[str]]:

@@ -22,10 +22,12 @@ from typing import Any
 
 from checks.facts import BackupFacts, ClusterFacts, HostFacts, RedisFacts, SentinelFacts
 from checks.inventory import Endpoint, HostSpec, Targets
+from checks.server import identify
 from checks.settings import Thresholds
 
 # CONFIG GET values that hold secrets: their presence matters to the checks, never the value.
-SECRET_CONFIG = ("masterauth", "requirepass", "tls-key-file-pass", "tls-client-key-file-pass")
+# Valkey 8 names the replication password primaryauth, and answers masterauth as its alias.
+SECRET_CONFIG = ("masterauth", "primaryauth", "requirepass", "tls-key-file-pass", "tls-client-key-file-pass")
 _HASH = re.compile(r"#[0-9a-f]{64}")
 _LENGTH = {
     "string": "STRLEN",
@@ -122,6 +124,11 @@ def describe_error(exc: BaseException, endpoint: Endpoint) -> str:
     return f"{type(exc).__name__} from {where}: {text}"
 
 
+def masked_config(config: dict) -> dict:
+    """CONFIG GET * with every secret replaced by "(set)" (or left empty when unset)."""
+    return {k: ("(set)" if k.lower() in SECRET_CONFIG and v else v) for k, v in config.items()}
+
+
 def _plain(value):
     """redis-py replies as JSON types (bytes never: decode_responses is on)."""
     return json.loads(json.dumps(value, default=str))
@@ -208,8 +215,8 @@ def gather_redis(endpoint: Endpoint, limit: Thresholds) -> RedisFacts:
     try:
         # What most checks need: without it the target is unreadable.
         facts.info = _plain(client.info("all"))
-        config = client.config_get("*")
-        facts.config = {k: ("(set)" if k in SECRET_CONFIG and v else v) for k, v in config.items()}
+        facts.server = identify(facts.info).to_dict()
+        facts.config = masked_config(client.config_get("*"))
         facts.acl = [_HASH.sub("#<hash>", line) for line in client.acl_list()]
     except Exception as exc:  # any failure is a finding of its own, never a crash
         facts.error = describe_error(exc, endpoint)
@@ -258,6 +265,7 @@ def gather_sentinel(endpoint: Endpoint) -> SentinelFacts:
     client = _client(endpoint)
     try:
         facts.info = _plain(client.info())
+        facts.server = identify(facts.info).to_dict()
         facts.acl = [_HASH.sub("#<hash>", line) for line in client.acl_list()]
         for raw in client.execute_command("SENTINEL", "MASTERS"):
             master = _pairs(raw)

@@ -75,6 +75,8 @@ class Check:
     remediation: str
     fn: Callable[..., Iterable[Fail]] = field(compare=False, repr=False)
     source: str = ""
+    # The servers and versions a version-aware check judges ("" when it judges every one alike).
+    applies_to: str = ""
 
     def doc(self) -> dict[str, str]:
         return {
@@ -88,6 +90,7 @@ class Check:
             "good": self.good,
             "remediation": self.remediation,
             "source": self.source,
+            "applies_to": self.applies_to,
         }
 
 
@@ -106,6 +109,7 @@ def check(
     good: str,
     remediation: str,
     source: str = "",
+    applies_to: str = "",
 ) -> Callable[[Callable], Callable]:
     """Register a check. The function takes ``(facts, ctx)`` and yields ``Fail``."""
     if area not in AREAS:
@@ -128,6 +132,7 @@ def check(
             remediation=remediation,
             fn=fn,
             source=source,
+            applies_to=applies_to,
         )
         return fn
 

@@ -14,6 +14,7 @@ from xml.etree import ElementTree as ET
 
 from checks.engine import UNREACHABLE, Report
 from checks.model import ERROR, FAIL, PASS, REGISTRY, SKIPPED, WAIVED, Result, Severity
+from checks.server import Server
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 FORMATS = ("text", "json", "junit", "prometheus", "html")
@@ -22,6 +23,25 @@ _ORDER = {ERROR: 0, FAIL: 1, WAIVED: 2, SKIPPED: 3, PASS: 4}
 
 def _sorted(results: list[Result]) -> list[Result]:
     return sorted(results, key=lambda r: (r.area, -r.severity, _ORDER[r.status], r.check_id, r.target))
+
+
+def server_label(server: dict) -> str:
+    """'valkey 8.1.1', or 'valkey 8.1.1 (sentinel)' for a Sentinel."""
+    found = Server.from_dict(server)
+    return f"{found} (sentinel)" if found.mode == "sentinel" else str(found)
+
+
+def servers_by_label(report: Report) -> list[tuple[str, list[str]]]:
+    """The targets that run each server and version, in the order they were read."""
+    out: dict[str, list[str]] = {}
+    for target, server in report.servers.items():
+        out.setdefault(server_label(server), []).append(target)
+    return list(out.items())
+
+
+def _listed(items: list[str], most: int = 8) -> str:
+    shown = ", ".join(items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
 def summary_line(report: Report, fail_on: Severity) -> str:
@@ -54,6 +74,10 @@ def to_text(report: Report, fail_on: Severity, verbose: bool = False) -> str:
         lines.append(f"\nnote: {note}")
     if not shown:
         lines.append("no findings")
+    servers = servers_by_label(report)
+    if servers:
+        lines.append("\nservers:")
+        lines += [f"  {label}: {_listed(targets)}" for label, targets in servers]
     lines.append("")
     lines.append(summary_line(report, fail_on))
     return "\n".join(lines).lstrip("\n") + "\n"
@@ -68,6 +92,7 @@ def to_json(report: Report, fail_on: Severity) -> str:
             "exit_code": report.exit_code(fail_on),
             "counts": report.counts(),
             "notes": report.notes,
+            "servers": {t: {**s, "label": server_label(s)} for t, s in report.servers.items()},
             "results": [r.to_dict() for r in _sorted(report.results)],
         },
         indent=2,
@@ -208,6 +233,7 @@ def to_html(report: Report, fail_on: Severity) -> str:
             counts=report.counts(),
             areas=dict(areas),
             passed=[r.to_dict() for r in results if r.status == PASS],
+            servers=[(t, server_label(s)) for t, s in report.servers.items()],
             docs={cid: c.doc() for cid, c in REGISTRY.items()},
             fail_on=fail_on,
         )
@@ -237,7 +263,9 @@ def explain(check_id: str) -> str:
         f"{d['id']}  {d['title']}\n"
         f"area: {d['area']}   scope: {d['scope']}   severity: {d['severity']}\n\n"
         f"Why:\n  {d['rationale']}\n\nBad:\n  {d['bad']}\n\nGood:\n  {d['good']}\n\n"
-        f"Remediation:\n  {d['remediation']}\n" + (f"\nSource: {d['source']}\n" if d["source"] else "")
+        f"Remediation:\n  {d['remediation']}\n"
+        + (f"\nApplies to: {d['applies_to']}\n" if d["applies_to"] else "")
+        + (f"\nSource: {d['source']}\n" if d["source"] else "")
     )
 
 

@@ -55,7 +55,8 @@ class Thresholds:
     # Security
     password_min_length: int = 32  # SEC-08
     cert_min_days: int = 30  # SEC-09 (files on the hosts), SEC-12 (certificates the servers present)
-    min_version: str = "7.0.0"  # SEC-07
+    min_version: str = "7.0.0"  # SEC-07, Redis
+    min_valkey_version: str = "7.2.5"  # SEC-07, Valkey (its valkey_version, never its redis_version)
     # High availability
     min_sentinels: int = 3  # HA-04
     replication_lag_max_s: int = 10  # HA-02 (when min-replicas-max-lag is 0)

@@ -5,7 +5,8 @@
    writes there, so that part of the keyspace is write-frozen once seeded.
 2. Read the source: the content digest, the key count and the expiry times of a sample.
 3. Take a backup through the role's own unit on the backup host.
-4. Restore it onto a scratch redis-server on the backup host and read it back the same way.
+4. Restore it onto a scratch server (the backup's own: redis-server or valkey-server) on the
+   backup host and read it back the same way.
 5. Compare, and measure RPO (the age of the newest backup before the drill) and RTO (from
    the restore's start to a server that answers with its data loaded).
 The drill's keys are deleted afterwards.
@@ -107,7 +108,7 @@ def backup_drill(
             f"stored {manifest['id']} ({manifest['keys']} keys, {manifest['size']} bytes) in {backup_s:.1f} s"
         )
 
-        say(f"restoring it onto a scratch redis-server on {backup_host}")
+        say(f"restoring it onto a scratch server on {backup_host}")
         command = (
             f"runuser -u {shlex.quote(t.backup_user)} -- {py} scratch --store {store} --group {t.group} "
             f"--id {shlex.quote(manifest['id'])} --pattern {shlex.quote(prefix + '*')}"

@@ -23,6 +23,7 @@ from checks.drills import history as H
 from checks.drills.observe import EventObserver, Hosts
 from checks.drills.targets import DrillTargets, Node
 from checks.drills.workload import Workload
+from checks.server import identify
 
 REPO = Path(__file__).resolve().parents[2]
 WARMUP_S = 2.0
@@ -80,6 +81,20 @@ def agreed_primary(t: DrillTargets) -> str | None:
 def server_roles(t: DrillTargets) -> dict[str, dict]:
     """INFO replication of every server ({} when it does not answer)."""
     return {n.addr: _ask(lambda n=n: admin(t, n), lambda c: c.info("replication")) or {} for n in t.servers}
+
+
+def node_servers(t: DrillTargets) -> list[dict]:
+    """Which server (flavour, version) each server and sentinel of the group runs, from its INFO."""
+    out = []
+    for kind, nodes, connect in (("server", t.servers, admin), ("sentinel", t.sentinels, sentinel_admin)):
+        for node in nodes:
+            info = _ask(lambda n=node, make=connect: make(t, n), lambda c: c.info("server")) or {}
+            server = identify(info)
+            label = str(server) if info else "did not answer"
+            out.append(
+                {"host": node.host, "addr": node.addr, "kind": kind, "label": label, **server.to_dict()}
+            )
+    return out
 
 
 def ckquorum(t: DrillTargets) -> dict[str, str]:
@@ -372,7 +387,7 @@ def _replica_loss(run: Run):
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
-        Scenario("kill-primary", "SIGKILL the primary's redis-server", True, _kill_primary),
+        Scenario("kill-primary", "SIGKILL the primary's server process", True, _kill_primary),
         Scenario("hang-primary", "SIGSTOP the primary, resume it after the failover", True, _hang_primary),
         Scenario(
             "partition-primary",
@@ -520,7 +535,9 @@ def run_once(
         raise DrillAborted("preflight: " + "; ".join(problems))
     old_addr = agreed_primary(t)
     old = t.server_at(old_addr)
-    say(f"run {number}: preflight OK; primary {old.host} ({old_addr})")
+    nodes = node_servers(t)
+    running = ", ".join(sorted({n["label"] for n in nodes}))
+    say(f"run {number}: preflight OK; primary {old.host} ({old_addr}); the group runs {running}")
     started = time.monotonic()
 
     def clock() -> float:
@@ -713,6 +730,8 @@ def run_once(
         "passed": all(c["passed"] for c in criteria),
         "old_primary": old_addr,
         "new_primary": new_addr,
+        # What each node ran when the run started (INFO server): flavour and version.
+        "nodes": nodes,
         "fault": scenario.summary,
         "fault_at": round(fault_at or 0.0, 3),
         "healed_at": round(healed_at or 0.0, 3),

@@ -101,7 +101,25 @@ def _run(run: dict) -> dict:
         "events": sorted(run.get("events") or [], key=lambda e: _num(e.get("t")) or 0.0),
         "timeline": list(run.get("timeline") or []),
         "verify": list(run.get("verify") or []),
+        "nodes": [n for n in run.get("nodes") or [] if isinstance(n, dict)],
     }
+
+
+def servers_line(nodes: list[dict]) -> str:
+    """Which server the nodes ran, grouped by server and version:
+    'valkey 8.1.1 on redis-2, redis-3; redis 7.0.15 on redis-1 (sentinels: redis 7.0.15 on ...)'."""
+
+    def grouped(kind: str) -> str:
+        hosts: dict[str, list[str]] = {}
+        for n in nodes:
+            if n.get("kind", "server") == kind:
+                hosts.setdefault(str(n.get("label") or "-"), []).append(str(n.get("host") or n.get("addr")))
+        return "; ".join(f"{label} on {', '.join(names)}" for label, names in hosts.items())
+
+    servers, sentinels = grouped("server"), grouped("sentinel")
+    if servers and sentinels:
+        return f"{servers} (sentinels: {sentinels})"
+    return servers or (f"sentinels: {sentinels}" if sentinels else "")
 
 
 def _runs(result: dict) -> list[dict]:
@@ -152,6 +170,8 @@ def to_text(result: dict) -> str:
             f"criteria {crit_ok}/{len(r['criteria'])}, verification {ver_ok}/{len(r['verify'])}, "
             f"{len(r['events'])} sentinel event(s)"
         )
+        if r["nodes"]:
+            lines.append(f"         servers: {servers_line(r['nodes'])}")
         if r["error"]:
             lines.append(f"         error: {r['error']}")
     if not runs:

@@ -9,6 +9,7 @@ from checks.model import Fail, Severity, Skip, check
 from checks.settings import Context
 
 _RESERVED_FDS = 32  # Redis keeps this many descriptors for itself (CONFIG_MIN_RESERVED_FDS)
+_SERVER_PROCESSES = ("redis-server", "valkey-server")
 
 
 def _maxclients(facts: RedisFacts) -> float:
@@ -59,6 +60,8 @@ def clients_share(facts: RedisFacts, ctx: Context):
     source="Prometheus redis_exporter alert rules (RedisRejectedConnections)",
 )
 def rejected_connections(facts: RedisFacts, ctx: Context):
+    if "rejected_connections" not in facts.info:
+        raise Skip("INFO has no rejected_connections")
     rejected = int(as_float(facts.info.get("rejected_connections")))
     if rejected > 0:
         yield Fail(
@@ -95,15 +98,16 @@ def tcp_keepalive(facts: RedisFacts, ctx: Context):
         )
 
 
-def _redis_process(facts: RedisFacts, processes: list[dict]) -> dict | None:
-    """The redis-server process of this instance: its title carries ':<port>'."""
+def _server_process(facts: RedisFacts, processes: list[dict]) -> dict | None:
+    """The redis-server or valkey-server process of this instance: its title carries ':<port>'."""
     ports = {facts.port} | {
         int(as_float(facts.config.get(name)))
         for name in ("port", "tls-port")
         if as_float(facts.config.get(name)) > 0
     }
     for proc in processes:
-        if "redis-server" not in str(proc.get("name", "")) + " " + str(proc.get("args", "")):
+        command = f"{proc.get('name', '')} {proc.get('args', '')}"
+        if not any(name in command for name in _SERVER_PROCESSES):
             continue
         args = str(proc.get("args", ""))
         if "[sentinel]" in args:
@@ -118,7 +122,7 @@ def _redis_process(facts: RedisFacts, processes: list[dict]) -> dict | None:
     area="connections",
     scope="redis",
     severity=Severity.MEDIUM,
-    title="maxclients fits the redis-server process's open-file limit",
+    title="maxclients fits the server process's open-file limit",
     rationale="Every client is a file descriptor and Redis keeps 32 more for itself (files, replication, "
     "listeners). When the process's nofile limit is lower than maxclients + 32, connections fail with "
     "'Too many open files' long before maxclients is reached.",
@@ -132,15 +136,18 @@ def maxclients_fit_nofile(facts: RedisFacts, ctx: Context):
     host = ctx.cluster.host(facts.host) if ctx.cluster is not None else None
     if host is None or host.error:
         raise Skip(f"no host facts for {facts.host}")
-    proc = _redis_process(facts, host.processes)
+    proc = _server_process(facts, host.processes)
     if proc is None:
-        raise Skip(f"no redis-server process for port {facts.port} among {facts.host}'s processes")
+        raise Skip(
+            f"no redis-server or valkey-server process for port {facts.port} among {facts.host}'s processes"
+        )
+    name = proc.get("name") or "the server"
     nofile = int(as_float(proc.get("nofile")))
     if nofile <= 0:
-        raise Skip(f"the open-file limit of redis-server (pid {proc.get('pid')}) was not read")
+        raise Skip(f"the open-file limit of {name} (pid {proc.get('pid')}) was not read")
     need = int(_maxclients(facts)) + _RESERVED_FDS
     if need > nofile:
         yield Fail(
             f"maxclients {need - _RESERVED_FDS} + {_RESERVED_FDS} needs {need} descriptors but "
-            f"redis-server (pid {proc.get('pid')}) may open {nofile}"
+            f"{name} (pid {proc.get('pid')}) may open {nofile}"
         )

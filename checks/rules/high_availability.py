@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from checks.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary
+from checks.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary, server_of
 from checks.model import Fail, Severity, Skip, check
+from checks.server import REDIS, VALKEY, Server, loads_rdb, newest_known, rdb_format
 from checks.settings import Context
 
 # Sentinel flags that mean an instance is not seen (SENTINEL MASTERS / REPLICAS / SENTINELS).
@@ -311,8 +312,9 @@ def sentinel_count(cluster: ClusterFacts, ctx: Context):
     "a failover",
     good="SENTINEL CKQUORUM redis-main\n"
     "OK 3 usable Sentinels. Quorum and failover authorization can be reached",
-    remediation="Bring the missing sentinels back (systemctl status redis-sentinel@main, firewall to port "
-    "redis_sentinel_port, the sentinel-peer user's password); a sentinel that does not monitor the group: "
+    remediation="Bring the missing sentinels back (systemctl status redis-sentinel@main, "
+    "valkey-sentinel@main on Valkey; the firewall to port redis_sentinel_port, the sentinel-peer user's "
+    "password); a sentinel that does not monitor the group: "
     "rerun site.yml (redis_sentinel_groups).",
     source="Redis docs, Sentinel API (SENTINEL CKQUORUM); catalogue HA-05",
 )
@@ -508,13 +510,13 @@ def sentinel_sees_group(facts: SentinelFacts, ctx: Context):
         want_peers = len(set(group.get("sentinels", []))) - 1
         want_replicas = len(set(group.get("servers", []))) - 1
         peers = _int(master.get("num-other-sentinels"), -1)
-        if peers != want_peers:
+        if "num-other-sentinels" in master and peers != want_peers:
             why = "stale entries raise the majority it needs" if peers > want_peers else "it misses peers"
             yield Fail(
                 f"{name}: num-other-sentinels {peers}, the inventory has {want_peers} other sentinels ({why})"
             )
         replicas = _int(master.get("num-slaves"), -1)
-        if replicas != want_replicas:
+        if "num-slaves" in master and replicas != want_replicas:
             why = "stale replicas it would consider" if replicas > want_replicas else "it misses replicas"
             yield Fail(f"{name}: num-slaves {replicas}, the inventory has {want_replicas} replicas ({why})")
         down = sorted(_flags(master.get("flags")) & set(_DOWN_FLAGS))
@@ -614,3 +616,158 @@ def sentinel_timers(facts: SentinelFacts, ctx: Context):
             yield Fail(
                 f"{name}: quorum {quorum} exceeds the {count} sentinels: the primary is never flagged o_down"
             )
+
+
+# ---- servers and versions within a group ----------------------------------------------------
+
+
+def _upstream(replica: RedisFacts, servers: list[RedisFacts]) -> RedisFacts | None:
+    """The server of the group this replica syncs from (None when it follows none of them)."""
+    follows = f"{replica.info.get('master_host', '')}:{replica.info.get('master_port', '')}"
+    return next((f for f in servers if f is not replica and follows in _known_as(f)), None)
+
+
+def _promotable(facts: RedisFacts) -> bool:
+    """Sentinel never promotes a replica whose replica-priority is 0."""
+    priority = _config(facts, "replica-priority", "slave-priority")
+    return priority is None or _int(priority, 100) != 0
+
+
+def _cannot_load(server: Server, fmt: int) -> str:
+    """Why a server cannot load a snapshot of format ``fmt``, in words."""
+    own = rdb_format(server)
+    if server.flavor == VALKEY and 12 <= fmt <= 79:
+        return (
+            f"{server} does not load Redis's format {fmt} (it writes {own}; Valkey reserves 12-79 for Redis)"
+        )
+    return f"{server} loads format {own} at most"
+
+
+def _described(f: RedisFacts) -> str:
+    server = server_of(f)
+    fmt = rdb_format(server)
+    return f"{f.target} ({server}{f', RDB format {fmt}' if fmt is not None else ''})"
+
+
+@check(
+    "HA-11",
+    area="high-availability",
+    scope="cluster",
+    severity=Severity.HIGH,
+    title="Every replica can load the snapshots of the primary it syncs from (RDB format)",
+    rationale="A full resync sends the primary's snapshot in the RDB format its server writes, and a server "
+    "loads formats up to its own only: Redis 7.0 writes and loads 10; Redis 7.2 and every Valkey 7.2 and 8.x "
+    "11; Redis 7.4 to 8.4 write 12, which no Valkey loads. A replica on an older format than its primary "
+    "(a Redis 7.0 replica of a Valkey 8 primary) fails every full sync: it holds no copy and is no failover "
+    "candidate. While a group moves from one server to another its replicas run the newer server first, "
+    "which is fine; a failover to one of them would then cut the older nodes off, reported as low.",
+    bad="redis-1 (primary): valkey 8.1.1, RDB format 11\n"
+    "redis-2 (replica): redis 7.0.15, loads format 10 at most",
+    good="redis-1 (primary): redis 7.0.15, RDB format 10\nredis-2, redis-3 (replicas): redis 7.0.15, or "
+    "valkey 8.1.1 while the group moves to Valkey",
+    remediation="Run a server on the replica that loads the primary's format (the primary's own or a newer "
+    "one: a migration replaces the replicas first); playbooks/migrate_flavor.yml does it one host at a time "
+    "and resumes where it stopped. Until the older nodes are replaced, avoid a failover to a newer server "
+    "(they cannot resync from it).",
+    source="redis/librdb src/redisver.h (RDB format of each Redis release); valkey-io/valkey src/rdb.h "
+    "(format 11 for Valkey 7.x and 8.x, 12-79 reserved for Redis's formats)",
+    applies_to="groups whose servers differ in flavour or version: RDB format 10 (Redis 7.0), 11 (Redis 7.2, "
+    "Valkey 7.2 to 8.x), 12 (Redis 7.4 to 8.4), 13 (Redis 8.6), 80 and 81 (Valkey 9.0, 9.2); later "
+    "releases are skipped until the kit knows their format",
+)
+def replicas_load_primary_format(cluster: ClusterFacts, ctx: Context):
+    if not cluster.groups:
+        raise Skip("the inventory defines no Sentinel group")
+    judged, unknown = 0, []
+    for group in cluster.groups:
+        servers = [f for f in _servers_of(cluster, group) if not f.error]
+        formats = {f.target: rdb_format(server_of(f)) for f in servers}
+        unknown += [_described(f) for f in servers if formats[f.target] is None]
+        for f in servers:
+            upstream = _upstream(f, servers) if f.info.get("role") == "slave" else None
+            if upstream is None or None in (formats[f.target], formats[upstream.target]):
+                continue
+            judged += 1
+            fmt = formats[upstream.target]
+            if not loads_rdb(server_of(f), fmt):
+                yield Fail(
+                    f"replicates from {_described(upstream)}, but {_cannot_load(server_of(f), fmt)}: every "
+                    "full sync fails (only a partial resync from the backlog still works)",
+                    target=f.target,
+                )
+        # A failover to a replica on a newer format leaves the older nodes unable to resync.
+        for candidate in servers:
+            fmt = formats[candidate.target]
+            if candidate.info.get("role") != "slave" or fmt is None or not _promotable(candidate):
+                continue
+            cut = [
+                o.target
+                for o in servers
+                if o is not candidate and formats[o.target] is not None and not loads_rdb(server_of(o), fmt)
+            ]
+            if cut:
+                yield Fail(
+                    f"group {group['name']} runs mixed servers: if Sentinel promotes "
+                    f"{_described(candidate)}, {', '.join(cut)} cannot resync from it until they run a "
+                    f"server that loads format {fmt} (expected while the group moves to the newer server: "
+                    "finish the move)",
+                    severity=Severity.LOW,
+                    target=candidate.target,
+                )
+    if not judged:
+        if unknown:
+            raise Skip(f"the kit does not know the RDB format of {', '.join(sorted(set(unknown)))}")
+        raise Skip("no replica was read that follows a server of its group")
+
+
+@check(
+    "HA-12",
+    area="high-availability",
+    scope="cluster",
+    severity=Severity.INFO,
+    title="Each group's primary writes snapshots Valkey can load, so the group can move to Valkey",
+    rationale="A group moves from Redis to Valkey by replication (playbooks/migrate_flavor.yml): Valkey "
+    "replicas sync from the Redis primary, then one takes over. Redis 7.2 and older write RDB format 11 or "
+    "less, which Valkey 7.2 and 8.x load. Redis 7.4 and 8 write format 12, which no Valkey loads (Valkey "
+    "reserves 12-79 for Redis's own formats), and neither do DUMP payloads or backups taken from them: "
+    "such a group has no way to Valkey but a copy key by key with ordinary commands. For information: it "
+    "matters only to a group meant to move to Valkey (waive it for the others).",
+    bad="redis_version:8.0.2  # primary of group redis-main: RDB format 12",
+    good="redis_version:7.0.15  # RDB format 10 (or 7.2.x: 11); or already server_name:valkey",
+    remediation="Keep such a group on Redis (redis_server_flavor: redis). To move it anyway, copy the data "
+    "with a tool that reads every key and writes it with ordinary commands into a new Valkey group, with "
+    "writes stopped, then point the clients at the new group; replication, DUMP/RESTORE and restoring a "
+    "backup all fail on the format.",
+    source="redis/librdb src/redisver.h (Redis 7.4 to 8.4 write RDB 12); valkey-io/valkey src/rdb.h (RDB 11 "
+    "for Valkey 7.x and 8.x, 12-79 reserved for Redis)",
+    applies_to="groups whose primary runs Redis 7.4 or later (RDB format 12 and up); Redis 7.2 and older "
+    "and Valkey primaries pass",
+)
+def group_can_move_to_valkey(cluster: ClusterFacts, ctx: Context):
+    if not cluster.groups:
+        raise Skip("the inventory defines no Sentinel group")
+    judged, unknown = 0, []
+    valkey = newest_known(VALKEY)
+    for group in cluster.groups:
+        primaries = [f for f in _servers_of(cluster, group) if not f.error and is_primary(f)]
+        if len(primaries) != 1:
+            continue  # HA-06 reports a group without exactly one primary
+        primary = primaries[0]
+        server = server_of(primary)
+        fmt = rdb_format(server)
+        if fmt is None:
+            unknown.append(_described(primary))
+            continue
+        judged += 1
+        if server.flavor == REDIS and not loads_rdb(valkey, fmt):
+            yield Fail(
+                f"group {group['name']}: its primary {primary.target} runs {server}, which writes RDB format "
+                f"{fmt}; no Valkey loads a Redis format above 11, so the group cannot move to Valkey by "
+                "replication, DUMP/RESTORE or its backups (Redis 7.2 and older to Valkey is the supported "
+                "path)",
+                target=f"group:{group['name']}",
+            )
+    if not judged:
+        if unknown:
+            raise Skip(f"the kit does not know the RDB format of {', '.join(unknown)}")
+        raise Skip("no group has exactly one primary that was read")

@@ -275,6 +275,8 @@ def fragmentation(facts: RedisFacts, ctx: Context):
 )
 def client_buffers(facts: RedisFacts, ctx: Context):
     info, t = facts.info, ctx.thresholds
+    if "mem_clients_normal" not in info and "mem_clients_slaves" not in info:
+        raise Skip("INFO has no mem_clients_normal or mem_clients_slaves")
     clients = as_float(info.get("connected_clients"))
     normal = as_float(info.get("mem_clients_normal"))
     if clients > 0 and normal / clients > t.client_buffer_avg_bytes:

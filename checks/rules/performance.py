@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from checks.facts import RedisFacts, as_float, key_label
+from checks.facts import RedisFacts, as_float, key_label, server_of
 from checks.model import Fail, Severity, Skip, check
+from checks.server import REDIS, VALKEY
 from checks.settings import Context
 
 GB = 1024**3
@@ -171,6 +172,8 @@ def costly_commands(facts: RedisFacts, ctx: Context):
 def fork_cost(facts: RedisFacts, ctx: Context):
     used = as_float(facts.info.get("used_memory"))
     fork_usec = as_float(facts.info.get("latest_fork_usec"))
+    if "latest_fork_usec" not in facts.info:
+        raise Skip(f"INFO of {server_of(facts)} has no latest_fork_usec")
     if used < ctx.thresholds.fork_min_memory_bytes:
         raise Skip(f"used_memory {_size(used)} is under {_size(ctx.thresholds.fork_min_memory_bytes)}")
     if fork_usec <= 0:
@@ -258,3 +261,57 @@ def single_database(facts: RedisFacts, ctx: Context):
     )
     if len(used) > 1:
         yield Fail(f"{len(used)} databases hold keys: {', '.join(f'db{n} {keys} keys' for n, keys in used)}")
+
+
+@check(
+    "PRF-07",
+    area="performance",
+    scope="redis",
+    severity=Severity.LOW,
+    title="No setting that the server's version deprecates or is about to drop",
+    rationale="A deprecated setting no longer does what its line in the config says, or stops doing it at "
+    "the next upgrade. io-threads-do-reads: from Redis 8.0 and Valkey 8.0 on, the I/O threads read and "
+    "parse requests whenever io-threads is above 1; Valkey 8.0 made yes the default, where 'no' only keeps "
+    "the reads on the main thread, and later releases of both ignore it. extended-redis-compatibility yes "
+    "(Valkey 8): a temporary switch that makes Valkey answer as Redis (HELLO, the LOADING and BUSY errors, "
+    "INFO redis_mode), scheduled to have no effect in Valkey 9.0 and to go in 10.0. The kit knows no "
+    "deprecated setting of Redis 7 and Valkey 7.2.",
+    bad="io-threads 4\nio-threads-do-reads no  # on Redis 8.0 or Valkey 8\n"
+    "extended-redis-compatibility yes  # on Valkey 8",
+    good="io-threads 4  # and no io-threads-do-reads line\nextended-redis-compatibility no",
+    remediation="Remove io-threads-do-reads from the config file (it cannot change at runtime: restart with "
+    "playbooks/rolling_restart.yml). Fix the clients and tools that need Redis's replies from Valkey, then "
+    "CONFIG SET extended-redis-compatibility no and CONFIG REWRITE, before the upgrade to Valkey 9.",
+    source="valkey-io/valkey #1116 and #1138 (io-threads-do-reads made harmless), redis/redis #13695 and "
+    "#13987 (io-threads-do-reads deprecated by Redis 8.0's asynchronous I/O threads), valkey-io/valkey #306 "
+    "(extended-redis-compatibility)",
+    applies_to="io-threads-do-reads: Redis 8.0 and later, Valkey 8.0 and later; "
+    "extended-redis-compatibility: Valkey 8.0 and later",
+)
+def deprecated_settings(facts: RedisFacts, ctx: Context):
+    server = server_of(facts)
+    if server.flavor not in (REDIS, VALKEY):
+        raise Skip("INFO names neither Redis (redis_version) nor Valkey (server_name valkey)")
+    if not server.numbers:
+        raise Skip(f"INFO has no {server.flavor}_version")
+    config = facts.config
+    threads = int(as_float(config.get("io-threads"), 1))
+    if str(config.get("io-threads-do-reads", "")).lower() == "no" and threads > 1:
+        if server.at_least(REDIS, "8.0"):
+            yield Fail(
+                f"io-threads-do-reads no on {server} is ignored: since Redis 8.0 the I/O threads read and "
+                f"parse requests whenever io-threads is above 1 (io-threads {threads} here); remove the line"
+            )
+        elif server.at_least(VALKEY, "8.0"):
+            yield Fail(
+                f"io-threads-do-reads no on {server}: deprecated since Valkey 8.0 (default yes); where it "
+                f"still takes effect it keeps the {threads - 1} I/O threads from reading requests, and later "
+                "releases ignore it: remove the line"
+            )
+    compatibility = str(config.get("extended-redis-compatibility", "")).lower()
+    if server.at_least(VALKEY, "8.0") and compatibility == "yes":
+        yield Fail(
+            f"extended-redis-compatibility yes on {server}: a temporary switch (Valkey 8.0) that makes "
+            "Valkey answer as Redis, scheduled to have no effect in Valkey 9.0: the clients or tools that "
+            "need it break on that upgrade"
+        )

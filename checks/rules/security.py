@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import time
 
-from checks.facts import ClusterFacts, HostFacts, RedisFacts, SentinelFacts, acl_users, as_float
+from checks.facts import ClusterFacts, HostFacts, RedisFacts, SentinelFacts, acl_users, as_float, server_of
 from checks.model import Fail, Severity, Skip, check
+from checks.server import REDIS, VALKEY, version_tuple
 from checks.settings import Context
 
 # The users the kit's roles create, by role, with the roles' default names; the inventory's
@@ -107,10 +107,6 @@ def dangerous_allowed(rules: list[str], read_only_ok: bool = False) -> list[str]
         for cmd, cats in DANGEROUS.items()
         if acl_allows(rules, cmd, cats, READ_ONLY_SUBCOMMANDS.get(cmd, ()) if read_only_ok else ())
     ]
-
-
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(n) for n in re.findall(r"\d+", str(text))[:3])
 
 
 @check(
@@ -281,21 +277,37 @@ def tls(facts: RedisFacts, ctx: Context):
     area="security",
     scope="redis",
     severity=Severity.MEDIUM,
-    title="Redis runs a supported version",
-    rationale="Old Redis releases no longer get security fixes (several Lua and protocol CVEs were fixed "
-    "only in maintained branches) and lack ACL, TLS and configuration safeguards.",
-    bad="redis_version:6.0.9",
-    good="redis_version:7.2.5",
-    remediation="Upgrade the redis-server package (redis_server_packages, or the distribution's backports) "
-    "and restart one node at a time with playbooks/rolling_restart.yml, replicas first.",
-    source="Redis release notes and support policy",
+    title="Redis or Valkey runs a supported version",
+    rationale="Old releases no longer get security fixes (several Lua and protocol CVEs were fixed only in "
+    "maintained branches) and lack ACL, TLS and configuration safeguards. Each server is judged by its own "
+    "version against its own minimum: Redis by redis_version (min_version), Valkey by valkey_version "
+    "(min_valkey_version). Valkey's redis_version is the Redis version it is compatible with, 7.2.4 in "
+    "every release, and says nothing about its fixes.",
+    bad="redis_version:6.0.9\n# or: server_name:valkey  valkey_version:7.2.4  redis_version:7.2.4",
+    good="redis_version:7.2.5  # Redis 7.0.15 (Debian 12), 8.0.2 (Debian 13)\n"
+    "server_name:valkey  valkey_version:8.1.1  # Debian 13; 8.0.1 in bookworm-backports",
+    remediation="Upgrade the server package (redis_server_packages, or the distribution's backports) and "
+    "restart one node at a time with playbooks/rolling_restart.yml, replicas first. Thresholds: min_version "
+    "(Redis), min_valkey_version (Valkey).",
+    source="Redis release notes and support policy; Valkey release notes (valkey_version and server_name "
+    "INFO fields, Valkey 7.2.5)",
+    applies_to="Redis by redis_version against min_version (7.0.0); Valkey by valkey_version against "
+    "min_valkey_version (7.2.5)",
 )
 def supported_version(facts: RedisFacts, ctx: Context):
-    version = facts.info.get("redis_version")
-    if not version:
-        raise Skip("INFO has no redis_version")
-    if _version(version) < _version(ctx.thresholds.min_version):
-        yield Fail(f"Redis {version} is older than the minimum supported {ctx.thresholds.min_version}")
+    server = server_of(facts)
+    limits = {REDIS: ("min_version", ctx.thresholds.min_version),
+              VALKEY: ("min_valkey_version", ctx.thresholds.min_valkey_version)}  # fmt: skip
+    if server.flavor not in limits:
+        raise Skip("INFO names neither Redis (redis_version) nor Valkey (server_name valkey)")
+    if not server.version:
+        raise Skip(f"INFO has no {server.flavor}_version")
+    setting, minimum = limits[server.flavor]
+    if version_tuple(server.version) < version_tuple(minimum):
+        yield Fail(
+            f"{server.name} {server.version} is older than the minimum supported {server.name} {minimum} "
+            f"({setting})"
+        )
 
 
 @check(
@@ -380,7 +392,10 @@ def debug_module_disabled(facts: RedisFacts, ctx: Context):
     for name, command in (("enable-debug-command", "DEBUG"), ("enable-module-command", "MODULE")):
         value = facts.config.get(name)
         if value is None:
-            yield Fail(f"{name} is not a setting of this Redis (before 7.0): {command} is open to ACL users")
+            yield Fail(
+                f"{name} is not a setting of {server_of(facts)} (Redis before 7.0): {command} is open to "
+                "ACL users"
+            )
         elif str(value).lower() != "no":
             yield Fail(f"{name} is {value}: {command} is enabled")
 
