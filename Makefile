@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Ansible, testinfra and the tests call the venv's tools by name.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv demo test test-fast test-lab lint bench lab-up lab-down clean
+.PHONY: all venv demo test test-fast test-lab test-flavors test-matrix lint bench lab-up lab-down clean
 all: venv
 
 venv: $(STAMP)
@@ -37,6 +37,28 @@ test-fast: venv
 
 test-lab: venv
 	$(BIN)/pytest -m lab tests
+
+# Debian 13's servers beside the default lab: Redis 8.0 and Valkey 8.1 on trixie hosts. Each
+# gets a lab of its own (one lab per machine); test-flavors runs what every server must pass
+# (deploy, idempotent rerun, values read back, checks with no high finding, kill-primary),
+# test-matrix the whole lab tier.
+LAB_MATRIX := trixie:redis trixie:valkey
+define lab_run
+	$(BIN)/redisops lab down
+	set -e; for combo in $(LAB_MATRIX); do \
+	  echo "== lab tier on $${combo%%:*} with $${combo##*:} ($(1))"; \
+	  REDISOPS_LAB_IMAGE=$${combo%%:*} REDISOPS_LAB_FLAVOR=$${combo##*:} $(BIN)/pytest -m "$(1)" tests/lab; \
+	  $(BIN)/redisops lab down; \
+	done
+endef
+
+test-flavors: venv
+	$(call lab_run,lab and flavors)
+
+test-matrix: venv
+	$(BIN)/redisops lab down
+	$(BIN)/pytest -m lab tests
+	$(call lab_run,lab)
 
 lint: venv
 	$(BIN)/ruff check .

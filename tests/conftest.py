@@ -17,3 +17,6 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "lab_last: runs after every other lab test (takes the lab down)")
+    config.addinivalue_line(
+        "markers", "flavors: the lab tests every image and server must pass (make test-flavors runs them)"
+    )

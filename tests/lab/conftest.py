@@ -45,12 +45,18 @@ def lab_paths() -> P.LabPaths:
     return P.LabPaths(P.state_dir_from_env())
 
 
+# The matrix (make test-matrix) runs the lab tier on each image and server; bookworm and
+# Redis by default.
+LAB_IMAGE = os.environ.get("REDISOPS_LAB_IMAGE") or P.DEFAULT_IMAGE
+LAB_FLAVOR = os.environ.get("REDISOPS_LAB_FLAVOR") or P.DEFAULT_FLAVOR
+
+
 @pytest.fixture(scope="session")
 def lab(lab_paths) -> P.AddressPlan:
     """A running lab of 3 hosts (brought up once; 'lab up' is idempotent)."""
     if os.geteuid() != 0:
         pytest.fail("the lab tier needs root: run 'make test' as root")
-    redisops("lab", "up", "--hosts", "3")
+    redisops("lab", "up", "--hosts", "3", "--image", LAB_IMAGE, "--flavor", LAB_FLAVOR)
     return P.plan_from_state(P.load_state(lab_paths))
 
 

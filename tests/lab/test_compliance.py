@@ -58,6 +58,7 @@ def roles(lab_paths, hosts) -> tuple:
     return primary[0], [h for h in hosts if h is not primary[0]]
 
 
+@pytest.mark.flavors
 def test_the_deployed_lab_has_no_high_finding(deployed, lab_paths, tmp_path):
     code, report = report_of()
     high = [

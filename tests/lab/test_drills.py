@@ -35,6 +35,7 @@ def failed(result: dict) -> list:
     return [(r["run"], c) for r in result["runs"] for c in r["criteria"] if not c["passed"]]
 
 
+@pytest.mark.flavors
 def test_kill_primary(deployed, tmp_path):
     code, result, output = drill(tmp_path, "kill-primary")
     assert code == 0 and result["passed"], failed(result)

@@ -19,7 +19,7 @@ from redis.retry import Retry
 
 from checks.lab import plan as P
 
-from .conftest import INVENTORY, assert_unchanged, lab_ssh, recap, run_playbook
+from .conftest import INVENTORY, LAB_FLAVOR, assert_unchanged, lab_ssh, recap, run_playbook
 
 ADMIN = "admin"
 PORT = 6379
@@ -88,6 +88,7 @@ def snapshot_managed_files(hosts) -> dict[str, str]:
 # --------------------------------------------------------------------------- deploy
 
 
+@pytest.mark.flavors
 def test_second_run_changes_nothing(deployed):
     proc = run_playbook("playbooks/site.yml")
     assert_unchanged(proc, deployed.hosts)
@@ -110,6 +111,7 @@ def test_check_mode_changes_nothing_and_shows_no_secret(deployed, lab_paths):
     assert snapshot_managed_files(deployed.hosts) == before
 
 
+@pytest.mark.flavors
 def test_config_values_read_back_from_the_live_servers(deployed, lab_paths):
     for host in deployed.hosts:
         cfg = client(lab_paths, host.address).config_get("*")
@@ -125,8 +127,9 @@ def test_config_values_read_back_from_the_live_servers(deployed, lab_paths):
         assert cfg["save"] == "3600 1 300 100 60 10000"
         assert cfg["protected-mode"] == "yes"
         assert cfg["bind"] == f"{host.address} 127.0.0.1"
-        assert cfg["aclfile"] == "/etc/redis/main/users.acl"
-        assert cfg["dir"] == "/var/lib/redis/main"
+        # The flavour's own directories (Debian's names: /etc/valkey, /var/lib/valkey).
+        assert cfg["aclfile"] == f"/etc/{LAB_FLAVOR}/main/users.acl"
+        assert cfg["dir"] == f"/var/lib/{LAB_FLAVOR}/main"
         assert cfg["min-replicas-to-write"] == "1"
         assert cfg["repl-backlog-size"] == str(64 * 1024 * 1024)
         assert cfg["slowlog-log-slower-than"] == "10000"
@@ -205,6 +208,7 @@ def test_monitoring_user_reads_but_cannot_write(deployed, lab_paths):
         mon.acl_list()
 
 
+@pytest.mark.flavors
 def test_replicas_follow_the_primary_and_get_its_data(deployed, lab_paths):
     import time
 
