@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from redis.exceptions import ConnectionError
 
 from .conftest import LAB_FLAVOR, LAB_IMAGE, assert_unchanged, run_playbook
 from .test_redis_sentinel import GROUP, app_writer, healthy, sentinel, wait_for
@@ -18,6 +19,15 @@ from .test_redis_server import client
 def servers(paths, hosts) -> dict[str, str]:
     info = {h.name: client(paths, h.address).info("server") for h in hosts}
     return {name: i.get("server_name", "redis") for name, i in info.items()}
+
+
+def all_valkey(paths, hosts) -> bool:
+    """Every server and sentinel answers as Valkey (a connection the last step closed is retried)."""
+    try:
+        sentinels = {sentinel(paths, h.address).info("server").get("server_name") for h in hosts}
+        return set(servers(paths, hosts).values()) == {"valkey"} and sentinels == {"valkey"}
+    except ConnectionError:
+        return False
 
 
 @pytest.mark.lab_last
