@@ -22,6 +22,7 @@ from pathlib import Path
 
 from checks.backup import store as S
 from checks.backup.store import BackupError
+from checks.server import identify
 
 
 @dataclass
@@ -37,14 +38,6 @@ class Options:
     # The file checker; empty: the one of the server the snapshot came from (redis-check-rdb or
     # valkey-check-rdb: Redis 7.0's checker cannot read Valkey 8's RDB format 11).
     check_rdb: str = ""
-
-
-def server_kind(info: dict) -> tuple[str, str]:
-    """(flavour, version) from INFO server: Valkey reports server_name and valkey_version, and a
-    fixed redis_version (7.2.4) for old clients that must not be taken for its version."""
-    if str(info.get("server_name", "")).lower() == "valkey":
-        return "valkey", str(info.get("valkey_version", ""))
-    return "redis", str(info.get("redis_version", ""))
 
 
 def checker_for(flavor: str) -> str:
@@ -244,7 +237,8 @@ def take_backup(group: dict, tls: dict, opts: Options, now: Callable[[], float] 
         source = choose_source(states)
         server = next(s for s in group["servers"] if s["host"] == source["host"])
         snap = snapshot(conns[server["host"]], server["host"], opts.save_timeout_s)
-        flavor, version = server_kind(conns[server["host"]].info("server"))
+        source_server = identify(conns[server["host"]].info("server"))
+        flavor, version = source_server.flavor or "redis", source_server.version
     finally:
         for c in conns.values():
             c.close()
