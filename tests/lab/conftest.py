@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,77 @@ def lab_paths() -> P.LabPaths:
 # Redis by default.
 LAB_IMAGE = os.environ.get("REDISOPS_LAB_IMAGE") or P.DEFAULT_IMAGE
 LAB_FLAVOR = os.environ.get("REDISOPS_LAB_FLAVOR") or P.DEFAULT_FLAVOR
+
+
+@dataclass(frozen=True)
+class Server:
+    """The names and paths the roles give the server they deploy (redis_server_flavor): unit
+    F-server@NAME.service, user F, /etc/F/NAME/F.conf, /var/lib/F/NAME... The kit's own names
+    (/etc/redis-ops-kit, redisops*, group redis-main, job labels) do not follow the flavour."""
+
+    flavor: str
+
+    @property
+    def user(self) -> str:
+        return self.flavor
+
+    @property
+    def group(self) -> str:
+        return self.flavor
+
+    def server_unit(self, name: str = "main") -> str:
+        return f"{self.flavor}-server@{name}.service"
+
+    @property
+    def sentinel_unit(self) -> str:
+        return f"{self.flavor}-sentinel@main.service"
+
+    # The distribution's stock units, which the roles mask: bare names, as testinfra wants them
+    # (it raises on a masked unit named with ".service" instead of answering "not enabled").
+    @property
+    def stock_server_unit(self) -> str:
+        return f"{self.flavor}-server"
+
+    @property
+    def stock_sentinel_unit(self) -> str:
+        return f"{self.flavor}-sentinel"
+
+    @property
+    def server_proc(self) -> str:
+        return f"{self.flavor}-server"
+
+    @property
+    def sentinel_proc(self) -> str:
+        return f"{self.flavor}-sentinel"
+
+    @property
+    def conf_dir(self) -> str:
+        return f"/etc/{self.flavor}"
+
+    def conf_file(self, name: str = "main") -> str:
+        return f"{self.conf_dir}/{name}/{self.flavor}.conf"
+
+    def acl_file(self, name: str = "main") -> str:
+        return f"{self.conf_dir}/{name}/users.acl"
+
+    def data_dir(self, name: str = "main") -> str:
+        return f"/var/lib/{self.flavor}/{name}"
+
+    @property
+    def sentinel_conf_dir(self) -> str:
+        return f"{self.conf_dir}/sentinel"
+
+    @property
+    def sentinel_conf(self) -> str:
+        return f"{self.sentinel_conf_dir}/sentinel.conf"
+
+    @property
+    def tls_dir(self) -> str:
+        """Its files keep their names on both servers: redis.crt, redis.key, ca.crt."""
+        return f"{self.conf_dir}/tls"
+
+
+SERVER = Server(LAB_FLAVOR)
 
 
 @pytest.fixture(scope="session")

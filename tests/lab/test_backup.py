@@ -14,7 +14,7 @@ import pytest
 
 from checks.backup.digest import digest, expiry_sample, keys_under
 
-from .conftest import assert_unchanged, lab_ssh, recap, run_playbook
+from .conftest import SERVER, assert_unchanged, lab_ssh, recap, run_playbook
 from .test_compliance import PROM_LINE, report_of, roles
 from .test_redis_sentinel import healthy, wait_for
 from .test_redis_server import client
@@ -222,10 +222,10 @@ def test_restore_brings_a_wiped_group_back_with_identical_data(deployed, lab_pat
     # AOF is back on, written from the restored data; the old files were kept aside.
     assert restored.config_get("appendonly") == {"appendonly": "yes"}
     assert restored.info("persistence")["aof_enabled"] == 1
-    kept = lab_ssh(primary.name, "ls /var/lib/redis/main").stdout
+    kept = lab_ssh(primary.name, f"ls {SERVER.data_dir()}").stdout
     assert re.search(r"appendonlydir\.pre-restore-\d{8}T\d{6}Z", kept), kept
     # The unit is the role's again (the one-time start settings are gone) and site.yml agrees.
-    assert "restore.conf" not in lab_ssh(primary.name, "systemctl cat redis-server@main.service").stdout
+    assert "restore.conf" not in lab_ssh(primary.name, f"systemctl cat {SERVER.server_unit()}").stdout
     assert_unchanged(run_playbook("playbooks/site.yml"), deployed.hosts)
     assert recap(proc.stdout)[primary.name]["failed"] == 0
 
@@ -254,7 +254,7 @@ def test_the_backup_drill_proves_identical_data(deployed, lab_paths, tmp_path):
     # The drill's keys are gone again, and no scratch server is left on the backup host.
     primary, _ = roles(lab_paths, deployed.hosts)
     assert not keys_under(client(lab_paths, primary.address), "app:drill:backup:*")
-    assert not lab_ssh(BACKUP_HOST, "pgrep -a redis-server", check=False).stdout.strip()
+    assert not lab_ssh(BACKUP_HOST, f"pgrep -a {SERVER.server_proc}", check=False).stdout.strip()
 
 
 def test_the_backup_drill_fails_when_the_restored_data_differ(deployed, tmp_path):
@@ -288,7 +288,7 @@ def test_every_redis_host_lost_new_ones_deployed_and_restored_from_the_backup_ho
     redisops("lab", "rebuild", *(h.name for h in deployed.hosts), timeout=600)
     for host in deployed.hosts:  # new machines: no Redis data, other host keys
         assert lab_ssh(host.name, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout != old_keys[host.name]
-        assert lab_ssh(host.name, "test -e /var/lib/redis/main", check=False).returncode != 0
+        assert lab_ssh(host.name, f"test -e {SERVER.data_dir()}", check=False).returncode != 0
     proc = run_playbook("playbooks/site.yml")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, deployed.hosts), timeout=60)

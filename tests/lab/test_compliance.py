@@ -16,7 +16,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from .conftest import INVENTORY, ensure_backup, lab_ssh, recap, redisops, run_playbook
+from .conftest import INVENTORY, SERVER, ensure_backup, lab_ssh, recap, redisops, run_playbook
 from .test_redis_sentinel import healthy, wait_for
 from .test_redis_server import client, secret
 
@@ -117,7 +117,7 @@ def broken(deployed, lab_paths):
     before_b = b.config_get("save") | b.config_get("appendonly") | b.config_get("bind")
     stopped = deployed.hosts[-1]
     heal = [
-        lambda: lab_ssh(stopped.name, "systemctl start redis-sentinel@main.service"),
+        lambda: lab_ssh(stopped.name, f"systemctl start {SERVER.sentinel_unit}"),
         lambda: sturdy(lab_paths, replica_a).acl_load(),
         lambda: sturdy(lab_paths, primary).acl_load(),
         lambda: sturdy(lab_paths, replica_a).config_set("maxmemory", before_a["maxmemory"]),
@@ -151,7 +151,7 @@ def broken(deployed, lab_paths):
             p.set(key, "s")
         p.acl_setuser("app", enabled=True, commands=["+flushall"])
         # A sentinel stopped.
-        lab_ssh(stopped.name, "systemctl stop redis-sentinel@main.service")
+        lab_ssh(stopped.name, f"systemctl stop {SERVER.sentinel_unit}")
         wait_for("replica B's link down", lambda: b.info("replication")["master_link_status"] == "down", 30)
         yield {"primary": primary, "a": replica_a, "b": replica_b, "stopped": stopped}
     finally:

@@ -21,7 +21,7 @@ from redis.sentinel import Sentinel
 from checks.lab import plan as P
 from checks.workload import SetWriter
 
-from .conftest import INVENTORY, assert_unchanged, lab_ssh, recap, redisops, run_playbook
+from .conftest import INVENTORY, SERVER, assert_unchanged, lab_ssh, recap, redisops, run_playbook
 from .test_redis_server import client, secret
 
 GROUP = "redis-main"
@@ -72,7 +72,7 @@ def primary_named(paths, hosts) -> dict[str, str]:
 
 def sentinel_processes(hosts) -> dict[str, str]:
     """Main PID and start time of every sentinel (a restart changes both)."""
-    cmd = "systemctl show -p MainPID -p ExecMainStartTimestampMonotonic redis-sentinel@main.service"
+    cmd = f"systemctl show -p MainPID -p ExecMainStartTimestampMonotonic {SERVER.sentinel_unit}"
     return {h.name: lab_ssh(h.name, cmd).stdout for h in hosts}
 
 
@@ -150,15 +150,16 @@ def test_sentinel_config_on_the_hosts(deployed, lab_paths):
     for host in deployed.hosts:
         out = lab_ssh(
             host.name,
-            "stat -c '%U %G %a' /etc/redis/sentinel /etc/redis/sentinel/sentinel.conf; "
-            "systemctl is-enabled redis-sentinel@main.service redis-sentinel.service; "
-            "ps -o user= -C redis-sentinel; grep -c '^sentinel myid ' /etc/redis/sentinel/sentinel.conf",
+            f"stat -c '%U %G %a' {SERVER.sentinel_conf_dir} {SERVER.sentinel_conf}; "
+            f"systemctl is-enabled {SERVER.sentinel_unit} {SERVER.stock_sentinel_unit}.service; "
+            f"ps -o user= -C {SERVER.sentinel_proc}; grep -c '^sentinel myid ' {SERVER.sentinel_conf}",
             check=False,
         ).stdout.split("\n")
-        assert out[:2] == ["redis redis 750", "redis redis 640"]
+        owner = f"{SERVER.user} {SERVER.group}"
+        assert out[:2] == [f"{owner} 750", f"{owner} 640"]
         assert out[2:4] == ["enabled", "masked"]
-        assert out[4].strip() == "redis" and out[5] == "1"
-        text = lab_ssh(host.name, "cat /etc/redis/sentinel/sentinel.conf").stdout
+        assert out[4].strip() == SERVER.user and out[5] == "1"
+        text = lab_ssh(host.name, f"cat {SERVER.sentinel_conf}").stdout
         # Only hashes of the Sentinel users' passwords; no secret of the lab in clear but the two
         # Sentinel must send (its peer password and the Redis password), in a file only redis reads.
         for name in ("sentinel_admin", "sentinel_mon", "sentinel_app"):
@@ -264,7 +265,7 @@ def test_a_timer_change_is_applied_live_to_every_sentinel(deployed, lab_paths):
         h.name: 6000 for h in hosts
     }
     for host in hosts:
-        conf = lab_ssh(host.name, "cat /etc/redis/sentinel/sentinel.conf").stdout
+        conf = lab_ssh(host.name, f"cat {SERVER.sentinel_conf}").stdout
         assert f"sentinel down-after-milliseconds {GROUP} 6000" in conf
     assert sentinel_processes(hosts) == processes, "a timer change restarted a sentinel"
     proc = run_playbook("playbooks/site.yml")
@@ -304,7 +305,7 @@ def test_a_static_setting_restarts_the_sentinels_one_at_a_time(deployed, lab_pat
     after = sentinel_processes(hosts)
     assert all(after[h] != processes[h] for h in processes), "a sentinel kept running with the old setting"
     for host in hosts:
-        assert "loglevel verbose" in lab_ssh(host.name, "cat /etc/redis/sentinel/sentinel.conf").stdout
+        assert "loglevel verbose" in lab_ssh(host.name, f"cat {SERVER.sentinel_conf}").stdout
     assert {
         h.name: sentinel(lab_paths, h.address).execute_command("SENTINEL", "MYID") for h in hosts
     } == myids
@@ -318,7 +319,7 @@ def test_a_stopped_sentinel_is_brought_back_and_rejoins(deployed, lab_paths):
     hosts = deployed.hosts
     victim = hosts[-1]
     myid = sentinel(lab_paths, victim.address).execute_command("SENTINEL", "MYID")
-    lab_ssh(victim.name, "systemctl stop redis-sentinel@main.service")
+    lab_ssh(victim.name, f"systemctl stop {SERVER.sentinel_unit}")
     proc = run_playbook("playbooks/site.yml")
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert recap(proc.stdout)[victim.name]["changed"] >= 1
@@ -353,15 +354,16 @@ def test_a_replica_that_left_is_forgotten_by_the_rerun(deployed, lab_paths):
     hosts = deployed.hosts
     primary_address = next(iter(set(primary_named(lab_paths, hosts).values())))
     spare = next(h for h in hosts if h.address != primary_address)
+    tls = SERVER.tls_dir
     conf = "\n".join([
         "port 0", "tls-port 6390", f"bind {spare.address}", "daemonize yes", "dir /tmp", 'save ""',
-        "appendonly no", "tls-cert-file /etc/redis/tls/redis.crt", "tls-key-file /etc/redis/tls/redis.key",
-        "tls-ca-cert-file /etc/redis/tls/ca.crt", "tls-replication yes", "masteruser replicator",
+        "appendonly no", f"tls-cert-file {tls}/redis.crt", f"tls-key-file {tls}/redis.key",
+        f"tls-ca-cert-file {tls}/ca.crt", "tls-replication yes", "masteruser replicator",
         f"masterauth {secret(lab_paths, 'redis_repl')}", f"replicaof {primary_address} 6379",
     ])  # fmt: skip
     # The password goes through stdin into a file only root reads, never onto a command line.
     redisops("lab", "ssh", spare.name, "umask 077; cat > /root/stale-replica.conf", input=conf)
-    lab_ssh(spare.name, "redis-server /root/stale-replica.conf")
+    lab_ssh(spare.name, f"{SERVER.server_proc} /root/stale-replica.conf")
     try:
         wait_for(
             "every sentinel to see the extra replica",
@@ -369,7 +371,11 @@ def test_a_replica_that_left_is_forgotten_by_the_rerun(deployed, lab_paths):
             timeout=40,
         )
     finally:
-        lab_ssh(spare.name, "pkill -f 'redis-server .*:6390'; rm -f /root/stale-replica.conf", check=False)
+        lab_ssh(
+            spare.name,
+            f"pkill -f '{SERVER.server_proc} .*:6390'; rm -f /root/stale-replica.conf",
+            check=False,
+        )
     proc = run_playbook("playbooks/site.yml")
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "SENTINEL RESET on" in proc.stdout
@@ -431,7 +437,7 @@ def test_rolling_restart_refuses_an_unhealthy_group(deployed, lab_paths):
     hosts = deployed.hosts
     victim = hosts[-1]
     processes = sentinel_processes(hosts)
-    lab_ssh(victim.name, "systemctl stop redis-sentinel@main.service")
+    lab_ssh(victim.name, f"systemctl stop {SERVER.sentinel_unit}")
     try:
         proc = run_playbook("playbooks/rolling_restart.yml", "-e", "redis_sentinel_gate_retries=3")
         assert proc.returncode != 0
@@ -441,7 +447,7 @@ def test_rolling_restart_refuses_an_unhealthy_group(deployed, lab_paths):
         for host in hosts[:-1]:
             assert sentinel_processes([host]) == {host.name: processes[host.name]}
     finally:
-        lab_ssh(victim.name, "systemctl start redis-sentinel@main.service")
+        lab_ssh(victim.name, f"systemctl start {SERVER.sentinel_unit}")
     wait_for("the group to be whole again", lambda: healthy(lab_paths, hosts), timeout=30)
 
 
@@ -467,8 +473,8 @@ SENTINEL_BAD_INPUTS = [
 def managed_state(hosts) -> dict[str, str]:
     """Every file Ansible manages (not sentinel.conf, which Sentinel itself rewrites) and the live users."""
     cmd = (
-        "find /etc/redis /etc/redis-ops-kit /etc/systemd/system -type f ! -name sentinel.conf | sort | "
-        "xargs -r md5sum; systemctl show -p MainPID redis-sentinel@main.service redis-server@main.service"
+        f"find {SERVER.conf_dir} /etc/redis-ops-kit /etc/systemd/system -type f ! -name sentinel.conf | "
+        f"sort | xargs -r md5sum; systemctl show -p MainPID {SERVER.sentinel_unit} {SERVER.server_unit()}"
     )
     return {h.name: lab_ssh(h.name, cmd).stdout for h in hosts}
 

@@ -19,7 +19,7 @@ from redis.retry import Retry
 
 from checks.lab import plan as P
 
-from .conftest import INVENTORY, LAB_FLAVOR, assert_unchanged, lab_ssh, recap, run_playbook
+from .conftest import INVENTORY, SERVER, assert_unchanged, lab_ssh, recap, run_playbook
 
 ADMIN = "admin"
 PORT = 6379
@@ -78,9 +78,9 @@ def snapshot_managed_files(hosts) -> dict[str, str]:
     Not sentinel.conf: Sentinel rewrites it itself (test_redis_sentinel checks it).
     """
     cmd = (
-        "find /etc/redis /etc/redis-ops-kit /etc/systemd/system -type f ! -name sentinel.conf 2>/dev/null | "
-        "sort | xargs -r stat -c '%n %Y %a %U' ; find /etc/redis /etc/redis-ops-kit -type f "
-        "! -name sentinel.conf 2>/dev/null | sort | xargs -r md5sum"
+        f"find {SERVER.conf_dir} /etc/redis-ops-kit /etc/systemd/system -type f ! -name sentinel.conf "
+        f"2>/dev/null | sort | xargs -r stat -c '%n %Y %a %U' ; find {SERVER.conf_dir} /etc/redis-ops-kit "
+        "-type f ! -name sentinel.conf 2>/dev/null | sort | xargs -r md5sum"
     )
     return {h.name: lab_ssh(h.name, cmd).stdout for h in hosts}
 
@@ -128,8 +128,8 @@ def test_config_values_read_back_from_the_live_servers(deployed, lab_paths):
         assert cfg["protected-mode"] == "yes"
         assert cfg["bind"] == f"{host.address} 127.0.0.1"
         # The flavour's own directories (Debian's names: /etc/valkey, /var/lib/valkey).
-        assert cfg["aclfile"] == f"/etc/{LAB_FLAVOR}/main/users.acl"
-        assert cfg["dir"] == f"/var/lib/{LAB_FLAVOR}/main"
+        assert cfg["aclfile"] == SERVER.acl_file()
+        assert cfg["dir"] == SERVER.data_dir()
         assert cfg["min-replicas-to-write"] == "1"
         assert cfg["repl-backlog-size"] == str(64 * 1024 * 1024)
         assert cfg["slowlog-log-slower-than"] == "10000"
@@ -295,29 +295,29 @@ def infra(deployed):
 def test_service_files_and_ports_on_every_host(deployed, infra):
     for plan in deployed.hosts:
         host = infra[plan.name]
-        service = host.service("redis-server@main")
+        service = host.service(SERVER.server_unit())
         assert service.is_enabled and service.is_running
-        assert host.check_output("ps -o user= -C redis-server").split() == ["redis"]
+        assert host.check_output(f"ps -o user= -C {SERVER.server_proc}").split() == [SERVER.user]
         for path, owner, mode in (
-            ("/etc/redis/main/redis.conf", "redis", 0o640),
-            ("/etc/redis/main/users.acl", "redis", 0o640),
-            ("/etc/redis/tls/redis.key", "redis", 0o600),
+            (SERVER.conf_file(), SERVER.user, 0o640),
+            (SERVER.acl_file(), SERVER.user, 0o640),
+            (f"{SERVER.tls_dir}/redis.key", SERVER.user, 0o600),
         ):
             f = host.file(path)
-            assert (f.user, f.group, f.mode) == (owner, "redis", mode), path
-        assert not host.file("/etc/redis/main/users.acl").contains("nopass")
+            assert (f.user, f.group, f.mode) == (owner, SERVER.group, mode), path
+        assert not host.file(SERVER.acl_file()).contains("nopass")
         assert host.socket(f"tcp://{plan.address}:{PORT}").is_listening
         assert host.socket(f"tcp://127.0.0.1:{PORT}").is_listening
         assert not host.socket("tcp://0.0.0.0:6379").is_listening
         props = dict(
             line.split("=", 1)
             for line in host.check_output(
-                "systemctl show redis-server@main -p User -p NoNewPrivileges -p ProtectSystem -p ProtectHome "
-                "-p PrivateTmp -p LimitNOFILE -p Restart -p RestartUSec"
+                f"systemctl show {SERVER.server_unit()} -p User -p NoNewPrivileges -p ProtectSystem "
+                "-p ProtectHome -p PrivateTmp -p LimitNOFILE -p Restart -p RestartUSec"
             ).splitlines()
         )
         assert props == {
-            "User": "redis",
+            "User": SERVER.user,
             "NoNewPrivileges": "yes",
             "ProtectSystem": "strict",
             "ProtectHome": "yes",
@@ -326,7 +326,7 @@ def test_service_files_and_ports_on_every_host(deployed, infra):
             "Restart": "on-failure",
             "RestartUSec": "15s",
         }
-        assert host.service("redis-server").is_enabled is False
+        assert host.service(SERVER.stock_server_unit).is_enabled is False
 
 
 # ------------------------------------------------------------- static vs dynamic
@@ -377,7 +377,7 @@ def test_runtime_setting_is_applied_live_without_restart(deployed, lab_paths):
     for host in deployed.hosts:
         conn = client(lab_paths, host.address)
         assert conn.config_get("slowlog-max-len") == {"slowlog-max-len": "2048"}
-        assert "slowlog-max-len 2048" in lab_ssh(host.name, "cat /etc/redis/main/redis.conf").stdout
+        assert "slowlog-max-len 2048" in lab_ssh(host.name, f"cat {SERVER.conf_file()}").stdout
     assert _run_ids(deployed, lab_paths) == before, "a runtime setting restarted Redis"
 
 
@@ -447,9 +447,11 @@ def test_a_second_instance_per_host_then_its_removal(deployed, lab_paths):
     for host in deployed.hosts:
         cfg = client(lab_paths, host.address, port=6380).config_get("*")
         assert (cfg["maxmemory"], cfg["maxmemory-policy"]) == (str(64 * 1024**2), "allkeys-lru")
-        assert (cfg["appendonly"], cfg["save"], cfg["dir"]) == ("no", "", "/var/lib/redis/cache")
+        assert (cfg["appendonly"], cfg["save"], cfg["dir"]) == ("no", "", SERVER.data_dir("cache"))
         assert client(lab_paths, host.address).config_get("maxmemory")["maxmemory"] == str(256 * 1024**2)
-        unit = lab_ssh(host.name, "systemctl show redis-server@cache -p Restart -p ActiveState").stdout
+        unit = lab_ssh(
+            host.name, f"systemctl show {SERVER.server_unit('cache')} -p Restart -p ActiveState"
+        ).stdout
         # No persistence: an automatic restart would bring back an empty primary.
         assert unit.split() == ["Restart=no", "ActiveState=active"]
         assert "6380" in lab_ssh(host.name, "nft list table inet redis_ops_kit").stdout
@@ -466,8 +468,9 @@ def test_a_second_instance_per_host_then_its_removal(deployed, lab_paths):
     for host in deployed.hosts:
         state = lab_ssh(
             host.name,
-            "systemctl is-active redis-server@cache; test -e /etc/redis/cache && echo conf || echo no-conf; "
-            "test -d /var/lib/redis/cache && echo data-kept",
+            f"systemctl is-active {SERVER.server_unit('cache')}; "
+            f"test -e {SERVER.conf_dir}/cache && echo conf || echo no-conf; "
+            f"test -d {SERVER.data_dir('cache')} && echo data-kept",
             check=False,
         ).stdout.split()
         assert state == ["inactive", "no-conf", "data-kept"]
