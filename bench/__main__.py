@@ -14,7 +14,11 @@
 - drill: kill-primary on the deployed lab, 5 runs in a row (at least): promotion time and
   client error window against down-after, acknowledged writes lost;
 - backup: about 1 GB on a local server (127.0.0.1): backup (BGSAVE, copy, redis-check-rdb),
-  transfer rate, and the restore path beside redis-server's own load of the same file.
+  transfer rate, and the restore path beside redis-server's own load of the same file;
+- servers: Redis 7.0 (bookworm), Redis 8.0 and Valkey 8.1 (trixie), a lab each in turn, each
+  deployed by site.yml: redis-benchmark against the kit's config and the kill-primary drill,
+  printed side by side, a column per server (bench/servers_bench.py). It runs last and
+  leaves the lab down.
 
 Medians of several runs, with min and max; nothing here fails a test run.
 """
@@ -36,7 +40,18 @@ from bench import checks_bench
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
 REDISOPS = str(BIN / "redisops")
-SECTIONS = ("lab", "deploy", "rolling", "throughput", "checks", "scale", "impact", "drill", "backup")
+SECTIONS = (
+    "lab",
+    "deploy",
+    "rolling",
+    "throughput",
+    "checks",
+    "scale",
+    "impact",
+    "drill",
+    "backup",
+    "servers",
+)
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
@@ -236,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sections = args.only or list(SECTIONS)
-    if ("lab" in sections or "deploy" in sections) and lab_is_up():
+    if {"lab", "deploy", "servers"} & set(sections) and lab_is_up():
         sys.exit("bench: a lab is up; the benchmark takes it down and up: run 'redisops lab down' first")
     rows: list[tuple] = []
     if "lab" in sections:
@@ -259,8 +274,16 @@ def main(argv: list[str] | None = None) -> int:
         from bench import backup_bench
 
         rows += backup_bench.bench_backup(args.runs)
-    print_table(rows)
-    if {"deploy", "rolling", "throughput", "checks", "drill"} & set(sections):
+    side_by_side = None
+    if "servers" in sections:
+        from bench import servers_bench
+
+        side_by_side = servers_bench.bench_servers(REDISOPS, args.runs, max(args.runs, 5), bench_drill)
+    if rows:
+        print_table(rows)
+    if side_by_side:
+        servers_bench.print_side_by_side(*side_by_side)
+    if {"deploy", "rolling", "throughput", "checks", "drill"} & set(sections) and not side_by_side:
         print("\nThe lab is left deployed; 'redisops lab down' removes it.")
     return 0
 

@@ -1,0 +1,55 @@
+#!/bin/sh
+# Runs on a lab host (as root), for 'make bench --only servers':
+#   server_copy.sh start FLAVOR ADDRESS   a throwaway copy of the deployed instance's config
+#                                         (FLAVOR-server, the kit's FLAVOR.conf) on ADDRESS:7100
+#                                         (plain) and ADDRESS:7101 (TLS); prints its bench
+#                                         user's password and the server's version
+#   server_copy.sh stop                   stops it and removes its files
+#
+# The copy keeps every setting of the role (AOF everysec, save rules, TLS, client certificates,
+# io-threads, maxmemory...) except what a lone benchmark copy cannot have: its ports, bind
+# address, data directory, log file, replicas (min-replicas-to-write 0) and users (one throwaway
+# bench user with a random password, gone with the copy). The deployed instance is not touched.
+set -eu
+WORK=/run/redisops-bench-copy
+PORT=7100
+TLS_PORT=7101
+
+case "$1" in
+start)
+  flavor=$2 address=$3
+  conf=/etc/$flavor/main/$flavor.conf
+  [ -r "$conf" ] || { echo "server_copy: no $conf: deploy site.yml first" >&2; exit 1; }
+  rm -rf "$WORK"
+  mkdir -m 0700 -p "$WORK/data"
+  pass=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  umask 077
+  printf 'user default off resetchannels -@all\nuser bench on >%s ~* &* +@all\n' "$pass" >"$WORK/users.acl"
+  "/usr/bin/$flavor-server" "$conf" --daemonize yes --supervised no --pidfile "$WORK/server.pid" \
+    --logfile "$WORK/server.log" --dir "$WORK/data" --bind "$address" \
+    --port "$PORT" --tls-port "$TLS_PORT" --aclfile "$WORK/users.acl" --min-replicas-to-write 0
+  for _ in $(seq 100); do
+    if [ -s "$WORK/server.pid" ] && grep -q "Ready to accept connections" "$WORK/server.log"; then
+      echo "$pass"
+      "/usr/bin/$flavor-server" --version
+      exit 0
+    fi
+    sleep 0.1
+  done
+  echo "server_copy: $flavor-server did not start:" >&2
+  tail -20 "$WORK/server.log" >&2
+  exit 1
+  ;;
+stop)
+  if [ -s "$WORK/server.pid" ]; then
+    pid=$(cat "$WORK/server.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$WORK"
+  ;;
+*)
+  echo "usage: server_copy.sh start FLAVOR ADDRESS | stop" >&2
+  exit 2
+  ;;
+esac
