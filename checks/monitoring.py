@@ -5,6 +5,11 @@ every host; this writes where they are as Prometheus file_sd files (one per job:
 ``redis_sentinel``, ``node``) with the labels the alert rules and the dashboard group by (``group``,
 ``host``), and a prometheus.yml that scrapes them and loads the kit's rules. The ports come from the
 role's own filter, so the two never disagree.
+
+A Redis instance without save rules (AOF only, or a cache) also gets ``rdb_snapshots: "off"``: its
+``rdb_last_save_time`` stays at its start and its changes only grow, so RedisRdbSaveTooOld leaves it
+alone (PER-03 skips it for the same reason). Only those targets carry the label, so every other
+alert keeps the labels it had, and targets written by other means still get the alert.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ def scrape_targets(inventory: str | None = None, vault_password_file: str | None
             labels = {"host": name}
             if t["kind"] == "redis":
                 labels["group"] = groups.get(t["instance"], t["instance"])
+                if not t["rdb_snapshots"]:
+                    labels["rdb_snapshots"] = "off"
                 out["redis"].append({"targets": [f"{host_port}:{t['port']}"], "labels": labels})
             else:
                 out["redis_sentinel"].append({"targets": [f"{host_port}:{t['port']}"], "labels": labels})

@@ -127,6 +127,37 @@ def test_the_scrape_targets_of_the_lab_inventory(tmp_path):
     assert config["global"]["scrape_interval"] == "5s"
 
 
+def test_instances_without_save_rules_are_labelled_so_the_snapshot_age_alert_leaves_them_alone(tmp_path):
+    """An AOF-only instance's rdb_last_save_time stays at its start and its changes only grow:
+    its target says rdb_snapshots="off", and RedisRdbSaveTooOld matches rdb_snapshots!="off"."""
+    (tmp_path / "hosts.yml").write_text(
+        yaml.safe_dump(
+            {"all": {"children": {"redis": {"hosts": {
+                "redis-a": {"ansible_host": "10.0.0.11"},  # the role's save rules
+                "redis-b": {"ansible_host": "10.0.0.12", "redis_server_save": [],
+                            "redis_server_appendonly": True},  # AOF only, host-wide
+                "redis-c": {"ansible_host": "10.0.0.13", "redis_server_instances": [
+                    {"name": "main", "port": 6379},
+                    {"name": "cache", "port": 6380, "save": [], "appendonly": False},
+                ]},
+            }}}}}
+        )
+    )  # fmt: skip
+    out = tmp_path / "targets"
+    assert main(["monitoring", "targets", "-i", str(tmp_path / "hosts.yml"), "--dir", str(out)]) == 0
+    labels = {t["targets"][0]: t["labels"] for t in json.loads((out / "redis.json").read_text())}
+    assert labels == {
+        "10.0.0.11:9121": {"host": "redis-a", "group": "main"},
+        "10.0.0.12:9121": {"host": "redis-b", "group": "main", "rdb_snapshots": "off"},
+        "10.0.0.13:9121": {"host": "redis-c", "group": "main"},
+        "10.0.0.13:9122": {"host": "redis-c", "group": "cache", "rdb_snapshots": "off"},
+    }
+    rules = yaml.safe_load((REPO / "monitoring" / "redis-ops-kit.rules.yml").read_text())
+    alerts = {r.get("alert"): r for g in rules["groups"] for r in g["rules"]}
+    expr = alerts["RedisRdbSaveTooOld"]["expr"]
+    assert expr.count('rdb_snapshots!="off"') == 2, expr
+
+
 GOOD = {
     "redis_exporter_listen_address": "10.0.0.5",
     "redis_exporter_port_base": 9121,

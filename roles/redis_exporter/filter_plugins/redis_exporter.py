@@ -26,7 +26,9 @@ def redis_exporter_targets(
     in_redis: bool, in_sentinel: bool,
 ) -> list[dict]:  # fmt: skip
     """One exporter per present Redis instance (ports from ``port_base`` in instance order) and
-    one for the host's Sentinel: {name, kind, scrape, port, url, tls, instance}."""
+    one for the host's Sentinel: {name, kind, scrape, port, url, tls, instance, rdb_snapshots}.
+    ``rdb_snapshots``: the instance has save rules (False for AOF-only and cache instances, and
+    for the Sentinel), so that an alert on the snapshot's age can leave the others alone."""
     out = []
     if in_redis:
         role_vars = {"redis_server_maxmemory": "1gb", "redis_server_maxclients": 10000, **server_vars}
@@ -42,6 +44,7 @@ def redis_exporter_targets(
                     "port": int(port_base) + offset,
                     "tls": tls,
                     "url": f"{'rediss' if tls else 'redis'}://{address}:{port}",
+                    "rdb_snapshots": bool(inst["save"]),
                 }
             )
     if in_sentinel:
@@ -57,6 +60,7 @@ def redis_exporter_targets(
                 "port": int(sentinel_port),
                 "tls": tls,
                 "url": f"{'rediss' if tls else 'redis'}://{address}:{port}",
+                "rdb_snapshots": False,
             }
         )
     ports = [t["port"] for t in out]
