@@ -2,14 +2,23 @@
 # Runs on a lab host (as root), for 'make bench --only servers':
 #   server_copy.sh start FLAVOR ADDRESS   a throwaway copy of the deployed instance's config
 #                                         (FLAVOR-server, the kit's FLAVOR.conf) on ADDRESS:7100
-#                                         (plain) and ADDRESS:7101 (TLS); prints its bench
-#                                         user's password and the server's version
+#                                         (plain) and ADDRESS:7101 (TLS); prints the
+#                                         server's version
 #   server_copy.sh stop                   stops it and removes its files
 #
 # The copy keeps every setting of the role (AOF everysec, save rules, TLS, client certificates,
 # io-threads, maxmemory...) except what a lone benchmark copy cannot have: its ports, bind
-# address, data directory, log file, replicas (min-replicas-to-write 0) and users (one throwaway
-# bench user with a random password, gone with the copy). The deployed instance is not touched.
+# address, data directory, log file, replicas (min-replicas-to-write 0) and users. The deployed
+# instance is not touched.
+#
+# Users: redis-benchmark takes a password only on its command line (-a), where every process list
+# shows it, so the copy has no password to show. Its one user is the default user, without a
+# password but allowed PING, SET and GET on key:* and nothing else: no CONFIG GET (the kit's
+# config holds masterauth), no other key, no admin command. The TLS port asks for a client
+# certificate as the kit's config says (tls-auth-clients). The copy holds only the benchmark's
+# keys and is gone with 'stop'. A default user without a password is refused to every address
+# but loopback (protected mode), so the copy turns protected mode off: the benchmark client runs
+# on the control machine, across the lab's network.
 set -eu
 WORK=/run/redisops-bench-copy
 PORT=7100
@@ -22,15 +31,14 @@ start)
   [ -r "$conf" ] || { echo "server_copy: no $conf: deploy site.yml first" >&2; exit 1; }
   rm -rf "$WORK"
   mkdir -m 0700 -p "$WORK/data"
-  pass=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
   umask 077
-  printf 'user default off resetchannels -@all\nuser bench on >%s ~* &* +@all\n' "$pass" >"$WORK/users.acl"
+  echo 'user default on nopass resetchannels -@all +ping +set +get ~key:*' >"$WORK/users.acl"
   "/usr/bin/$flavor-server" "$conf" --daemonize yes --supervised no --pidfile "$WORK/server.pid" \
     --logfile "$WORK/server.log" --dir "$WORK/data" --bind "$address" \
-    --port "$PORT" --tls-port "$TLS_PORT" --aclfile "$WORK/users.acl" --min-replicas-to-write 0
+    --port "$PORT" --tls-port "$TLS_PORT" --aclfile "$WORK/users.acl" --min-replicas-to-write 0 \
+    --protected-mode no
   for _ in $(seq 100); do
     if [ -s "$WORK/server.pid" ] && grep -q "Ready to accept connections" "$WORK/server.log"; then
-      echo "$pass"
       "/usr/bin/$flavor-server" --version
       exit 0
     fi
