@@ -22,7 +22,7 @@ import yaml
 from tests.promql_names import KNOWN_METRICS
 
 from .conftest import BIN, INVENTORY, REPO, ensure_backup, lab_ssh, redisops, run_playbook
-from .test_redis_sentinel import healthy, wait_for
+from .test_redis_sentinel import healthy, master_state, wait_for
 from .test_redis_server import client
 
 PROMETHEUS = shutil.which("prometheus")
@@ -52,7 +52,9 @@ def deployed(lab, lab_paths):
     proc = run_playbook("playbooks/compliance_timer.yml")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     lab_ssh(lab.hosts[-1].name, "systemctl start redisops-check.service")
-    client(lab_paths, lab.hosts[0].address).set("app:monitoring:probe", "1")  # db0 has a key to count
+    # db0 has a key to count; written to the primary Sentinel names: earlier modules' drills and
+    # failovers leave it on any host, and a replica refuses the write (READONLY).
+    client(lab_paths, master_state(lab_paths, lab.hosts[0])["ip"]).set("app:monitoring:probe", "1")
     return lab
 
 
