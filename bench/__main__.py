@@ -146,9 +146,13 @@ def bench_rolling(runs: int) -> list[tuple]:
 
 def bench_throughput(rounds: int) -> list[tuple]:
     """Needs a deployed lab (runs after bench_deploy, or on one left up by 'make demo')."""
+    sys.path.insert(0, str(REPO))
+    from checks.lab import plan as P
+
+    flavor = P.lab_flavor(P.load_state(P.LabPaths(P.state_dir_from_env())))
     script = (REPO / "bench" / "throughput.sh").read_text()
     proc = subprocess.run(
-        [REDISOPS, "lab", "ssh", "redis-1", f"ROUNDS={max(rounds, 5)} sh -s"],
+        [REDISOPS, "lab", "ssh", "redis-1", f"FLAVOR={flavor} ROUNDS={max(rounds, 5)} sh -s"],
         input=script,
         capture_output=True,
         text=True,

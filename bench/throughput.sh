@@ -1,7 +1,8 @@
 #!/bin/sh
-# Runs on a lab host (as root): redis-benchmark against the role's redis.conf and
-# against the distribution's stock redis.conf, side by side on the same host, plain
-# TCP and TLS, alternating rounds. Prints CSV lines: config,transport,test,rps.
+# Runs on a lab host (as root): redis-benchmark against the role's config and against
+# the distribution's stock config of the same server (FLAVOR: redis, the default, or
+# valkey), side by side on the same host, plain TCP and TLS, alternating rounds.
+# Prints CSV lines: config,transport,test,rps.
 #
 # Both servers are throwaway copies on spare ports with their own data directory,
 # so the deployed instance is not touched. The role's copy keeps every setting of
@@ -14,8 +15,14 @@
 set -eu
 ROUNDS=${ROUNDS:-3}
 REQUESTS=${REQUESTS:-1000000}
-ROLE_CONF=/etc/redis/main/redis.conf
-TLS=/etc/redis/tls
+FLAVOR=${FLAVOR:-redis}
+SERVER=/usr/bin/$FLAVOR-server
+ROLE_CONF=/etc/$FLAVOR/main/$FLAVOR.conf
+STOCK_CONF=/etc/$FLAVOR/$FLAVOR.conf
+TLS=/etc/$FLAVOR/tls
+for f in "$SERVER" "$ROLE_CONF" "$STOCK_CONF"; do
+  [ -e "$f" ] || { echo "throughput: no $f on this host: deploy site.yml with redis_server_flavor $FLAVOR" >&2; exit 1; }
+done
 WORK=$(mktemp -d /tmp/redisops-bench.XXXXXX)
 trap 'for p in "$WORK"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; sleep 0.5; rm -rf "$WORK"' EXIT
 
@@ -26,7 +33,7 @@ start() { # name conf port tls_port extra...
   name=$1 conf=$2 port=$3 tls_port=$4; shift 4
   mkdir -p "$WORK/$name"
   # shellcheck disable=SC2086
-  redis-server "$conf" --daemonize yes --pidfile "$WORK/$name.pid" --logfile "$WORK/$name.log" \
+  "$SERVER" "$conf" --daemonize yes --pidfile "$WORK/$name.pid" --logfile "$WORK/$name.log" \
     --dir "$WORK/$name" --port "$port" --tls-port "$tls_port" --bind 127.0.0.1 "$@"
   for _ in $(seq 50); do [ -s "$WORK/$name.pid" ] && break; sleep 0.1; done
   sleep 0.5
@@ -39,9 +46,9 @@ start role-tls "$ROLE_CONF" 0 7101 --aclfile "$WORK/users.acl" --min-replicas-to
 # The role's config without the append-only file, to show what AOF costs.
 start role-noaof "$ROLE_CONF" 7102 0 --aclfile "$WORK/users.acl" --min-replicas-to-write 0 --appendonly no
 # The distribution's stock config.
-start stock-plain /etc/redis/redis.conf 7200 0 --supervised no
+start stock-plain "$STOCK_CONF" 7200 0 --supervised no
 # shellcheck disable=SC2086
-start stock-tls /etc/redis/redis.conf 0 7201 --supervised no $tls_files --tls-auth-clients no
+start stock-tls "$STOCK_CONF" 0 7201 --supervised no $tls_files --tls-auth-clients no
 
 bench() { # config transport port
   config=$1 transport=$2 port=$3; shift 3
