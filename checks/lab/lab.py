@@ -351,10 +351,15 @@ class Lab:
             "--capability=CAP_NET_ADMIN", "--console=read-only", "--link-journal=no",
             "--resolv-conf=off", "--timezone=off",
         ]  # fmt: skip
+        # The containers get the unified cgroup hierarchy (cgroup v2), as Debian 11 and later boot
+        # with, even on a host that mounts the legacy or hybrid one: there, trixie's systemd 257 now
+        # and then lost a freshly started unit's cgroup and failed to start it ("Failed to spawn
+        # executor: No such file or directory", result 'resources').
+        env = {**os.environ, "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1"}
         with open(console, "ab") as out:
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, env=env,
             )  # fmt: skip
         return proc.pid
 

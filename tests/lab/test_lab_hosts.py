@@ -55,6 +55,8 @@ def test_testinfra_over_the_inventory_sees_real_hosts(lab, infra_hosts):
         assert host.check_output("hostname") == plan.name
         assert host.check_output("readlink /proc/1/exe") == "/usr/lib/systemd/systemd"
         assert host.run("systemctl is-system-running").stdout.strip() in ("running", "degraded")
+        # The unified cgroup hierarchy, as real Debian hosts boot, whatever this machine mounts.
+        assert host.check_output("stat -fc %T /sys/fs/cgroup") == "cgroup2fs"
         assert host.service("ssh").is_running
         assert host.service("ssh").is_enabled
         assert plan.address in host.interface("eth0").addresses
