@@ -153,6 +153,32 @@ def run_playbook(*args: str, timeout: float = 900) -> subprocess.CompletedProces
     )
 
 
+def failures(output: str, max_lines: int = 40) -> list[str]:
+    """Each failed task of an ansible-playbook run: its TASK line and the host's failure, as
+    many as there were. The tail of a long run alone can miss a host that failed early."""
+    found, task, block = [], "", None
+    for line in output.splitlines():
+        if block is not None:
+            if line.startswith((" ", "\t")) and len(block) < max_lines:
+                block.append(line)
+                continue
+            found.append("\n".join(block))
+            block = None
+        if line.startswith("TASK ["):
+            task = line
+        elif line.startswith(("fatal: [", "failed: [")):
+            block = [task, line]
+    if block is not None:
+        found.append("\n".join(block))
+    return found
+
+
+def playbook_failure(proc: subprocess.CompletedProcess, tail: int = 4000) -> str:
+    """What an assertion on a failed run shows: every failed task, then the run's tail."""
+    head = "\n\n".join(failures(proc.stdout))
+    return f"{head}\n\n--- last lines ---\n{proc.stdout[-tail:]}{proc.stderr[-2000:]}"
+
+
 def recap(output: str) -> dict[str, dict[str, int]]:
     """PLAY RECAP counters per host."""
     import re
@@ -166,7 +192,7 @@ def recap(output: str) -> dict[str, dict[str, int]]:
 def assert_unchanged(proc: subprocess.CompletedProcess, hosts) -> None:
     """The playbook succeeded, ran on every one of ``hosts`` and changed nothing anywhere (the
     backup host, which site.yml's monitoring play reaches too, included)."""
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     counts = recap(proc.stdout)
     assert {h.name for h in hosts} <= set(counts), counts
     assert {h: c["changed"] for h, c in counts.items()} == dict.fromkeys(counts, 0), proc.stdout[-4000:]
@@ -184,4 +210,4 @@ def ensure_backup() -> None:
     for args in (("playbooks/backup_timer.yml", "-e", "redis_backup_timer_enabled=false"),
                  ("playbooks/backup.yml",)):  # fmt: skip
         proc = run_playbook(*args)
-        assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+        assert proc.returncode == 0, playbook_failure(proc)

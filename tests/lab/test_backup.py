@@ -14,7 +14,7 @@ import pytest
 
 from checks.backup.digest import digest, expiry_sample, keys_under
 
-from .conftest import SERVER, assert_unchanged, lab_ssh, recap, run_playbook
+from .conftest import SERVER, assert_unchanged, lab_ssh, playbook_failure, recap, run_playbook
 from .test_compliance import PROM_LINE, report_of, roles
 from .test_redis_sentinel import healthy, wait_for
 from .test_redis_server import client
@@ -30,13 +30,13 @@ def deployed(lab, lab_paths):
     """site.yml, then the backup host set up with a timer that fires every 10 s (for the first
     test); the timer is stopped after this module, so later drills measure without backups."""
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, lab.hosts), timeout=60)
     proc = run_playbook(
         "playbooks/backup_timer.yml", "-e", "redis_backup_schedule=*:*:0/10", "-e",
         "redis_backup_randomized_delay_sec=0",
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     yield lab
     lab_ssh(BACKUP_HOST, "systemctl disable --now redisops-backup.timer", check=False)
 
@@ -149,7 +149,7 @@ def test_a_failed_run_is_loud_keeps_the_store_and_ages_in_the_checks(deployed, l
         for host in deployed.hosts:
             lab_ssh(host.name, f"mv {sources}.keep {sources}")
     proc = run_playbook("playbooks/backup.yml")
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     _, report = report_of("--dump-facts", str(tmp_path / "facts.json"))
     assert {r["status"] for r in report["results"] if r["check"] == "PER-03"} == {"pass"}, report
     (backups,) = json.loads((tmp_path / "facts.json").read_text())["backups"]
@@ -205,14 +205,14 @@ def test_restore_brings_a_wiped_group_back_with_identical_data(deployed, lab_pat
     want_expiry = expiry_sample(admin, sample)
     assert sum(1 for v in want_expiry.values() if v > 0) >= 15
     proc = run_playbook("playbooks/backup.yml")
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     # The accident: every key gone, on every node (FLUSHALL replicates).
     admin.flushall()
     admin.execute_command("WAIT", 2, 5000)
     assert all(client(lab_paths, h.address).dbsize() == 0 for h in deployed.hosts)
 
     proc = _restore("-e", "redis_restore_confirm=redis-main")
-    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     # Identical data on every node, expiry times included; the primary did not move.
     wait_for(
         "a healthy Sentinel group", lambda: healthy(lab_paths, deployed.hosts, primary.address), timeout=60
@@ -282,7 +282,7 @@ def test_every_redis_host_lost_new_ones_deployed_and_restored_from_the_backup_ho
     sample = keys_under(admin, "app:dr:str:*")[:40]
     want_expiry = expiry_sample(admin, sample)
     proc = run_playbook("playbooks/backup.yml")
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     admin.close()
     old_keys = {
         h.name: lab_ssh(h.name, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout for h in deployed.hosts
@@ -293,15 +293,15 @@ def test_every_redis_host_lost_new_ones_deployed_and_restored_from_the_backup_ho
         assert lab_ssh(host.name, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout != old_keys[host.name]
         assert lab_ssh(host.name, f"test -e {SERVER.data_dir()}", check=False).returncode != 0
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, deployed.hosts), timeout=60)
     new_primary, _ = roles(lab_paths, deployed.hosts)
     assert client(lab_paths, new_primary.address).dbsize() == 0
     proc = run_playbook("playbooks/backup_timer.yml", "-e", "redis_backup_timer_enabled=false")
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
 
     proc = _restore("-e", "redis_restore_confirm=redis-main")
-    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     wait_for(
         "a healthy Sentinel group",
         lambda: healthy(lab_paths, deployed.hosts, new_primary.address),

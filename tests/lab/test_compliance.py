@@ -16,7 +16,16 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from .conftest import INVENTORY, SERVER, ensure_backup, lab_ssh, recap, redisops, run_playbook
+from .conftest import (
+    INVENTORY,
+    SERVER,
+    ensure_backup,
+    lab_ssh,
+    playbook_failure,
+    recap,
+    redisops,
+    run_playbook,
+)
 from .test_redis_sentinel import healthy, wait_for
 from .test_redis_server import client, secret
 
@@ -30,7 +39,7 @@ PROM_LINE = re.compile(
 def deployed(lab, lab_paths):
     """site.yml once, a healthy group and an off-host backup before any check runs."""
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, lab.hosts), timeout=60)
     ensure_backup()
     return lab
@@ -201,7 +210,7 @@ def test_after_healing_the_checks_are_clean_again(deployed, lab_paths):
     code, report = report_of()
     assert code == 0, failing(report)
     proc = run_playbook("playbooks/compliance.yml")
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
 
 
 def _expired_client_cert(lab_paths, out: Path) -> tuple[str, str]:
@@ -281,7 +290,7 @@ def test_the_scheduled_run_on_a_lab_host(deployed, lab_paths):
         json.dumps({"redis_compliance_schedule": "*:*:0/10", "redis_compliance_randomized_delay_sec": 0}),
     ]
     proc = run_playbook("playbooks/compliance_timer.yml", *fast)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     try:
         again = run_playbook("playbooks/compliance_timer.yml", *fast)
         assert recap(again.stdout)[host]["changed"] == 0, again.stdout[-4000:]

@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from .conftest import INVENTORY, ensure_backup, redisops, run_playbook
+from .conftest import INVENTORY, ensure_backup, playbook_failure, redisops, run_playbook
 from .test_redis_sentinel import healthy, wait_for
 
 
 @pytest.fixture(scope="module")
 def deployed(lab, lab_paths):
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, lab.hosts), timeout=60)
     ensure_backup()  # the preflight refuses a group without a fresh off-host backup (PER-03)
     return lab

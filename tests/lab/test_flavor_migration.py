@@ -11,7 +11,7 @@ import time
 import pytest
 from redis.exceptions import ConnectionError
 
-from .conftest import LAB_FLAVOR, LAB_IMAGE, assert_unchanged, run_playbook
+from .conftest import LAB_FLAVOR, LAB_IMAGE, assert_unchanged, playbook_failure, run_playbook
 from .test_redis_sentinel import GROUP, app_writer, healthy, sentinel, wait_for
 from .test_redis_server import client
 
@@ -36,7 +36,7 @@ def test_redis_7_group_moves_to_valkey_under_load_losing_no_acknowledged_write(l
         pytest.skip("the migration starts from the default lab: bookworm with Redis 7.0")
     hosts = lab.hosts
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     assert wait_for("a healthy group", lambda: healthy(lab_paths, hosts), timeout=30)
     assert set(servers(lab_paths, hosts).values()) == {"redis"}
 
@@ -50,7 +50,7 @@ def test_redis_7_group_moves_to_valkey_under_load_losing_no_acknowledged_write(l
         time.sleep(1)
         proc = run_playbook("playbooks/migrate_flavor.yml", timeout=1800)
         time.sleep(1)
-    assert proc.returncode == 0, proc.stdout[-8000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     assert wait_for("the group to settle", lambda: healthy(lab_paths, hosts), timeout=60)
     report = writer.history.summary(writer.members())
     print(f"migration under load: {report}")

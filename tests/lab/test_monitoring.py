@@ -21,7 +21,7 @@ import yaml
 
 from tests.promql_names import KNOWN_METRICS
 
-from .conftest import BIN, INVENTORY, REPO, ensure_backup, lab_ssh, redisops, run_playbook
+from .conftest import BIN, INVENTORY, REPO, ensure_backup, lab_ssh, playbook_failure, redisops, run_playbook
 from .test_redis_sentinel import healthy, master_state, wait_for
 from .test_redis_server import client
 
@@ -46,11 +46,11 @@ def deployed(lab, lab_paths):
     """site.yml (the monitoring play included), a healthy group, an off-host backup and one
     scheduled compliance run: every metrics file the rules read is there."""
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, lab.hosts), timeout=60)
     ensure_backup()
     proc = run_playbook("playbooks/compliance_timer.yml")
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     lab_ssh(lab.hosts[-1].name, "systemctl start redisops-check.service")
     # db0 has a key to count; written to the primary Sentinel names: earlier modules' drills and
     # failovers leave it on any host, and a replica refuses the write (READONLY).
@@ -86,7 +86,7 @@ def prometheus(deployed, tmp_path_factory):
     proc = run_playbook(
         "-i", str(tmp / "inventory.yml"), "playbooks/alert_rules.yml", "-e", f"@{tmp / 'vars.json'}"
     )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     rules = tmp / "rules" / "redis-ops-kit.rules.yml"
     assert "for: 2s" in rules.read_text()
     redisops(
@@ -217,7 +217,7 @@ def test_a_killed_primary_raises_the_primary_and_replication_alerts_which_clear_
         proc = redisops(
             "drill", "failover", "--scenario", "kill-primary", "--no-site-check", check=False, timeout=600
         )
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert proc.returncode == 0, playbook_failure(proc)
 
         def cleared():
             return not {name for name, _ in alerts(prometheus)} & FAULT_ALERTS
@@ -243,7 +243,7 @@ def test_an_exporter_left_over_from_a_removed_instance_is_stopped_and_removed(de
     lab_ssh(host, make)
     assert lab_ssh(host, "systemctl is-active redisops-exporter@redis-gone").stdout.strip() == "active"
     proc = run_playbook("playbooks/monitoring.yml", "--limit", host)
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     look = (
         "systemctl is-active redisops-exporter@redis-gone; "
         f"systemctl is-enabled redisops-exporter@redis-gone; ls {conf}"

@@ -21,7 +21,16 @@ from redis.sentinel import Sentinel
 from checks.lab import plan as P
 from checks.workload import SetWriter
 
-from .conftest import INVENTORY, SERVER, assert_unchanged, lab_ssh, recap, redisops, run_playbook
+from .conftest import (
+    INVENTORY,
+    SERVER,
+    assert_unchanged,
+    lab_ssh,
+    playbook_failure,
+    recap,
+    redisops,
+    run_playbook,
+)
 from .test_redis_server import client, secret
 
 GROUP = "redis-main"
@@ -119,7 +128,7 @@ def healthy(paths, hosts, primary_address: str | None = None) -> bool:
 def deployed(lab, lab_paths):
     """site.yml once: servers and sentinels (fresh lab or already deployed)."""
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, lab.hosts), timeout=30)
     return lab
 
@@ -241,7 +250,7 @@ def test_failover_then_rerun_keeps_the_new_primary_and_restarts_nothing(deployed
     new = next(h for h in hosts if h.address == new_address)
 
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     said = next(line for line in proc.stdout.splitlines() if "as the sentinels say" in line)
     assert f"main: {new.name}" in said, said
     assert_unchanged(proc, hosts)
@@ -260,7 +269,7 @@ def test_a_timer_change_is_applied_live_to_every_sentinel(deployed, lab_paths):
     hosts = deployed.hosts
     processes = sentinel_processes(hosts)
     proc = run_playbook("playbooks/site.yml", "-e", '{"redis_sentinel_down_after_milliseconds": 6000}')
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     assert {h.name: master_state(lab_paths, h)["down-after-milliseconds"] for h in hosts} == {
         h.name: 6000 for h in hosts
     }
@@ -269,7 +278,7 @@ def test_a_timer_change_is_applied_live_to_every_sentinel(deployed, lab_paths):
         assert f"sentinel down-after-milliseconds {GROUP} 6000" in conf
     assert sentinel_processes(hosts) == processes, "a timer change restarted a sentinel"
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     assert {master_state(lab_paths, h)["down-after-milliseconds"] for h in hosts} == {5000}
     assert sentinel_processes(hosts) == processes
 
@@ -282,14 +291,14 @@ def test_a_changed_sentinel_password_is_applied_live(deployed, lab_paths):
     proc = run_playbook(
         "playbooks/site.yml", "-e", json.dumps({"redis_sentinel_monitoring_password": new_password})
     )
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     assert new_password not in proc.stdout + proc.stderr
     for host in hosts:
         assert sentinel(lab_paths, host.address, user="monitor", password=new_password).ping()
         with pytest.raises(redis.exceptions.AuthenticationError):
             sentinel(lab_paths, host.address, user="monitor").ping()
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     assert all(sentinel(lab_paths, h.address, user="monitor").ping() for h in hosts)
     assert sentinel_processes(hosts) == processes
 
@@ -300,7 +309,7 @@ def test_a_static_setting_restarts_the_sentinels_one_at_a_time(deployed, lab_pat
     processes = sentinel_processes(hosts)
     myids = {h.name: sentinel(lab_paths, h.address).execute_command("SENTINEL", "MYID") for h in hosts}
     proc = run_playbook("playbooks/site.yml", "-e", "redis_sentinel_loglevel=verbose")
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     assert proc.stdout.count("TASK [redis_sentinel : Stop the sentinel on") == len(hosts)
     after = sentinel_processes(hosts)
     assert all(after[h] != processes[h] for h in processes), "a sentinel kept running with the old setting"
@@ -311,7 +320,7 @@ def test_a_static_setting_restarts_the_sentinels_one_at_a_time(deployed, lab_pat
     } == myids
     assert healthy(lab_paths, hosts)
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     assert_unchanged(run_playbook("playbooks/site.yml"), hosts)
 
 
@@ -321,7 +330,7 @@ def test_a_stopped_sentinel_is_brought_back_and_rejoins(deployed, lab_paths):
     myid = sentinel(lab_paths, victim.address).execute_command("SENTINEL", "MYID")
     lab_ssh(victim.name, f"systemctl stop {SERVER.sentinel_unit}")
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     assert recap(proc.stdout)[victim.name]["changed"] >= 1
     assert wait_for("the group to be whole again", lambda: healthy(lab_paths, hosts), timeout=30)
     assert sentinel(lab_paths, victim.address).execute_command("SENTINEL", "MYID") == myid
@@ -377,7 +386,7 @@ def test_a_replica_that_left_is_forgotten_by_the_rerun(deployed, lab_paths):
             check=False,
         )
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     assert "SENTINEL RESET on" in proc.stdout
     assert wait_for("the group to be whole again", lambda: healthy(lab_paths, hosts, primary_address), 30)
     for host in hosts:
@@ -410,7 +419,7 @@ def test_rolling_restart_under_load_restarts_everything_once_and_loses_no_write(
         time.sleep(1)
         proc = run_playbook("playbooks/rolling_restart.yml")
         time.sleep(1)
-    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     wait_for("the group to settle", lambda: healthy(lab_paths, hosts), timeout=30)
     members = writer.members()
     report = writer.history.summary(members)

@@ -19,7 +19,7 @@ from redis.retry import Retry
 
 from checks.lab import plan as P
 
-from .conftest import INVENTORY, SERVER, assert_unchanged, lab_ssh, recap, run_playbook
+from .conftest import INVENTORY, SERVER, assert_unchanged, lab_ssh, playbook_failure, recap, run_playbook
 
 ADMIN = "admin"
 PORT = 6379
@@ -33,7 +33,7 @@ def secret(paths: P.LabPaths, name: str) -> str:
 def deployed(lab, lab_paths):
     """site.yml run once against the lab (fresh or already deployed)."""
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     counts = recap(proc.stdout)
     assert sorted(counts) == sorted(h.name for h in lab.all_hosts)  # monitoring: the backup host too
     assert all(c["failed"] == 0 and c["unreachable"] == 0 for c in counts.values())
@@ -102,7 +102,7 @@ def test_check_mode_changes_nothing_and_shows_no_secret(deployed, lab_paths):
     before = snapshot_managed_files(deployed.hosts)
     extra = json.dumps({"redis_server_replication_password": new_password})
     proc = run_playbook("playbooks/site.yml", "--check", "--diff", "-v", "-e", extra)
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     output = proc.stdout + proc.stderr
     assert all(recap(proc.stdout)[h.name]["changed"] > 0 for h in deployed.hosts)
     assert "+masterauth ********(changed)" in output and "+user replicator on ********(changed)" in output
@@ -342,7 +342,7 @@ def test_changed_user_list_is_loaded_live_without_restart(deployed, lab_paths):
     }
     reporting = {"name": "reporting", "password": "r" * 32, "keys": ["%R~app:*"], "commands": ["+@read"]}
     proc = run_playbook("playbooks/site.yml", "-e", json.dumps({"redis_server_acl_users": [app, reporting]}))
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     assert "r" * 32 not in proc.stdout + proc.stderr
     primary = primary_of(deployed, lab_paths)
     client(lab_paths, primary.address).set("app:report", "42")
@@ -352,7 +352,7 @@ def test_changed_user_list_is_loaded_live_without_restart(deployed, lab_paths):
         reader.set("app:report", "changed")
     assert _run_ids(deployed, lab_paths) == run_ids, "a changed user list restarted Redis"
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     for host in deployed.hosts:
         assert "reporting" not in {r.split()[1] for r in client(lab_paths, host.address).acl_list()}
     assert _run_ids(deployed, lab_paths) == run_ids
@@ -373,7 +373,7 @@ def _run_ids(deployed, lab_paths) -> dict[str, str]:
 def test_runtime_setting_is_applied_live_without_restart(deployed, lab_paths):
     before = _run_ids(deployed, lab_paths)
     proc = run_playbook("playbooks/site.yml", "-e", "redis_server_slowlog_max_len=2048")
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     for host in deployed.hosts:
         conn = client(lab_paths, host.address)
         assert conn.config_get("slowlog-max-len") == {"slowlog-max-len": "2048"}
@@ -385,13 +385,13 @@ def test_static_setting_restarts_only_when_needed(deployed, lab_paths):
     before = _run_ids(deployed, lab_paths)
     # Back to the default slowlog length (live) and a tcp-backlog change, which Redis cannot apply live.
     proc = run_playbook("playbooks/site.yml", "-e", '{"redis_server_tcp_backlog": 1024}')
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     after = _run_ids(deployed, lab_paths)
     assert all(after[h] != before[h] for h in before), "tcp-backlog changed without a restart"
     for host in deployed.hosts:
         assert client(lab_paths, host.address).config_get("tcp-backlog") == {"tcp-backlog": "1024"}
     proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     proc = run_playbook("playbooks/site.yml")
     assert_unchanged(proc, deployed.hosts)
 
@@ -417,7 +417,7 @@ def test_certificates_are_renewed_before_expiry_and_loaded_live(deployed, lab_pa
     run_ids = _run_ids(deployed, lab_paths)
     # Host certificates are valid for 365 days: with a 400-day renewal window all are due.
     proc = run_playbook("playbooks/site.yml", "-e", '{"redis_server_tls_renew_days": 400}')
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     after = {h.name: _served_certificate(lab_paths, h.address) for h in deployed.hosts}
     assert all(after[h] != before[h] for h in before), "a due certificate was not renewed and served"
     assert _run_ids(deployed, lab_paths) == run_ids, "renewal restarted Redis instead of reloading"
@@ -443,7 +443,7 @@ def test_a_second_instance_per_host_then_its_removal(deployed, lab_paths):
     }
     with_cache = json.dumps({"redis_server_instances": [main, cache]})
     proc = run_playbook("playbooks/site.yml", "-e", with_cache)
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     for host in deployed.hosts:
         cfg = client(lab_paths, host.address, port=6380).config_get("*")
         assert (cfg["maxmemory"], cfg["maxmemory-policy"]) == (str(64 * 1024**2), "allkeys-lru")
@@ -464,7 +464,7 @@ def test_a_second_instance_per_host_then_its_removal(deployed, lab_paths):
 
     removed = json.dumps({"redis_server_instances": [main, {**cache, "state": "absent"}]})
     proc = run_playbook("playbooks/site.yml", "-e", removed)
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == 0, playbook_failure(proc)
     for host in deployed.hosts:
         state = lab_ssh(
             host.name,
