@@ -206,3 +206,19 @@ def test_a_sentinel_is_unhealthy_until_it_answers_and_sees_every_group_whole():
     assert SF.redis_sentinel_unhealthy(_info("redis-1"), monitors, 3) == [
         "redis-main: group redis-main is not monitored"
     ]
+
+
+def test_the_gate_can_spare_the_replica_about_to_be_replaced():
+    # The old primary after a flavour switch's switchover: demoted, unlinked, about to be replaced.
+    info = _info("redis-1", "10.0.0.3")
+    info["masters"]["redis-main"].update({"ok-replicas": 1, "ok-replica-addrs": ["10.0.0.2:6379"]})
+    assert "sees 1 healthy replicas of 2" in SF.redis_sentinel_gate([info], "redis-main", 1, 2)[0]
+    assert SF.redis_sentinel_gate([info], "redis-main", 1, 2, spare="10.0.0.1:6379") == []
+    # Sparing one replica never excuses another: here the spared one is the linked one.
+    assert SF.redis_sentinel_gate([info], "redis-main", 1, 2, spare="10.0.0.2:6379") == [
+        "sentinel on redis-1: sees 0 healthy replicas of 1 besides 10.0.0.2:6379"
+    ]
+    # The primary is never a spare, and a sentinel without the list is read as before.
+    assert SF.redis_sentinel_gate([info], "redis-main", 1, 2, spare="10.0.0.3:6379") != []
+    del info["masters"]["redis-main"]["ok-replica-addrs"]
+    assert SF.redis_sentinel_gate([info], "redis-main", 1, 2, spare="10.0.0.1:6379") != []

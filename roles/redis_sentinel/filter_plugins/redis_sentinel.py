@@ -386,8 +386,15 @@ def redis_sentinel_monitors(groups: list[dict], topology: dict, hostvars) -> lis
     return out
 
 
-def redis_sentinel_health(masters: dict, group: str, sentinels: int, replicas: int) -> list[str]:
-    """Why one sentinel's view of a group is not healthy (empty when it is)."""
+def redis_sentinel_health(
+    masters: dict, group: str, sentinels: int, replicas: int, spare: str = ""
+) -> list[str]:
+    """Why one sentinel's view of a group is not healthy (empty when it is).
+
+    ``spare`` ("address:port") is a replica about to be replaced: it need not be linked, every
+    other replica must. A flavour switch needs this for the old primary: once demoted, a Redis 7
+    server cannot load a Valkey primary's RDB (format 11) if it missed the partial resync.
+    """
     master = masters.get(group)
     if not master:
         return [f"group {group} is not monitored"]
@@ -399,7 +406,12 @@ def redis_sentinel_health(masters: dict, group: str, sentinels: int, replicas: i
         problems.append(f"sees {master.get('num-other-sentinels')} other sentinels of {sentinels - 1}")
     # Replicas Sentinel lists but marks down or disconnected do not count (when it is known).
     usable = master.get("ok-replicas", master.get("num-slaves", 0))
-    if int(usable) < replicas:
+    primary = f"{master.get('ip')}:{master.get('port')}"
+    if spare and spare != primary and "ok-replica-addrs" in master:
+        usable = len([a for a in master["ok-replica-addrs"] if a != spare])
+        if usable < replicas - 1:
+            problems.append(f"sees {usable} healthy replicas of {replicas - 1} besides {spare}")
+    elif int(usable) < replicas:
         problems.append(f"sees {usable} healthy replicas of {replicas}")
     return problems
 
@@ -422,11 +434,14 @@ def redis_sentinel_unhealthy(info: dict, monitors: list[dict], sentinels: int) -
     ]
 
 
-def redis_sentinel_gate(results: list[dict], group: str, sentinels: int, replicas: int) -> list[str]:
+def redis_sentinel_gate(
+    results: list[dict], group: str, sentinels: int, replicas: int, spare: str = ""
+) -> list[str]:
     """Why the group is not safe to touch, from redis_sentinel_info looped over every sentinel.
 
     Safe means: every sentinel answers, CKQUORUM is OK on each, they name one primary, and each
-    sees the other sentinels and every replica. Empty when safe.
+    sees the other sentinels and every replica (but ``spare``, see redis_sentinel_health).
+    Empty when safe.
     """
     problems, named = [], {}
     for res in results:
@@ -437,7 +452,7 @@ def redis_sentinel_gate(results: list[dict], group: str, sentinels: int, replica
         answer = (res.get("ckquorum") or {}).get(group, "not monitored")
         if not str(answer).startswith("OK"):
             problems.append(f"sentinel on {host}: CKQUORUM {group}: {answer}")
-        for problem in redis_sentinel_health(res.get("masters") or {}, group, sentinels, replicas):
+        for problem in redis_sentinel_health(res.get("masters") or {}, group, sentinels, replicas, spare):
             problems.append(f"sentinel on {host}: {problem}")
         master = (res.get("masters") or {}).get(group)
         if master:

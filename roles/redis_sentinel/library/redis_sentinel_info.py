@@ -70,9 +70,9 @@ def main():
             replicas = pairs_to_dicts(cli.call("SENTINEL", "REPLICAS", name))
         except RedisCliError:
             replicas = []
-        master["ok-replicas"] = sum(
-            1 for r in replicas if r.get("flags") == "slave" and r.get("master-link-status") == "ok"
-        )
+        ok = [r for r in replicas if r.get("flags") == "slave" and r.get("master-link-status") == "ok"]
+        master["ok-replicas"] = len(ok)
+        master["ok-replica-addrs"] = sorted(f"{r.get('ip')}:{r.get('port')}" for r in ok)
     for name in masters:
         try:
             ckquorum[name] = cli.call("SENTINEL", "CKQUORUM", name)
