@@ -405,14 +405,13 @@ def redis_sentinel_health(
     if int(master.get("num-other-sentinels", 0)) < sentinels - 1:
         problems.append(f"sees {master.get('num-other-sentinels')} other sentinels of {sentinels - 1}")
     # Replicas Sentinel lists but marks down or disconnected do not count (when it is known).
-    usable = master.get("ok-replicas", master.get("num-slaves", 0))
-    primary = f"{master.get('ip')}:{master.get('port')}"
-    if spare and spare != primary and "ok-replica-addrs" in master:
-        usable = len([a for a in master["ok-replica-addrs"] if a != spare])
-        if usable < replicas - 1:
-            problems.append(f"sees {usable} healthy replicas of {replicas - 1} besides {spare}")
-    elif int(usable) < replicas:
-        problems.append(f"sees {usable} healthy replicas of {replicas}")
+    linked = master.get("ok-replica-addrs")
+    if spare and spare != f"{master.get('ip')}:{master.get('port')}" and linked is not None:
+        usable, needed, besides = len([a for a in linked if a != spare]), replicas - 1, f" besides {spare}"
+    else:
+        usable, needed, besides = int(master.get("ok-replicas", master.get("num-slaves", 0))), replicas, ""
+    if usable < needed:
+        problems.append(f"sees {usable} healthy replicas of {needed}{besides}")
     return problems
 
 
