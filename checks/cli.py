@@ -101,6 +101,17 @@ def _positive(text: str) -> int:
     return value
 
 
+def _confirm_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--confirm",
+        metavar="GROUP",
+        help="run although redis_drill_allowed is not true: name the Sentinel group being drilled "
+        "(e.g. --confirm redis-main); any other name is refused",
+    )
+    # The old blanket override: still parsed, so that it is refused with the way to confirm.
+    parser.add_argument("--yes", action="store_true", help=argparse.SUPPRESS)
+
+
 def _drill_parser(sub: argparse._SubParsersAction) -> None:
     scenarios = (
         "kill-primary",
@@ -130,7 +141,7 @@ def _drill_parser(sub: argparse._SubParsersAction) -> None:
     failover.add_argument("--vault-password-file", help="for vault-encrypted inventory variables")
     failover.add_argument("--report", help="write the HTML report here")
     failover.add_argument("--json", help="write the JSON result here")
-    failover.add_argument("--yes", action="store_true", help="run although redis_drill_allowed is not true")
+    _confirm_args(failover)
     failover.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     failover.add_argument("--no-site-check", action="store_true", help="skip the site.yml rerun at the end")
     backup = kinds.add_parser(
@@ -144,7 +155,7 @@ def _drill_parser(sub: argparse._SubParsersAction) -> None:
     backup.add_argument("--keys", type=_positive, default=10000, help="keys to seed (default 10000)")
     backup.add_argument("--report", help="write the HTML report here")
     backup.add_argument("--json", help="write the JSON result here")
-    backup.add_argument("--yes", action="store_true", help="run although redis_drill_allowed is not true")
+    _confirm_args(backup)
     backup.add_argument(
         "--alter-one-key", action="store_true",
         help="self-test: change one key on the restored copy; the drill must then fail",

@@ -49,13 +49,16 @@ def _targets(args: argparse.Namespace):
 
 
 def _not_allowed(targets, args: argparse.Namespace, why: str) -> bool:
-    """A drill on an inventory that does not allow drills, without --yes: say so, and why."""
-    if targets.allowed or args.yes:
+    """A drill the inventory does not allow, without --confirm naming its group: say so, and why."""
+    from checks.drills.targets import drill_refusal
+
+    if getattr(args, "yes", False):
+        reason = f"--yes is gone: pass --confirm {targets.group}, the Sentinel group being drilled"
+    else:
+        reason = drill_refusal(targets.allowed_setting, args.confirm, targets.group)
+    if not reason:
         return False
-    print(
-        f"redisops drill: refused: {why} (set redis_drill_allowed: true for the group, or pass --yes)",
-        file=sys.stderr,
-    )
+    print(f"redisops drill: refused: {why}: {reason}", file=sys.stderr)
     return True
 
 
@@ -68,8 +71,7 @@ def run_backup_drill(args: argparse.Namespace) -> int:
     targets = _targets(args)
     if targets is None:
         return EXIT_REFUSED
-    if _not_allowed(targets, args, "the drill writes and deletes keys on the primary, and this inventory "
-                    "does not allow drills"):  # fmt: skip
+    if _not_allowed(targets, args, "the drill writes and deletes keys on the primary"):
         return EXIT_REFUSED
     try:
         result = B.backup_drill(targets, args.keys, say, alter_one_key=args.alter_one_key)
@@ -98,7 +100,7 @@ def run_drill(args: argparse.Namespace) -> int:
     print(plan_text(targets, scenario, runs), file=sys.stderr)
     if args.dry_run:
         return EXIT_OK
-    if _not_allowed(targets, args, "drills break things on purpose, and this inventory does not allow them"):
+    if _not_allowed(targets, args, "drills break things on purpose"):
         return EXIT_REFUSED
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)

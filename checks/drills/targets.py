@@ -42,7 +42,8 @@ class DrillTargets:
     app: tuple[str, str] = ("", "")
     sentinel_app: tuple[str, str] = ("", "")
     key_prefix: str = "drill:"
-    allowed: bool = False
+    # redis_drill_allowed as the inventory sets it: only the boolean true allows drills.
+    allowed_setting: object = None
     # A command on the control node that powers a host back on, given the host's name
     # ({host}); without one, the power-off scenario is refused.
     power_on_command: str = ""
@@ -55,6 +56,10 @@ class DrillTargets:
     backup_runtime: str = "/opt/redisops-kit/current/lib"
     # The sentinel's systemd unit on each Sentinel host (redis-sentinel@ or valkey-sentinel@).
     sentinel_unit: str = "redis-sentinel@main.service"
+
+    @property
+    def allowed(self) -> bool:
+        return self.allowed_setting is True
 
     def server_at(self, addr: str) -> Node:
         return next(n for n in self.servers if n.addr == addr)
@@ -145,10 +150,39 @@ def drill_targets(
         app=app,
         sentinel_app=sentinel_app,
         key_prefix=prefix,
-        allowed=bool(v.get("redis_drill_allowed")),
+        allowed_setting=v.get("redis_drill_allowed"),
         power_on_command=str(v.get("redis_drill_power_on_command") or ""),
         backup_hosts=backup_hosts,
         **_backup_paths(loaded.hostvars[backup_hosts[0]] if backup_hosts else {}),
+    )
+
+
+def drill_refusal(allowed: object, confirm: str | None, group: str) -> str:
+    """Why a drill on ``group`` may not run ('' when it may).
+
+    ``allowed`` is redis_drill_allowed as the inventory sets it: only the boolean true allows
+    (the strings "false" and "no" are truthy, so truthiness would let them through).
+    ``confirm`` is --confirm's group: it lets a drill run where the inventory does not allow
+    drills, but only when it names the group being drilled; a wrong name is always refused.
+    """
+    if confirm is not None:
+        if confirm == group:
+            return ""
+        return (
+            f"--confirm {confirm!r} does not name the Sentinel group being drilled, {group}: "
+            f"pass --confirm {group} (or --group to drill another group)"
+        )
+    if allowed is True:
+        return ""
+    if allowed is None or allowed is False:
+        return (
+            f"redis_drill_allowed is {'not set' if allowed is None else 'false'} for this inventory: "
+            f"set redis_drill_allowed: true, or pass --confirm {group} to drill this group once"
+        )
+    return (
+        f"redis_drill_allowed is {allowed!r} ({type(allowed).__name__}), not a boolean: "
+        f"use true or false, unquoted (only true allows drills), or pass --confirm {group} to drill "
+        "this group once"
     )
 
 

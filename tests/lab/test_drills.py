@@ -95,16 +95,29 @@ def test_poweroff_primary_with_the_labs_power_on(deployed, tmp_path):
     assert names["the old primary rejoined as a replica"] and names["the same data on every node"]
 
 
-def test_a_drill_is_refused_where_the_inventory_does_not_allow_it(deployed, tmp_path):
-    """The same lab inventory with redis_drill_allowed false: refused before anything is touched."""
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [("false", "redis_drill_allowed is false"), ('"no"', "redis_drill_allowed is 'no'")],
+)
+def test_a_drill_is_refused_where_the_inventory_does_not_allow_it(deployed, tmp_path, setting, said):
+    """The same lab inventory with redis_drill_allowed false, or the string "no" (truthy, and no
+    boolean): refused before anything is touched, also with --confirm naming another group."""
     inventory = tmp_path / "inventory"
     (inventory / "group_vars" / "all").mkdir(parents=True)
     (inventory / "hosts.py").symlink_to(INVENTORY / "hosts.py")
     for path in (INVENTORY / "group_vars" / "all").glob("*.yml"):
         (inventory / "group_vars" / "all" / path.name).symlink_to(path)
     (inventory / "group_vars" / "all" / "drill.yml").unlink()
-    (inventory / "group_vars" / "all" / "drill.yml").write_text("---\nredis_drill_allowed: false\n")
+    (inventory / "group_vars" / "all" / "drill.yml").write_text(f"---\nredis_drill_allowed: {setting}\n")
     proc = redisops("drill", "failover", "--scenario", "kill-primary", "-i", str(inventory), check=False)
-    assert proc.returncode == 2 and "redis_drill_allowed" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and said in proc.stderr, proc.stderr
+    assert "--confirm redis-main" in proc.stderr, proc.stderr
+    wrong = redisops(
+        "drill", "failover", "--scenario", "kill-primary", "-i", str(inventory), "--confirm", "redis-other",
+        check=False,
+    )  # fmt: skip
+    assert wrong.returncode == 2 and "--confirm redis-main" in wrong.stderr, wrong.stderr
+    backup = redisops("drill", "backup", "-i", str(inventory), check=False)
+    assert backup.returncode == 2 and said in backup.stderr, backup.stderr
     plan = redisops("drill", "failover", "--scenario", "kill-primary", "-i", str(inventory), "--dry-run")
     assert "preflight" in plan.stderr and "group redis-main" in plan.stderr

@@ -60,3 +60,14 @@ def test_usage_errors_exit_2():
     with pytest.raises(SystemExit) as info:
         cli.main(["lab", "frobnicate"])
     assert info.value.code == 2
+
+
+def test_drills_take_a_confirmation_naming_the_group_not_a_blanket_yes(capsys):
+    for argv in (["drill", "failover", "--scenario", "kill-primary"], ["drill", "backup"]):
+        args = cli.build_parser().parse_args([*argv, "--confirm", "redis-main"])
+        assert args.confirm == "redis-main" and not args.yes
+        assert cli.build_parser().parse_args(argv).confirm is None
+        with pytest.raises(SystemExit):
+            cli.build_parser().parse_args([*argv, "--help"])
+        usage = capsys.readouterr().out
+        assert "--confirm GROUP" in usage and "--yes" not in usage

@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from checks.drills.failover import SCENARIOS
-from checks.drills.targets import drill_targets
+from checks.drills.targets import drill_refusal, drill_targets
 from checks.drills.workload import classify
 from checks.inventory import InventoryError
 
@@ -45,6 +45,74 @@ def test_drill_targets_come_from_the_inventory(tmp_path):
     assert t.app[0] == "shop" and t.key_prefix == "shop:drill:"  # under the user's own key pattern
     assert t.unit == "redis-server@main.service"
     assert not t.allowed  # drills are opt-in per inventory
+
+
+_APP_USERS = (
+    "redis_server_admin_password: admin-secret-0123456789abcdef\n"
+    "redis_sentinel_admin_password: sentinel-admin-0123456789abcdef\n"
+    "redis_server_acl_users: [{name: shop, password: shop-secret-0123456789abcd, keys: ['shop:*']}]\n"
+    "redis_sentinel_client_users: [{name: shop, password: shop-sentinel-0123456789ab}]\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("setting", "allowed"),
+    [("true", True), ("yes", True), ("false", False), ('"false"', False), ('"no"', False), ('"true"', False),
+     ("1", False)],
+)  # fmt: skip
+def test_only_the_boolean_true_allows_drills(tmp_path, setting, allowed):
+    """YAML's true (and Ansible's unquoted yes) allow; strings, even "true", and numbers do not."""
+    inv, vault = _inventory(tmp_path, HOSTS, _APP_USERS + f"redis_drill_allowed: {setting}\n")
+    t = drill_targets(inv, vault_password_file=vault)
+    assert t.allowed is allowed
+    assert (drill_refusal(t.allowed_setting, None, t.group) == "") is allowed
+
+
+def test_the_gate_allows_true_or_the_groups_own_name():
+    assert drill_refusal(True, None, "redis-main") == ""
+    assert drill_refusal(False, "redis-main", "redis-main") == ""
+    assert drill_refusal(None, "redis-main", "redis-main") == ""
+    assert drill_refusal("no", "redis-main", "redis-main") == ""  # the operator named the group
+
+
+@pytest.mark.parametrize("allowed", [None, False])
+def test_the_gate_refuses_where_drills_are_not_allowed_and_says_how(allowed):
+    why = drill_refusal(allowed, None, "redis-main")
+    assert "redis_drill_allowed" in why and "redis_drill_allowed: true" in why
+    assert "--confirm redis-main" in why
+
+
+@pytest.mark.parametrize("allowed", ["false", "no", "true", "yes", 1, 0, "", [True]])
+def test_the_gate_refuses_a_value_that_is_no_boolean_with_its_own_message(allowed):
+    why = drill_refusal(allowed, None, "redis-main")
+    assert why.startswith(f"redis_drill_allowed is {allowed!r}") and "not a boolean" in why, why
+    assert "use true or false" in why and "--confirm redis-main" in why
+
+
+@pytest.mark.parametrize("allowed", [True, False, None, "no"])
+@pytest.mark.parametrize("confirm", ["redis-other", "", "REDIS-MAIN", "redis-main ", "redis"])
+def test_a_confirmation_naming_another_group_is_refused_even_where_drills_are_allowed(allowed, confirm):
+    why = drill_refusal(allowed, confirm, "redis-main")
+    assert why and f"--confirm {confirm!r}" in why and "pass --confirm redis-main" in why, why
+
+
+def test_the_cli_refuses_the_old_blanket_yes_and_names_the_group(capsys):
+    from types import SimpleNamespace
+
+    from checks.drills.run import _not_allowed
+
+    targets = SimpleNamespace(group="redis-main", allowed_setting=True)
+    args = SimpleNamespace(yes=True, confirm=None)
+    assert _not_allowed(targets, args, "drills break things on purpose")
+    assert "--confirm redis-main" in capsys.readouterr().err
+    args = SimpleNamespace(yes=False, confirm=None)
+    assert not _not_allowed(targets, args, "drills break things on purpose")
+    targets = SimpleNamespace(group="redis-main", allowed_setting="no")
+    assert _not_allowed(targets, args, "drills break things on purpose")
+    err = capsys.readouterr().err
+    assert err.startswith("redisops drill: refused: drills break things on purpose: ")
+    assert "redis_drill_allowed is 'no'" in err
+    assert not _not_allowed(targets, SimpleNamespace(yes=False, confirm="redis-main"), "x")
 
 
 def test_drill_targets_refuse_without_an_application_user(tmp_path):
