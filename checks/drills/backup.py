@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import redis
 
-from checks.drills.failover import DrillAborted, agreed_primary
+from checks.drills.failover import DrillAborted, agreed_primary, remove_keys
 from checks.drills.observe import Hosts
 from checks.drills.targets import DrillTargets
 
@@ -117,7 +117,8 @@ def backup_drill(
         restored = json.loads(hosts.run(backup_host, command))
         say(f"loaded in {restored['load_s']:.2f} s; restored and verified in {restored['rto_s']:.2f} s")
     finally:
-        _unlink(app, prefix)
+        # Also when the drill failed or was interrupted, and never raising over its error.
+        remove_keys(t, prefix + "*", say)
         app.close()
         admin.close()
 
@@ -160,17 +161,6 @@ def backup_drill(
         "restored_digest": restored["digest"],
         "altered_key": restored["altered"],
     }
-
-
-def _unlink(conn: redis.Redis, prefix: str) -> None:
-    batch = []
-    for key in conn.scan_iter(match=prefix + "*", count=1000):
-        batch.append(key)
-        if len(batch) >= 500:
-            conn.unlink(*batch)
-            batch = []
-    if batch:
-        conn.unlink(*batch)
 
 
 def to_text(result: dict) -> str:

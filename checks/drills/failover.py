@@ -7,6 +7,7 @@ agree, the old primary rejoined, the same data on every node), then judge the hi
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import subprocess
 import sys
@@ -486,17 +487,45 @@ def _heal(run: Run) -> None:
         run.hosts.run(host, f"systemctl stop {unit}.timer {unit}.service 2>/dev/null || true", check=False)
 
 
-def _unlink(t: DrillTargets, primary: Node, pattern: str) -> None:
-    """The run's keys go away after the verification: a drill leaves no data behind."""
-    client = admin(t, primary)
-    try:
-        keys = list(client.scan_iter(match=pattern, count=1000))
-        for i in range(0, len(keys), 500):
-            client.unlink(*keys[i : i + 500])
-    except (redis.RedisError, OSError):
-        pass
-    finally:
-        client.close()
+def _unlink_matching(client: redis.Redis, pattern: str) -> int:
+    """UNLINK every key matching ``pattern`` (SCAN MATCH, in batches of 500)."""
+    keys = list(client.scan_iter(match=pattern, count=1000))
+    for i in range(0, len(keys), 500):
+        client.unlink(*keys[i : i + 500])
+    return len(keys)
+
+
+def remove_keys(t: DrillTargets, pattern: str, say: Callable[[str], None] | None = None) -> list[str]:
+    """The drill's keys (``pattern``) deleted on every server that answers as a primary: a drill
+    leaves no data behind, also when it failed or was interrupted.
+
+    For a ``finally``: best effort, never raising an Exception over the error that ended the
+    drill. Returns what went wrong (and says it, with the pattern, so the keys can be removed
+    by hand); empty when the keys are gone."""
+    problems, primaries = [], 0
+    for node in t.servers:
+        client = None
+        try:
+            client = admin(t, node)
+            if client.info("replication").get("role") != "master":
+                continue
+            primaries += 1
+            _unlink_matching(client, pattern)
+        except Exception as exc:
+            problems.append(f"{node.addr}: {type(exc).__name__}: {str(exc)[:200]}")
+        finally:
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.close()
+    if not primaries and not problems:
+        problems.append("no server answered as primary")
+    if problems and say is not None:
+        with contextlib.suppress(Exception):
+            say(
+                f"the drill's keys {pattern} may be left behind ({'; '.join(problems)}): "
+                "delete them on the primary with SCAN MATCH and UNLINK"
+            )
+    return problems
 
 
 def _criterion(name: str, passed: bool, measured, limit, unit: str) -> dict:
@@ -547,217 +576,224 @@ def run_once(
     hosts = Hosts(t.inventory)
     observer = EventObserver(t, clock).start()
     workload = Workload(t, run_id, clock).start()
-    run = Run(t, hosts, old, clock, observer, say, notes={})
-    healed_at = None
-    info_before = _node_info(t)
+    # From here on the workload writes: its keys go in the finally, whatever happens (an
+    # error, a failed heal, Ctrl-C), once no worker writes any more.
     try:
-        time.sleep(WARMUP_S)
-        started_fault = clock()
+        run = Run(t, hosts, old, clock, observer, say, notes={})
+        healed_at = None
+        info_before = _node_info(t)
         try:
-            scenario.inject(run)
+            time.sleep(WARMUP_S)
+            started_fault = clock()
+            try:
+                scenario.inject(run)
+            finally:
+                run.fault_at = run.fault_at if run.fault_at is not None else started_fault
+            fault_at = run.fault_at
+            if scenario.expects_failover:
+                budget = t.down_after_ms / 1000 + min(10, t.failover_timeout_ms / 1000) + 5
+                promoted = wait_until(lambda: observer.seen("+switch-master", fault_at), budget)
+                say(f"promoted: {promoted['detail']}" if promoted else f"no promotion within {budget:.0f} s")
+            elif scenario.name != "replica-loss":
+                time.sleep(2)
         finally:
-            run.fault_at = run.fault_at if run.fault_at is not None else started_fault
-        fault_at = run.fault_at
-        if scenario.expects_failover:
-            budget = t.down_after_ms / 1000 + min(10, t.failover_timeout_ms / 1000) + 5
-            promoted = wait_until(lambda: observer.seen("+switch-master", fault_at), budget)
-            say(f"promoted: {promoted['detail']}" if promoted else f"no promotion within {budget:.0f} s")
-        elif scenario.name != "replica-loss":
-            time.sleep(2)
-    finally:
-        if run.heal is not None:
-            say("heal")
-            _heal(run)
-        healed_at = clock()
-    # Settle: the group healthy again (the old primary back, as a replica when it lost its role).
-    settled = wait_until(lambda: not healthy(t), 90, interval=0.5)
-    settle = [] if settled else healthy(t)
-    time.sleep(COOLDOWN_S)
-    ops = workload.stop()
-    events = observer.stop()
-    new_addr = agreed_primary(t) or ""
-    new = t.server_at(new_addr) if new_addr else old
-    # Writes stopped: wait for every replica to hold the primary's offset, then compare data.
-    wait_until(lambda: not healthy(t) and _offsets_equal(t, new), 30)
-    final = _final_state(t, new, workload.keys)
-    digests = {n.addr: data_digest(t, n, workload.keys.pattern) for n in t.servers}
-    info_after = _node_info(t)
-    syncs = sum(
-        # A restarted node counts from 0 again.
-        after["sync_full"] - (before["sync_full"] if after["sync_full"] >= before["sync_full"] else 0)
-        for addr, after in info_after.items()
-        if (before := info_before.get(addr)) is not None
-    )
+            if run.heal is not None:
+                say("heal")
+                _heal(run)
+            healed_at = clock()
+        # Settle: the group healthy again (the old primary back, as a replica when it lost its role).
+        settled = wait_until(lambda: not healthy(t), 90, interval=0.5)
+        settle = [] if settled else healthy(t)
+        time.sleep(COOLDOWN_S)
+        ops = workload.stop()
+        events = observer.stop()
+        new_addr = agreed_primary(t) or ""
+        new = t.server_at(new_addr) if new_addr else old
+        # Writes stopped: wait for every replica to hold the primary's offset, then compare data.
+        wait_until(lambda: not healthy(t) and _offsets_equal(t, new), 30)
+        final = _final_state(t, new, workload.keys)
+        digests = {n.addr: data_digest(t, n, workload.keys.pattern) for n in t.servers}
+        info_after = _node_info(t)
+        syncs = sum(
+            # A restarted node counts from 0 again.
+            after["sync_full"] - (before["sync_full"] if after["sync_full"] >= before["sync_full"] else 0)
+            for addr, after in info_after.items()
+            if (before := info_before.get(addr)) is not None
+        )
 
-    waited = H.set_loss(ops, final["waited"], key=workload.keys.waited)
-    plain = H.set_loss(ops, final["plain"], key=workload.keys.plain)
-    counter = H.counter_loss(ops, final["counter"], key=workload.keys.counter)
-    board_ops = [replace(op, kind="incr") for op in ops if op.kind == "zincrby"]
-    board = H.counter_loss(board_ops, final["board"], key=workload.keys.board)
-    queue = H.queue_outcome(ops, final["queue"])
-    times = H.sentinel_times(events, fault_at, master=t.group)
-    failed_over = new_addr != old_addr
-    promote = times.get("time_to_promote")
-    promoted_at = fault_at + promote if promote is not None else None
-    measures = {
-        "time_to_detect_s": times.get("time_to_detect"),
-        "time_to_promote_s": times.get("time_to_promote"),
-        # Until the first write acknowledged by the primary the group ends with.
-        "error_window_s": round(
-            H.error_window(ops, since=fault_at, node=new_addr if failed_over else None), 3
-        ),
-        "longest_gap_s": round(H.longest_gap(ops), 3),
-        "acked_lost_waited": waited["lost_waited"] + plain["lost_waited"],
-        "acked_lost_plain": waited["lost_plain"] + plain["lost_plain"],
-        "indeterminate_survived": waited["indeterminate_survived"] + plain["indeterminate_survived"],
-        "counter_lost": counter["lost"] + board["lost"],
-        "queue_lost": queue["lost"],
-        "queue_duplicated": queue["duplicated"],
-        "full_resyncs": syncs,
-        # From the promotion (or the new primary's first ack, if earlier) to the old one's last ack.
-        "split_brain_s": round(H.split_brain_window(ops, old_addr, new_addr, since=promoted_at), 3)
-        if failed_over
-        else 0.0,
-        "ops": len(ops),
-    }
-    verify = [
-        {
-            "name": "exactly one primary",
-            "passed": sum(r.get("role") == "master" for r in server_roles(t).values()) == 1,
-            "detail": new_addr,
-        },
-        {
-            "name": "every sentinel names it",
-            "passed": set(sentinel_views(t).values()) == {new_addr},
-            "detail": str(sentinel_views(t)),
-        },
-        {
-            "name": "the group is healthy again (replicas linked, CKQUORUM OK)",
-            "passed": not settle,
-            "detail": "; ".join(settle) if settle else "yes",
-        },
-        {
-            "name": "the same data on every node",
-            "passed": len(set(digests.values())) == 1,
-            "detail": ", ".join(f"{a}: {d}" for a, d in digests.items()),
-        },
-    ]
-    if failed_over:
-        role = server_roles(t).get(old_addr, {})
-        verify.append(
+        waited = H.set_loss(ops, final["waited"], key=workload.keys.waited)
+        plain = H.set_loss(ops, final["plain"], key=workload.keys.plain)
+        counter = H.counter_loss(ops, final["counter"], key=workload.keys.counter)
+        board_ops = [replace(op, kind="incr") for op in ops if op.kind == "zincrby"]
+        board = H.counter_loss(board_ops, final["board"], key=workload.keys.board)
+        queue = H.queue_outcome(ops, final["queue"])
+        times = H.sentinel_times(events, fault_at, master=t.group)
+        failed_over = new_addr != old_addr
+        promote = times.get("time_to_promote")
+        promoted_at = fault_at + promote if promote is not None else None
+        measures = {
+            "time_to_detect_s": times.get("time_to_detect"),
+            "time_to_promote_s": times.get("time_to_promote"),
+            # Until the first write acknowledged by the primary the group ends with.
+            "error_window_s": round(
+                H.error_window(ops, since=fault_at, node=new_addr if failed_over else None), 3
+            ),
+            "longest_gap_s": round(H.longest_gap(ops), 3),
+            "acked_lost_waited": waited["lost_waited"] + plain["lost_waited"],
+            "acked_lost_plain": waited["lost_plain"] + plain["lost_plain"],
+            "indeterminate_survived": waited["indeterminate_survived"] + plain["indeterminate_survived"],
+            "counter_lost": counter["lost"] + board["lost"],
+            "queue_lost": queue["lost"],
+            "queue_duplicated": queue["duplicated"],
+            "full_resyncs": syncs,
+            # From the promotion (or the new primary's first ack, if earlier) to the old one's last ack.
+            "split_brain_s": round(H.split_brain_window(ops, old_addr, new_addr, since=promoted_at), 3)
+            if failed_over
+            else 0.0,
+            "ops": len(ops),
+        }
+        verify = [
             {
-                "name": "the old primary rejoined as a replica",
-                "passed": role.get("role") == "slave" and role.get("master_link_status") == "up",
-                "detail": f"{old_addr}: {role.get('role', 'unreachable')}",
-            }
-        )
-    if site_check:
-        verify.append(_site_unchanged(t))
+                "name": "exactly one primary",
+                "passed": sum(r.get("role") == "master" for r in server_roles(t).values()) == 1,
+                "detail": new_addr,
+            },
+            {
+                "name": "every sentinel names it",
+                "passed": set(sentinel_views(t).values()) == {new_addr},
+                "detail": str(sentinel_views(t)),
+            },
+            {
+                "name": "the group is healthy again (replicas linked, CKQUORUM OK)",
+                "passed": not settle,
+                "detail": "; ".join(settle) if settle else "yes",
+            },
+            {
+                "name": "the same data on every node",
+                "passed": len(set(digests.values())) == 1,
+                "detail": ", ".join(f"{a}: {d}" for a, d in digests.items()),
+            },
+        ]
+        if failed_over:
+            role = server_roles(t).get(old_addr, {})
+            verify.append(
+                {
+                    "name": "the old primary rejoined as a replica",
+                    "passed": role.get("role") == "slave" and role.get("master_link_status") == "up",
+                    "detail": f"{old_addr}: {role.get('role', 'unreachable')}",
+                }
+            )
+        if site_check:
+            verify.append(_site_unchanged(t))
 
-    criteria = []
-    down_after = t.down_after_ms / 1000
-    if scenario.expects_failover:
-        criteria.append(
-            _criterion("failed over to another server", failed_over, new_addr, "not " + old_addr, "")
-        )
-        if scenario.name != "manual-failover":
-            promote = measures["time_to_promote_s"]
-            # The tight bound where the fault is one instant (a killed process, drills.md);
-            # a hang, a partition or a power-off takes effect over a moment (sockets stall,
-            # rules load, an orderly shutdown), so 3 s more there.
-            margin = promote_margin_s if scenario.name in _INSTANT_FAULTS else promote_margin_s + 3
-            limit = round(down_after + margin, 1)
+        criteria = []
+        down_after = t.down_after_ms / 1000
+        if scenario.expects_failover:
+            criteria.append(
+                _criterion("failed over to another server", failed_over, new_addr, "not " + old_addr, "")
+            )
+            if scenario.name != "manual-failover":
+                promote = measures["time_to_promote_s"]
+                # The tight bound where the fault is one instant (a killed process, drills.md);
+                # a hang, a partition or a power-off takes effect over a moment (sockets stall,
+                # rules load, an orderly shutdown), so 3 s more there.
+                margin = promote_margin_s if scenario.name in _INSTANT_FAULTS else promote_margin_s + 3
+                limit = round(down_after + margin, 1)
+                criteria.append(
+                    _criterion(
+                        f"promoted within down-after + {margin:g} s",
+                        promote is not None and promote <= limit,
+                        promote,
+                        limit,
+                        "s",
+                    )
+                )
+        else:
+            criteria.append(_criterion("no failover", not failed_over, new_addr, old_addr, ""))
+        if scenario.name == "sentinel-majority-loss":
+            during = run.notes.get("ckquorum_during_fault", {})
+            reachable = {
+                k: v for k, v in during.items() if not v.startswith("ERROR Error") and "Connection" not in v
+            }
             criteria.append(
                 _criterion(
-                    f"promoted within down-after + {margin:g} s",
-                    promote is not None and promote <= limit,
-                    promote,
-                    limit,
-                    "s",
+                    "CKQUORUM reports the lost majority",
+                    bool(reachable) and all("NOQUORUM" in v for v in reachable.values()),
+                    "; ".join(f"{k}: {v}" for k, v in reachable.items()) or "no sentinel answered",
+                    "not OK",
+                    "",
                 )
             )
-    else:
-        criteria.append(_criterion("no failover", not failed_over, new_addr, old_addr, ""))
-    if scenario.name == "sentinel-majority-loss":
-        during = run.notes.get("ckquorum_during_fault", {})
-        reachable = {
-            k: v for k, v in during.items() if not v.startswith("ERROR Error") and "Connection" not in v
+        confirmed = waited.get("acknowledged_waited", 0)
+        criteria.append(
+            _criterion(
+                "writes confirmed by WAIT 1 (so the loss count means something)",
+                confirmed > 0,
+                confirmed,
+                "> 0",
+                "writes",
+            )
+        )
+        if scenario.zero_loss in ("waited", "all"):
+            criteria.append(
+                _criterion(
+                    "WAIT-confirmed writes lost",
+                    measures["acked_lost_waited"] == 0,
+                    measures["acked_lost_waited"],
+                    0,
+                    "writes",
+                )
+            )
+        if scenario.zero_loss == "all":
+            criteria.append(
+                _criterion(
+                    "acknowledged writes lost",
+                    measures["acked_lost_plain"] == 0,
+                    measures["acked_lost_plain"],
+                    0,
+                    "writes",
+                )
+            )
+        criteria += [_criterion(v["name"], v["passed"], v["detail"], "", "") for v in verify]
+        return {
+            "run": number,
+            "run_id": run_id,
+            "passed": all(c["passed"] for c in criteria),
+            "old_primary": old_addr,
+            "new_primary": new_addr,
+            # What each node ran when the run started (INFO server): flavour and version.
+            "nodes": nodes,
+            "fault": scenario.summary,
+            "fault_at": round(fault_at or 0.0, 3),
+            "healed_at": round(healed_at or 0.0, 3),
+            "duration": round(clock(), 3),
+            "criteria": criteria,
+            "measures": measures,
+            "details": {
+                "sets": {"waited": _brief(waited), "plain": _brief(plain)},
+                "counter": counter,
+                "leaderboard": board,
+                "queue": _brief(queue),
+                "notes": run.notes,
+                "info_before": info_before,
+                "info_after": info_after,
+                # What clients were told while it failed: the most frequent errors.
+                "errors": [
+                    {"outcome": k[0], "error": k[1], "count": n}
+                    for k, n in Counter(
+                        (op.outcome, op.error[:100]) for op in ops if op.outcome != "ok"
+                    ).most_common(5)
+                ],
+            },
+            "events": events,
+            "timeline": H.timeline(H.writes(ops)),
+            "verify": verify,
         }
-        criteria.append(
-            _criterion(
-                "CKQUORUM reports the lost majority",
-                bool(reachable) and all("NOQUORUM" in v for v in reachable.values()),
-                "; ".join(f"{k}: {v}" for k, v in reachable.items()) or "no sentinel answered",
-                "not OK",
-                "",
-            )
-        )
-    confirmed = waited.get("acknowledged_waited", 0)
-    criteria.append(
-        _criterion(
-            "writes confirmed by WAIT 1 (so the loss count means something)",
-            confirmed > 0,
-            confirmed,
-            "> 0",
-            "writes",
-        )
-    )
-    if scenario.zero_loss in ("waited", "all"):
-        criteria.append(
-            _criterion(
-                "WAIT-confirmed writes lost",
-                measures["acked_lost_waited"] == 0,
-                measures["acked_lost_waited"],
-                0,
-                "writes",
-            )
-        )
-    if scenario.zero_loss == "all":
-        criteria.append(
-            _criterion(
-                "acknowledged writes lost",
-                measures["acked_lost_plain"] == 0,
-                measures["acked_lost_plain"],
-                0,
-                "writes",
-            )
-        )
-    criteria += [_criterion(v["name"], v["passed"], v["detail"], "", "") for v in verify]
-    _unlink(t, new, workload.keys.pattern)
-    return {
-        "run": number,
-        "run_id": run_id,
-        "passed": all(c["passed"] for c in criteria),
-        "old_primary": old_addr,
-        "new_primary": new_addr,
-        # What each node ran when the run started (INFO server): flavour and version.
-        "nodes": nodes,
-        "fault": scenario.summary,
-        "fault_at": round(fault_at or 0.0, 3),
-        "healed_at": round(healed_at or 0.0, 3),
-        "duration": round(clock(), 3),
-        "criteria": criteria,
-        "measures": measures,
-        "details": {
-            "sets": {"waited": _brief(waited), "plain": _brief(plain)},
-            "counter": counter,
-            "leaderboard": board,
-            "queue": _brief(queue),
-            "notes": run.notes,
-            "info_before": info_before,
-            "info_after": info_after,
-            # What clients were told while it failed: the most frequent errors.
-            "errors": [
-                {"outcome": k[0], "error": k[1], "count": n}
-                for k, n in Counter(
-                    (op.outcome, op.error[:100]) for op in ops if op.outcome != "ok"
-                ).most_common(5)
-            ],
-        },
-        "events": events,
-        "timeline": H.timeline(H.writes(ops)),
-        "verify": verify,
-    }
+    finally:
+        for stop in (workload.stop, observer.stop):
+            with contextlib.suppress(Exception):
+                stop()
+        remove_keys(t, workload.keys.pattern, say)
 
 
 def _brief(result: dict) -> dict:

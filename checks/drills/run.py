@@ -73,11 +73,16 @@ def run_backup_drill(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     if _not_allowed(targets, args, "the drill writes and deletes keys on the primary"):
         return EXIT_REFUSED
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)  # the drill's keys are deleted on the way out
     try:
         result = B.backup_drill(targets, args.keys, say, alter_one_key=args.alter_one_key)
     except (DrillAborted, RuntimeError) as exc:
         print(f"redisops drill: aborted: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    except KeyboardInterrupt:
+        print("redisops drill: interrupted; the drill's keys were deleted", file=sys.stderr)
+        return 130
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     if args.report:
@@ -119,7 +124,10 @@ def run_drill(args: argparse.Namespace) -> int:
         )
         return EXIT_REFUSED
     except KeyboardInterrupt:
-        print("redisops drill: interrupted; what the drill broke was healed", file=sys.stderr)
+        print(
+            "redisops drill: interrupted; what the drill broke was healed and its keys deleted",
+            file=sys.stderr,
+        )
         return 130
     if args.json:
         Path(args.json).write_text(R.to_json(result))
