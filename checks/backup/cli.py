@@ -79,6 +79,8 @@ def main(args: argparse.Namespace) -> int:
             )
             return EXIT_OK
         store = Path(args.store)
+        if args.group is not None:
+            S.check_group(args.group)  # before it reaches a path
         if args.backup_command == "run":
             from checks.backup import take
             from checks.backup.config import read_config
@@ -113,7 +115,11 @@ def main(args: argparse.Namespace) -> int:
             result = scratch_restore(store, args.group, args.id, args.pattern, work, args.alter_one_key)
             print(json.dumps(result))
             return EXIT_OK
-        groups = [args.group] if args.group else sorted(p.name for p in store.iterdir() if p.is_dir())
+        groups = (
+            [args.group]
+            if args.group
+            else sorted(p.name for p in store.iterdir() if p.is_dir() and S.GROUP_NAME.fullmatch(p.name))
+        )
         if args.backup_command == "list":
             rows = [b.manifest for g in groups for b in S.list_backups(store, g)]
             if args.json:

@@ -34,6 +34,21 @@ def sample_expiry(conn, pattern: str) -> dict[str, int]:
     return {k.hex(): v for k, v in expiry_sample(conn, keys).items()}
 
 
+def scratch_config(work: Path) -> str:
+    """The scratch server's redis.conf: a Unix socket in ``work`` only, nothing saved, and every
+    RDB payload sanitized as it loads (a backup is data from another host: a damaged or crafted
+    file must be refused, not trusted by the server that reads it)."""
+    return (
+        f"port 0\nunixsocket {work / 'redis.sock'}\nunixsocketperm 700\ndir {work}\ndbfilename dump.rdb\n"
+        'appendonly no\nsave ""\ndaemonize no\nprotected-mode yes\nlogfile ""\n'
+        "sanitize-dump-payload yes\n"
+    )
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _wait_ready(conn, proc: subprocess.Popen, log: Path, timeout: float) -> None:
     import redis
 
@@ -59,6 +74,9 @@ def scratch_restore(
 
     t0 = time.time()
     backup = S.find_backup(store, group, ident)
+    # The server the backup came from (a Valkey RDB needs valkey-server; manifests before the
+    # flavour was recorded are Redis's), from a fixed table: a manifest never names a program.
+    binary = S.program_for(backup.manifest.get("server", "redis"), "server")
     work = Path(tempfile.mkdtemp(prefix="scratch-", dir=work_parent))
     proc = None
     try:
@@ -68,15 +86,9 @@ def scratch_restore(
         except OSError:
             shutil.copyfile(backup.rdb, work / "dump.rdb")
         sock = work / "redis.sock"
-        (work / "redis.conf").write_text(
-            f"port 0\nunixsocket {sock}\nunixsocketperm 700\ndir {work}\ndbfilename dump.rdb\n"
-            'appendonly no\nsave ""\ndaemonize no\nprotected-mode yes\nlogfile ""\n'
-        )
+        (work / "redis.conf").write_text(scratch_config(work))
         log = work / "redis.log"
         with open(log, "wb") as out:
-            # The server the backup came from (a Valkey RDB needs valkey-server; manifests before
-            # the flavour was recorded are Redis's).
-            binary = f"{backup.manifest.get('server', 'redis')}-server"
             proc = subprocess.Popen([binary, str(work / "redis.conf")], stdout=out, stderr=out)
         # While it loads (nobody can reach it yet: a Unix socket in a private directory), the
         # file is checked against its manifest, whose file redis-check-rdb accepted when it was
@@ -87,6 +99,7 @@ def scratch_restore(
         _wait_ready(conn, proc, log, timeout)
         t_ready = time.time()
         loaded = conn.info("persistence")
+        sanitized = conn.config_get("sanitize-dump-payload")
         altered = None
         if alter_one_key:  # the drill's self-test: a restore that differs must fail it
             key = next(k for k in keys_under(conn, pattern) if conn.type(k) == b"string")
@@ -105,6 +118,8 @@ def scratch_restore(
             "digest": digest(conn, pattern),
             "expiry_sample": sample_expiry(conn, pattern),
             "altered": altered,
+            # Loaded with every payload checked (the server says so itself).
+            "sanitized": "yes" in {_text(v) for v in sanitized.values()},
         }
         with contextlib.suppress(redis.RedisError):  # else killed below
             conn.shutdown(nosave=True)

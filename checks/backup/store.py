@@ -27,6 +27,40 @@ class BackupError(Exception):
     """A backup or restore step that failed: the message says which and why."""
 
 
+# The servers a backup may come from, and the programs that read their RDB files. A manifest
+# is data from a host and INFO is what a server says of itself: either names a flavour from
+# this table, never a program.
+SERVER_PROGRAMS = {
+    "redis": {"server": "redis-server", "check_rdb": "redis-check-rdb"},
+    "valkey": {"server": "valkey-server", "check_rdb": "valkey-check-rdb"},
+}
+
+
+def program_for(flavor: object, program: str, where: str = "the manifest's server") -> str:
+    """``program`` ("server" or "check_rdb") of a flavour the kit knows, or BackupError."""
+    if isinstance(flavor, str) and flavor in SERVER_PROGRAMS:
+        return SERVER_PROGRAMS[flavor][program]
+    raise BackupError(
+        f"{where} is {flavor!r}, not one of the servers the kit knows ({', '.join(SERVER_PROGRAMS)}): "
+        "refusing to choose a program from it"
+    )
+
+
+# The Sentinel group names the redis_sentinel role accepts (its GROUP_NAME): a group names a
+# directory of the store, so nothing else may reach a path.
+GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_group(name: object, variable: str = "--group") -> str:
+    """A group name that is safe in a path and a command line, or BackupError naming ``variable``."""
+    if isinstance(name, str) and GROUP_NAME.fullmatch(name):  # fullmatch: "$" allows a final newline
+        return name
+    raise BackupError(
+        f"{variable} {name!r} is not a Sentinel group name: use letters, digits, '.', '_' or '-', "
+        "starting with a letter or digit, at most 64 characters (as in redis_sentinel_groups)"
+    )
+
+
 def stamp(epoch: float) -> str:
     return time.strftime(STAMP_FORMAT, time.gmtime(epoch))
 
@@ -51,7 +85,7 @@ class Stored:
 
 def list_backups(store: Path, group: str) -> list[Stored]:
     """Complete backups of a group, oldest first (a manifest without its file is not one)."""
-    folder = store / group
+    folder = store / check_group(group)
     found = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         if not _NAME.match(path.name):
@@ -217,7 +251,7 @@ def verify_stored(backup: Stored, binary: str = "", full: bool = True) -> dict:
     if not full:
         return {"ok": True, "keys": m.get("keys"), "expires": m.get("expires"), "error": "", "full": False}
     # The checker of the server the backup came from (manifests before it was recorded: Redis).
-    verdict = check_rdb(backup.rdb, binary or f"{m.get('server', 'redis')}-check-rdb")
+    verdict = check_rdb(backup.rdb, binary or program_for(m.get("server", "redis"), "check_rdb"))
     if not verdict["ok"]:
         raise BackupError(f"backup {backup.id} is not a valid RDB file: {verdict['error']}")
     return verdict

@@ -40,8 +40,9 @@ class Options:
     check_rdb: str = ""
 
 
-def checker_for(flavor: str) -> str:
-    return f"{flavor}-check-rdb"
+def checker_for(flavor: object) -> str:
+    """The RDB checker of the server INFO named (redis, valkey): never a name built from INFO."""
+    return S.program_for(flavor, "check_rdb", "the source server's INFO server_name")
 
 
 # ----------------------------------------------------------------------------- choosing
@@ -231,14 +232,16 @@ def fetch(server: dict, opts: Options, dest: Path) -> dict:
 def take_backup(group: dict, tls: dict, opts: Options, now: Callable[[], float] = time.time) -> dict:
     """One good backup of ``group`` in the store, or BackupError (and the store as it was)."""
     t0 = now()
+    S.check_group(group["name"], "the backup config's group name")  # it names a directory
     conns = {s["host"]: client(s, group, tls) for s in group["servers"]}
     try:
         states = [server_state(s, conns[s["host"]]) for s in group["servers"]]
         source = choose_source(states)
         server = next(s for s in group["servers"] if s["host"] == source["host"])
-        snap = snapshot(conns[server["host"]], server["host"], opts.save_timeout_s)
         source_server = identify(conns[server["host"]].info("server"))
         flavor, version = source_server.flavor or "redis", source_server.version
+        checker = opts.check_rdb or checker_for(flavor)  # refused before any snapshot is made
+        snap = snapshot(conns[server["host"]], server["host"], opts.save_timeout_s)
     finally:
         for c in conns.values():
             c.close()
@@ -255,7 +258,6 @@ def take_backup(group: dict, tls: dict, opts: Options, now: Callable[[], float] 
                 f"{server['host']}: the file sent is from {S.stamp(got['mtime'])}, older than the "
                 f"snapshot of {S.stamp(snap['saved_at'])}: is dbfilename or dir not the role's?"
             )
-        checker = opts.check_rdb or checker_for(flavor)
         verdict = S.check_rdb(partial, checker)
         if not verdict["ok"]:
             raise BackupError(f"{server['host']}: {checker} rejects the copy: {verdict['error']}")

@@ -68,6 +68,7 @@ def backup_drill(
     backup_host = t.backup_hosts[0]
     hosts = Hosts(t.inventory)
     store = shlex.quote(t.backup_store_dir)
+    group = shlex.quote(t.group)
     runtime = shlex.quote(t.backup_runtime)
     py = f"env PYTHONPATH={runtime} PYTHONDONTWRITEBYTECODE=1 python3 -m checks.cli backup"
     addr = agreed_primary(t)
@@ -75,9 +76,7 @@ def backup_drill(
         raise DrillAborted(f"the sentinels do not agree on a primary of {t.group}: heal the group first")
     primary = t.server_at(addr)
     started = clock()
-    listing = json.loads(
-        hosts.run(backup_host, f"{py} list --store {store} --group {t.group} --json") or "[]"
-    )
+    listing = json.loads(hosts.run(backup_host, f"{py} list --store {store} --group {group} --json") or "[]")
     newest_before = max((m["taken_at"] for m in listing), default=None)
     rpo = round(started - newest_before, 1) if newest_before else None
     say(f"newest backup before the drill: {f'{rpo:.0f} s old' if rpo is not None else 'none'}")
@@ -110,7 +109,7 @@ def backup_drill(
 
         say(f"restoring it onto a scratch server on {backup_host}")
         command = (
-            f"runuser -u {shlex.quote(t.backup_user)} -- {py} scratch --store {store} --group {t.group} "
+            f"runuser -u {shlex.quote(t.backup_user)} -- {py} scratch --store {store} --group {group} "
             f"--id {shlex.quote(manifest['id'])} --pattern {shlex.quote(prefix + '*')}"
             + (" --alter-one-key" if alter_one_key else "")
         )

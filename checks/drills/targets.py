@@ -137,7 +137,7 @@ def drill_targets(
         group=chosen["name"],
         instance=chosen["instance"],
         unit=unit,
-        sentinel_unit=f"{sv.get('redis_sentinel_flavor') or 'redis'}-sentinel@main.service",
+        sentinel_unit=sentinel_unit(sv.get("redis_sentinel_flavor") or "redis"),
         quorum=chosen["quorum"],
         down_after_ms=chosen["down_after_milliseconds"],
         failover_timeout_ms=chosen["failover_timeout"],
@@ -154,6 +154,19 @@ def drill_targets(
         power_on_command=str(v.get("redis_drill_power_on_command") or ""),
         backup_hosts=backup_hosts,
         **_backup_paths(loaded.hostvars[backup_hosts[0]] if backup_hosts else {}),
+    )
+
+
+# The sentinel's unit per flavour: a drill runs it in a command on the host, so an inventory
+# value picks one of these and never becomes part of a command itself.
+SENTINEL_UNITS = {"redis": "redis-sentinel@main.service", "valkey": "valkey-sentinel@main.service"}
+
+
+def sentinel_unit(flavor: object) -> str:
+    if isinstance(flavor, str) and flavor in SENTINEL_UNITS:
+        return SENTINEL_UNITS[flavor]
+    raise InventoryError(
+        f"redis_sentinel_flavor {flavor!r} is not one of {', '.join(SENTINEL_UNITS)}: set one of them"
     )
 
 

@@ -175,6 +175,7 @@ def test_the_scratch_restore_reads_back_what_the_source_holds(pair, tmp_path):
     assert got["expiry_sample"] == sample_expiry(primary, "app:*") and got["expiry_sample"]
     assert got["keys_loaded"] + got["keys_expired_on_load"] == manifest["keys"]
     assert 0 < got["load_s"] <= got["rto_s"] and got["check"]["ok"]
+    assert got["sanitized"]  # every payload of the backup was checked as it loaded
     altered = scratch_restore(tmp_path / "store", "g", "latest", "app:*", tmp_path, alter_one_key=True)
     assert altered["digest"]["sha256"] != got["digest"]["sha256"]
     assert (
@@ -190,3 +191,33 @@ def test_the_scratch_restore_reads_back_what_the_source_holds(pair, tmp_path):
         fh.write(b"\0\0\0\0")
     with pytest.raises(S.BackupError, match="is damaged"):
         scratch_restore(tmp_path / "store", "g", "latest", "app:*", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "server", ["sh", "/bin/sh", "../../bin/sh", "redis-server", "keydb", None, ["redis"]]
+)
+def test_the_scratch_restore_runs_no_program_a_manifest_names(tmp_path, monkeypatch, server):
+    """A manifest is data from a host: its server picks redis-server or valkey-server, nothing else."""
+    from checks.backup import scratch
+
+    folder = tmp_path / "store" / "g"
+    folder.mkdir(parents=True)
+    (folder / "20240101T000000Z-r1.rdb").write_bytes(b"REDIS0011")
+    manifest = {"taken_at": 1704067200, "size": 9, "sha256": "0" * 64, "keys": 0, "server": server}
+    (folder / "20240101T000000Z-r1.json").write_text(json.dumps(manifest))
+    started = []
+    monkeypatch.setattr(scratch.subprocess, "Popen", lambda *a, **k: started.append(a))
+    with pytest.raises(S.BackupError, match="not one of the servers the kit knows"):
+        scratch.scratch_restore(tmp_path / "store", "g", "latest", "*", tmp_path)
+    assert not started and not list(tmp_path.glob("scratch-*"))
+
+
+@pytest.mark.parametrize("group", ["../g", "g/../../etc", "", ".hidden", "g g", "g;rm", "a" * 65])
+def test_a_group_that_is_no_sentinel_group_name_never_reaches_a_path(tmp_path, group):
+    from checks.backup.scratch import scratch_restore
+
+    (tmp_path / "store").mkdir()
+    with pytest.raises(S.BackupError, match=r"--group .* is not a Sentinel group name"):
+        scratch_restore(tmp_path / "store", group, "latest", "*", tmp_path)
+    with pytest.raises(S.BackupError, match="is not a Sentinel group name"):
+        S.find_backup(tmp_path / "store", group)

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from checks.backup import store as S
-from checks.backup.take import choose_source, receive
+from checks.backup.take import checker_for, choose_source, receive
 
 PROM_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? -?[0-9.eE+-]+$')
 
@@ -162,3 +162,78 @@ def test_metrics_are_valid_prometheus_text():
     assert 'redisops_backup_last_run_success{group="g2"} 0' in samples
     assert 'redisops_backup_last_success_timestamp_seconds{group="g1"} 1700000000.000' in samples
     assert not any('group="g2"' in ln and "last_success" in ln for ln in samples)
+
+
+@pytest.mark.parametrize(
+    ("flavor", "server", "checker"),
+    [("redis", "redis-server", "redis-check-rdb"), ("valkey", "valkey-server", "valkey-check-rdb")],
+)
+def test_server_programs_come_from_a_fixed_table(flavor, server, checker):
+    assert S.program_for(flavor, "server") == server and S.program_for(flavor, "check_rdb") == checker
+    assert checker_for(flavor) == checker
+
+
+@pytest.mark.parametrize(
+    "flavor",
+    ["sh", "/bin/sh", "../bin/sh", "redis-server", "Redis", "redis ", "keydb", "", None, 1, ["redis"]],
+)
+def test_a_flavour_from_a_manifest_or_info_never_names_a_program(flavor):
+    with pytest.raises(
+        S.BackupError, match=r"the manifest's server is .* not one of the servers the kit knows"
+    ):
+        S.program_for(flavor, "server")
+    with pytest.raises(S.BackupError, match="the source server's INFO server_name is"):
+        checker_for(flavor)
+
+
+def test_verify_refuses_a_manifest_naming_another_checker(tmp_path):
+    rdb = tmp_path / "20240101T000000Z-r1.rdb"
+    rdb.write_bytes(b"REDIS0011")
+    manifest = {"size": 9, "sha256": hashlib.sha256(b"REDIS0011").hexdigest(), "server": "/tmp/evil"}
+    backup = S.Stored("g/20240101T000000Z-r1", rdb, tmp_path / "m.json", manifest)
+    with pytest.raises(S.BackupError, match="'/tmp/evil', not one of the servers"):
+        S.verify_stored(backup)
+
+
+@pytest.mark.parametrize("name", ["redis-main", "a", "R1.cache_2", "9" + "x" * 63])
+def test_group_names_the_sentinel_role_accepts_pass(name):
+    assert S.check_group(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "../etc",
+        "a/b",
+        ".x",
+        "-x",
+        "_x",
+        "a b",
+        "a;b",
+        "a\nb",
+        "redis-main\n",
+        "a" * 65,
+        None,
+        7,
+        "grüppe",
+    ],
+)
+def test_other_group_names_are_refused_naming_the_variable(name):
+    with pytest.raises(S.BackupError, match=r"^redis_restore_from_group .* is not a Sentinel group name"):
+        S.check_group(name, "redis_restore_from_group")
+
+
+@pytest.mark.parametrize("name", ["redis-main", "a", "9.x_y-z", "a" * 64, "a" * 65, "-a", "a b", "a/b", "ü"])
+def test_the_group_rule_is_the_sentinel_roles(name):
+    from .role_code import SF
+
+    assert bool(S.GROUP_NAME.fullmatch(name)) == bool(SF.GROUP_NAME.fullmatch(name))
+
+
+def test_the_scratch_server_sanitizes_every_payload_and_listens_on_a_socket_only(tmp_path):
+    from checks.backup.scratch import scratch_config
+
+    lines = scratch_config(tmp_path).splitlines()
+    assert "sanitize-dump-payload yes" in lines
+    assert "port 0" in lines and f"unixsocket {tmp_path}/redis.sock" in lines

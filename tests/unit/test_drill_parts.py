@@ -126,3 +126,13 @@ def test_every_scenario_says_what_it_does_and_what_it_may_lose():
         assert scenario.summary and scenario.zero_loss in ("", "waited", "all"), name
     assert not SCENARIOS["sentinel-majority-loss"].expects_failover
     assert SCENARIOS["manual-failover"].zero_loss == "all"
+
+
+def test_the_sentinel_unit_comes_from_a_fixed_table():
+    from checks.drills.targets import sentinel_unit
+
+    assert sentinel_unit("redis") == "redis-sentinel@main.service"
+    assert sentinel_unit("valkey") == "valkey-sentinel@main.service"
+    for bad in ("keydb", "redis; reboot", "", None, "Redis"):
+        with pytest.raises(InventoryError, match=r"redis_sentinel_flavor .* is not one of redis, valkey"):
+            sentinel_unit(bad)
