@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -55,3 +56,39 @@ def test_the_lab_waivers_have_reasons_and_ends():
 def test_the_catalogue_page_is_current():
     """docs/checks.md is generated: 'redisops check --catalogue > docs/checks.md'."""
     assert (REPO / "docs" / "checks.md").read_text() == catalogue_markdown()
+
+
+def _check_script(tmp_path, user=None):
+    from .test_redis_backup_role import ME, exec_stop_post, render_unit
+
+    unit = render_unit(
+        "redis_compliance", "templates/etc/systemd/system/redisops-check.service.j2",
+        redis_compliance_state_dir=str(tmp_path / "state"),
+        redis_compliance_textfile_dir=str(tmp_path / "textfile"), redis_compliance_user=user or ME,
+    )  # fmt: skip
+    (tmp_path / "state").mkdir(exist_ok=True)
+    (tmp_path / "textfile").mkdir(exist_ok=True)
+    return exec_stop_post(unit)
+
+
+def test_the_metrics_are_published_by_root_only_from_the_users_own_regular_file(tmp_path):
+    """The ExecStopPost=+ root step follows no link the service user planted and reads with
+    that user's rights, only a file it owns that is Prometheus text."""
+    from .test_redis_backup_role import check_publishing
+
+    check_publishing(tmp_path, _check_script, "redisops_check.prom")
+
+
+def test_what_the_checks_write_is_what_the_root_step_accepts(tmp_path):
+    from checks.engine import Report
+    from checks.model import FAIL, Result, Severity
+    from checks.report import to_prometheus
+
+    (pattern,) = re.findall(r'grep -qvE "([^"]+)"', _check_script(tmp_path))
+    finding = Result(
+        check_id="MEM-01", area="memory", target="redis-1:6379", status=FAIL, severity=Severity.HIGH,
+        title="a title", message='odd "quoted" text, with {braces} and spaces',
+    )  # fmt: skip
+    text = to_prometheus(Report(results=[finding], started=1.7e9, duration=1.0, targets=["redis-1:6379"]),
+                         Severity.HIGH)  # fmt: skip
+    assert all(re.fullmatch(pattern.replace("$", ""), line) for line in text.splitlines()), text
