@@ -388,3 +388,62 @@ def test_parse_conf_reads_valkeys_rewritten_names_as_the_kits():
     assert OPS.changed_directives(kit, rewritten.replace("primaryauth pw", "primaryauth new")) == [
         "masterauth"
     ]
+
+
+# --- The live configuration against the wanted one ------------------------------------------
+
+
+def test_wanted_live_reads_the_file_as_config_get_answers():
+    text = (
+        "maxmemory 256mb\nrepl-backlog-size 64mb\nsave 3600 1\nsave 300 100\nappendonly yes\n"
+        'dir "/var/lib/redis/main"\nreplicaof 10.0.0.1 6379\nrename-command KEYS ""\n'
+        "latency-tracking-info-percentiles 50 99 99.9\nmaxmemory-policy NoEviction\n"
+    )
+    wanted = OPS.wanted_live(text)
+    assert wanted["maxmemory"] == str(256 * 1024**2)
+    assert wanted["repl-backlog-size"] == str(64 * 1024**2)
+    assert wanted["save"] == "3600 1 300 100"
+    assert wanted["maxmemory-policy"] == "noeviction"
+    assert wanted["dir"] == "/var/lib/redis/main"
+    # Sentinel owns replicaof; CONFIG GET cannot read rename-command.
+    assert "replicaof" not in wanted and "rename-command" not in wanted
+
+
+def test_config_drift_names_the_directive_the_live_and_the_wanted_value():
+    wanted = OPS.wanted_live('maxmemory 256mb\nmaxmemory-policy noeviction\nsave ""\nappendonly yes\n')
+    live = {
+        "maxmemory": str(256 * 1024**2),
+        "maxmemory-policy": "allkeys-random",
+        "save": "",
+        "appendonly": "yes",
+    }
+    assert OPS.config_drift(wanted, live) == [
+        {"directive": "maxmemory-policy", "live": "allkeys-random", "wanted": "noeviction"}
+    ]
+
+
+def test_config_drift_ignores_directives_the_server_does_not_know_and_reads_valkey_names():
+    wanted = OPS.wanted_live("appenddirname appendonlydir\nmasteruser replicator\n")
+    assert OPS.config_drift(wanted, {"primaryuser": "replicator"}) == []
+    assert OPS.config_drift(wanted, {"primaryuser": "someone"})[0]["directive"] == "masteruser"
+
+
+def test_config_drift_never_shows_a_secret():
+    wanted = OPS.wanted_live('masterauth "wanted-secret-0123456789"\n')
+    drift = OPS.config_drift(wanted, {"masterauth": "live-secret-0123456789"})
+    assert drift == [{"directive": "masterauth", "live": OPS.MASK, "wanted": OPS.MASK + "(changed)"}]
+
+
+def test_socket_drift():
+    assert OPS.socket_drift(["10.0.0.1", "-::1"], [6379], {"10.0.0.1:6379"}) is None
+    assert OPS.socket_drift(["10.0.0.1", "-::1"], [6379], {"10.0.0.1:6379", "[::1]:6379"}) is None
+    # The probe: bind ::0 left an IPv6-only wildcard socket behind.
+    drift = OPS.socket_drift(["10.0.0.1", "127.0.0.1"], [0, 16379], {"[::]:16379"})
+    assert drift == {
+        "directive": "listening sockets",
+        "live": "[::]:16379",
+        "wanted": "10.0.0.1:16379 127.0.0.1:16379",
+    }
+    # A socket more than wanted (a plain port opened by hand) is drift too.
+    assert OPS.socket_drift(["127.0.0.1"], [6379, 0], {"127.0.0.1:6379", "[::]:6379"}) is not None
+    assert OPS.socket_drift(["redis.example"], [6379], set()) is None

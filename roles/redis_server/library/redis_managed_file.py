@@ -15,6 +15,13 @@ description:
     cannot change at runtime make the module return C(restart_required).
   - For C(kind=acl), the file is written and loaded with ACL LOAD; if Redis refuses it,
     the previous file is put back and the module fails.
+  - The running server is the truth, not only the file. For C(kind=config), every directive
+    the server can be asked about (CONFIG GET) is compared with the wanted value, and the
+    sockets it listens on with C(listen); for C(kind=acl), ACL LIST is compared with the
+    wanted users in the server's own canonical form (throw-away users, created C(off) and
+    deleted at once, show how the server writes the wanted rules). A difference (a CONFIG SET
+    or ACL SETUSER by hand) is applied like a changed file and reported as C(drift).
+  - C(replicaof) is Sentinel's to change and never counts as drift.
   - Diffs mask passwords and password hashes.
 options:
   path: {description: File on the host., type: path, required: true}
@@ -26,6 +33,9 @@ options:
   connection:
     description: How to reach the instance (host, port, tls, cacert, cert, key, user, password).
     type: dict
+  listen:
+    description: The sockets the instance must listen on (bind addresses and ports), for C(kind=config).
+    type: dict
 """
 
 RETURN = r"""
@@ -34,11 +44,17 @@ changed_keys:
   type: list
   returned: always
 restart_required: {description: A changed directive needs a restart., type: bool, returned: always}
+drift:
+  description: Directives (or users) whose live value differed from the wanted one, secrets masked.
+  type: list
+  returned: always
 running: {description: The instance answered., type: bool, returned: always}
 """
 
+import contextlib
 import os
 import re
+import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.redis_ops import (
@@ -48,12 +64,18 @@ from ansible.module_utils.redis_ops import (
     RedisCli,
     RedisCliError,
     RedisDownError,
+    acl_list,
     changed_directives,
+    config_drift,
+    config_get,
     config_set_value,
+    listening,
     mask_acl,
     mask_config,
     metadata_differs,
     parse_conf,
+    socket_drift,
+    wanted_live,
     write_atomically,
 )
 
@@ -72,6 +94,77 @@ def acl_users(text):
     return users
 
 
+def live_config_drift(module, cli, new):
+    """The directives whose running value differs from ``new``, and the listening sockets."""
+    wanted = wanted_live(new)
+    if "dir" in wanted:
+        # CONFIG GET dir answers the server's working directory, links resolved.
+        wanted["dir"] = os.path.realpath(wanted["dir"])
+    try:
+        live = config_get(cli, sorted(wanted))
+    except RedisCliError as exc:
+        module.fail_json(msg=f"CONFIG GET refused by the instance: {exc}")
+    drift = config_drift(wanted, live)
+    sockets = sockets_drift(module)
+    return [*drift, sockets] if sockets else drift
+
+
+def sockets_drift(module):
+    """The listening sockets against C(listen), or None when they agree (or nothing to compare)."""
+    listen = module.params["listen"]
+    if not listen:
+        return None
+    ports = [int(p) for p in listen.get("ports") or [] if int(p)]
+    return socket_drift(listen.get("bind") or [], ports, listening(ports))
+
+
+def canonical_users(module, cli, text):
+    """The wanted users as the server itself lists them (ACL LIST form), through throw-away
+    users created off (the rules, then off) and deleted at once. Secrets go through stdin."""
+    wanted = {}
+    for line in acl_users(text).values():
+        words = line.split()
+        wanted[words[1]] = words[2:]
+    probes = {name: f"redisops-probe-{uuid.uuid4().hex[:10]}" for name in wanted}
+    try:
+        cli.call_many([["ACL", "SETUSER", probes[n], *rules, "off"] for n, rules in wanted.items()])
+        listed = acl_list(cli.call("ACL", "LIST"))
+    except RedisCliError as exc:
+        module.fail_json(msg=f"ACL SETUSER (probe user) refused by the instance: {exc}")
+    finally:
+        with contextlib.suppress(RedisCliError):
+            cli.call("ACL", "DELUSER", *probes.values())
+    out = {}
+    for name, rules in wanted.items():
+        words = listed.get(probes[name], "").split()
+        # The probe is off; the user is on when its own rules say on last.
+        on_off = [w for w in rules if w in ("on", "off")]
+        if words and words[0] in ("on", "off"):
+            words[0] = on_off[-1] if on_off else "off"
+        out[name] = " ".join(words)
+    return out
+
+
+def acl_drift(module, cli, new):
+    """Users whose live rules differ from the wanted ones, and users the file does not have."""
+    try:
+        live = acl_list(cli.call("ACL", "LIST"))
+    except RedisCliError as exc:
+        module.fail_json(msg=f"ACL LIST refused by the instance: {exc}")
+    wanted = canonical_users(module, cli, new)
+    drift = []
+    for name in sorted(set(live) | set(wanted)):
+        if live.get(name) != wanted.get(name):
+            drift.append(
+                {
+                    "directive": f"user {name}",
+                    "live": mask_acl(f"user {name} {live[name]}") if name in live else "(absent)",
+                    "wanted": mask_acl(f"user {name} {wanted[name]}") if name in wanted else "(absent)",
+                }
+            )
+    return drift
+
+
 def apply_live(module, cli, new, result):
     """Apply changed directives to the running server; True if some need a restart.
 
@@ -82,7 +175,9 @@ def apply_live(module, cli, new, result):
     wanted = parse_conf(new)
     restart = False
     pending = {}
-    for key in result["changed_keys"]:
+    for key in sorted(set(result["changed_keys"]) | {d["directive"] for d in result["drift"]}):
+        if key == "listening sockets":
+            continue  # looked at again once the directives are applied
         if key == "replicaof":
             args = wanted[key][-1] if key in wanted else ["NO", "ONE"]
             try:
@@ -110,7 +205,9 @@ def apply_live(module, cli, new, result):
             cli.call("CONFIG", "SET", key, secret_arg=pending[key])
         except RedisCliError as exc:
             module.fail_json(msg=f"CONFIG SET {key} refused by Redis: {exc}", **result)
-    return restart
+    # A CONFIG SET bind or port rebinds; sockets still wrong after it (a bind Redis kept an
+    # IPv6-only socket for) need a restart.
+    return restart or sockets_drift(module) is not None
 
 
 def main():
@@ -123,6 +220,13 @@ def main():
             "group": {"type": "str", "default": "redis"},
             "mode": {"type": "str", "default": "0640"},
             "connection": {"type": "dict", "options": CONNECTION_SPEC},
+            "listen": {
+                "type": "dict",
+                "options": {
+                    "bind": {"type": "list", "elements": "str"},
+                    "ports": {"type": "list", "elements": "int"},
+                },
+            },
         },
         supports_check_mode=True,
     )
@@ -133,7 +237,7 @@ def main():
         with open(path) as fh:
             old = fh.read()
     mask = mask_config if kind == "config" else mask_acl
-    result = {"changed": False, "changed_keys": [], "restart_required": False, "running": False}
+    result = {"changed": False, "changed_keys": [], "restart_required": False, "running": False, "drift": []}
 
     # What counts is what Redis reads: directives (or users), not comments, blank lines or
     # where a line sits. CONFIG REWRITE moves and appends lines (with a comment of its own)
@@ -176,20 +280,34 @@ def main():
             )
         except RedisCliError as exc:
             module.fail_json(msg=f"cannot talk to the instance: {exc}", **result)
+    # The running server against what it should run: a CONFIG SET or ACL SETUSER by hand shows
+    # here, whatever the file says. A directive the file changes anyway is not drift.
+    if result["running"] and old:
+        drift = live_config_drift(module, cli, new) if kind == "config" else acl_drift(module, cli, new)
+        if kind == "config":
+            drift = [d for d in drift if d["directive"] not in result["changed_keys"]]
+        if drift:
+            result["drift"] = drift
+            result["changed"] = True
+            if not content_changed:
+                result["diff"] = {
+                    "before": "".join(f"{d['directive']} {d['live']}\n" for d in drift),
+                    "after": "".join(f"{d['directive']} {d['wanted']}\n" for d in drift),
+                    "before_header": f"{path} (running)",
+                    "after_header": f"{path} (wanted)",
+                }
     if module.check_mode or not result["changed"]:
-        module.exit_json(**result)
-
-    if not content_changed:
-        write_atomically(path, old, p["owner"], p["group"], p["mode"])
+        if kind == "config" and result["drift"]:
+            result["restart_required"] = any(d["directive"] == "listening sockets" for d in result["drift"])
         module.exit_json(**result)
 
     if kind == "config":
         # Live first, then the file: a rewrite by Redis in between then writes the new values.
         if result["running"] and old:
             result["restart_required"] = apply_live(module, cli, new, result)
-        write_atomically(path, new, p["owner"], p["group"], p["mode"])
+        write_atomically(path, new if content_changed else old, p["owner"], p["group"], p["mode"])
     else:
-        write_atomically(path, new, p["owner"], p["group"], p["mode"])
+        write_atomically(path, new if content_changed else old, p["owner"], p["group"], p["mode"])
         if result["running"]:
             try:
                 cli.call("ACL", "LOAD")

@@ -390,3 +390,146 @@ def acl_list(text: str) -> dict[str, str]:
         if len(words) >= 2 and words[0] == "user":
             users[words[1]] = words[2] if len(words) > 2 else ""
     return users
+
+
+# --- The live configuration against the wanted one ------------------------------------
+#
+# What the role writes is compared with what the running server says (CONFIG GET), not only
+# with the file: a CONFIG SET by hand changes the server and leaves the file as it was.
+
+# Sentinel owns replicaof (it moves the primary); CONFIG GET cannot read the others.
+NOT_LIVE = ("replicaof", "rename-command", "include", "loadmodule", "user")
+# Sizes: written in units (100mb), answered in bytes.
+MEMORY_KEYS = (
+    "maxmemory", "repl-backlog-size", "client-query-buffer-limit", "proto-max-bulk-len",
+    "active-defrag-ignore-bytes", "hash-max-listpack-value", "zset-max-listpack-value",
+)  # fmt: skip
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+
+
+def _size_bytes(text: str) -> str:
+    value = text.strip().lower()
+    digits = value.rstrip("kmgb")
+    unit = value[len(digits) :]
+    if digits.lstrip("-").isdigit() and unit in _SIZE_UNITS:
+        return str(int(digits) * _SIZE_UNITS[unit])
+    return text
+
+
+def _floats(text: str) -> str:
+    try:
+        return " ".join(repr(float(w)) for w in text.split())
+    except ValueError:
+        return text
+
+
+def live_form(name: str, value: str) -> str:
+    """A directive's value in one comparable form, whether written in the file or answered by
+    CONFIG GET: sizes in bytes, yes/no and names in lower case, percentiles as numbers."""
+    text = " ".join(str(value).split()) if name not in SECRET_KEYS else str(value)
+    if name in MEMORY_KEYS:
+        return _size_bytes(text)
+    if name == "latency-tracking-info-percentiles":
+        return _floats(text)
+    if (
+        name in SECRET_KEYS
+        or name in ("dir", "logfile", "aclfile", "masteruser", "tls-protocols")
+        or "file" in name
+    ):
+        return text
+    return text.lower()
+
+
+def wanted_live(text: str) -> dict[str, str]:
+    """The directives of a config file that the running server can be asked about, as CONFIG GET
+    would answer them (one string per directive)."""
+    return {
+        name: live_form(name, config_set_value(lines))
+        for name, lines in parse_conf(text).items()
+        if name not in NOT_LIVE
+    }
+
+
+def config_drift(wanted: dict[str, str], live: dict[str, str]) -> list[dict[str, str]]:
+    """Directives whose running value differs from the wanted one: [{directive, live, wanted}].
+
+    ``live`` is CONFIG GET's answer (Valkey's names are read as the kit's); a directive the
+    server does not know is left out, not reported. Secrets are masked."""
+    live = {DIRECTIVE_ALIASES.get(k.lower(), k.lower()): v for k, v in live.items()}
+    drift = []
+    for name, value in sorted(wanted.items()):
+        if name not in live:
+            continue
+        current = live_form(name, live[name])
+        if current != value:
+            secret = name in SECRET_KEYS
+            drift.append(
+                {
+                    "directive": name,
+                    "live": MASK if secret else current,
+                    "wanted": MASK + "(changed)" if secret else value,
+                }
+            )
+    return drift
+
+
+def config_get(cli: RedisCli, names: list[str]) -> dict[str, str]:
+    """CONFIG GET of the named directives in one call: name -> value."""
+    out = cli.call("CONFIG", "GET", *names)
+    lines = out.split("\n") if out else []
+    return {lines[i]: lines[i + 1] for i in range(0, len(lines) - 1, 2)}
+
+
+def listening(ports: list[int]) -> set[str]:
+    """The TCP sockets listening on these ports on this host, as 'address:port' ([v6]:port)."""
+    import ipaddress as _ip
+
+    found = set()
+    for family, path in ((4, "/proc/net/tcp"), (6, "/proc/net/tcp6")):
+        try:
+            with open(path) as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) < 4 or fields[3] != "0A":  # 0A: LISTEN
+                continue
+            hex_addr, hex_port = fields[1].split(":")
+            port = int(hex_port, 16)
+            if port not in ports:
+                continue
+            raw = bytes.fromhex(hex_addr)
+            # /proc prints each 32-bit word in host (little-endian) order.
+            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            addr = _ip.ip_address(raw)
+            found.add(f"{addr}:{port}" if family == 4 else f"[{addr}]:{port}")
+    return found
+
+
+def socket_drift(bind: list[str], ports: list[int], live: set[str]) -> dict[str, str] | None:
+    """The listening sockets wanted (every bind address on every port) against those found;
+    an address with Redis's '-' prefix may be missing. None when they agree."""
+    import ipaddress as _ip
+
+    def sock(addr: str, port: int) -> str:
+        ip = _ip.ip_address(addr)
+        return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+    required, optional = set(), set()
+    for entry in bind:
+        addr = entry.lstrip("-")
+        if addr == "*":
+            addr = "0.0.0.0"
+        try:
+            wanted = {sock(addr, p) for p in ports if p}
+        except ValueError:
+            return None  # a host name: nothing to compare the sockets with
+        (optional if entry.startswith("-") else required).update(wanted)
+    if required <= live <= required | optional:
+        return None
+    return {
+        "directive": "listening sockets",
+        "live": " ".join(sorted(live)) or "(none)",
+        "wanted": " ".join(sorted(required)),
+    }
