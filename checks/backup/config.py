@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checks.backup.store import BackupError
+from checks.backup.store import BackupError, program_for
 from checks.inventory import (
     _ANY_MEMORY_MB,
     InventoryError,
@@ -96,7 +96,13 @@ def sources_by_host(config: dict) -> dict[str, dict[str, str]]:
 
 
 def flavors(config: dict) -> list[str]:
-    """The servers the backups come from: the backup host needs each one's checker and server."""
+    """The servers the backups come from: the backup host needs each one's checker and server
+    (packages and units named after them, so only flavours of the fixed table)."""
+    for group in config["groups"]:
+        for server in group["servers"]:
+            program_for(
+                server.get("flavor", "redis"), "server", f"redis_server_flavor of {server.get('host', '?')}"
+            )
     return sorted({s.get("flavor", "redis") for g in config["groups"] for s in g["servers"]})
 
 

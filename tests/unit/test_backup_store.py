@@ -237,3 +237,21 @@ def test_the_scratch_server_sanitizes_every_payload_and_listens_on_a_socket_only
     lines = scratch_config(tmp_path).splitlines()
     assert "sanitize-dump-payload yes" in lines
     assert "port 0" in lines and f"unixsocket {tmp_path}/redis.sock" in lines
+
+
+def test_the_backup_hosts_packages_are_named_after_known_flavours_only():
+    from checks.backup.config import flavors
+
+    def config(*names):
+        return {
+            "groups": [
+                {
+                    "name": "redis-main",
+                    "servers": [{"host": f"r{i}", "flavor": n} for i, n in enumerate(names)],
+                }
+            ]
+        }
+
+    assert flavors(config("valkey", "redis", "redis")) == ["redis", "valkey"]
+    with pytest.raises(S.BackupError, match="redis_server_flavor of r1 is 'keydb'"):
+        flavors(config("redis", "keydb"))
