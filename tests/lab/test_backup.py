@@ -167,6 +167,11 @@ def test_restore_refuses_a_corrupt_backup_or_an_unexpected_target(deployed, lab_
     before = digest(admin, "app:*")
     proc = _restore()
     assert proc.returncode != 0 and "confirm with -e redis_restore_confirm=redis-main" in proc.stdout
+    # Group names from the command line reach the store's path and a command: checked first.
+    for variable, value in (("redis_restore_from_group", "../redis-main"), ("redis_restore_confirm", "a;id")):
+        proc = _restore("-e", "redis_restore_confirm=redis-main", "-e", f"{variable}={value}")
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        assert variable in proc.stdout and "is not a Sentinel group name" in proc.stdout, proc.stdout[-3000:]
     proc = _restore(
         "-e", "redis_restore_confirm=redis-main", "-e", f"redis_restore_target={replicas[0].name}"
     )
