@@ -10,10 +10,28 @@ from .role_code import SF, sentinel_baseline
 
 HOSTS = ["redis-1", "redis-2", "redis-3"]
 HOSTVARS = {h: {"ansible_host": f"10.0.0.{i + 1}"} for i, h in enumerate(HOSTS)}
+# The defaults that are Jinja expressions (inherited from redis_server), as Ansible renders them.
+RENDERED = {
+    "redis_sentinel_flavor": "redis",
+    "redis_sentinel_flavor_switch": False,
+    "redis_sentinel_tls_auth_clients": "optional",
+    "redis_sentinel_tls_dir": "/etc/redis/tls",
+    "redis_sentinel_tls_replication": True,
+    "redis_sentinel_conf_dir": "/etc/redis/sentinel",
+    "redis_sentinel_data_dir": "/var/lib/redis/sentinel",
+    "redis_sentinel_log_dir": "/var/log/redis",
+    "redis_sentinel_user": "redis",
+    "redis_sentinel_group": "redis",
+}
+
+
+def baseline(**overrides) -> dict:
+    """sentinel_baseline with the inherited defaults rendered."""
+    return sentinel_baseline(**{**RENDERED, **overrides})
 
 
 def problems(hosts=HOSTS, **overrides):
-    return SF.redis_sentinel_problems(sentinel_baseline(**overrides), hosts, "10.0.0.1", [6379])
+    return SF.redis_sentinel_problems(baseline(**overrides), hosts, "10.0.0.1", [6379])
 
 
 def test_the_defaults_with_secrets_are_valid():
@@ -69,7 +87,7 @@ def test_fewer_than_three_sentinels_are_refused_with_the_reason(count, reason):
 
 
 def test_a_host_name_needs_resolve_hostnames():
-    role_vars = sentinel_baseline()
+    role_vars = baseline()
     assert any(
         "resolve_hostnames" in p for p in SF.redis_sentinel_problems(role_vars, HOSTS, "redis-1.lan", [])
     )

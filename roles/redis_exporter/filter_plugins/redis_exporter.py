@@ -101,9 +101,62 @@ def redis_exporter_listen(address: str, port: int) -> str:
     return f"[{address}]:{int(port)}" if ":" in str(address) else f"{address}:{int(port)}"
 
 
+EXPORTER_BOOLEANS = (
+    "redis_exporter_node_exporter", "redis_exporter_firewall", "redis_exporter_listen_allow_wildcard",
+    "redis_exporter_scrape_networks_allow_any",
+)  # fmt: skip
+
+
+def _host_ports(settings: dict) -> list[tuple[str, int | None]]:
+    """(label, port) of every port this host's Redis instances, Sentinel, redis_server's firewall
+    and the exporters use: none may be taken twice."""
+    S = _server_filters()
+    whole = S.redis_whole
+    ports: list[tuple[str, int | None]] = []
+    server = settings.get("server_vars") or {}
+    present = [
+        i for i in server.get("redis_server_instances") or []
+        if isinstance(i, dict) and i.get("state", "present") == "present"
+    ]  # fmt: skip
+    if settings.get("in_redis"):
+        mode = server.get("redis_server_tls_mode", "off")
+        for inst in present:
+            port = whole(inst.get("port"))
+            # As redis_instances resolves them: TLS only serves TLS on the port itself.
+            tls = port if mode == "only" else whole(inst.get("tls_port")) or (port and port + 10000)
+            ports.append((f"Redis instance {inst.get('name')}", port if mode != "only" else None))
+            ports.append((f"Redis instance {inst.get('name')}", tls if mode != "off" else None))
+        for port in settings.get("redis_server_firewall_extra_ports") or []:
+            ports.append(("redis_server_firewall_extra_ports", whole(port)))
+    if settings.get("in_sentinel"):
+        sentinel = settings.get("sentinel_vars") or {}
+        ports.append(("redis_sentinel_port", whole(sentinel.get("redis_sentinel_port"))))
+        if sentinel.get("redis_sentinel_tls_mode") == "both":
+            ports.append(("redis_sentinel_tls_port", whole(sentinel.get("redis_sentinel_tls_port"))))
+    # Sentinel's ports are in the firewall's extra ports on purpose: the same port, one use.
+    sentinel_ports = {p for label, p in ports if label.startswith("redis_sentinel")}
+    ports = [
+        (label, p) for label, p in ports
+        if not (label == "redis_server_firewall_extra_ports" and p in sentinel_ports)
+    ]  # fmt: skip
+    base = whole(settings.get("redis_exporter_port_base"))
+    if settings.get("in_redis") and base is not None:
+        for k, inst in enumerate(present):
+            label = f"the exporter of Redis instance {inst.get('name')} (redis_exporter_port_base + {k})"
+            ports.append((label, base + k))
+    if settings.get("in_sentinel"):
+        ports.append(("redis_exporter_sentinel_port", whole(settings.get("redis_exporter_sentinel_port"))))
+    if settings.get("redis_exporter_node_exporter", True) is True:
+        ports.append(("redis_exporter_node_port", whole(settings.get("redis_exporter_node_port"))))
+    return ports
+
+
 def redis_exporter_problems(settings: dict) -> list[str]:
     """What is wrong with a host's exporter settings, each naming the variable and the fix.
-    ``settings``: the role's variables, plus in_redis, in_sentinel, tls and tls_files {variable: exists}."""
+    ``settings``: the role's variables, plus in_redis, in_sentinel, tls and tls_files {variable: exists}
+    (empty before the certificates exist), server_vars and sentinel_vars (the ports of this host's
+    Redis instances and Sentinel) and redis_server_firewall_extra_ports."""
+    S = _server_filters()
     problems = []
     address = settings.get("redis_exporter_listen_address")
     if not redis_exporter_is_ip(address):
@@ -111,26 +164,67 @@ def redis_exporter_problems(settings: dict) -> list[str]:
             f"redis_exporter_listen_address must be an IP address (is {address!r}): set ansible_host to the "
             "host's IP address"
         )
+    else:
+        allow = settings.get("redis_exporter_listen_allow_wildcard")
+        problems += S.redis_bind_problems(
+            "redis_exporter_listen_address",
+            [str(address)],
+            allow,
+            "redis_exporter_listen_allow_wildcard",
+            dash=False,
+        )
+    bad_ports = False
     for name in ("redis_exporter_port_base", "redis_exporter_sentinel_port", "redis_exporter_node_port"):
-        try:
-            ok = 0 < int(settings.get(name)) < 65536
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
+        number = S.redis_whole(settings.get(name))
+        if number is None or not 0 < number < 65536:
+            bad_ports = True
             problems.append(f"{name} must be a port between 1 and 65535 (is {settings.get(name)!r})")
-    bad = redis_exporter_bad_networks(settings.get("redis_exporter_scrape_networks"))
+    if not bad_ports:
+        ports = _host_ports(settings)
+        problems += [f"{p} (redis_exporter_*_port, redis_server_instances, redis_sentinel_port)"
+                     for p in S.redis_port_clashes(ports)]  # fmt: skip
+        problems += [
+            f"{label} {port} is beyond 65535: lower redis_exporter_port_base"
+            for label, port in ports if label.startswith("the exporter") and port > 65535
+        ]  # fmt: skip
+    networks = settings.get("redis_exporter_scrape_networks")
+    bad = redis_exporter_bad_networks(networks)
     if bad:
         problems.append(f"redis_exporter_scrape_networks: {', '.join(bad)} is not an address or a network")
-    if settings.get("in_redis") and not settings.get("redis_exporter_redis_password"):
-        problems.append(
-            "redis_exporter_redis_password is empty: set redis_server_monitoring_password (Ansible Vault), "
-            "the exporters log in as the monitoring user"
+    else:
+        allow = settings.get("redis_exporter_scrape_networks_allow_any")
+        problems += S.redis_network_problems(
+            "redis_exporter_scrape_networks",
+            networks or [],
+            allow,
+            "redis_exporter_scrape_networks_allow_any",
         )
-    if settings.get("in_sentinel") and not settings.get("redis_exporter_sentinel_password"):
-        problems.append(
-            "redis_exporter_sentinel_password is empty: set redis_sentinel_monitoring_password "
-            "(Ansible Vault)"
-        )
+    secrets = (
+        ("in_redis", "redis_exporter_redis_password", "redis_exporter_redis_user", "redis_server_monitoring"),
+        ("in_sentinel", "redis_exporter_sentinel_password", "redis_exporter_sentinel_user",
+         "redis_sentinel_monitoring"),
+    )  # fmt: skip
+    for where, password_var, user_var, source in secrets:
+        if not settings.get(where):
+            continue
+        if not settings.get(password_var):
+            problems.append(
+                f"{password_var} is empty: set {source}_password (Ansible Vault), the exporters log in as "
+                "the monitoring user"
+            )
+        else:
+            problems += [
+                f"{p} ({source}_password unless set; it goes unquoted into the exporter's environment file)"
+                for p in S.redis_password_problems(password_var, settings[password_var], unquoted=True)
+            ]
+        if user_var in settings and not S.USER_NAME.match(str(settings[user_var])):
+            problems.append(f"{user_var} {settings[user_var]!r} is not a valid ACL user name ({source}_user)")
+    problems += S.redis_bool_problems(settings, EXPORTER_BOOLEANS)
+    if "redis_exporter_user" in settings:
+        problems += S.redis_service_user_problems("redis_exporter_user", settings["redis_exporter_user"])
+    for name in ("redis_exporter_conf_dir", "redis_exporter_textfile_dir"):
+        if name in settings:
+            problems += S.redis_path_problems(name, settings[name])
     if settings.get("tls"):
         for name, exists in sorted((settings.get("tls_files") or {}).items()):
             if not exists:

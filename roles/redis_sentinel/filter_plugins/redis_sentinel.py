@@ -8,8 +8,11 @@ registered at the bottom.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import ipaddress
 import re
+from functools import cache
+from pathlib import Path
 
 # Sentinel's config file and the client libraries split on spaces and quotes; keep names plain.
 GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -42,6 +45,35 @@ class SentinelVarError(ValueError):
     """A variable or a live state the role cannot work with."""
 
 
+@cache
+def _server_filters():
+    """redis_server's filters, loaded by path (role filter plugins are not a package): the input
+    rules shared by the roles (addresses, ports, secrets, booleans, users) live there once."""
+    path = Path(__file__).resolve().parents[2] / "redis_server" / "filter_plugins" / "redis_server.py"
+    spec = importlib.util.spec_from_file_location("_redis_sentinel_server_filters", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Whole-number settings and their sane ranges.
+SENTINEL_RANGES = {
+    "down_after_milliseconds": (MIN_DOWN_AFTER_MS, 600_000, "milliseconds"),
+    "failover_timeout": (2_000, 86_400_000, "milliseconds"),
+    "parallel_syncs": (1, 100, ""),
+}
+SENTINEL_BOOLEANS = tuple(
+    f"redis_sentinel_{name}"
+    for name in (
+        "allow_fewer_than_three", "allow_minority_quorum", "tls_replication", "bind_allow_wildcard",
+        "resolve_hostnames", "announce_hostnames", "flavor_switch",
+    )
+)  # fmt: skip
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$"
+)
+
+
 def _int(value) -> int | None:
     if isinstance(value, bool):
         return None
@@ -70,10 +102,17 @@ def redis_sentinel_groups(role_vars: dict) -> list[dict]:
 
 
 def redis_sentinel_problems(
-    role_vars: dict, sentinel_hosts: list[str], address: str | None = None, redis_ports: list | None = None
+    role_vars: dict,
+    sentinel_hosts: list[str],
+    address: str | None = None,
+    redis_ports: list | None = None,
+    addresses: dict | None = None,
 ) -> list[str]:
-    """Every rule the role enforces before any change, as messages naming the variable and the fix."""
+    """Every rule the role enforces before any change, as messages naming the variable and the fix.
+
+    ``addresses``: inventory host -> ansible_host of every host the kit deploys to."""
     v = role_vars
+    S = _server_filters()
     problems: list[str] = []
 
     def need(cond: bool, message: str) -> None:
@@ -150,6 +189,9 @@ def redis_sentinel_problems(
             source = f"{where}.{key}" if key in group else f"redis_sentinel_{key}"
             if value is None or value < 1:
                 problems.append(f"{source} must be a positive whole number")
+            elif key != "down_after_milliseconds" or value >= MIN_DOWN_AFTER_MS:
+                low, high, what = SENTINEL_RANGES[key]
+                problems += S.redis_range_problems(source, value, low, high, what)
         down, timeout = timers["down_after_milliseconds"], timers["failover_timeout"]
         if down is not None and 0 < down < MIN_DOWN_AFTER_MS:
             source = (
@@ -180,7 +222,11 @@ def redis_sentinel_problems(
         )
 
     # Credentials: Sentinel to Redis, and clients and peers to Sentinel.
-    min_len = int(v.get("redis_sentinel_password_min_length", 16))
+    min_len, too_low = S.redis_min_length(
+        "redis_sentinel_password_min_length",
+        v.get("redis_sentinel_password_min_length", S.MIN_PASSWORD_LENGTH),
+    )
+    problems += too_low
     secrets = {
         "redis_sentinel_auth_password": "the password of the Redis ACL user Sentinel logs in as "
         "(redis_server_sentinel_password)",
@@ -194,8 +240,8 @@ def redis_sentinel_problems(
             problems.append(
                 f"{var} is not set ({what}): put it in the inventory (Ansible Vault for real hosts)"
             )
-        elif len(str(value)) < min_len:
-            problems.append(f"{var} is shorter than {min_len} characters: use a longer secret")
+        else:
+            problems += S.redis_password_problems(var, value, min_len)
     user_names = [v.get(f"redis_sentinel_{k}_user") for k in ("admin", "peer", "monitoring")]
     for k in ("auth", "admin", "peer", "monitoring"):
         user = v.get(f"redis_sentinel_{k}_user")
@@ -221,6 +267,10 @@ def redis_sentinel_problems(
             problems.append(f"{where} ({user['name']}) has no password: every Sentinel user needs one")
         elif len(str(user["password"])) < min_len:
             problems.append(f"{where} ({user['name']}): password shorter than {min_len} characters")
+        else:
+            problems += S.redis_password_problems(
+                f"{where} ({user['name']}).password", user["password"], min_len
+            )
         unknown = set(user) - {"name", "password"}
         need(not unknown, f"{where} ({user['name']}) has unknown key(s) {sorted(unknown)}")
     for name in sorted({n for n in user_names if n and user_names.count(n) > 1}):
@@ -253,6 +303,26 @@ def redis_sentinel_problems(
         bool(v.get("redis_sentinel_bind")),
         "redis_sentinel_bind is empty: list the addresses Sentinel listens on",
     )
+    problems += S.redis_bind_problems(
+        "redis_sentinel_bind",
+        v.get("redis_sentinel_bind") or [],
+        v.get("redis_sentinel_bind_allow_wildcard"),
+        "redis_sentinel_bind_allow_wildcard",
+    )
+    problems += S.redis_address_clashes(addresses)
+    announce_ip = v.get("redis_sentinel_announce_ip") or ""
+    if announce_ip:
+        try:
+            unusable = ipaddress.ip_address(str(announce_ip)).is_unspecified
+        except ValueError:
+            unusable = not (
+                v.get("redis_sentinel_announce_hostnames") is True and HOSTNAME.match(str(announce_ip))
+            )
+        need(
+            not unusable,
+            f"redis_sentinel_announce_ip {announce_ip!r} must be the address others reach this sentinel at "
+            "(an IP address, or a host name with redis_sentinel_announce_hostnames: true), or empty",
+        )
     if address is not None:
         try:
             ipaddress.ip_address(str(address))
@@ -281,6 +351,44 @@ def redis_sentinel_problems(
             not script or str(script).startswith("/"),
             f"redis_sentinel_{key} {script!r} must be an absolute path on the host (or empty)",
         )
+    problems += _sentinel_settings_problems(v, groups, S)
+    return problems
+
+
+def _sentinel_settings_problems(v: dict, groups: list, S) -> list[str]:
+    """Real booleans, TLS words, the service user, paths and scripts without spaces."""
+    problems = S.redis_bool_problems(v, SENTINEL_BOOLEANS)
+    if "redis_sentinel_tls_protocols" in v:
+        problems += S.redis_tls_protocols_problems(
+            "redis_sentinel_tls_protocols", v["redis_sentinel_tls_protocols"]
+        )
+    clients = v.get("redis_sentinel_tls_auth_clients", "optional")
+    if v.get("redis_sentinel_tls_mode") in ("both", "only") and clients not in ("yes", "no", "optional"):
+        problems.append(
+            f"redis_sentinel_tls_auth_clients is {clients!r}: choose the quoted string yes, no or optional"
+        )
+    loglevel = v.get("redis_sentinel_loglevel", "notice")
+    if loglevel not in ("debug", "verbose", "notice", "warning"):
+        problems.append(f"redis_sentinel_loglevel {loglevel!r}: choose debug, verbose, notice or warning")
+    if "redis_sentinel_restart_sec" in v:
+        restart = v["redis_sentinel_restart_sec"]
+        problems += S.redis_range_problems("redis_sentinel_restart_sec", restart, 0, 3600, "seconds")
+    if "redis_sentinel_user" in v:
+        problems += S.redis_service_user_problems("redis_sentinel_user", v["redis_sentinel_user"])
+    if "redis_sentinel_group" in v:
+        problems += S.redis_service_user_problems("redis_sentinel_group", v["redis_sentinel_group"], "group")
+    for key in ("conf_dir", "data_dir", "log_dir", "tls_dir"):
+        if f"redis_sentinel_{key}" in v:
+            problems += S.redis_path_problems(f"redis_sentinel_{key}", v[f"redis_sentinel_{key}"])
+    scripts = [(f"redis_sentinel_{k}", v.get(f"redis_sentinel_{k}")) for k in ("notification_script",
+               "client_reconfig_script")]  # fmt: skip
+    for i, group in enumerate(groups):
+        if isinstance(group, dict):
+            scripts += [(f"redis_sentinel_groups[{i}].{k}", group.get(k)) for k in ("notification_script",
+                        "client_reconfig_script")]  # fmt: skip
+    for name, script in scripts:
+        if script and str(script).startswith("/"):
+            problems += S.redis_path_problems(name, script)
     return problems
 
 

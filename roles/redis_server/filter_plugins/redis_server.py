@@ -112,6 +112,228 @@ def redis_yesno(value) -> str:
     return "yes" if value else "no"
 
 
+# --- Input rules shared by the roles --------------------------------------------------
+# redis_sentinel, redis_exporter, redis_backup and redis_compliance load this module by path
+# (_server_filters()) and use these helpers, so each rule lives here once. Each returns messages
+# that name the variable and the fix ([] when the value is usable).
+
+# The kit never accepts a shorter secret, whatever *_password_min_length says.
+MIN_PASSWORD_LENGTH = 16
+TLS_PROTOCOLS = ("TLSv1.2", "TLSv1.3")
+# Debian's adduser NAME_REGEX, at most 32 characters (useradd's limit).
+SERVICE_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+# What a systemd EnvironmentFile line would unquote, unescape or split.
+_ENV_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f\"'\\$]")
+# A path that reaches a unit or config line: absolute, no whitespace, quotes or control characters.
+_PATH = re.compile(r"^/[^\s\x00-\x1f\x7f\"'\\]*$")
+
+
+def redis_whole(value) -> int | None:
+    """An integer from an int or a string of digits (``-e name=5`` gives a string); never a bool."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    return None
+
+
+def redis_bool_problems(role_vars: dict, names) -> list[str]:
+    """The variables of ``names`` present in ``role_vars`` that are not real booleans.
+
+    A string such as "no" or "false" is true in a Jinja or Python test: it would turn a feature on.
+    """
+    return [
+        f"{name} is {role_vars[name]!r}, not a boolean: use true or false without quotes (YAML or JSON; "
+        "a string such as 'no' counts as true)"
+        for name in names
+        if name in role_vars and not isinstance(role_vars[name], bool)
+    ]
+
+
+def redis_range_problems(name: str, value, low: int, high: int, what: str = "") -> list[str]:
+    """``value`` must be a whole number from ``low`` to ``high``."""
+    number = redis_whole(value)
+    if number is None or not low <= number <= high:
+        unit = f" {what}" if what else ""
+        return [f"{name} is {value!r}: use a whole number from {low} to {high}{unit}"]
+    return []
+
+
+def redis_port_problems(name: str, value) -> list[str]:
+    number = redis_whole(value)
+    if number is None or not 1 <= number <= 65535:
+        return [f"{name} {value!r} is not a port number: use a whole number from 1 to 65535"]
+    return []
+
+
+def redis_port_clashes(ports: list[tuple[str, int | None]]) -> list[str]:
+    """(label, port) pairs: a port used under two labels is refused."""
+    seen: dict[int, str] = {}
+    problems = []
+    for label, port in ports:
+        if port is None:
+            continue
+        if port in seen and seen[port] != label:
+            problems.append(
+                f"port {port} is used twice, as {seen[port]} and as {label}: give each its own port"
+            )
+        seen.setdefault(port, label)
+    return problems
+
+
+def _unspecified(address) -> bool:
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_unspecified or bool(mapped and mapped.is_unspecified)
+
+
+def redis_bind_problems(name: str, entries, allow_wildcard, allow_name: str, dash: bool = True) -> list[str]:
+    """Listen addresses: a list of IP addresses (Redis's optional '-' prefix when ``dash``); an
+    address that means every address (0.0.0.0, ::, ::0, 0:0::0, *, -::*...) needs ``allow_name``."""
+    if not isinstance(entries, list | tuple):
+        return [f"{name} must be a list of IP addresses, not {entries!r}"]
+    problems, wildcard = [], False
+    for entry in entries:
+        if not isinstance(entry, str):
+            problems.append(f"{name}: {entry!r} is not an IP address: write it as a quoted string")
+            continue
+        text = entry.strip()
+        if dash and text.startswith("-"):
+            text = text[1:]
+        if text in ("*", "::*") and dash:
+            wildcard = True
+            continue
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            problems.append(
+                f"{name}: {entry!r} is not an IP address: list the host's addresses (ansible_host)"
+            )
+            continue
+        wildcard = wildcard or _unspecified(address)
+    if wildcard and allow_wildcard is not True:
+        problems.append(
+            f"{name} {list(entries)} listens on every address: list explicit addresses, or set "
+            f"{allow_name}: true if that is intended"
+        )
+    return problems
+
+
+def redis_network_problems(name: str, entries, allow_any, allow_name: str) -> list[str]:
+    """Source networks: each an address or CIDR network; a /0 network (every address) needs ``allow_name``."""
+    if not isinstance(entries, list | tuple):
+        return [f"{name} must be a list of addresses or CIDR networks, not {entries!r}"]
+    problems = []
+    for entry in entries:
+        try:
+            if not isinstance(entry, str):
+                raise ValueError
+            network = ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            problems.append(f"{name}: {entry!r} is not an address or CIDR network")
+            continue
+        if network.prefixlen == 0 and allow_any is not True:
+            problems.append(
+                f"{name}: {entry!r} admits every address: list the clients' networks, or set "
+                f"{allow_name}: true if that is intended"
+            )
+    return problems
+
+
+def redis_min_length(name: str, value) -> tuple[int, list[str]]:
+    """The password minimum to apply (never below 16) and a problem if ``value`` asks for less."""
+    number = redis_whole(value)
+    if number is None or number < MIN_PASSWORD_LENGTH or number > 1024:
+        return MIN_PASSWORD_LENGTH, [
+            f"{name} is {value!r}: the kit never accepts passwords shorter than {MIN_PASSWORD_LENGTH}; "
+            f"use a whole number from {MIN_PASSWORD_LENGTH} to 1024"
+        ]
+    return number, []
+
+
+def redis_password_problems(name: str, value, min_length: int = MIN_PASSWORD_LENGTH, unquoted: bool = False):
+    """A secret: a string of at least ``min_length`` (never below 16) without control characters;
+    ``unquoted``: it reaches a line unquoted (an environment file), so no whitespace, quotes, '\\' or '$'."""
+    if value is None or value == "":
+        return [f"{name} is not set: put it in the inventory (Ansible Vault for real hosts)"]
+    if isinstance(value, bool | int | float):
+        return [f"{name} must be a string: quote it in the inventory"]
+    text = str(value)
+    problems = []
+    if len(text) < max(min_length, MIN_PASSWORD_LENGTH):
+        problems.append(
+            f"{name} is shorter than {max(min_length, MIN_PASSWORD_LENGTH)} characters: use a longer secret"
+        )
+    if _CONTROL.search(text):
+        problems.append(f"{name} contains a control character (a newline?): use printable characters only")
+    elif unquoted and _ENV_UNSAFE.search(text):
+        problems.append(
+            f"{name} contains whitespace, a quote, '\\' or '$', which its environment file would mangle: "
+            "use letters, digits and punctuation such as .,:-_"
+        )
+    return problems
+
+
+def redis_service_user_problems(name: str, value, kind: str = "user") -> list[str]:
+    """A service user (or group) the role creates or runs as: never root, a plain system name."""
+    if str(value) in ("root", "0") or value == 0:
+        return [
+            f"{name} is root: the service must run as an unprivileged {kind}; keep the default or name "
+            f"a system {kind} of its own"
+        ]
+    if not isinstance(value, str) or not SERVICE_USER.match(value):
+        return [
+            f"{name} {value!r} is not a system {kind} name: use lower-case letters, digits, '-' or '_' "
+            "(at most 32, not starting with a digit or '-')"
+        ]
+    return []
+
+
+def redis_path_problems(name: str, value) -> list[str]:
+    if not isinstance(value, str) or not _PATH.match(value) or "/../" in f"{value}/":
+        return [f"{name} {value!r} must be an absolute path without whitespace, quotes or '..'"]
+    return []
+
+
+def redis_tls_protocols_problems(name: str, value) -> list[str]:
+    words = value.split() if isinstance(value, str) else []
+    if not words or any(w not in TLS_PROTOCOLS for w in words):
+        return [
+            f"{name} {value!r}: only TLSv1.2 and TLSv1.3 are accepted (older versions are broken); "
+            'use "TLSv1.2 TLSv1.3" or "TLSv1.3"'
+        ]
+    return []
+
+
+def redis_word_problems(name: str, value) -> list[str]:
+    """A value that reaches an ACL or config line as one word: a non-empty string, no whitespace
+    or control characters (they would add words to the line)."""
+    if not isinstance(value, str) or not value or _SPACE_OR_CONTROL.search(value):
+        return [f"{name}: {value!r} must be one word, without whitespace or control characters"]
+    return []
+
+
+def redis_address_clashes(addresses: dict | None) -> list[str]:
+    """Inventory host -> ansible_host: two hosts with the same address are one machine twice."""
+    by_address: dict[str, list[str]] = {}
+    for host, address in (addresses or {}).items():
+        text = str(address or host).strip()
+        try:
+            text = str(ipaddress.ip_address(text))
+        except ValueError:
+            text = text.lower()
+        by_address.setdefault(text, []).append(str(host))
+    return [
+        f"inventory hosts {', '.join(sorted(hosts))} have the same ansible_host {address}: each host needs "
+        "its own address (replication, Sentinel and the firewall tell hosts apart by it)"
+        for address, hosts in sorted(by_address.items())
+        if len(hosts) > 1
+    ]
+
+
 # Settings an instance entry may override; everything else is role-wide.
 INSTANCE_KEYS = {
     "name": None,
@@ -238,11 +460,17 @@ def _save_problems(rules, where: str) -> list[str]:
 
 
 def redis_server_problems(
-    role_vars: dict, memtotal_mb: int | None = None, address: str | None = None, hosts: list | None = None
+    role_vars: dict,
+    memtotal_mb: int | None = None,
+    address: str | None = None,
+    hosts: list | None = None,
+    addresses: dict | None = None,
 ) -> list[str]:
-    """Every cross-variable rule the role enforces, as messages naming the variable and the fix.
+    """Every rule the role enforces, as messages naming the variable and the fix.
 
-    Empty when the variables are usable. Runs before any host is changed.
+    Empty when the variables are usable. Runs before any host is changed. ``hosts``: the
+    inventory group 'redis'; ``addresses``: inventory host -> ansible_host of every host the kit
+    deploys to.
     """
     v = role_vars
     problems: list[str] = []
@@ -297,9 +525,13 @@ def redis_server_problems(
                 "port + 10000): set tls_port",
             )
             ports.append(tls_port)
-        for key in ("maxclients", "replica_priority"):
-            if key in inst and not (isinstance(inst[key], int) or str(inst[key]).isdigit()):
-                problems.append(f"{where}.{key} {inst[key]!r} must be a whole number")
+        for key, low, high in (("maxclients", 1, MAX_CLIENTS), ("replica_priority", 0, MAX_PRIORITY)):
+            if key in inst:
+                problems += redis_range_problems(f"{where}.{key}", inst[key], low, high)
+        if "appendonly" in inst:
+            problems += redis_bool_problems(
+                {f"{where}.appendonly": inst["appendonly"]}, [f"{where}.appendonly"]
+            )
         if "save" in inst:
             problems += _save_problems(inst["save"], f"{where}.save")
     for name in sorted({n for n in names if names.count(n) > 1}):
@@ -308,8 +540,18 @@ def redis_server_problems(
         problems.append(
             f"redis_server_instances: two instances (or TLS ports) use port {port}: give each its own"
         )
-    sentinel_port = v.get("redis_server_firewall_extra_ports") or []
-    for port in sorted(set(ports) & {int(p) for p in sentinel_port}):
+    extra_ports = v.get("redis_server_firewall_extra_ports") or []
+    if not isinstance(extra_ports, list | tuple):
+        problems.append(
+            f"redis_server_firewall_extra_ports must be a list of port numbers, not {extra_ports!r}"
+        )
+        extra_ports = []
+    for i, port in enumerate(extra_ports):
+        problems += redis_port_problems(f"redis_server_firewall_extra_ports[{i}]", port)
+    extra = [redis_whole(p) for p in extra_ports]
+    for port in sorted({p for p in extra if p is not None and extra.count(p) > 1}):
+        problems.append(f"redis_server_firewall_extra_ports lists port {port} twice: list it once")
+    for port in sorted(set(ports) & {p for p in extra if p is not None}):
         problems.append(f"port {port} is both a Redis instance port and in redis_server_firewall_extra_ports")
 
     policy = v.get("redis_server_maxmemory_policy")
@@ -387,22 +629,25 @@ def redis_server_problems(
             )
     binds = v.get("redis_server_bind") or []
     need(bool(binds), "redis_server_bind is empty: list the addresses Redis listens on")
-    wildcard = {"*", "0.0.0.0", "::", "::*", "-::*", "*:*"}
-    if any(str(b).lstrip("-") in wildcard or str(b) in wildcard for b in binds) and not v.get(
-        "redis_server_bind_allow_wildcard"
-    ):
-        problems.append(
-            f"redis_server_bind {binds} listens on every address: list explicit addresses, or set "
-            "redis_server_bind_allow_wildcard: true if that is intended"
-        )
-    for net in v.get("redis_server_client_networks") or []:
-        try:
-            ipaddress.ip_network(str(net), strict=False)
-        except ValueError:
-            problems.append(f"redis_server_client_networks: {net!r} is not an address or CIDR network")
+    problems += redis_bind_problems(
+        "redis_server_bind",
+        binds,
+        v.get("redis_server_bind_allow_wildcard"),
+        "redis_server_bind_allow_wildcard",
+    )
+    problems += redis_network_problems(
+        "redis_server_client_networks",
+        v.get("redis_server_client_networks") or [],
+        v.get("redis_server_client_networks_allow_any"),
+        "redis_server_client_networks_allow_any",
+    )
+    problems += redis_address_clashes(addresses)
 
     # ACL users and their secrets.
-    min_len = int(v.get("redis_server_password_min_length", 16))
+    min_len, too_low = redis_min_length(
+        "redis_server_password_min_length", v.get("redis_server_password_min_length", MIN_PASSWORD_LENGTH)
+    )
+    problems += too_low
     builtin = {
         "admin": "redis_server_admin",
         "replication": "redis_server_replication",
@@ -420,12 +665,7 @@ def redis_server_problems(
             f"{prefix}_user {user!r} is not a valid ACL user name",
         )
         user_names.append(user)
-        if not password:
-            problems.append(
-                f"{prefix}_password is not set: put it in the inventory (Ansible Vault for real hosts)"
-            )
-        elif len(str(password)) < min_len:
-            problems.append(f"{prefix}_password is shorter than {min_len} characters: use a longer secret")
+        problems += redis_password_problems(f"{prefix}_password", password, min_len)
     for i, user in enumerate(v.get("redis_server_acl_users") or []):
         where = f"redis_server_acl_users[{i}]"
         if not isinstance(user, dict) or not user.get("name"):
@@ -442,27 +682,55 @@ def redis_server_problems(
             problems.append(f"{where} ({name}) has no password: every user needs one (no 'nopass' users)")
         elif len(str(user["password"])) < min_len:
             problems.append(f"{where} ({name}): password shorter than {min_len} characters")
+        else:
+            problems += redis_password_problems(f"{where} ({name}).password", user["password"], min_len)
         unknown = set(user) - {"name", "password", "keys", "channels", "commands", "enabled"}
         need(not unknown, f"{where} ({name}) has unknown key(s) {sorted(unknown)}")
-        for rule in user.get("commands") or []:
-            need(
-                bool(re.match(r"^[+-]@?[A-Za-z0-9_|.-]+$", str(rule))),
-                f"{where} ({name}).commands: {rule!r} is not an ACL command rule "
-                "like '+@read' or '-flushall'",
-            )
+        problems += redis_bool_problems({f"{where} ({name}).enabled": user.get("enabled", True)},
+                                        [f"{where} ({name}).enabled"])  # fmt: skip
+        problems += _acl_rule_problems(user, f"{where} ({name})")
     for name in sorted({n for n in user_names if user_names.count(n) > 1}):
         problems.append(
             f"ACL user {name!r} is defined twice (redis_server_acl_users or a built-in "
             "redis_server_*_user): every user needs its own name"
         )
 
+    defaults = v.get("redis_server_app_default_commands", ["-@all"])
+    if not isinstance(defaults, list | tuple) or not defaults:
+        problems.append("redis_server_app_default_commands must be a list of ACL command rules like '+@read'")
+    else:
+        for rule in defaults:
+            need(
+                bool(isinstance(rule, str) and ACL_COMMAND_RULE.match(rule)),
+                f"redis_server_app_default_commands: {rule!r} is not an ACL command rule like '+@read' or "
+                "'-flushall'",
+            )
+
     # Dangerous commands.
-    for cmd in v.get("redis_server_rename_commands") or {}:
+    renames = v.get("redis_server_rename_commands") or {}
+    if not isinstance(renames, dict):
+        problems.append(f"redis_server_rename_commands must be a map of command -> new name, not {renames!r}")
+        renames = {}
+    for cmd, new_name in renames.items():
         need(
             str(cmd).upper() not in UNRENAMEABLE,
             f"redis_server_rename_commands: {cmd} cannot be renamed, replication, Sentinel or the role need "
             "it; deny it to users through ACL instead",
         )
+        need(
+            bool(re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,63}", str(cmd))),
+            f"redis_server_rename_commands: {cmd!r} is not a command name",
+        )
+        need(
+            isinstance(new_name, str) and bool(re.fullmatch(r"[A-Za-z0-9_-]{0,64}", new_name)),
+            f"redis_server_rename_commands: the new name of {cmd} ({new_name!r}) must be letters, digits, "
+            "'-' or '_' (\"\" disables the command)",
+        )
+    debug = v.get("redis_server_enable_debug_command", "no")
+    need(
+        debug in ("no", "local", "yes") and isinstance(debug, str),
+        f'redis_server_enable_debug_command is {debug!r}: use the quoted string "no", "local" or "yes"',
+    )
 
     # TLS.
     mode = v.get("redis_server_tls_mode", "off")
@@ -483,6 +751,140 @@ def redis_server_problems(
             v.get("redis_server_tls_auth_clients") in ("yes", "no", "optional"),
             "redis_server_tls_auth_clients: choose yes, no or optional",
         )
+    if "redis_server_tls_protocols" in v:
+        problems += redis_tls_protocols_problems(
+            "redis_server_tls_protocols", v["redis_server_tls_protocols"]
+        )
+    days = redis_whole(v.get("redis_server_tls_cert_days", 365))
+    renew = redis_whole(v.get("redis_server_tls_renew_days", 30))
+    if days is not None and renew is not None and renew >= days:
+        problems.append(
+            f"redis_server_tls_renew_days {renew} is not below redis_server_tls_cert_days {days}: every run "
+            "would reissue every certificate; renew well before the end (for example 30 of 365 days)"
+        )
+
+    problems += _server_settings_problems(v, hosts)
+    return problems
+
+
+# Whole-number settings and their sane ranges (Redis accepts more; none of it is wanted).
+MAX_CLIENTS = 1_000_000
+MAX_PRIORITY = 10_000
+SERVER_RANGES = {
+    "redis_server_maxclients": (1, MAX_CLIENTS, "clients"),
+    "redis_server_timeout": (0, 604_800, "seconds (0: never)"),
+    "redis_server_tcp_keepalive": (0, 7200, "seconds"),
+    "redis_server_tcp_backlog": (1, 65535, ""),
+    "redis_server_somaxconn": (128, 65535, ""),
+    "redis_server_maxmemory_samples": (1, 64, ""),
+    "redis_server_slowlog_log_slower_than": (-1, 60_000_000, "microseconds (-1: off)"),
+    "redis_server_slowlog_max_len": (0, 1_000_000, "entries"),
+    "redis_server_latency_monitor_threshold": (0, 60_000, "milliseconds (0: off)"),
+    "redis_server_min_replicas_max_lag": (1, 3600, "seconds"),
+    "redis_server_replica_priority": (0, MAX_PRIORITY, "(0: never promoted)"),
+    "redis_server_repl_diskless_sync_delay": (0, 300, "seconds"),
+    "redis_server_restart_sec": (0, 3600, "seconds"),
+    "redis_server_tls_cert_days": (2, 3650, "days"),
+    "redis_server_tls_renew_days": (1, 3649, "days"),
+}
+SERVER_BOOLEANS = tuple(
+    f"redis_server_{name}"
+    for name in (
+        "flavor_switch", "maxmemory_allow_no_fork_headroom", "appendonly", "aof_use_rdb_preamble",
+        "stop_writes_on_bgsave_error", "tls_replication", "bind_allow_wildcard", "protected_mode", "firewall",
+        "client_networks_allow_any", "repl_diskless_sync", "tune_kernel",
+    )
+)  # fmt: skip
+REPL_BACKLOG_MIN, REPL_BACKLOG_MAX = 16 * 1024, 16 * 1024**3
+# ACL rules: a command rule (+get, -@dangerous, +client|setname) and a key pattern with its
+# optional read/write selector (%R~, %W~, %RW~); one word each, or the line gains words.
+ACL_COMMAND_RULE = re.compile(r"^[+-]@?[A-Za-z0-9_|.-]+$")
+ACL_KEY_SELECTOR = re.compile(r"^(~|%(R|W|RW)~)?[^~%]")
+
+
+def _acl_rule_problems(user: dict, where: str) -> list[str]:
+    problems = []
+    for key in ("keys", "channels", "commands"):
+        rules = user.get(key)
+        if rules is None:
+            continue
+        if not isinstance(rules, list | tuple):
+            problems.append(f"{where}.{key} must be a list, not {rules!r}")
+            continue
+        for rule in rules:
+            word = redis_word_problems(f"{where}.{key}", rule)
+            if word:
+                problems += [f"{word[0]} (each entry is one {key[:-1]} rule)"]
+            elif key == "commands" and not ACL_COMMAND_RULE.match(rule):
+                problems.append(
+                    f"{where}.commands: {rule!r} is not an ACL command rule like '+@read' or '-flushall'"
+                )
+            elif key == "keys" and not ACL_KEY_SELECTOR.match(rule):
+                problems.append(f"{where}.keys: {rule!r} is not a key pattern like 'app:*' or '%R~app:*'")
+    return problems
+
+
+def _server_settings_problems(v: dict, hosts: list | None) -> list[str]:
+    """Numbers in range, real booleans, sizes, the service user and paths."""
+    problems = []
+    for name, (low, high, what) in SERVER_RANGES.items():
+        if name in v:
+            problems += redis_range_problems(name, v[name], low, high, what)
+    problems += redis_bool_problems(v, SERVER_BOOLEANS)
+    restart = v.get("redis_server_restart_on_failure", "auto")
+    if restart != "auto" and not isinstance(restart, bool):
+        problems.append(
+            f"redis_server_restart_on_failure is {restart!r}: use auto, or a real boolean true or false"
+        )
+    load = v.get("redis_server_repl_diskless_load", "disabled")
+    if load not in ("disabled", "on-empty-db", "swapdb"):
+        problems.append(f"redis_server_repl_diskless_load {load!r}: choose disabled, on-empty-db or swapdb")
+    appenddir = v.get("redis_server_appenddirname", "appendonlydir")
+    if (
+        not isinstance(appenddir, str)
+        or not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", appenddir)
+        or appenddir in (".", "..")
+    ):
+        problems.append(f"redis_server_appenddirname {appenddir!r} must be a plain directory name (no '/')")
+
+    # Replication: a write must be able to reach the replicas the group has.
+    to_write = redis_whole(v.get("redis_server_min_replicas_to_write", 0))
+    if to_write is None or to_write < 0:
+        problems.append(
+            f"redis_server_min_replicas_to_write is {v.get('redis_server_min_replicas_to_write')!r}: "
+            "use a whole number, 0 or more"
+        )
+    elif hosts is not None and to_write > max(len(hosts) - 1, 0):
+        replicas = max(len(hosts) - 1, 0)
+        problems.append(
+            f"redis_server_min_replicas_to_write {to_write} is more than the {replicas} replica(s) of group "
+            f"'redis' ({len(hosts)} host(s)): every write would be refused; use at most {replicas}"
+            + (" (0 for a single server)" if replicas == 0 else "")
+        )
+    backlog = v.get("redis_server_repl_backlog_size", "1mb")
+    try:
+        size = None if str(backlog).strip().endswith("%") else redis_bytes(backlog)
+    except RedisVarError:
+        size = None
+    if size is None or not REPL_BACKLOG_MIN <= size <= REPL_BACKLOG_MAX:
+        problems.append(
+            f"redis_server_repl_backlog_size {backlog!r} is not a backlog size: use bytes or Redis units "
+            "from 16kb to 16gb, such as 64mb"
+        )
+
+    # The service.
+    if "redis_server_user" in v:
+        problems += redis_service_user_problems("redis_server_user", v["redis_server_user"])
+    if "redis_server_group" in v:
+        problems += redis_service_user_problems("redis_server_group", v["redis_server_group"], "group")
+    for name in (
+        "redis_server_conf_dir",
+        "redis_server_data_dir",
+        "redis_server_log_dir",
+        "redis_server_tls_dir",
+    ):
+        if name in v:
+            problems += redis_path_problems(name, v[name])
     return problems
 
 
