@@ -121,6 +121,49 @@ def _role_filters(role: str):
     return module
 
 
+def _role_module_utils():
+    """The roles' shared module helpers (config parsing, the live form of a directive)."""
+    path = ROLES / "redis_server" / "module_utils" / "redis_ops.py"
+    spec = importlib.util.spec_from_file_location("_redisops_redis_ops", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def wanted_server_config(v: dict, instance: dict, host: str) -> dict[str, str]:
+    """What CONFIG GET should answer on this instance: the role's own redis.conf template rendered
+    from the inventory, in the form the server answers (sizes in bytes). Not the secrets (they
+    stay out of the targets file), not replicaof (Sentinel's), not a maxmemory given as a share of
+    RAM (the checks do not know the host's RAM)."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.plugins.loader import add_all_plugin_dirs
+    from ansible.template import Templar, trust_as_template
+
+    if not _TEMPLAR_READY:
+        add_all_plugin_dirs(str(ROLES / "redis_server"))
+        _TEMPLAR_READY.append(True)
+    ops = _role_module_utils()
+    variables = {
+        **v,
+        "ansible_managed": "",
+        "inventory_hostname": host,
+        "hostvars": {},
+        "__redis_server_instance": instance,
+        "__redis_server_primaries": {instance["name"]: host},
+    }
+    source = trust_as_template((ROLES / "redis_server" / "templates" / "etc/redis/redis.conf.j2").read_text())
+    text = Templar(loader=DataLoader(), variables=variables).template(
+        source, escape_backslashes=False, overrides={"trim_blocks": True}
+    )
+    wanted = {k: val for k, val in ops.wanted_live(text).items() if k not in ops.SECRET_KEYS}
+    if str(instance.get("maxmemory", "")).strip().endswith("%"):
+        wanted.pop("maxmemory", None)
+    return wanted
+
+
+_TEMPLAR_READY: list[bool] = []
+
+
 # Variables the checks need from each host; everything else stays untemplated (and unread).
 _HOST_VARS = (
     "ansible_host",
@@ -381,6 +424,7 @@ def from_inventory(
                                 "group": group,
                                 "persistent": inst["persistent"],
                                 "tls_mode": v["redis_server_tls_mode"],
+                                "config": wanted_server_config(v, inst, name),
                                 "kit_users": {
                                     role: v[f"redis_server_{role}_user"]
                                     for role in (
@@ -442,6 +486,16 @@ def from_inventory(
                         password=v["redis_compliance_sentinel_password"],
                         expected={
                             "groups": [g["name"] for g in targets.groups],
+                            # What SENTINEL MASTERS should answer for each group the inventory has.
+                            "settings": {
+                                g["name"]: {
+                                    "quorum": str(g["quorum"]),
+                                    "down-after-milliseconds": str(g["down_after_milliseconds"]),
+                                    "failover-timeout": str(g["failover_timeout"]),
+                                    "parallel-syncs": str(g["parallel_syncs"]),
+                                }
+                                for g in targets.groups
+                            },
                             "kit_users": {
                                 role: v[f"redis_sentinel_{role}_user"]
                                 for role in ("admin", "peer", "monitoring")

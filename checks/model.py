@@ -42,6 +42,7 @@ AREAS = (
     "monitoring",
     "keys",
     "host",
+    "configuration",
 )
 # What a check looks at: one Redis instance, one Sentinel, one host, or the whole cluster.
 SCOPES = ("redis", "sentinel", "host", "cluster")
