@@ -13,8 +13,11 @@ description:
     and Sentinel's announce, hostname, peer-credential and script options. Those Sentinel
     can change at runtime are applied with SENTINEL CONFIG SET; others are written into the
     file (Sentinel's own lines are kept as they are) and C(restart_required) is returned.
+  - The running sentinel is compared too (SENTINEL CONFIG GET for what it changes live, and
+    the sockets it listens on with C(listen)): a SENTINEL CONFIG SET by hand is undone like a
+    changed file and returned as C(drift); wrong sockets ask for a restart.
   - Monitors, timers and ACL users are not compared here: redis_sentinel_converge applies
-    them at runtime.
+    them at runtime, against what the sentinel answers.
 options:
   path: {description: sentinel.conf on the host., type: path, required: true}
   content: {description: The rendered seed file., type: str, required: true}
@@ -32,11 +35,18 @@ options:
         them later without racing Sentinel's own rewrites.
     type: bool
     default: true
+  listen:
+    description: The sockets the sentinel must listen on (bind addresses and ports).
+    type: dict
 """
 
 RETURN = r"""
 changed_keys: {description: Settings that changed (never values)., type: list, returned: always}
 restart_required: {description: A changed setting needs a restart., type: bool, returned: always}
+drift:
+  description: Settings whose live value differed from the wanted one, secrets masked.
+  type: list
+  returned: always
 """
 
 import os
@@ -44,12 +54,17 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.redis_ops import (
     CONNECTION_SPEC,
+    MASK,
     RedisCli,
     RedisCliError,
+    RedisDownError,
     config_lines,
+    listening,
     mask_config,
     metadata_differs,
+    pairs_to_dicts,
     parse_conf,
+    socket_drift,
     write_atomically,
 )
 
@@ -136,6 +151,37 @@ def merge(old: str, new: str, changed: set[str], monitored: set[str]) -> str:
     return "\n".join(out) + "\n"
 
 
+def live_drift(cli, want: dict, changed: list[str], listen: dict | None) -> list[dict]:
+    """What the running sentinel says against the wanted file (SENTINEL CONFIG GET for the
+    settings it changes live, and its listening sockets); keys the file changes anyway are left out."""
+    drift = []
+    try:
+        answer = cli.call("SENTINEL", "CONFIG", "GET", "*")
+    except RedisDownError:
+        return []
+    live = pairs_to_dicts(answer, first_key="resolve-hostnames")
+    live = live[0] if live else {}
+    for key in sorted(LIVE - set(changed)):
+        option = key.split(" ", 1)[1]
+        if option not in live:
+            continue
+        args = want.get(key, [DEFAULTS[key]])[-1]
+        wanted = args[0] if args else ""
+        current = live[option]
+        if option in ("resolve-hostnames", "announce-hostnames"):
+            wanted, current = wanted.lower(), current.lower()
+        if current != wanted:
+            secret = option == "sentinel-pass"
+            drift.append({"directive": key, "live": MASK if secret else current,
+                          "wanted": MASK + "(changed)" if secret else wanted})  # fmt: skip
+    if listen:
+        ports = [int(p) for p in listen.get("ports") or [] if int(p)]
+        sockets = socket_drift(listen.get("bind") or [], ports, listening(ports))
+        if sockets:
+            drift.append(sockets)
+    return drift
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -147,12 +193,19 @@ def main():
             "mode": {"type": "str", "default": "0640"},
             "connection": {"type": "dict", "options": CONNECTION_SPEC},
             "apply_file": {"type": "bool", "default": True},
+            "listen": {
+                "type": "dict",
+                "options": {
+                    "bind": {"type": "list", "elements": "str"},
+                    "ports": {"type": "list", "elements": "int"},
+                },
+            },
         },
         supports_check_mode=True,
     )
     p = module.params
     path, new = p["path"], p["content"]
-    result = {"changed": False, "changed_keys": [], "restart_required": False}
+    result = {"changed": False, "changed_keys": [], "restart_required": False, "drift": []}
     exists = os.path.exists(path)
     if exists:
         with open(path) as fh:
@@ -174,17 +227,31 @@ def main():
     keys = set(want) | set(have) | set(DEFAULTS)
     changed = sorted(k for k in keys if want.get(k, [DEFAULTS.get(k)]) != have.get(k, [DEFAULTS.get(k)]))
     meta = metadata_differs(path, p["owner"], p["group"], p["mode"])
-    if not changed and not meta:
+    cli = RedisCli(p["connection"]) if p["connection"] else None
+    # The running sentinel is the truth too: a SENTINEL CONFIG SET by hand, or sockets left
+    # open by a bind changed before, are applied like a changed file.
+    drift = live_drift(cli, want, changed, p["listen"]) if cli else []
+    result["drift"] = drift
+    drift_keys = [d["directive"] for d in drift if d["directive"] in LIVE]
+    if not changed and not meta and not drift:
         module.exit_json(**result)
     result.update(changed=True, changed_keys=changed)
+    sockets = any(d["directive"] == "listening sockets" for d in drift)
+    if drift and not changed:
+        result["diff"] = {
+            "before": "".join(f"{d['directive']} {d['live']}\n" for d in drift),
+            "after": "".join(f"{d['directive']} {d['wanted']}\n" for d in drift),
+            "before_header": f"{path} (running)",
+            "after_header": f"{path} (wanted)",
+        }
     if changed:
         after = merge(old, new, set(changed), monitored)
         result["diff"] = {"before": mask_config(old), "after": mask_config(after, old), "before_header": path,
                           "after_header": path}  # fmt: skip
     if module.check_mode:
+        result["restart_required"] = sockets
         module.exit_json(**result)
-    cli = RedisCli(p["connection"]) if p["connection"] else None
-    live = [k for k in changed if k in LIVE]
+    live = [k for k in changed if k in LIVE] + drift_keys
     if cli and live:
         for key in live:
             args = want.get(key, [DEFAULTS[key]])[-1]
@@ -201,7 +268,7 @@ def main():
         with open(path) as fh:
             old = fh.read()
     rest = [k for k in changed if k not in LIVE or not cli]
-    result["restart_required"] = bool(rest)
+    result["restart_required"] = bool(rest) or sockets
     if not p["apply_file"]:
         module.exit_json(**result)
     # Written only when something is left to write: never a stale copy over Sentinel's rewrite.

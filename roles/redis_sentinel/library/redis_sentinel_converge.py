@@ -152,12 +152,24 @@ class Converger:
         return stale
 
     def canonical(self, wanted: dict[str, str]) -> dict[str, str]:
-        """How Sentinel itself writes these rules (ACL LIST form), through throw-away users."""
+        """How Sentinel itself writes these rules (ACL LIST form), through throw-away users.
+
+        The probes are created off (their rules, then off: nobody can log in as one) and deleted
+        at once, so check mode uses them too; the hashes travel through redis-cli's stdin."""
         probes = {name: f"redisops-probe-{uuid.uuid4().hex[:8]}" for name in wanted}
         try:
-            self.cli.call_many([["ACL", "SETUSER", probes[n], *rules.split()] for n, rules in wanted.items()])
+            self.cli.call_many(
+                [["ACL", "SETUSER", probes[n], *rules.split(), "off"] for n, rules in wanted.items()]
+            )
             listed = acl_list(self.call("ACL", "LIST"))
-            return {name: listed.get(probe, "") for name, probe in probes.items()}
+            out = {}
+            for name, probe in probes.items():
+                words = listed.get(probe, "").split()
+                on_off = [w for w in wanted[name].split() if w in ("on", "off")]
+                if words and words[0] in ("on", "off"):
+                    words[0] = on_off[-1] if on_off else "off"
+                out[name] = " ".join(words)
+            return out
         except RedisCliError as exc:
             self.module.fail_json(
                 msg=f"ACL SETUSER (probe) refused by the sentinel: {exc}", changes=self.changes
@@ -168,16 +180,17 @@ class Converger:
     def users(self):
         live = acl_list(self.call("ACL", "LIST"))
         wanted = {u["name"]: u["rules"] for u in self.module.params["users"]}
-        canonical = {} if self.check else self.canonical(wanted)
+        canonical = self.canonical(wanted)
         for name, rules in wanted.items():
-            current = live.get(name)
-            if self.check:
-                digest = next((w for w in rules.split() if w.startswith("#")), None)
-                same = current is not None and (digest is None or digest in current.split())
-            else:
-                same = current is not None and current == canonical[name]
-            if not same:
-                self.change(f"ACL user {name}", "ACL", "SETUSER", name, *rules.split())
+            if live.get(name) != canonical[name]:
+                self.changes.append(f"ACL user {name}")
+                if not self.check:
+                    # Through stdin: the password hash never reaches the process list.
+                    try:
+                        self.cli.call_many([["ACL", "SETUSER", name, "reset", *rules.split()]])
+                    except RedisCliError as exc:
+                        self.module.fail_json(msg=f"ACL SETUSER {name} refused by the sentinel: {exc}",
+                                              changes=self.changes)  # fmt: skip
         for name in sorted(set(live) - set(wanted) - {"default"}):
             self.change(f"deleted ACL user {name}", "ACL", "DELUSER", name)
         if "on" in (live.get("default") or "").split():

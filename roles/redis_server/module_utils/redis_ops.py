@@ -416,21 +416,13 @@ def _size_bytes(text: str) -> str:
     return text
 
 
-def _floats(text: str) -> str:
-    try:
-        return " ".join(repr(float(w)) for w in text.split())
-    except ValueError:
-        return text
-
-
 def live_form(name: str, value: str) -> str:
-    """A directive's value in one comparable form, whether written in the file or answered by
-    CONFIG GET: sizes in bytes, yes/no and names in lower case, percentiles as numbers."""
+    """A directive's value in the form CONFIG GET answers it, whether written in the file or
+    answered by the server: sizes in bytes, one space between words, yes/no and names in lower
+    case (paths, user names and secrets as they are)."""
     text = " ".join(str(value).split()) if name not in SECRET_KEYS else str(value)
     if name in MEMORY_KEYS:
         return _size_bytes(text)
-    if name == "latency-tracking-info-percentiles":
-        return _floats(text)
     if (
         name in SECRET_KEYS
         or name in ("dir", "logfile", "aclfile", "masteruser", "tls-protocols")
