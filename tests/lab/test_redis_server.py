@@ -415,8 +415,11 @@ def _served_certificate(lab_paths, address: str) -> str:
 def test_certificates_are_renewed_before_expiry_and_loaded_live(deployed, lab_paths):
     before = {h.name: _served_certificate(lab_paths, h.address) for h in deployed.hosts}
     run_ids = _run_ids(deployed, lab_paths)
-    # Host certificates are valid for 365 days: with a 400-day renewal window all are due.
-    proc = run_playbook("playbooks/site.yml", "-e", '{"redis_server_tls_renew_days": 400}')
+    # Host certificates are valid for 365 days: with a 400-day renewal window all are due. The
+    # window must stay below the validity (refused otherwise), so the new ones last 800 days.
+    proc = run_playbook(
+        "playbooks/site.yml", "-e", '{"redis_server_tls_renew_days": 400, "redis_server_tls_cert_days": 800}'
+    )
     assert proc.returncode == 0, playbook_failure(proc)
     after = {h.name: _served_certificate(lab_paths, h.address) for h in deployed.hosts}
     assert all(after[h] != before[h] for h in before), "a due certificate was not renewed and served"
