@@ -10,8 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import add_all_plugin_dirs
+from ansible.template import Templar, trust_as_template
 
 from checks.cli import main
+from checks.inventory import load_inventory
 from checks.monitoring import prometheus_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -226,3 +230,136 @@ def test_units_restart_when_their_files_change_and_start_when_down():
     assert F.redis_exporter_unit_actions(units, [], down) == [
         {"unit": "prometheus-node-exporter.service", "state": "started"}
     ]
+
+
+# --- Who may scrape, and where the exporters may connect ----------------------------------
+
+UNIT = "templates/etc/systemd/system/redisops-exporter@.service.j2"
+NODE_DROPIN = "templates/etc/systemd/system/prometheus-node-exporter.service.d/redis-ops-kit.conf.j2"
+# The lab: Prometheus on the control node (the bridge's gateway), a TLS-only Redis and Sentinel on
+# each host; here redis-1.
+LAB_CONTROL = "10.213.7.1"
+LAB_HOST = "10.213.7.11"
+
+
+def render(template: str, **overrides) -> str:
+    """A template of the role with its defaults, as the template action renders it (trim_blocks on,
+    the role's filter plugins loaded)."""
+    add_all_plugin_dirs(str(ROLE))
+    defaults = _yaml("defaults/main.yml")
+    variables = {
+        **{k: trust_as_template(v) if isinstance(v, str) else v for k, v in defaults.items()},
+        "ansible_managed": "Ansible managed",
+        "ansible_host": LAB_HOST,
+        **overrides,
+    }
+    templar = Templar(loader=DataLoader(), variables=variables)
+    source = trust_as_template((ROLE / template).read_text())
+    return templar.template(source, escape_backslashes=False, overrides={"trim_blocks": True})
+
+
+def _lab_plan(address: str = LAB_HOST) -> list[dict]:
+    server = {"redis_server_instances": [{"name": "main", "port": 6379}], "redis_server_tls_mode": "only"}
+    sentinel = {**SENTINEL, "redis_sentinel_tls_mode": "only"}
+    return F.redis_exporter_targets(server, sentinel, address, 9121, 9355, True, True)
+
+
+def _ip_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(("IPAddressAllow=", "IPAddressDeny="))]
+
+
+def test_the_exporter_unit_reaches_only_loopback_prometheus_and_its_own_redis_and_sentinel():
+    unit = render(
+        UNIT, redis_exporter_scrape_networks=[f"{LAB_CONTROL}/32"], __redis_exporter_plan=_lab_plan()
+    )
+    assert _ip_lines(unit) == ["IPAddressDeny=any", f"IPAddressAllow=localhost {LAB_CONTROL} {LAB_HOST}"]
+    # In [Service], beside the other sandboxing.
+    service = unit.split("[Service]", 1)[1].split("[Install]", 1)[0]
+    assert "\nIPAddressDeny=any\n" in service and "\nIPAddressAllow=" in service
+
+
+def test_the_allow_list_keeps_networks_and_both_families_and_adds_nothing_for_a_wildcard_listen():
+    plan = F.redis_exporter_targets({}, SENTINEL, "2001:db8::5", 9121, 9355, False, True)
+    assert plan[0]["url"] == "redis://[2001:db8::5]:26379"  # an IPv6 address in brackets
+    unit = render(
+        UNIT,
+        redis_exporter_scrape_networks=["192.0.2.0/24", "2001:db8:1::/64", "192.0.2.7/24", "127.0.0.1"],
+        __redis_exporter_plan=plan,
+    )
+    assert _ip_lines(unit)[1] == "IPAddressAllow=localhost 192.0.2.0/24 2001:db8::5 2001:db8:1::/64"
+    # Listening on every address (opted in), the exporter connects to 0.0.0.0: that is loopback.
+    wildcard = F.redis_exporter_targets(SERVER, {}, "0.0.0.0", 9121, 9355, True, False)
+    assert F.redis_exporter_ip_allow([f"{LAB_CONTROL}/32"], wildcard) == ["localhost", LAB_CONTROL]
+
+
+def test_node_exporter_answers_only_loopback_and_the_scrape_networks():
+    dropin = render(NODE_DROPIN, redis_exporter_scrape_networks=[f"{LAB_CONTROL}/32"])
+    assert dropin.splitlines()[:3] == ["#", "# Ansible managed", "#"]
+    assert "\n[Service]\n" in dropin
+    assert _ip_lines(dropin) == ["IPAddressDeny=any", f"IPAddressAllow=localhost {LAB_CONTROL}"]
+    defaults = render("templates/etc/default/prometheus-node-exporter.j2")
+    assert f"--web.listen-address={LAB_HOST}:9100 " in defaults  # the inventory address, not every one
+
+
+def test_the_node_exporter_restarts_when_its_drop_in_changes():
+    units = F.redis_exporter_units([], "/etc/x", "/e@.service", [], True, False, "", "/d/redis-ops-kit.conf")
+    assert units == [
+        {"unit": "prometheus-node-exporter.service",
+         "files": ["/etc/default/prometheus-node-exporter", "/d/redis-ops-kit.conf"]}
+    ]  # fmt: skip
+    vars_main = _yaml("vars/main.yml")
+    assert vars_main["__redis_exporter_node_dropin"].endswith("/redis-ops-kit.conf")
+    assert "__redis_exporter_node_dropin" in vars_main["__redis_exporter_units"]
+
+
+def test_the_lab_inventory_lets_only_its_control_node_scrape():
+    """The lab's Prometheus runs on the control node: its bridge address is the scrape network, and
+    every lab host's exporter settings pass the role's validation with it."""
+    lab = load_inventory(str(REPO / "inventories" / "lab"))
+    for name in lab.groups["redis"]:
+        v = lab.hostvars[name]
+        assert v["redis_exporter_scrape_networks"] == [f"{LAB_CONTROL}/32"], name
+        plan = F.redis_exporter_targets(
+            {k: v[k] for k in v if k.startswith("redis_server_")},
+            {k: v[k] for k in v if k.startswith("redis_sentinel_")},
+            v["redis_exporter_listen_address"], 9121, 9355, True, name in lab.groups.get("sentinel", []),
+        )  # fmt: skip
+        allow = F.redis_exporter_ip_allow(v["redis_exporter_scrape_networks"], plan)
+        assert allow == ["localhost", LAB_CONTROL, v["ansible_host"]], name
+        settings = {k: v[k] for k in v if k.startswith("redis_exporter_")}
+        settings |= {"in_redis": True, "in_sentinel": True, "tls": True, "tls_files": {}}
+        settings["server_vars"] = {k: v[k] for k in v if k.startswith("redis_server_")}
+        settings["sentinel_vars"] = {k: v[k] for k in v if k.startswith("redis_sentinel_")}
+        assert F.redis_exporter_problems(settings) == [], name
+
+
+@pytest.mark.parametrize("empty", [[], None, ""])
+def test_the_scrape_networks_are_required_and_never_the_client_networks(empty):
+    (problem,) = F.redis_exporter_problems({**GOOD, "redis_exporter_scrape_networks": empty})
+    assert problem.startswith("redis_exporter_scrape_networks is empty: list the Prometheus servers'")
+    assert "never defaults to redis_server_client_networks" in problem
+    # The role's default is that empty list: an inventory must name its Prometheus servers.
+    assert _yaml("defaults/main.yml")["redis_exporter_scrape_networks"] == []
+
+
+@pytest.mark.parametrize(
+    ("networks", "named"),
+    [
+        ("10.0.0.1/32", "redis_exporter_scrape_networks must be a list of the Prometheus servers'"),
+        (
+            ["0.0.0.0/0"],
+            "list the Prometheus servers' networks, or set redis_exporter_scrape_networks_allow_any",
+        ),
+        (["10.0.0.1/32", "::/0"], "'::/0' admits every address"),
+        (["10.0.0.0/33"], "redis_exporter_scrape_networks: 10.0.0.0/33 is not an address"),
+    ],
+)
+def test_bad_scrape_networks_are_refused_with_their_fix(networks, named):
+    (problem,) = F.redis_exporter_problems({**GOOD, "redis_exporter_scrape_networks": networks})
+    assert named in problem, problem
+
+
+def test_every_address_as_a_scrape_network_needs_the_opt_in():
+    for network in ("0.0.0.0/0", "::/0"):
+        opted_in = {**GOOD, "redis_exporter_scrape_networks": [network]}
+        assert F.redis_exporter_problems({**opted_in, "redis_exporter_scrape_networks_allow_any": True}) == []

@@ -26,7 +26,9 @@ def redis_exporter_targets(
     in_redis: bool, in_sentinel: bool,
 ) -> list[dict]:  # fmt: skip
     """One exporter per present Redis instance (ports from ``port_base`` in instance order) and
-    one for the host's Sentinel: {name, kind, scrape, port, url, tls, instance, rdb_snapshots}.
+    one for the host's Sentinel: {name, kind, port, url, address, tls, instance, rdb_snapshots}.
+    ``address``: where the exporter connects (its instance or Sentinel on this host), which its
+    unit's IPAddressAllow= admits.
     ``rdb_snapshots``: the instance has save rules (False for AOF-only and cache instances, and
     for the Sentinel), so that an alert on the snapshot's age can leave the others alone."""
     out = []
@@ -43,7 +45,8 @@ def redis_exporter_targets(
                     "instance": inst["name"],
                     "port": int(port_base) + offset,
                     "tls": tls,
-                    "url": f"{'rediss' if tls else 'redis'}://{address}:{port}",
+                    "url": f"{'rediss' if tls else 'redis'}://{redis_exporter_listen(address, port)}",
+                    "address": str(address),
                     "rdb_snapshots": bool(inst["save"]),
                 }
             )
@@ -59,7 +62,8 @@ def redis_exporter_targets(
                 "instance": "",
                 "port": int(sentinel_port),
                 "tls": tls,
-                "url": f"{'rediss' if tls else 'redis'}://{address}:{port}",
+                "url": f"{'rediss' if tls else 'redis'}://{redis_exporter_listen(address, port)}",
+                "address": str(address),
                 "rdb_snapshots": False,
             }
         )
@@ -75,6 +79,24 @@ def redis_exporter_targets(
 def redis_exporter_networks(networks: list[str]) -> dict:
     """The scrape networks split by family, as redis_server's firewall writes its own sets."""
     return _server_filters().redis_firewall_sources({}, [], list(networks or []))
+
+
+def redis_exporter_ip_allow(networks, plan=None) -> list[str]:
+    """IPAddressAllow= of an exporter's unit (IPAddressDeny=any beside it): loopback, the scrape
+    networks (systemd checks the peer of every packet, both directions: Prometheus's requests in,
+    the answers out) and the addresses of the instances and Sentinel the exporters of ``plan``
+    connect to. Nothing else: the multi-target /scrape?target= endpoint cannot carry the monitoring
+    credentials (and the client certificate) to any other host. An unspecified address
+    (0.0.0.0, ::) is reached over loopback, already allowed. Without ``plan`` (node_exporter, which
+    connects nowhere): loopback and the scrape networks."""
+    nets = set()
+    for entry in [*(networks or []), *(t["address"] for t in plan or [])]:
+        net = ipaddress.ip_network(str(entry).strip(), strict=False)
+        if net.num_addresses == 1 and (net.network_address.is_unspecified or net.network_address.is_loopback):
+            continue
+        nets.add(net)
+    ordered = sorted(nets, key=lambda n: (n.version, n))
+    return ["localhost", *(str(n.network_address) if n.num_addresses == 1 else str(n) for n in ordered)]
 
 
 def redis_exporter_is_ip(value) -> bool:
@@ -188,17 +210,27 @@ def redis_exporter_problems(settings: dict) -> list[str]:
             for label, port in ports if label.startswith("the exporter") and port > 65535
         ]  # fmt: skip
     networks = settings.get("redis_exporter_scrape_networks")
-    bad = redis_exporter_bad_networks(networks)
-    if bad:
+    if networks is None or networks == [] or networks == "":
+        problems.append(
+            "redis_exporter_scrape_networks is empty: list the Prometheus servers' addresses or networks "
+            "(for example ['192.0.2.10/32']); only they may scrape the exporters (nftables and the units' "
+            "IPAddressAllow=), and it never defaults to redis_server_client_networks"
+        )
+    elif not isinstance(networks, list | tuple):
+        problems.append(
+            "redis_exporter_scrape_networks must be a list of the Prometheus servers' addresses or "
+            f"networks, not {networks!r}"
+        )
+    elif bad := redis_exporter_bad_networks(networks):
         problems.append(f"redis_exporter_scrape_networks: {', '.join(bad)} is not an address or a network")
     else:
         allow = settings.get("redis_exporter_scrape_networks_allow_any")
-        problems += S.redis_network_problems(
-            "redis_exporter_scrape_networks",
-            networks or [],
-            allow,
-            "redis_exporter_scrape_networks_allow_any",
-        )
+        problems += [
+            p.replace("list the clients' networks", "list the Prometheus servers' networks")
+            for p in S.redis_network_problems(
+                "redis_exporter_scrape_networks", networks, allow, "redis_exporter_scrape_networks_allow_any"
+            )
+        ]
     secrets = (
         ("in_redis", "redis_exporter_redis_password", "redis_exporter_redis_user", "redis_server_monitoring"),
         ("in_sentinel", "redis_exporter_sentinel_password", "redis_exporter_sentinel_user",
@@ -237,9 +269,10 @@ def redis_exporter_problems(settings: dict) -> list[str]:
 
 def redis_exporter_units(
     plan: list[dict], conf_dir: str, exporter_unit: str, tls_files: list[str], node: bool, firewall: bool,
-    firewall_unit: str,
+    firewall_unit: str, node_dropin: str = "",
 ) -> list[dict]:  # fmt: skip
-    """Each unit the role runs, with the files whose change restarts it: [{unit, files}]."""
+    """Each unit the role runs, with the files whose change restarts it: [{unit, files}].
+    ``node_dropin``: the role's drop-in of node_exporter's unit (its IPAddressAllow=)."""
     units = [
         {"unit": f"redisops-exporter@{t['name']}.service",
          "files": [f"{conf_dir}/{t['name']}.env", exporter_unit, *(tls_files if t["tls"] else [])]}
@@ -247,7 +280,10 @@ def redis_exporter_units(
     ]  # fmt: skip
     if node:
         units.append(
-            {"unit": "prometheus-node-exporter.service", "files": ["/etc/default/prometheus-node-exporter"]}
+            {
+                "unit": "prometheus-node-exporter.service",
+                "files": ["/etc/default/prometheus-node-exporter", *([node_dropin] if node_dropin else [])],
+            }
         )
     if firewall:
         units.append(
@@ -275,6 +311,7 @@ class FilterModule:
         return {
             "redis_exporter_targets": redis_exporter_targets,
             "redis_exporter_networks": redis_exporter_networks,
+            "redis_exporter_ip_allow": redis_exporter_ip_allow,
             "redis_exporter_is_ip": redis_exporter_is_ip,
             "redis_exporter_bad_networks": redis_exporter_bad_networks,
             "redis_exporter_listen": redis_exporter_listen,
