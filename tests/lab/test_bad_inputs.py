@@ -12,6 +12,7 @@ lab's SSH with one command per host. A last run without bad input then changes n
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -213,6 +214,7 @@ def managed_snapshot(hosts) -> dict[str, str]:
             "/etc/redisops-backup -type f ! -name sentinel.conf",
             "find /etc/systemd/system -maxdepth 1 -type f \\( -name 'redis*' -o -name 'sentinel*' "
             "-o -name 'redisops*' -o -name 'valkey*' -o -name 'disable-thp*' \\)",
+            "find /etc/systemd/system -mindepth 2 -maxdepth 2 -type f -path '*.service.d/*'",
             "ls -d /etc/default/prometheus-node-exporter /etc/sysctl.d/60-redis.conf "
             "/etc/logrotate.d/redis-ops-kit* /usr/local/sbin/redisops-*",
             "} 2>/dev/null | sort -u)",
@@ -227,7 +229,10 @@ def managed_snapshot(hosts) -> dict[str, str]:
             "done",
         ]
     )
-    return {h.name: lab_ssh(h.name, cmd).stdout for h in hosts}
+    # One SSH command per host, all hosts at once: the test runs this twice per bad input.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outputs = pool.map(lambda h: lab_ssh(h.name, cmd).stdout, hosts)
+        return dict(zip([h.name for h in hosts], outputs, strict=True))
 
 
 @pytest.fixture(scope="module")
