@@ -348,8 +348,10 @@ class Lab:
         cmd = [
             "systemd-nspawn", "-D", str(root), "--boot", "--register=no", "--keep-unit",
             f"--network-namespace-path=/run/netns/{host.netns}", "-M", host.netns,
-            "--capability=CAP_NET_ADMIN", "--console=read-only", "--link-journal=no",
-            "--resolv-conf=off", "--timezone=off",
+            # CAP_BPF and the bpf() system call: systemd in the host enforces IPAddressAllow=/Deny=
+            # (the exporters' units rely on it), as on a real host; without them it silently does not.
+            "--capability=CAP_NET_ADMIN,CAP_BPF", "--system-call-filter=bpf",
+            "--console=read-only", "--link-journal=no", "--resolv-conf=off", "--timezone=off",
         ]  # fmt: skip
         # The containers get the unified cgroup hierarchy (cgroup v2), as Debian 11 and later boot
         # with, even on a host that mounts the legacy or hybrid one: there, trixie's systemd 257 now

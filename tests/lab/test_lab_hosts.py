@@ -57,6 +57,15 @@ def test_testinfra_over_the_inventory_sees_real_hosts(lab, infra_hosts):
         assert host.run("systemctl is-system-running").stdout.strip() in ("running", "degraded")
         # The unified cgroup hierarchy, as real Debian hosts boot, whatever this machine mounts.
         assert host.check_output("stat -fc %T /sys/fs/cgroup") == "cgroup2fs"
+        # systemd enforces IPAddressAllow=/IPAddressDeny= (cgroup BPF), as on a real host: a unit
+        # allowed only localhost cannot reach another host's SSH, which a plain unit can.
+        peer = next(p.address for p in lab.all_hosts if p.name != plan.name)
+        reach = "/bin/bash -c 'timeout 3 bash -c \"echo > /dev/tcp/%s/22\" 2>/dev/null; echo rc=$?'"
+        plain = host.run(f"systemd-run --wait --pipe -q {reach}", peer)
+        fenced = host.run(
+            f"systemd-run --wait --pipe -q -p IPAddressDeny=any -p IPAddressAllow=localhost {reach}", peer
+        )
+        assert (plain.stdout.strip(), fenced.stdout.strip() != "rc=0") == ("rc=0", True), fenced.stdout
         assert host.service("ssh").is_running
         assert host.service("ssh").is_enabled
         assert plan.address in host.interface("eth0").addresses
