@@ -27,8 +27,7 @@ def redis_exporter_targets(
 ) -> list[dict]:  # fmt: skip
     """One exporter per present Redis instance (ports from ``port_base`` in instance order) and
     one for the host's Sentinel: {name, kind, port, url, address, tls, instance, rdb_snapshots}.
-    ``address``: where the exporter connects (its instance or Sentinel on this host), which its
-    unit's IPAddressAllow= admits.
+    ``address``: where the exporter connects (its instance or Sentinel on this host).
     ``rdb_snapshots``: the instance has save rules (False for AOF-only and cache instances, and
     for the Sentinel), so that an alert on the snapshot's age can leave the others alone."""
     out = []
@@ -81,16 +80,12 @@ def redis_exporter_networks(networks: list[str]) -> dict:
     return _server_filters().redis_firewall_sources({}, [], list(networks or []))
 
 
-def redis_exporter_ip_allow(networks, plan=None) -> list[str]:
-    """IPAddressAllow= of an exporter's unit (IPAddressDeny=any beside it): loopback, the scrape
+def redis_exporter_ip_allow(networks) -> list[str]:
+    """IPAddressAllow= of node_exporter's unit (IPAddressDeny=any beside it): loopback and the scrape
     networks (systemd checks the peer of every packet, both directions: Prometheus's requests in,
-    the answers out) and the addresses of the instances and Sentinel the exporters of ``plan``
-    connect to. Nothing else: the multi-target /scrape?target= endpoint cannot carry the monitoring
-    credentials (and the client certificate) to any other host. An unspecified address
-    (0.0.0.0, ::) is reached over loopback, already allowed. Without ``plan`` (node_exporter, which
-    connects nowhere): loopback and the scrape networks."""
+    the answers out). node_exporter connects nowhere itself."""
     nets = set()
-    for entry in [*(networks or []), *(t["address"] for t in plan or [])]:
+    for entry in networks or []:
         net = ipaddress.ip_network(str(entry).strip(), strict=False)
         if net.num_addresses == 1 and (net.network_address.is_unspecified or net.network_address.is_loopback):
             continue
@@ -213,8 +208,8 @@ def redis_exporter_problems(settings: dict) -> list[str]:
     if networks is None or networks == [] or networks == "":
         problems.append(
             "redis_exporter_scrape_networks is empty: list the Prometheus servers' addresses or networks "
-            "(for example ['192.0.2.10/32']); only they may scrape the exporters (nftables and the units' "
-            "IPAddressAllow=), and it never defaults to redis_server_client_networks"
+            "(for example ['192.0.2.10/32']); only they may scrape the exporters (nftables), and it never "
+            "defaults to redis_server_client_networks"
         )
     elif not isinstance(networks, list | tuple):
         problems.append(
