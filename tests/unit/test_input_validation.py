@@ -487,3 +487,12 @@ def test_compliance_settings():
     assert named(
         COMPLIANCE.redis_compliance_problems({**good, "redis_compliance_history_days": -1}), "history_days"
     )
+
+
+def test_names_with_a_trailing_newline_are_refused():
+    """'$' in a pattern matches before a final newline: every name rule matches the whole value."""
+    from .role_code import SF
+
+    assert not F.USER_NAME.fullmatch("app\n") and F.USER_NAME.fullmatch("app")
+    assert not F.INSTANCE_NAME.fullmatch("main\n")
+    assert not SF.GROUP_NAME.fullmatch("redis-main\n") and SF.GROUP_NAME.fullmatch("redis-main")

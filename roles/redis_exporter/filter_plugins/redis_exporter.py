@@ -244,7 +244,7 @@ def redis_exporter_problems(settings: dict) -> list[str]:
                 f"{p} ({source}_password unless set; it goes unquoted into the exporter's environment file)"
                 for p in S.redis_password_problems(password_var, settings[password_var], unquoted=True)
             ]
-        if user_var in settings and not S.USER_NAME.match(str(settings[user_var])):
+        if user_var in settings and not S.USER_NAME.fullmatch(str(settings[user_var])):
             problems.append(f"{user_var} {settings[user_var]!r} is not a valid ACL user name ({source}_user)")
     problems += S.redis_bool_problems(settings, EXPORTER_BOOLEANS)
     if "redis_exporter_user" in settings:

@@ -153,7 +153,7 @@ def redis_sentinel_problems(
         unknown = set(group) - GROUP_KEYS
         need(not unknown, f"{where} has unknown key(s) {sorted(unknown)}: allowed are {sorted(GROUP_KEYS)}")
         need(
-            bool(GROUP_NAME.match(name)),
+            bool(GROUP_NAME.fullmatch(name)),
             f"{where}.name {name!r} is not a name Sentinel and its clients accept: use letters, digits, "
             "'.', '_' or '-' (no spaces or quotes), at most 64 characters",
         )
@@ -246,7 +246,7 @@ def redis_sentinel_problems(
     for k in ("auth", "admin", "peer", "monitoring"):
         user = v.get(f"redis_sentinel_{k}_user")
         need(
-            bool(user) and bool(USER_NAME.match(str(user))),
+            bool(user) and bool(USER_NAME.fullmatch(str(user))),
             f"redis_sentinel_{k}_user {user!r} is not a valid ACL user name",
         )
     for i, user in enumerate(v.get("redis_sentinel_client_users") or []):
@@ -256,7 +256,7 @@ def redis_sentinel_problems(
             continue
         user_names.append(user["name"])
         need(
-            bool(USER_NAME.match(str(user["name"]))),
+            bool(USER_NAME.fullmatch(str(user["name"]))),
             f"{where}.name {user['name']!r} is not a valid ACL user name",
         )
         need(
@@ -316,7 +316,7 @@ def redis_sentinel_problems(
             unusable = ipaddress.ip_address(str(announce_ip)).is_unspecified
         except ValueError:
             unusable = not (
-                v.get("redis_sentinel_announce_hostnames") is True and HOSTNAME.match(str(announce_ip))
+                v.get("redis_sentinel_announce_hostnames") is True and HOSTNAME.fullmatch(str(announce_ip))
             )
         need(
             not unusable,

@@ -284,7 +284,7 @@ def redis_service_user_problems(name: str, value, kind: str = "user") -> list[st
             f"{name} is root: the service must run as an unprivileged {kind}; keep the default or name "
             f"a system {kind} of its own"
         ]
-    if not isinstance(value, str) or not SERVICE_USER.match(value):
+    if not isinstance(value, str) or not SERVICE_USER.fullmatch(value):
         return [
             f"{name} {value!r} is not a system {kind} name: use lower-case letters, digits, '-' or '_' "
             "(at most 32, not starting with a digit or '-')"
@@ -293,7 +293,7 @@ def redis_service_user_problems(name: str, value, kind: str = "user") -> list[st
 
 
 def redis_path_problems(name: str, value) -> list[str]:
-    if not isinstance(value, str) or not _PATH.match(value) or "/../" in f"{value}/":
+    if not isinstance(value, str) or not _PATH.fullmatch(value) or "/../" in f"{value}/":
         return [f"{name} {value!r} must be an absolute path without whitespace, quotes or '..'"]
     return []
 
@@ -500,7 +500,7 @@ def redis_server_problems(
             not unknown, f"{where} has unknown key(s) {sorted(unknown)}: allowed are {sorted(INSTANCE_KEYS)}"
         )
         need(
-            bool(INSTANCE_NAME.match(str(inst["name"]))),
+            bool(INSTANCE_NAME.fullmatch(str(inst["name"]))),
             f"{where}.name {inst['name']!r} must be lower-case letters, digits, '-' or '_'",
         )
         names.append(inst["name"])
@@ -661,7 +661,7 @@ def redis_server_problems(
         user = v.get(f"{prefix}_user")
         password = v.get(f"{prefix}_password")
         need(
-            bool(user) and bool(USER_NAME.match(str(user))),
+            bool(user) and bool(USER_NAME.fullmatch(str(user))),
             f"{prefix}_user {user!r} is not a valid ACL user name",
         )
         user_names.append(user)
@@ -672,7 +672,7 @@ def redis_server_problems(
             problems.append(f"{where} needs a name")
             continue
         name = user["name"]
-        need(bool(USER_NAME.match(str(name))), f"{where}.name {name!r} is not a valid ACL user name")
+        need(bool(USER_NAME.fullmatch(str(name))), f"{where}.name {name!r} is not a valid ACL user name")
         need(
             name != "default",
             f"{where}: the 'default' user is managed by the role (always off); pick another name",
@@ -701,7 +701,7 @@ def redis_server_problems(
     else:
         for rule in defaults:
             need(
-                bool(isinstance(rule, str) and ACL_COMMAND_RULE.match(rule)),
+                bool(isinstance(rule, str) and ACL_COMMAND_RULE.fullmatch(rule)),
                 f"redis_server_app_default_commands: {rule!r} is not an ACL command rule like '+@read' or "
                 "'-flushall'",
             )
@@ -815,7 +815,7 @@ def _acl_rule_problems(user: dict, where: str) -> list[str]:
             word = redis_word_problems(f"{where}.{key}", rule)
             if word:
                 problems += [f"{word[0]} (each entry is one {key[:-1]} rule)"]
-            elif key == "commands" and not ACL_COMMAND_RULE.match(rule):
+            elif key == "commands" and not ACL_COMMAND_RULE.fullmatch(rule):
                 problems.append(
                     f"{where}.commands: {rule!r} is not an ACL command rule like '+@read' or '-flushall'"
                 )
