@@ -44,13 +44,13 @@ stale:
   returned: always
 """
 
-import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.redis_ops import (
     CONNECTION_SPEC,
     RedisCli,
     RedisCliError,
+    acl_canonical,
     acl_list,
     pairs_to_dicts,
     parse_conf,
@@ -152,30 +152,13 @@ class Converger:
         return stale
 
     def canonical(self, wanted: dict[str, str]) -> dict[str, str]:
-        """How Sentinel itself writes these rules (ACL LIST form), through throw-away users.
-
-        The probes are created off (their rules, then off: nobody can log in as one) and deleted
-        at once, so check mode uses them too; the hashes travel through redis-cli's stdin."""
-        probes = {name: f"redisops-probe-{uuid.uuid4().hex[:8]}" for name in wanted}
+        """How Sentinel itself writes these rules (ACL LIST form), through throw-away users."""
         try:
-            self.cli.call_many(
-                [["ACL", "SETUSER", probes[n], *rules.split(), "off"] for n, rules in wanted.items()]
-            )
-            listed = acl_list(self.call("ACL", "LIST"))
-            out = {}
-            for name, probe in probes.items():
-                words = listed.get(probe, "").split()
-                on_off = [w for w in wanted[name].split() if w in ("on", "off")]
-                if words and words[0] in ("on", "off"):
-                    words[0] = on_off[-1] if on_off else "off"
-                out[name] = " ".join(words)
-            return out
+            return acl_canonical(self.cli, {name: rules.split() for name, rules in wanted.items()})
         except RedisCliError as exc:
             self.module.fail_json(
                 msg=f"ACL SETUSER (probe) refused by the sentinel: {exc}", changes=self.changes
             )
-        finally:
-            self.call("ACL", "DELUSER", *probes.values())
 
     def users(self):
         live = acl_list(self.call("ACL", "LIST"))

@@ -51,10 +51,8 @@ drift:
 running: {description: The instance answered., type: bool, returned: always}
 """
 
-import contextlib
 import os
 import re
-import uuid
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.redis_ops import (
@@ -64,6 +62,7 @@ from ansible.module_utils.redis_ops import (
     RedisCli,
     RedisCliError,
     RedisDownError,
+    acl_canonical,
     acl_list,
     changed_directives,
     config_drift,
@@ -119,30 +118,12 @@ def sockets_drift(module):
 
 
 def canonical_users(module, cli, text):
-    """The wanted users as the server itself lists them (ACL LIST form), through throw-away
-    users created off (the rules, then off) and deleted at once. Secrets go through stdin."""
-    wanted = {}
-    for line in acl_users(text).values():
-        words = line.split()
-        wanted[words[1]] = words[2:]
-    probes = {name: f"redisops-probe-{uuid.uuid4().hex[:10]}" for name in wanted}
+    """The wanted users as the server itself lists them (ACL LIST form)."""
+    wanted = {line.split()[1]: line.split()[2:] for line in acl_users(text).values()}
     try:
-        cli.call_many([["ACL", "SETUSER", probes[n], *rules, "off"] for n, rules in wanted.items()])
-        listed = acl_list(cli.call("ACL", "LIST"))
+        return acl_canonical(cli, wanted)
     except RedisCliError as exc:
         module.fail_json(msg=f"ACL SETUSER (probe user) refused by the instance: {exc}")
-    finally:
-        with contextlib.suppress(RedisCliError):
-            cli.call("ACL", "DELUSER", *probes.values())
-    out = {}
-    for name, rules in wanted.items():
-        words = listed.get(probes[name], "").split()
-        # The probe is off; the user is on when its own rules say on last.
-        on_off = [w for w in rules if w in ("on", "off")]
-        if words and words[0] in ("on", "off"):
-            words[0] = on_off[-1] if on_off else "off"
-        out[name] = " ".join(words)
-    return out
 
 
 def acl_drift(module, cli, new):

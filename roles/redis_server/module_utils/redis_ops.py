@@ -7,12 +7,14 @@ the command line, so no secret appears in the process list.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
 import shutil
 import subprocess
 import tempfile
+import uuid
 
 # primaryauth: Valkey's name for masterauth, which its CONFIG REWRITE writes.
 SECRET_KEYS = (
@@ -379,6 +381,29 @@ def pairs_to_dicts(text: str, first_key: str = "name") -> list[dict[str, str]]:
         out[-1][key] = value
     if len(lines) % 2 and out:
         out[-1][lines[-1]] = ""
+    return out
+
+
+def acl_canonical(cli: RedisCli, wanted: dict[str, list[str]]) -> dict[str, str]:
+    """How the server itself lists these users' rules (ACL LIST form, after the name), through
+    throw-away users: each is created with the wanted rules and then ``off`` (nobody can log in as
+    one), read back and deleted at once, so check mode may use them too. The hashes travel
+    through redis-cli's stdin. Raises RedisCliError when the server refuses the rules."""
+    probes = {name: f"redisops-probe-{uuid.uuid4().hex[:10]}" for name in wanted}
+    try:
+        cli.call_many([["ACL", "SETUSER", probes[n], *rules, "off"] for n, rules in wanted.items()])
+        listed = acl_list(cli.call("ACL", "LIST"))
+    finally:
+        with contextlib.suppress(RedisCliError):
+            cli.call("ACL", "DELUSER", *probes.values())
+    out = {}
+    for name, rules in wanted.items():
+        words = listed.get(probes[name], "").split()
+        # The probe is off; the user is on when its own rules say on last.
+        on_off = [w for w in rules if w in ("on", "off")]
+        if words and words[0] in ("on", "off"):
+            words[0] = on_off[-1] if on_off else "off"
+        out[name] = " ".join(words)
     return out
 
 
