@@ -396,9 +396,8 @@ def test_static_setting_restarts_only_when_needed(deployed, lab_paths):
     assert_unchanged(proc, deployed.hosts)
 
 
-def _served_certificate(lab_paths, address: str) -> str:
-    """Fingerprint of the certificate the live server presents."""
-    import hashlib
+def _served_der(lab_paths, address: str) -> bytes:
+    """The certificate the live server presents (DER)."""
     import socket
     import ssl
 
@@ -409,17 +408,35 @@ def _served_certificate(lab_paths, address: str) -> str:
     )
     ctx.check_hostname = False
     with socket.create_connection((address, PORT), timeout=5) as sock, ctx.wrap_socket(sock) as tls:
-        return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+        return tls.getpeercert(binary_form=True)
+
+
+def _served_certificate(lab_paths, address: str) -> str:
+    """Fingerprint of the certificate the live server presents."""
+    import hashlib
+
+    return hashlib.sha256(_served_der(lab_paths, address)).hexdigest()
+
+
+def _served_days_left(lab_paths, address: str) -> int:
+    import datetime
+
+    from cryptography import x509
+
+    cert = x509.load_der_x509_certificate(_served_der(lab_paths, address))
+    return (cert.not_valid_after_utc - datetime.datetime.now(datetime.UTC)).days
 
 
 def test_certificates_are_renewed_before_expiry_and_loaded_live(deployed, lab_paths):
     before = {h.name: _served_certificate(lab_paths, h.address) for h in deployed.hosts}
     run_ids = _run_ids(deployed, lab_paths)
-    # Host certificates are valid for 365 days: with a 400-day renewal window all are due. The
-    # window must stay below the validity (refused otherwise), so the new ones last 800 days.
-    proc = run_playbook(
-        "playbooks/site.yml", "-e", '{"redis_server_tls_renew_days": 400, "redis_server_tls_cert_days": 800}'
-    )
+    # A renewal window longer than the certificates have left makes all of them due. It must stay
+    # below the validity (refused otherwise), and the lab's PKI outlives its hosts: an earlier run
+    # may have left longer-lived certificates, so the window follows what is served now.
+    left = max(_served_days_left(lab_paths, h.address) for h in deployed.hosts)
+    renew = left + 1
+    extra = {"redis_server_tls_renew_days": renew, "redis_server_tls_cert_days": max(365, renew + 1)}
+    proc = run_playbook("playbooks/site.yml", "-e", json.dumps(extra))
     assert proc.returncode == 0, playbook_failure(proc)
     after = {h.name: _served_certificate(lab_paths, h.address) for h in deployed.hosts}
     assert all(after[h] != before[h] for h in before), "a due certificate was not renewed and served"
