@@ -35,19 +35,11 @@ PATHS = (
 def redis_backup_problems(settings: dict) -> list[str]:
     """What is wrong with the role's variables, each naming the variable and the fix."""
     S = _server_filters()
-    problems = []
-    for name, (low, high, what) in RANGES.items():
-        if name in settings:
-            problems += S.redis_range_problems(name, settings[name], low, high, what)
+    problems = S.redis_plain_role_problems(settings, RANGES, PATHS, "redis_backup_user")
     # -e redis_backup_timer_enabled=false (the README's on-demand form) gives the string "false".
     timer = settings.get("redis_backup_timer_enabled", True)
     if timer not in ("true", "false"):
         problems += S.redis_bool_problems(settings, ["redis_backup_timer_enabled"])
-    if "redis_backup_user" in settings:
-        problems += S.redis_service_user_problems("redis_backup_user", settings["redis_backup_user"])
-    for name in PATHS:
-        if name in settings:
-            problems += S.redis_path_problems(name, settings[name])
     return problems
 
 

@@ -30,17 +30,7 @@ PATHS = (
 
 def redis_compliance_problems(settings: dict) -> list[str]:
     """What is wrong with the role's variables, each naming the variable and the fix."""
-    S = _server_filters()
-    problems = []
-    for name, (low, high, what) in RANGES.items():
-        if name in settings:
-            problems += S.redis_range_problems(name, settings[name], low, high, what)
-    if "redis_compliance_user" in settings:
-        problems += S.redis_service_user_problems("redis_compliance_user", settings["redis_compliance_user"])
-    for name in PATHS:
-        if name in settings:
-            problems += S.redis_path_problems(name, settings[name])
-    return problems
+    return _server_filters().redis_plain_role_problems(settings, RANGES, PATHS, "redis_compliance_user")
 
 
 class FilterModule:

@@ -298,6 +298,21 @@ def redis_path_problems(name: str, value) -> list[str]:
     return []
 
 
+def redis_plain_role_problems(settings: dict, ranges: dict, paths: tuple, user_var: str) -> list[str]:
+    """The rules of a role whose variables are numbers in ranges ({name: (low, high, unit)}),
+    absolute paths and a service user (redis_backup, redis_compliance)."""
+    problems = []
+    for name, (low, high, what) in ranges.items():
+        if name in settings:
+            problems += redis_range_problems(name, settings[name], low, high, what)
+    if user_var in settings:
+        problems += redis_service_user_problems(user_var, settings[user_var])
+    for name in paths:
+        if name in settings:
+            problems += redis_path_problems(name, settings[name])
+    return problems
+
+
 def redis_tls_protocols_problems(name: str, value) -> list[str]:
     words = value.split() if isinstance(value, str) else []
     if not words or any(w not in TLS_PROTOCOLS for w in words):
