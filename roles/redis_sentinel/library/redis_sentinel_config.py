@@ -59,12 +59,12 @@ from ansible.module_utils.redis_ops import (
     RedisCliError,
     RedisDownError,
     config_lines,
-    listening,
+    drift_diff,
+    listen_drift,
     mask_config,
     metadata_differs,
     pairs_to_dicts,
     parse_conf,
-    socket_drift,
     write_atomically,
 )
 
@@ -174,12 +174,8 @@ def live_drift(cli, want: dict, changed: list[str], listen: dict | None) -> list
             secret = option == "sentinel-pass"
             drift.append({"directive": key, "live": MASK if secret else current,
                           "wanted": MASK + "(changed)" if secret else wanted})  # fmt: skip
-    if listen:
-        ports = [int(p) for p in listen.get("ports") or [] if int(p)]
-        sockets = socket_drift(listen.get("bind") or [], ports, listening(ports))
-        if sockets:
-            drift.append(sockets)
-    return drift
+    sockets = listen_drift(listen)
+    return [*drift, sockets] if sockets else drift
 
 
 def main():
@@ -238,12 +234,7 @@ def main():
     result.update(changed=True, changed_keys=changed)
     sockets = any(d["directive"] == "listening sockets" for d in drift)
     if drift and not changed:
-        result["diff"] = {
-            "before": "".join(f"{d['directive']} {d['live']}\n" for d in drift),
-            "after": "".join(f"{d['directive']} {d['wanted']}\n" for d in drift),
-            "before_header": f"{path} (running)",
-            "after_header": f"{path} (wanted)",
-        }
+        result["diff"] = drift_diff(drift, path)
     if changed:
         after = merge(old, new, set(changed), monitored)
         result["diff"] = {"before": mask_config(old), "after": mask_config(after, old), "before_header": path,

@@ -68,12 +68,12 @@ from ansible.module_utils.redis_ops import (
     config_drift,
     config_get,
     config_set_value,
-    listening,
+    drift_diff,
+    listen_drift,
     mask_acl,
     mask_config,
     metadata_differs,
     parse_conf,
-    socket_drift,
     wanted_live,
     write_atomically,
 )
@@ -110,11 +110,7 @@ def live_config_drift(module, cli, new):
 
 def sockets_drift(module):
     """The listening sockets against C(listen), or None when they agree (or nothing to compare)."""
-    listen = module.params["listen"]
-    if not listen:
-        return None
-    ports = [int(p) for p in listen.get("ports") or [] if int(p)]
-    return socket_drift(listen.get("bind") or [], ports, listening(ports))
+    return listen_drift(module.params["listen"])
 
 
 def canonical_users(module, cli, text):
@@ -271,12 +267,7 @@ def main():
             result["drift"] = drift
             result["changed"] = True
             if not content_changed:
-                result["diff"] = {
-                    "before": "".join(f"{d['directive']} {d['live']}\n" for d in drift),
-                    "after": "".join(f"{d['directive']} {d['wanted']}\n" for d in drift),
-                    "before_header": f"{path} (running)",
-                    "after_header": f"{path} (wanted)",
-                }
+                result["diff"] = drift_diff(drift, path)
     if module.check_mode or not result["changed"]:
         if kind == "config" and result["drift"]:
             result["restart_required"] = any(d["directive"] == "listening sockets" for d in result["drift"])

@@ -524,6 +524,25 @@ def listening(ports: list[int]) -> set[str]:
     return found
 
 
+def listen_drift(listen: dict | None) -> dict[str, str] | None:
+    """A module's C(listen) ({bind, ports}; port 0 = none) against the sockets listening on this
+    host, or None when they agree or there is nothing to compare."""
+    if not listen:
+        return None
+    ports = [int(p) for p in listen.get("ports") or [] if int(p)]
+    return socket_drift(listen.get("bind") or [], ports, listening(ports))
+
+
+def drift_diff(drift: list[dict[str, str]], path: str) -> dict[str, str]:
+    """An Ansible diff of what runs against what is wanted, one line per drifted setting."""
+    return {
+        "before": "".join(f"{d['directive']} {d['live']}\n" for d in drift),
+        "after": "".join(f"{d['directive']} {d['wanted']}\n" for d in drift),
+        "before_header": f"{path} (running)",
+        "after_header": f"{path} (wanted)",
+    }
+
+
 def socket_drift(bind: list[str], ports: list[int], live: set[str]) -> dict[str, str] | None:
     """The listening sockets wanted (every bind address on every port) against those found;
     an address with Redis's '-' prefix may be missing. None when they agree."""
