@@ -121,6 +121,7 @@ def _role_filters(role: str):
     return module
 
 
+@cache
 def _role_module_utils():
     """The roles' shared module helpers (config parsing, the live form of a directive)."""
     path = ROLES / "redis_server" / "module_utils" / "redis_ops.py"
