@@ -14,7 +14,9 @@ options:
   files:
     description: Files to install (path, content, owner, group, mode; 0644 for files and
       0755 for directories by default); an entry with state directory is a directory (no
-      content); state skip is ignored (a file only some settings want).
+      content); state skip is ignored (a file only some settings want). C(validate) is a
+      command run on the new content before it replaces the file (C(%s) is its path), like
+      the template module's: a file it refuses is never written.
     type: list
     elements: dict
     required: true
@@ -23,6 +25,8 @@ options:
 import grp
 import os
 import pwd
+import shlex
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.redis_ops import metadata_differs, write_atomically
@@ -34,6 +38,7 @@ FILE_SPEC = {
     "owner": {"type": "str", "default": "root"},
     "group": {"type": "str", "default": "root"},
     "mode": {"type": "str"},
+    "validate": {"type": "str"},
 }
 
 
@@ -52,6 +57,19 @@ def differs(spec):
     )
 
 
+def validation_error(module, spec):
+    """The validate command's complaint about the new content, or None when it accepts it."""
+    suffix = os.path.basename(spec["path"])
+    with tempfile.NamedTemporaryFile("w", prefix=".redis_files.", suffix=suffix) as fh:
+        fh.write(spec["content"] or "")
+        fh.flush()
+        argv = [fh.name if word == "%s" else word for word in shlex.split(spec["validate"])]
+        rc, out, err = module.run_command(argv)
+    if rc == 0:
+        return None
+    return (err or out).strip().replace(fh.name, spec["path"])
+
+
 def main():
     module = AnsibleModule(
         argument_spec={"files": {"type": "list", "elements": "dict", "required": True, "options": FILE_SPEC}},
@@ -66,6 +84,11 @@ def main():
         if spec["state"] == "skip" or not differs(spec):
             continue
         changed.append(spec["path"])
+        if spec["state"] == "file" and spec["validate"]:
+            problem = validation_error(module, spec)
+            if problem is not None:
+                refusal = f"'{spec['validate']}' refused the new content"
+                module.fail_json(msg=f"{spec['path']}: {refusal}: {problem}")
         if module.check_mode:
             continue
         if spec["state"] == "directory":
