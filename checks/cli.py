@@ -183,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     targets.add_argument(
         "--rules", action="append", default=[], help="rule files prometheus.yml loads (repeatable)"
     )
+    targets.add_argument(
+        "--basic-auth-password-file",
+        help="with redis_exporter_web_auth_user: the file holding its password, for prometheus.yml",
+    )
     targets.add_argument("--interval", type=float, default=15.0, help="scrape and rule interval, s (15)")
     bundle = sub.add_parser(
         "bundle", help="pack the check runtime for a host without PyPI (redis_compliance)"
@@ -274,20 +278,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pathlib import Path
 
             from checks.inventory import InventoryError
-            from checks.monitoring import scrape_targets, write_targets
+            from checks.monitoring import scrape_plan, write_targets
 
             try:
-                found = scrape_targets(args.inventory, args.vault_password_file)
+                found, web = scrape_plan(args.inventory, args.vault_password_file)
+                if not args.dir:
+                    scheme = "https" if web else "http"
+                    for job, items in found.items():
+                        for item in items:
+                            labels = " ".join(f"{k}={v}" for k, v in item["labels"].items())
+                            print(f"{job:<15} {scheme}://{item['targets'][0]}/metrics  {labels}")
+                    return EXIT_OK
+                write_targets(
+                    Path(args.dir), found, args.rules, args.interval, web, args.basic_auth_password_file
+                )
             except InventoryError as exc:
                 print(f"redisops: error: {exc}", file=sys.stderr)
                 return EXIT_USAGE
-            if not args.dir:
-                for job, items in found.items():
-                    for item in items:
-                        labels = " ".join(f"{k}={v}" for k, v in item["labels"].items())
-                        print(f"{job:<15} http://{item['targets'][0]}/metrics  {labels}")
-                return EXIT_OK
-            write_targets(Path(args.dir), found, args.rules, args.interval)
             print(json.dumps({job: len(items) for job, items in found.items()}))
             return EXIT_OK
     except P.LabError as exc:

@@ -19,13 +19,41 @@ from pathlib import Path
 
 import yaml
 
-from checks.inventory import _role_filters, exporter_plan, load_inventory
+from checks.inventory import InventoryError, _role_filters, exporter_plan, load_inventory
 
 JOBS = ("redis", "redis_sentinel", "node")
 
 
 def scrape_targets(inventory: str | None = None, vault_password_file: str | None = None) -> dict[str, list]:
     """{job: [{"targets": ["ADDRESS:PORT"], "labels": {"host": ..., "group": ...}}]}."""
+    return scrape_plan(inventory, vault_password_file)[0]
+
+
+def web_settings(hostvars: dict) -> dict | None:
+    """How Prometheus must scrape when the role serves HTTPS (redis_exporter_web_tls): the kit's CA,
+    and with basic auth the user (node_exporter) and the client certificate (redis_exporter 1.45,
+    which has no basic auth, requires one instead). None when the metrics are plain HTTP."""
+    on = [v for v in hostvars.values() if v.get("redis_exporter_web_tls") is True]
+    if not on:
+        return None
+    if len(on) != len(hostvars):
+        raise InventoryError(
+            "redis_exporter_web_tls is on for some hosts only: one scrape job cannot mix http and https; "
+            "set it for every host of groups redis, sentinel and redis_backup"
+        )
+    v = on[0]
+    return {
+        "ca_file": v["redis_exporter_tls_ca_cert"],
+        "auth_user": v.get("redis_exporter_web_auth_user") or "",
+        "client_cert": v["redis_exporter_tls_cert"],
+        "client_key": v["redis_exporter_tls_key"],
+    }
+
+
+def scrape_plan(
+    inventory: str | None = None, vault_password_file: str | None = None
+) -> tuple[dict[str, list], dict | None]:
+    """The targets per job, and how to scrape them (web_settings)."""
     loaded = load_inventory(inventory, None, vault_password_file)
     servers = set(loaded.groups.get("redis", []))
     sentinels = set(loaded.groups.get("sentinel", []))
@@ -54,11 +82,34 @@ def scrape_targets(inventory: str | None = None, vault_password_file: str | None
         if v.get("redis_exporter_node_exporter"):
             port = int(v["redis_exporter_node_port"])
             out["node"].append({"targets": [f"{host_port}:{port}"], "labels": {"host": name}})
+    return out, web_settings({name: loaded.hostvars[name] for name in dict.fromkeys(hosts)})
+
+
+def _web_job(job: str, web: dict | None, password_file: str | None) -> dict:
+    """A job's scheme, TLS and credentials (nothing for plain HTTP)."""
+    if not web:
+        return {}
+    tls = {"ca_file": web["ca_file"]}
+    out: dict = {"scheme": "https", "tls_config": tls}
+    if web["auth_user"]:
+        if job == "node":
+            if not password_file:
+                raise InventoryError(
+                    "redis_exporter_web_auth_user is set: give the file holding its password "
+                    "(--basic-auth-password-file) so Prometheus can log in to node_exporter"
+                )
+            out["basic_auth"] = {"username": web["auth_user"], "password_file": password_file}
+        else:
+            tls.update(cert_file=web["client_cert"], key_file=web["client_key"])
     return out
 
 
-def prometheus_config(directory: Path, rule_files: list[str], interval_s: float = 15.0) -> dict:
-    """A prometheus.yml scraping the file_sd files in ``directory`` and loading ``rule_files``."""
+def prometheus_config(
+    directory: Path, rule_files: list[str], interval_s: float = 15.0, web: dict | None = None,
+    password_file: str | None = None,
+) -> dict:  # fmt: skip
+    """A prometheus.yml scraping the file_sd files in ``directory`` and loading ``rule_files``;
+    ``web`` (web_settings): over HTTPS, with basic auth from ``password_file`` where asked for."""
     interval = f"{interval_s:g}s"
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
@@ -67,6 +118,7 @@ def prometheus_config(directory: Path, rule_files: list[str], interval_s: float 
             {
                 "job_name": job,
                 "scrape_timeout": f"{min(interval_s, 10.0):g}s",
+                **_web_job(job, web, password_file),
                 "file_sd_configs": [{"files": [str(directory / f"{job}.json")]}],
             }
             for job in JOBS
@@ -75,12 +127,13 @@ def prometheus_config(directory: Path, rule_files: list[str], interval_s: float 
 
 
 def write_targets(
-    directory: Path, targets: dict[str, list], rule_files: list[str], interval_s: float
-) -> None:
+    directory: Path, targets: dict[str, list], rule_files: list[str], interval_s: float,
+    web: dict | None = None, password_file: str | None = None,
+) -> None:  # fmt: skip
     directory.mkdir(parents=True, exist_ok=True)
     for job in JOBS:
         tmp = directory / f".{job}.json.tmp"
         tmp.write_text(json.dumps(targets[job], indent=1) + "\n")
         tmp.replace(directory / f"{job}.json")
-    config = prometheus_config(directory.resolve(), rule_files, interval_s)
+    config = prometheus_config(directory.resolve(), rule_files, interval_s, web, password_file)
     (directory / "prometheus.yml").write_text("---\n" + yaml.safe_dump(config, sort_keys=False))

@@ -54,6 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     scratch.add_argument(
         "--alter-one-key", action="store_true", help="self-test: change one restored key before reading"
     )
+    scratch.add_argument(
+        "--copy", action="store_true", help="copy the backup into the work directory, never hard-link it"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -112,7 +115,9 @@ def main(args: argparse.Namespace) -> int:
             if not args.group:
                 raise S.BackupError("--group is needed to restore a backup")
             work = Path(args.work_dir) if args.work_dir else store.parent
-            result = scratch_restore(store, args.group, args.id, args.pattern, work, args.alter_one_key)
+            result = scratch_restore(
+                store, args.group, args.id, args.pattern, work, args.alter_one_key, copy=args.copy
+            )
             print(json.dumps(result))
             return EXIT_OK
         groups = (

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -45,6 +46,54 @@ def scratch_config(work: Path) -> str:
     )
 
 
+# The transient unit a restore verification runs in (sandbox_command): a crafted dump that
+# exploits the loading server finds no network, no home, no /tmp of the host, a read-only
+# system, no device, no capability, and only its scratch directory to write to.
+SANDBOX_PROPERTIES = (
+    "ProtectSystem=strict",
+    "ProtectHome=yes",
+    "PrivateTmp=yes",
+    "PrivateNetwork=yes",
+    "PrivateDevices=yes",
+    "NoNewPrivileges=yes",
+    "CapabilityBoundingSet=",
+    "RestrictSUIDSGID=yes",
+    "ProtectKernelTunables=yes",
+    "ProtectKernelModules=yes",
+    "ProtectControlGroups=yes",
+    "LockPersonality=yes",
+    "UMask=0077",
+)
+# Said when the backup host cannot run the sandbox: the verification then does not run at all.
+NO_SYSTEMD = (
+    "the restore verification runs in a systemd sandbox (systemd-run), and this host has no running "
+    "systemd or no systemd-run: it was not started"
+)
+
+
+def sandbox_argv(
+    user: str, scratch_dir: str, command: list[str], env: dict[str, str] | None = None
+) -> list[str]:
+    """systemd-run's argv for ``command`` as ``user`` in a transient sandbox that may write only
+    ``scratch_dir``; it waits for the end, pipes the output back and leaves no unit behind."""
+    argv = ["systemd-run", "--quiet", "--wait", "--pipe", "--collect", "--service-type=exec",
+            f"--uid={user}", f"--gid={user}"]  # fmt: skip
+    argv += [f"--property={prop}" for prop in (*SANDBOX_PROPERTIES, f"ReadWritePaths={scratch_dir}")]
+    argv += [f"--setenv={key}={value}" for key, value in sorted((env or {}).items())]
+    return [*argv, "--", *command]
+
+
+def sandbox_command(
+    user: str, scratch_dir: str, command: list[str], env: dict[str, str] | None = None
+) -> str:
+    """A shell line running ``command`` in the sandbox, or failing with NO_SYSTEMD (exit 69) where
+    systemd does not run: never unsandboxed."""
+    check = "[ -d /run/systemd/system ] && command -v systemd-run >/dev/null"
+    return f"if ! {{ {check}; }}; then echo {shlex.quote(NO_SYSTEMD)} >&2; exit 69; fi; " + shlex.join(
+        sandbox_argv(user, scratch_dir, command, env)
+    )
+
+
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -68,8 +117,10 @@ def _wait_ready(conn, proc: subprocess.Popen, log: Path, timeout: float) -> None
 
 def scratch_restore(
     store: Path, group: str, ident: str, pattern: str, work_parent: Path,
-    alter_one_key: bool = False, timeout: float = 3600.0,
+    alter_one_key: bool = False, timeout: float = 3600.0, copy: bool = False,
 ) -> dict:  # fmt: skip
+    """``copy``: copy the backup into the scratch directory, never hard-link it (in the sandbox,
+    whose scratch directory is writable, a link would let the server reach the stored file)."""
     import redis
 
     t0 = time.time()
@@ -82,6 +133,8 @@ def scratch_restore(
     try:
         # A hard link, not a copy, where it can (the server only reads it: no save is configured).
         try:
+            if copy:
+                raise OSError("a copy was asked for")
             os.link(backup.rdb, work / "dump.rdb")
         except OSError:
             shutil.copyfile(backup.rdb, work / "dump.rdb")

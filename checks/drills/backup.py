@@ -56,6 +56,20 @@ def _criterion(name: str, passed: bool, measured, expected) -> dict:
     return {"name": name, "passed": bool(passed), "measured": measured, "expected": expected}
 
 
+def restore_command(t: DrillTargets, ident: str, pattern: str, alter_one_key: bool = False) -> str:
+    """The shell line that verifies a restore on the backup host: ``backup scratch`` as the backup
+    user in a transient systemd sandbox (no network, writes only to its scratch directory under
+    the backup's state directory, the backup copied in, not linked)."""
+    from checks.backup.scratch import sandbox_command
+
+    scratch_dir = f"{t.backup_state_dir}/scratch"
+    command = ["/usr/bin/python3", "-m", "checks.cli", "backup", "scratch", "--store", t.backup_store_dir,
+               "--group", t.group, "--id", ident, "--pattern", pattern, "--work-dir", scratch_dir, "--copy",
+               *(["--alter-one-key"] if alter_one_key else [])]  # fmt: skip
+    env = {"PYTHONPATH": t.backup_runtime, "PYTHONDONTWRITEBYTECODE": "1"}
+    return sandbox_command(t.backup_user, scratch_dir, command, env)
+
+
 def backup_drill(
     t: DrillTargets, keys: int, say: Callable[[str], None], alter_one_key: bool = False,
     clock: Callable[[], float] = time.time,
@@ -107,13 +121,10 @@ def backup_drill(
             f"stored {manifest['id']} ({manifest['keys']} keys, {manifest['size']} bytes) in {backup_s:.1f} s"
         )
 
-        say(f"restoring it onto a scratch server on {backup_host}")
-        command = (
-            f"runuser -u {shlex.quote(t.backup_user)} -- {py} scratch --store {store} --group {group} "
-            f"--id {shlex.quote(manifest['id'])} --pattern {shlex.quote(prefix + '*')}"
-            + (" --alter-one-key" if alter_one_key else "")
+        say(f"restoring it onto a scratch server on {backup_host}, in a systemd sandbox")
+        restored = json.loads(
+            hosts.run(backup_host, restore_command(t, manifest["id"], prefix + "*", alter_one_key))
         )
-        restored = json.loads(hosts.run(backup_host, command))
         say(f"loaded in {restored['load_s']:.2f} s; restored and verified in {restored['rto_s']:.2f} s")
     finally:
         # Also when the drill failed or was interrupted, and never raising over its error.

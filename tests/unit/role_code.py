@@ -83,6 +83,18 @@ def sentinel_baseline(**overrides) -> dict:
     role_vars = copy.deepcopy(yaml.safe_load((SENTINEL_ROLE / "defaults" / "main.yml").read_text()))
     role_vars.update(SENTINEL_PASSWORDS)
     role_vars.update(redis_sentinel_auth_user="sentinel", redis_sentinel_tls_mode="only",
-                     redis_sentinel_bind=["10.0.0.1", "127.0.0.1"])  # fmt: skip
+                     redis_sentinel_bind=["10.0.0.1", "127.0.0.1"], redis_sentinel_firewall=True,
+                     redis_sentinel_client_networks=[],
+                     redis_sentinel_client_networks_allow_any=False)  # fmt: skip
     role_vars.update(copy.deepcopy(overrides))
     return role_vars
+
+
+# The redis_sentinel defaults that are Jinja expressions (inherited from redis_server), rendered.
+SENTINEL_RENDERED = {
+    "redis_sentinel_flavor": "redis", "redis_sentinel_flavor_switch": False,
+    "redis_sentinel_tls_auth_clients": "optional", "redis_sentinel_tls_dir": "/etc/redis/tls",
+    "redis_sentinel_tls_replication": True, "redis_sentinel_conf_dir": "/etc/redis/sentinel",
+    "redis_sentinel_data_dir": "/var/lib/redis/sentinel", "redis_sentinel_log_dir": "/var/log/redis",
+    "redis_sentinel_user": "redis", "redis_sentinel_group": "redis",
+}  # fmt: skip

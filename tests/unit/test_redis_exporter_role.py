@@ -246,7 +246,7 @@ def render(template: str, **overrides) -> str:
     """A template of the role with its defaults, as the template action renders it (trim_blocks on,
     the role's filter plugins loaded)."""
     add_all_plugin_dirs(str(ROLE))
-    defaults = _yaml("defaults/main.yml")
+    defaults = {**_yaml("defaults/main.yml"), **_yaml("vars/main.yml")}
     variables = {
         **{k: trust_as_template(v) if isinstance(v, str) else v for k, v in defaults.items()},
         "ansible_managed": "Ansible managed",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import re
 from functools import cache
 from pathlib import Path
 
@@ -19,6 +20,9 @@ def _server_filters():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+WEB_USER = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def redis_exporter_targets(
@@ -120,8 +124,56 @@ def redis_exporter_listen(address: str, port: int) -> str:
 
 EXPORTER_BOOLEANS = (
     "redis_exporter_node_exporter", "redis_exporter_firewall", "redis_exporter_listen_allow_wildcard",
-    "redis_exporter_scrape_networks_allow_any",
+    "redis_exporter_scrape_networks_allow_any", "redis_exporter_web_tls",
 )  # fmt: skip
+# A bcrypt hash as node_exporter (exporter-toolkit) accepts it: $2a$, $2b$ or $2y$, a cost, 53 characters.
+BCRYPT_HASH = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")
+# Below this cost a stolen web config file's hash is cheap to brute-force.
+MIN_BCRYPT_COST = 10
+
+
+def redis_exporter_web_problems(settings: dict) -> list[str]:
+    """Web TLS and basic auth: credentials only over TLS, a real bcrypt hash, a user name that fits
+    YAML and HTTP, and (once the certificates exist) the host's certificate and key."""
+    problems = []
+    user = settings.get("redis_exporter_web_auth_user") or ""
+    digest = settings.get("redis_exporter_web_auth_password_hash") or ""
+    tls = settings.get("redis_exporter_web_tls") is True
+    if (user or digest) and not tls:
+        problems.append(
+            "redis_exporter_web_auth_user/_password_hash are set but redis_exporter_web_tls is false: "
+            "basic auth over plain HTTP would show the password to anyone on the path; set "
+            "redis_exporter_web_tls: true"
+        )
+    if bool(user) != bool(digest):
+        problems.append(
+            "redis_exporter_web_auth_user and redis_exporter_web_auth_password_hash go together: set both "
+            "(the user and a bcrypt hash of its password) or neither"
+        )
+    if user and not WEB_USER.fullmatch(str(user)):
+        problems.append(
+            f"redis_exporter_web_auth_user {user!r}: use letters, digits, '.', '_' or '-' (at most 64)"
+        )
+    if digest:
+        match = BCRYPT_HASH.fullmatch(str(digest))
+        if not match:
+            problems.append(
+                "redis_exporter_web_auth_password_hash is not a bcrypt hash ($2b$12$ and 53 characters): "
+                "never the password itself; make one with htpasswd -nbBC 12 '' PASSWORD | tr -d ':\\n'"
+            )
+        elif int(match.group(1)) < MIN_BCRYPT_COST:
+            problems.append(
+                f"redis_exporter_web_auth_password_hash has cost {int(match.group(1))}: use "
+                f"{MIN_BCRYPT_COST} or more (12 is usual)"
+            )
+    if tls:
+        for name, exists in sorted((settings.get("web_tls_files") or {}).items()):
+            if not exists:
+                problems.append(
+                    f"{name} ({settings.get(name)}) does not exist on the control node: the kit issues host "
+                    "certificates to Redis and Sentinel hosts (site.yml); set it for other hosts"
+                )
+    return problems
 
 
 def _host_ports(settings: dict) -> list[tuple[str, int | None]]:
@@ -247,6 +299,7 @@ def redis_exporter_problems(settings: dict) -> list[str]:
         if user_var in settings and not S.USER_NAME.fullmatch(str(settings[user_var])):
             problems.append(f"{user_var} {settings[user_var]!r} is not a valid ACL user name ({source}_user)")
     problems += S.redis_bool_problems(settings, EXPORTER_BOOLEANS)
+    problems += redis_exporter_web_problems(settings)
     if "redis_exporter_user" in settings:
         problems += S.redis_service_user_problems("redis_exporter_user", settings["redis_exporter_user"])
     for name in ("redis_exporter_conf_dir", "redis_exporter_textfile_dir"):
@@ -264,22 +317,25 @@ def redis_exporter_problems(settings: dict) -> list[str]:
 
 def redis_exporter_units(
     plan: list[dict], conf_dir: str, exporter_unit: str, tls_files: list[str], node: bool, firewall: bool,
-    firewall_unit: str, node_dropin: str = "",
+    firewall_unit: str, node_dropin: str = "", web_files: list[str] = (), node_web_files: list[str] = (),
 ) -> list[dict]:  # fmt: skip
     """Each unit the role runs, with the files whose change restarts it: [{unit, files}].
-    ``node_dropin``: the role's drop-in of node_exporter's unit (its IPAddressAllow=)."""
+    ``node_dropin``: the role's drop-in of node_exporter's unit (its IPAddressAllow=);
+    ``web_files``, ``node_web_files``: the web TLS files of the exporters and of node_exporter."""
     units = [
         {"unit": f"redisops-exporter@{t['name']}.service",
-         "files": [f"{conf_dir}/{t['name']}.env", exporter_unit, *(tls_files if t["tls"] else [])]}
+         "files": [f"{conf_dir}/{t['name']}.env", exporter_unit, *(tls_files if t["tls"] else []),
+                   *web_files]}
         for t in plan
     ]  # fmt: skip
     if node:
         units.append(
             {
                 "unit": "prometheus-node-exporter.service",
-                "files": ["/etc/default/prometheus-node-exporter", *([node_dropin] if node_dropin else [])],
+                "files": ["/etc/default/prometheus-node-exporter", *([node_dropin] if node_dropin else []),
+                          *node_web_files],
             }
-        )
+        )  # fmt: skip
     if firewall:
         units.append(
             {"unit": "redisops-exporter-firewall.service",

@@ -66,7 +66,7 @@ SENTINEL_BOOLEANS = tuple(
     f"redis_sentinel_{name}"
     for name in (
         "allow_fewer_than_three", "allow_minority_quorum", "tls_replication", "bind_allow_wildcard",
-        "resolve_hostnames", "announce_hostnames", "flavor_switch",
+        "resolve_hostnames", "announce_hostnames", "flavor_switch", "firewall", "client_networks_allow_any",
     )
 )  # fmt: skip
 HOSTNAME = re.compile(
@@ -107,10 +107,12 @@ def redis_sentinel_problems(
     address: str | None = None,
     redis_ports: list | None = None,
     addresses: dict | None = None,
+    server_firewall_ports: list | None = None,
 ) -> list[str]:
     """Every rule the role enforces before any change, as messages naming the variable and the fix.
 
-    ``addresses``: inventory host -> ansible_host of every host the kit deploys to."""
+    ``addresses``: inventory host -> ansible_host of every host the kit deploys to;
+    ``server_firewall_ports``: redis_server_firewall_extra_ports on a host that runs the redis_server role."""
     v = role_vars
     S = _server_filters()
     problems: list[str] = []
@@ -299,6 +301,7 @@ def redis_sentinel_problems(
             f"redis_sentinel_port (or _tls_port) {clash} is also a Redis instance port on this host: "
             "choose another (26379 is the usual Sentinel port)"
         )
+    problems += _firewall_problems(v, [p for p in ports if p], server_firewall_ports, S)
     need(
         bool(v.get("redis_sentinel_bind")),
         "redis_sentinel_bind is empty: list the addresses Sentinel listens on",
@@ -352,6 +355,36 @@ def redis_sentinel_problems(
             f"redis_sentinel_{key} {script!r} must be an absolute path on the host (or empty)",
         )
     problems += _sentinel_settings_problems(v, groups, S)
+    return problems
+
+
+def redis_sentinel_firewall_ports(role_vars: dict) -> list[int]:
+    """The ports Sentinel listens on (the TLS port only with both; TLS only serves on the port itself)."""
+    v = role_vars
+    ports = [int(v["redis_sentinel_port"])]
+    if v.get("redis_sentinel_tls_mode") == "both":
+        ports.append(int(v["redis_sentinel_tls_port"]))
+    return sorted(set(ports))
+
+
+def _firewall_problems(v: dict, ports: list[int], server_firewall_ports: list | None, S) -> list[str]:
+    """The client networks admitted to Sentinel's ports, and one table per port: with the role's own
+    table on, the same port in redis_server's table too would admit only what both admit."""
+    problems = S.redis_network_problems(
+        "redis_sentinel_client_networks",
+        v.get("redis_sentinel_client_networks") or [],
+        v.get("redis_sentinel_client_networks_allow_any"),
+        "redis_sentinel_client_networks_allow_any",
+    )
+    if v.get("redis_sentinel_firewall") is True:
+        extra = {S.redis_whole(p) for p in server_firewall_ports or []}
+        for port in sorted(set(ports) & extra):
+            problems.append(
+                f"port {port} is in redis_server_firewall_extra_ports, but redis_sentinel_firewall guards "
+                "Sentinel's ports in a table of its own (every sentinel host, sentinel-only hosts too): "
+                "remove it from redis_server_firewall_extra_ports (or set redis_sentinel_firewall: false "
+                "to keep guarding it there)"
+            )
     return problems
 
 
@@ -582,4 +615,5 @@ class FilterModule:
             "redis_sentinel_health": redis_sentinel_health,
             "redis_sentinel_unhealthy": redis_sentinel_unhealthy,
             "redis_sentinel_gate": redis_sentinel_gate,
+            "redis_sentinel_firewall_ports": redis_sentinel_firewall_ports,
         }
