@@ -268,3 +268,39 @@ def test_acl_line_from_a_hash_and_the_sentinel_user():
     (user,) = SF.redis_sentinel_inspect_user("inspector", HASH)
     assert user == {"name": "inspector", "rules": f"reset on #{HASH} -@all +auth +ping +acl|list"}
     assert "+acl|list" not in SF.MONITOR_RULES
+
+
+def test_the_scheduled_run_pins_the_host_keys_read_by_ansible():
+    import base64
+
+    loader = importlib.machinery.SourceFileLoader(
+        "redis_compliance_filters_under_test",
+        str(REPO / "roles" / "redis_compliance" / "filter_plugins" / "redis_compliance.py"),
+    )
+    C = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(C)
+    key = base64.b64encode(b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0= root@redis-1\n").decode()
+    hostvars = {
+        "redis-1": {"ansible_host": "10.0.0.11", "__key": {"content": key}},
+        "redis-2": {"ansible_host": "10.0.0.12"},
+    }
+    lines = C.redis_compliance_known_hosts(hostvars, ["redis-1", "redis-2"], "__key")
+    assert lines == ["10.0.0.11 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0="]
+    settings = {"redis_compliance_inspect": True, "redis_compliance_inspect_known_hosts": lines}
+    assert C.redis_compliance_problems(settings) == []
+    assert C.redis_compliance_problems({**settings, "redis_compliance_inspect_known_hosts": []})
+    assert C.redis_compliance_problems(
+        {**settings, "redis_compliance_inspect_known_hosts": ["@cert-authority * x"]}
+    )
+
+
+def test_the_cli_needs_pinned_host_keys_for_the_readers_key():
+    from checks.cli import build_parser
+    from checks.run import inspect_settings
+
+    parse = build_parser().parse_args
+    assert inspect_settings(parse(["check"])) == {}
+    with pytest.raises(ValueError, match="known-hosts"):
+        inspect_settings(parse(["check", "--inspect-key", "/k"]))
+    got = inspect_settings(parse(["check", "--inspect-key", "/k", "--inspect-known-hosts", "/kh"]))
+    assert got == {"key": "/k", "known_hosts": "/kh", "user": "redisops-inspect"}
