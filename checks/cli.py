@@ -82,6 +82,20 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
         help="with --write-targets: where the host running the checks keeps ca.crt, client.crt/.key",
     )
     check.add_argument(
+        "--inspect-key",
+        help="without host facts: read configuration and ACL through the hosts' reader over SSH with "
+        "this key (its only command is the reader); also written into --write-targets",
+    )
+    check.add_argument(
+        "--inspect-known-hosts",
+        help="with --inspect-key: the hosts' SSH host keys (never learnt on first use)",
+    )
+    check.add_argument(
+        "--inspect-user",
+        default="",
+        help="with --inspect-key: the reader's account (default redisops-inspect)",
+    )
+    check.add_argument(
         "--findings-exit-zero",
         action="store_true",
         help="exit 0 on findings (still 2 when it could not check): for schedulers that read the metrics",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from checks import rules  # noqa: F401 - importing registers every check
 from checks.facts import ClusterFacts, server_of
@@ -52,6 +52,48 @@ class Report:
         for r in self.results:
             out[r.status] += 1
         return out
+
+
+class _Unread(dict):
+    """Configuration or ACL that was not read: any look at it skips the check (never a silent pass)."""
+
+    def __init__(self, why: str):
+        super().__init__()
+        self.why = why
+
+    def _skip(self, *args, **kwargs):
+        raise Skip(self.why)
+
+    __getitem__ = __contains__ = __iter__ = __len__ = __bool__ = get = items = keys = values = _skip
+
+
+class _UnreadList(list):
+    def __init__(self, why: str):
+        super().__init__()
+        self.why = why
+
+    def _skip(self, *args, **kwargs):
+        raise Skip(self.why)
+
+    __getitem__ = __contains__ = __iter__ = __len__ = __bool__ = _skip
+
+
+def judged_facts(cluster: ClusterFacts) -> ClusterFacts:
+    """The cluster as the checks see it: a target whose configuration and ACL were not read
+    (facts.unread) has them replaced by values that skip whichever check looks at them."""
+
+    def blind(facts):
+        if not facts.unread:
+            return facts
+        why = f"configuration and ACL of {facts.target} not read: {facts.unread}"
+        extra = {"config": _Unread(why)} if hasattr(facts, "config") else {}
+        return replace(facts, acl=_UnreadList(why), **extra)
+
+    if not any(f.unread for f in (*cluster.redis, *cluster.sentinels)):
+        return cluster
+    return replace(
+        cluster, redis=[blind(f) for f in cluster.redis], sentinels=[blind(f) for f in cluster.sentinels]
+    )
 
 
 def _targets_for(check: Check, cluster: ClusterFacts) -> Iterable[tuple[str, object]]:
@@ -103,6 +145,8 @@ def run_checks(
     today: str | None = None,
 ) -> Report:
     started = time.time()
+    read = cluster
+    cluster = judged_facts(cluster)
     ctx = Context(thresholds=thresholds or Thresholds(), cluster=cluster)
     report = Report(
         started=cluster.gathered_at or started,
@@ -130,7 +174,7 @@ def run_checks(
                         "TLS files and credentials, then run the checks again.",
                     )
                 )
-    for facts in cluster.redis:
+    for facts in (*cluster.redis, *cluster.sentinels):
         for gap in facts.gaps:
             report.results.append(
                 Result(
@@ -142,9 +186,18 @@ def run_checks(
                     title="every section of the target could be read",
                     message=gap,
                     remediation="Give the checks' user the rights redis_server's compliance user has "
-                    "(or undo a rename of the command); the checks that need it were judged without it.",
+                    "(or undo a rename of the command); for the configuration and ACL, rerun site.yml so "
+                    "the host has its reader (and compliance_timer.yml for the scheduled run's key). The "
+                    "checks that need the missing section were skipped.",
                 )
             )
+    unread = [f.target for f in (*read.redis, *read.sentinels) if f.unread and not f.error]
+    if unread:
+        report.notes.append(
+            f"configuration and ACL were not read on {len(unread)} target(s) ({', '.join(unread)}): the "
+            "checks that need them are skipped, not passed (run with host access, or give the scheduled "
+            "run its SSH key to the on-host reader)"
+        )
     if not cluster.host_facts_gathered:
         report.notes.append("host facts were not gathered: host checks are skipped")
     for check in sorted(REGISTRY.values(), key=lambda c: c.id):

@@ -1,8 +1,9 @@
 """Facts: what was read from each target, gathered once, judged by every check.
 
 Plain dataclasses of JSON types, so a run's facts can be saved (``--dump-facts``) and
-replayed in unit tests without a server. Secrets never get here: CONFIG GET values that
-hold passwords are masked while gathering and ACL password hashes are replaced.
+replayed in unit tests without a server. Secrets never get here: CONFIG GET and ACL LIST are
+read on each host by its reader (redis_server's files/redisops-inspect), which masks passwords
+and hashes before anything leaves the host.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ class RedisFacts:
     port: int
     error: str = ""  # could not gather: the reason
     info: dict[str, Any] = field(default_factory=dict)  # INFO all, flattened (keyspace as dbN dicts)
-    config: dict[str, str] = field(default_factory=dict)  # CONFIG GET *
-    acl: list[str] = field(default_factory=list)  # ACL LIST, hashes masked
+    config: dict[str, str] = field(default_factory=dict)  # CONFIG GET *, secrets masked (on the host)
+    acl: list[str] = field(default_factory=list)  # ACL LIST, hashes masked (on the host)
+    # Why config and acl were not read ("" when they were): the checks that need them are skipped.
+    unread: str = ""
     slowlog: list[dict] = field(default_factory=list)  # the latest entries
     slowlog_len: int = 0
     latency_latest: list[list] = field(default_factory=list)  # [event, time, latest_ms, max_ms]
@@ -53,7 +56,9 @@ class SentinelFacts:
     port: int
     error: str = ""
     info: dict[str, Any] = field(default_factory=dict)
-    acl: list[str] = field(default_factory=list)
+    acl: list[str] = field(default_factory=list)  # ACL LIST, hashes masked (on the host)
+    unread: str = ""  # why acl was not read ("" when it was), as RedisFacts.unread
+    gaps: list[str] = field(default_factory=list)  # as RedisFacts.gaps
     masters: dict[str, dict] = field(default_factory=dict)  # group name -> SENTINEL MASTERS fields
     replicas: dict[str, list[dict]] = field(default_factory=dict)
     sentinels: dict[str, list[dict]] = field(default_factory=dict)

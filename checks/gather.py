@@ -3,6 +3,13 @@
 Each target is read once (redis-py for Redis and Sentinel, testinfra for hosts), in parallel
 with a bounded pool. A target that cannot be read becomes facts with ``error`` set, never an
 exception: the run goes on and reports it.
+
+CONFIG GET and ACL LIST are never read over the network (CONFIG GET answers masterauth, ACL LIST
+every user's hash): each host's reader (redis_server's files/redisops-inspect) reads them over
+loopback and masks every secret before printing. It is run as root over the host connection
+('redisops check' with host facts) or through its forced SSH command (scheduled runs, with the
+key in the targets' ``inspect``). Without either, those facts are marked unread and the checks
+that need them are skipped.
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ from checks.inventory import Endpoint, HostSpec, Targets
 from checks.server import identify
 from checks.settings import Thresholds
 
-# CONFIG GET values that hold secrets: their presence matters to the checks, never the value.
-# Valkey 8 names the replication password primaryauth, and answers masterauth as its alias.
-SECRET_CONFIG = ("masterauth", "primaryauth", "requirepass", "tls-key-file-pass", "tls-client-key-file-pass")
-_HASH = re.compile(r"#[0-9a-f]{64}")
+# The reader as the redis_server role installs it, and what a run without host access needs to
+# run it: the key of an account whose only command is the reader.
+INSPECT_READER = "/usr/local/libexec/redisops-inspect"
+# Anything that still looks like a secret in the reader's output: refused, never stored.
+_HASH = re.compile(r"#[0-9a-fA-F]{64}")
+HOST, SSH, NONE = "host", "ssh", ""
 _LENGTH = {
     "string": "STRLEN",
     "hash": "HLEN",
@@ -124,11 +133,6 @@ def describe_error(exc: BaseException, endpoint: Endpoint) -> str:
     return f"{type(exc).__name__} from {where}: {text}"
 
 
-def masked_config(config: dict) -> dict:
-    """CONFIG GET * with every secret replaced by "(set)" (or left empty when unset)."""
-    return {k: ("(set)" if k.lower() in SECRET_CONFIG and v else v) for k, v in config.items()}
-
-
 def _plain(value):
     """redis-py replies as JSON types (bytes never: decode_responses is on)."""
     return json.loads(json.dumps(value, default=str))
@@ -216,8 +220,6 @@ def gather_redis(endpoint: Endpoint, limit: Thresholds) -> RedisFacts:
         # What most checks need: without it the target is unreadable.
         facts.info = _plain(client.info("all"))
         facts.server = identify(facts.info).to_dict()
-        facts.config = masked_config(client.config_get("*"))
-        facts.acl = [_HASH.sub("#<hash>", line) for line in client.acl_list()]
     except Exception as exc:  # any failure is a finding of its own, never a crash
         facts.error = describe_error(exc, endpoint)
         client.close()
@@ -266,7 +268,6 @@ def gather_sentinel(endpoint: Endpoint) -> SentinelFacts:
     try:
         facts.info = _plain(client.info())
         facts.server = identify(facts.info).to_dict()
-        facts.acl = [_HASH.sub("#<hash>", line) for line in client.acl_list()]
         for raw in client.execute_command("SENTINEL", "MASTERS"):
             master = _pairs(raw)
             name = master.get("name", "")
@@ -358,8 +359,99 @@ def gather_backup_host(spec: HostSpec) -> BackupFacts:
     return facts
 
 
-def gather(targets: Targets, limit: Thresholds, hosts: bool = True, workers: int = 16) -> ClusterFacts:
-    """Every target in parallel (bounded pool); the result always has one facts per target."""
+def inspect_path(hosts: bool, inspect: dict) -> str:
+    """How this run reads configuration and ACL: over the host connection as root when host facts
+    are gathered, else over SSH with the reader's own key, else not at all."""
+    if hosts:
+        return HOST
+    if inspect.get("key") and inspect.get("known_hosts") and inspect.get("user"):
+        return SSH
+    return NONE
+
+
+def ssh_command(inspect: dict, address: str) -> list[str]:
+    """The reader through its forced command: the key can run nothing else, the host key must be
+    in the known_hosts file the redis_compliance role wrote (never learnt on first use)."""
+    return [
+        "ssh", "-T", "-i", inspect["key"], "-p", str(int(inspect.get("port") or 22)),
+        "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes",
+        "-o", f"UserKnownHostsFile={inspect['known_hosts']}", "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", f"ConnectTimeout={SOCKET_TIMEOUT:.0f}", "-l", inspect["user"], "--", address,
+    ]  # fmt: skip
+
+
+def parse_inspection(text: str) -> dict[tuple[str, str], dict]:
+    """The reader's JSON as (kind, name) -> {config, acl, error}; a reply that still holds a hash
+    is refused whole (the host runs an old or altered reader)."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or not isinstance(data.get("targets"), list):
+        raise ValueError("the reader's answer is not {targets: [...]}")
+    out = {}
+    for item in data["targets"]:
+        if any(_HASH.search(str(line)) for line in item.get("acl", [])):
+            raise ValueError("the reader's answer holds an unmasked password hash: refused")
+        out[(str(item.get("kind", "")), str(item.get("name", "")))] = item
+    if not out and data.get("error"):
+        raise ValueError(str(data["error"])[:300])
+    return out
+
+
+def inspect_host(host: str, path: str, spec: HostSpec | None, inspect: dict, address: str) -> dict:
+    """Run the reader on one host: {(kind, name): item}, or {"error": why}."""
+    try:
+        if path == HOST:
+            out = _testinfra_host(spec).run(INSPECT_READER)
+            code, stdout, stderr = out.rc, out.stdout, out.stderr
+        else:
+            proc = subprocess.run(
+                ssh_command(inspect, address),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+            )
+            code, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+        if code == 127 or (not stdout.strip() and code != 0):
+            how = "over SSH with the reader's key" if path == SSH else "as root"
+            return {
+                "error": f"cannot run the reader on {host} {how} (exit {code}): {stderr.strip()[:300]}; "
+                "rerun site.yml (it installs the reader) and compliance_timer.yml (the key)"
+            }
+        return parse_inspection(stdout)
+    except Exception as exc:
+        return {"error": f"cannot run the reader on {host}: {str(exc).strip()[:300]}"}
+
+
+def apply_inspection(cluster: ClusterFacts, path: str, readings: dict[str, dict]) -> None:
+    """Each Redis and Sentinel target's configuration and ACL from its host's reader; a target left
+    without them says why (facts.unread) and, when a reader was tried, is a gap of the run."""
+    for facts in (*cluster.redis, *cluster.sentinels):
+        if facts.error:
+            continue
+        if path == NONE:
+            facts.unread = "no host access (--no-host-facts) and no SSH key for the on-host reader"
+            continue
+        reading = readings.get(facts.host) or {"error": f"the reader was not run on {facts.host}"}
+        kind = "sentinel" if isinstance(facts, SentinelFacts) else "redis"
+        name = "main" if kind == "sentinel" else facts.instance
+        item = reading.get((kind, name)) if "error" not in reading else None
+        why = reading.get("error") or (
+            (item or {}).get("error") if item else f"the reader on {facts.host} does not know {kind} {name}"
+        )
+        if item and not item.get("error"):
+            if kind == "redis":
+                facts.config = {str(k): str(v) for k, v in (item.get("config") or {}).items()}
+            facts.acl = [str(line) for line in item.get("acl") or []]
+            continue
+        facts.unread = why
+        facts.gaps.append(f"could not read the configuration and ACL: {why}")
+
+
+def gather(
+    targets: Targets, limit: Thresholds, hosts: bool = True, workers: int = 16, inspect: dict | None = None
+) -> ClusterFacts:
+    """Every target in parallel (bounded pool); the result always has one facts per target.
+    ``inspect`` overrides the targets' own way to reach the on-host reader over SSH."""
     # testinfra's Ansible backend runs ansible-inventory by name: this Python's tools first.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     started = time.time()
@@ -368,6 +460,15 @@ def gather(targets: Targets, limit: Thresholds, hosts: bool = True, workers: int
         sentinel_jobs = [pool.submit(gather_sentinel, e) for e in targets.endpoints if e.kind == "sentinel"]
         host_jobs = [pool.submit(gather_host, h) for h in targets.hosts] if hosts else []
         backup_jobs = [pool.submit(gather_backup_host, h) for h in targets.backup_hosts] if hosts else []
+        how = {**targets.inspect, **(inspect or {})}
+        path = inspect_path(hosts and bool(targets.hosts), how)
+        specs = {h.target: h for h in targets.hosts}
+        addresses = {e.host: e.address for e in targets.endpoints}
+        inspect_jobs = (
+            {h: pool.submit(inspect_host, h, path, specs.get(h), how, a) for h, a in addresses.items()}
+            if path
+            else {}
+        )
         cluster = ClusterFacts(
             redis=[j.result() for j in redis_jobs],
             sentinels=[j.result() for j in sentinel_jobs],
@@ -379,5 +480,6 @@ def gather(targets: Targets, limit: Thresholds, hosts: bool = True, workers: int
             gathered_at=started,
             host_facts_gathered=hosts and bool(targets.hosts),
         )
+        apply_inspection(cluster, path, {h: j.result() for h, j in inspect_jobs.items()})
     cluster.gather_seconds = time.time() - started
     return cluster

@@ -61,6 +61,9 @@ class Targets:
     secret_lengths: dict[str, int] = field(default_factory=dict)
     thresholds: dict[str, Any] = field(default_factory=dict)
     waivers: list[dict] = field(default_factory=list)  # redis_compliance_waivers
+    # How a run without host access reads configuration and ACL: the on-host reader over SSH with a
+    # key whose only command is the reader. {"key", "user", "known_hosts", "port"}; {} when none.
+    inspect: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,6 +78,7 @@ class Targets:
             secret_lengths=dict(data.get("secret_lengths", {})),
             thresholds=dict(data.get("thresholds", {})),
             waivers=list(data.get("waivers", [])),
+            inspect=dict(data.get("inspect", {})),
         )
 
 
@@ -180,6 +184,7 @@ _HOST_VARS = (
     "redis_server_user",
     "redis_server_group",
     "redis_server_firewall_extra_ports",
+    "redis_server_inspect_acl_user",
     "redis_sentinel_groups",
     "redis_sentinel_quorum",
     "redis_sentinel_down_after_milliseconds",
@@ -427,15 +432,18 @@ def from_inventory(
                                 "tls_mode": v["redis_server_tls_mode"],
                                 "config": wanted_server_config(v, inst, name),
                                 "kit_users": {
-                                    role: v[f"redis_server_{role}_user"]
-                                    for role in (
-                                        "admin",
-                                        "replication",
-                                        "sentinel",
-                                        "monitoring",
-                                        "compliance",
-                                        "backup",
-                                    )
+                                    **{
+                                        role: v[f"redis_server_{role}_user"]
+                                        for role in (
+                                            "admin",
+                                            "replication",
+                                            "sentinel",
+                                            "monitoring",
+                                            "compliance",
+                                            "backup",
+                                        )
+                                    },
+                                    "inspect": v["redis_server_inspect_acl_user"],
                                 },
                             },
                             **(tls_files if tls else {}),
@@ -498,8 +506,11 @@ def from_inventory(
                                 for g in targets.groups
                             },
                             "kit_users": {
-                                role: v[f"redis_sentinel_{role}_user"]
-                                for role in ("admin", "peer", "monitoring")
+                                **{
+                                    role: v[f"redis_sentinel_{role}_user"]
+                                    for role in ("admin", "peer", "monitoring")
+                                },
+                                "inspect": v["redis_server_inspect_acl_user"],
                             },
                         },
                         **(tls_files if sentinel_tls else {}),

@@ -54,6 +54,21 @@ def for_scheduled_host(targets, tls_dir: str | None, no_hosts: bool):
     return targets
 
 
+def inspect_settings(args: argparse.Namespace) -> dict[str, str]:
+    """The SSH way to the hosts' reader from the command line ({} when not given)."""
+    if not args.inspect_key:
+        if args.inspect_known_hosts or args.inspect_user:
+            raise ValueError("--inspect-known-hosts and --inspect-user need --inspect-key")
+        return {}
+    if not args.inspect_known_hosts:
+        raise ValueError("--inspect-key needs --inspect-known-hosts: host keys are never learnt on first use")
+    return {
+        "key": args.inspect_key,
+        "known_hosts": args.inspect_known_hosts,
+        "user": args.inspect_user or "redisops-inspect",
+    }
+
+
 def threshold_overrides(pairs: list[str] | None) -> dict[str, object]:
     """--threshold NAME=VALUE pairs as a dict; a list threshold takes comma-separated values."""
     from checks.settings import Thresholds
@@ -99,6 +114,7 @@ def run_check(args: argparse.Namespace) -> int:
         return EXIT_OK
     try:
         fail_on = Severity.parse(args.fail_on)
+        inspect = inspect_settings(args)
         waivers = load_waivers(Path(args.waivers), set(REGISTRY)) if args.waivers else []
         if args.facts:
             cluster = ClusterFacts.from_dict(json.loads(Path(args.facts).read_text()))
@@ -110,17 +126,21 @@ def run_check(args: argparse.Namespace) -> int:
                 targets = from_inventory(args.inventory, args.limit, args.vault_password_file)
             if args.write_targets:
                 scheduled = for_scheduled_host(targets, args.tls_dir, args.no_host_facts)
+                scheduled.inspect = inspect or scheduled.inspect
                 write_targets(scheduled, Path(args.write_targets))
                 # What the redis_compliance role needs to know; no secret in it.
                 summary = {
                     "endpoints": len(scheduled.endpoints),
                     "tls": any(e.tls for e in scheduled.endpoints),
+                    "inspect": bool(scheduled.inspect),
                 }
                 print(json.dumps(summary))
                 return EXIT_OK
             limits = thresholds({**targets.thresholds, **threshold_overrides(args.threshold)})
             waivers += parse_waivers(targets.waivers, set(REGISTRY), source="redis_compliance_waivers")
-            cluster = gather(targets, limits, hosts=not args.no_host_facts and bool(targets.hosts))
+            cluster = gather(
+                targets, limits, hosts=not args.no_host_facts and bool(targets.hosts), inspect=inspect
+            )
     except (InventoryError, WaiverError, ValueError, OSError) as exc:
         return _error(str(exc))
     if args.dump_facts:

@@ -18,8 +18,14 @@ REDIS_KIT_USERS = {
     "monitoring": "monitor",
     "compliance": "compliance",
     "backup": "backup",
+    "inspect": "inspector",
 }
-SENTINEL_KIT_USERS = {"admin": "admin", "peer": "sentinel-peer", "monitoring": "monitor"}
+SENTINEL_KIT_USERS = {
+    "admin": "admin",
+    "peer": "sentinel-peer",
+    "monitoring": "monitor",
+    "inspect": "inspector",
+}
 # Commands no application needs, with their ACL categories (Redis 7 command table).
 DANGEROUS = {
     "flushall": ("dangerous", "keyspace", "write", "slow"),
@@ -30,7 +36,8 @@ DANGEROUS = {
     "shutdown": ("dangerous", "admin", "slow"),
     "module": ("dangerous", "admin", "slow"),
 }
-# Subcommands of DANGEROUS commands that only read: monitoring and compliance users may have them.
+# Subcommands of DANGEROUS commands that only read: judged as reads by SEC-05 and MON-02; who may
+# read secrets with them (CONFIG GET: masterauth, ACL LIST: every hash) is SEC-13's and SEC-14's.
 READ_ONLY_SUBCOMMANDS = {"config": ("get",)}
 WILDCARDS = ("0.0.0.0", "*", "::*", "::")
 
@@ -422,6 +429,74 @@ def sentinel_acl(facts: SentinelFacts, ctx: Context):
             yield Fail(f"sentinel user {name} is on with nopass: any password logs in")
         elif name == "default" and enabled(rules):
             yield Fail("sentinel user default is on: clients that never AUTH get in", severity=Severity.HIGH)
+
+
+# The commands that answer secrets: CONFIG GET (masterauth, requirepass) and ACL LIST (hashes).
+SECRET_READERS = {"config": ("admin", "slow", "dangerous"), "acl": ("admin", "slow", "dangerous")}
+
+
+def _reads_secrets(rules: list[str], sentinel: bool = False) -> list[str]:
+    found = []
+    for command, cats in SECRET_READERS.items():
+        sub = "GET" if command == "config" else "LIST"
+        if sentinel and command == "config":
+            continue
+        # The whole command (+config, +@admin, +@all) or this subcommand; other subcommands
+        # (Sentinel's user has +config|rewrite) answer no secret.
+        whole = [r for r in rules if not r.lower().startswith(f"+{command}|")]
+        if acl_allows(whole, command, cats) or f"+{command}|{sub.lower()}" in (r.lower() for r in rules):
+            found.append(f"{command.upper()} {sub}")
+    return found
+
+
+@check(
+    "SEC-13",
+    area="security",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="Only the admin and the on-host reader may read CONFIG GET and ACL LIST",
+    rationale="CONFIG GET answers masterauth (enough to replicate every key) and ACL LIST every user's "
+    "password hash; Redis ACLs cannot hide one parameter. A monitoring or compliance password is stored on "
+    "more machines than any other: with those commands it is worth the replication password.",
+    bad="user compliance on #<sha256> -@all +info +config|get +acl|list",
+    good="user compliance on #<sha256> -@all +info ...; user inspector on #<sha256> -@all +config|get "
+    "+acl|list "
+    "(its password never leaves the host)",
+    remediation="Rerun site.yml: the redis_server role gives CONFIG GET and ACL LIST only to the on-host "
+    "reader's user (redis_server_inspect_acl_user), whose output masks every secret. Live: ACL SETUSER "
+    "compliance -config|get -acl|list, then ACL SAVE.",
+    source="Redis docs, ACL; kit policy (issue 20)",
+)
+def secrets_read_only_on_host(facts: RedisFacts, ctx: Context):
+    users = kit_users(facts)
+    allowed = {users["admin"], users["inspect"]}
+    for name, rules in acl_users(facts.acl).items():
+        reads = _reads_secrets(rules)
+        if name not in allowed and enabled(rules) and reads:
+            yield Fail(f"user {name} may run {' and '.join(reads)}: it can read masterauth or the hashes")
+
+
+@check(
+    "SEC-14",
+    area="security",
+    scope="sentinel",
+    severity=Severity.HIGH,
+    title="Only Sentinel's admin and the on-host reader may read ACL LIST",
+    rationale="Sentinel's ACL LIST answers every user's password hash, the admin's included; a weak "
+    "password is then found offline. The monitoring password is stored on more machines than any other.",
+    bad="user monitor on #<sha256> &* -@all +info +sentinel|masters ... +acl|list",
+    good="user monitor on #<sha256> &* -@all +info +sentinel|masters ...",
+    remediation="Rerun site.yml: the redis_sentinel role gives ACL LIST only to the on-host reader's user. "
+    "Live on each sentinel: ACL SETUSER monitor -acl|list, then SENTINEL FLUSHCONFIG.",
+    source="Redis docs, Sentinel (ACL); kit policy (issue 20)",
+)
+def sentinel_acl_read_only_on_host(facts: SentinelFacts, ctx: Context):
+    users = kit_users(facts)
+    allowed = {users["admin"], users["inspect"]}
+    for name, rules in acl_users(facts.acl).items():
+        reads = _reads_secrets(rules, sentinel=True)
+        if name not in allowed and enabled(rules) and reads:
+            yield Fail(f"sentinel user {name} may run {' and '.join(reads)}: it can read every hash")
 
 
 def _days(days: float) -> str:

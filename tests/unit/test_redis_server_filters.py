@@ -761,6 +761,8 @@ def test_filter_module_registers_every_filter():
         "redis_certs_due",
         "redis_rdb_format",
         "redis_migration_problems",
+        "redis_inspect_problems",
+        "redis_inspect_authorized_keys",
     }
     assert all(callable(f) for f in filters.values())
 

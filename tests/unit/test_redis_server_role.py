@@ -90,6 +90,7 @@ def render(template: str, inventory_hostname: str = "redis-2", **overrides) -> s
         __redis_server_primaries={"main": "redis-1"},
         __redis_server_instance=F.redis_instances(variables, MEMTOTAL_MB)[0],
         __redis_server_builtin_users=_builtin_users_source(),
+        __redis_server_inspect_users=variables.get("__redis_server_inspect_users", []),
     )
     templar = Templar(loader=DataLoader(), variables=variables)
     source = trust_as_template((TEMPLATES / template).read_text())
@@ -249,9 +250,10 @@ def test_users_acl():
     assert lines[2].endswith("resetkeys resetchannels -@all +psync +replconf +ping")
     assert "&__sentinel__:hello" in lines[3].split()
     assert lines[4].split()[4] == "%R~*"
-    # The compliance checks' user reads (CONFIG GET, ACL LIST) and cannot write.
-    assert lines[5].split()[4] == "%R~*" and "+config|get" in lines[5].split()
-    assert not {"+@all", "+config", "+config|set", "+acl"} & set(lines[5].split())
+    # The compliance checks' user reads and cannot write; CONFIG GET (masterauth) and ACL LIST
+    # (every hash) are the on-host reader's alone.
+    assert lines[5].split()[4] == "%R~*" and "+info" in lines[5].split()
+    assert not {"+@all", "+config", "+config|get", "+config|set", "+acl", "+acl|list"} & set(lines[5].split())
     # The backups' user starts snapshots and reads no key.
     assert lines[6].endswith("resetkeys resetchannels -@all +ping +info +role +bgsave +lastsave +dbsize")
     assert lines[7] == f"user app on #{_sha256(APP_PASSWORD)} ~app:* resetchannels +@all -@dangerous +role"
@@ -263,3 +265,21 @@ def test_users_acl_without_application_users():
     text = render("etc/redis/users.acl.j2")
     assert len(text.splitlines()) == 7
     assert all(line.startswith("user ") for line in text.splitlines())
+
+
+def test_users_acl_has_the_readers_user_by_its_hash_only():
+    digest = _sha256("made-on-the-host")
+    vars_main = DataLoader().load_from_file(str(ROLE / "vars" / "main.yml"))
+    reader = {
+        "name": "inspector",
+        "password_hash": digest,
+        "commands": vars_main["__redis_server_inspect_commands"],
+    }
+    lines = render("etc/redis/users.acl.j2", __redis_server_inspect_users=[reader]).splitlines()
+    assert (
+        lines[7] == f"user inspector on #{digest} resetkeys resetchannels -@all +ping +config|get +acl|list"
+    )
+    # Nobody else on the network may read masterauth or the hashes.
+    for line in lines[:7]:
+        if line.split()[1] != "admin":
+            assert not {"+config|get", "+acl|list", "+@all"} & set(line.split()), line

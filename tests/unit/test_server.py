@@ -18,7 +18,6 @@ from redis._parsers.helpers import parse_info
 from checks import report as R
 from checks.engine import run_checks
 from checks.facts import ClusterFacts, RedisFacts, SentinelFacts, server_of
-from checks.gather import masked_config
 from checks.model import FAIL, PASS, SKIPPED, Severity
 from checks.server import REDIS, VALKEY, Server, identify, loads_rdb, rdb_format, version_tuple
 from checks.settings import thresholds
@@ -226,18 +225,6 @@ def test_an_unread_target_has_no_server():
     facts = RedisFacts(target="redis-1:6379", host="redis-1", instance="main", address="a", port=1, error="x")
     assert facts.server == {} and str(server_of(facts)) == "unknown server"
     assert SentinelFacts(target="s", host="h", address="a", port=1).server == {}
-
-
-def test_the_replication_password_is_masked_under_valkeys_name_too():
-    masked = masked_config(
-        {"primaryauth": "s3cret", "masterauth": "s3cret", "requirepass": "", "primaryuser": "replicator"}
-    )
-    assert masked == {
-        "primaryauth": "(set)",
-        "masterauth": "(set)",
-        "requirepass": "",
-        "primaryuser": "replicator",
-    }
 
 
 # ---- version-aware checks ----------------------------------------------------------------------

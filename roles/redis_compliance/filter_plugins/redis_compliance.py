@@ -4,7 +4,9 @@ tests/unit/test_input_validation.py."""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
+import re
 from functools import cache
 from pathlib import Path
 
@@ -28,11 +30,52 @@ PATHS = (
 )  # fmt: skip
 
 
+# One known_hosts line: an address (no patterns, no markers), a key type and its base64.
+KNOWN_HOST = re.compile(
+    r"^[0-9A-Za-z.:\[\]-]+ (ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$"
+)
+
+
 def redis_compliance_problems(settings: dict) -> list[str]:
     """What is wrong with the role's variables, each naming the variable and the fix."""
-    return _server_filters().redis_plain_role_problems(settings, RANGES, PATHS, "redis_compliance_user")
+    server = _server_filters()
+    problems = server.redis_plain_role_problems(settings, RANGES, PATHS, "redis_compliance_user")
+    if "redis_compliance_inspect_user" in settings:
+        problems += server.redis_service_user_problems(
+            "redis_compliance_inspect_user", settings["redis_compliance_inspect_user"]
+        )
+    lines = settings.get("redis_compliance_inspect_known_hosts", [])
+    if not isinstance(lines, list) or any(not KNOWN_HOST.fullmatch(str(line)) for line in lines):
+        problems.append(
+            "redis_compliance_inspect_known_hosts: each entry is one 'address keytype base64' line "
+            "(playbooks/compliance_timer.yml reads them from the hosts)"
+        )
+    elif settings.get("redis_compliance_inspect") and not lines:
+        problems.append(
+            "redis_compliance_inspect is true but redis_compliance_inspect_known_hosts is empty: run "
+            "playbooks/compliance_timer.yml (it reads the hosts' keys) or set redis_compliance_inspect: false"
+        )
+    return problems
+
+
+def redis_compliance_known_hosts(hostvars, hosts: list[str], register: str) -> list[str]:
+    """known_hosts lines of ``hosts`` from each host's public host key file read into ``register``
+    (slurp): 'ansible_host keytype base64'; hosts without one are left out (and cannot be read)."""
+    lines = []
+    for host in hosts:
+        read = hostvars[host].get(register) or {}
+        if not read.get("content"):
+            continue
+        words = base64.b64decode(read["content"]).decode().split()
+        address = hostvars[host].get("ansible_host") or host
+        if len(words) >= 2:
+            lines.append(f"{address} {words[0]} {words[1]}")
+    return lines
 
 
 class FilterModule:
     def filters(self):
-        return {"redis_compliance_problems": redis_compliance_problems}
+        return {
+            "redis_compliance_problems": redis_compliance_problems,
+            "redis_compliance_known_hosts": redis_compliance_known_hosts,
+        }

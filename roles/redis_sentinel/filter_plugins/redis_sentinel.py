@@ -36,8 +36,11 @@ CLIENT_RULES = ["&*", "-@all", "+auth", "+hello", "+ping", "+role", "+info", "+c
                 "+sentinel|masters", "+sentinel|master", "+sentinel|get-master-addr-by-name",
                 "+sentinel|replicas", "+sentinel|slaves", "+sentinel|sentinels", "+sentinel|ckquorum",
                 "+sentinel|myid", "+sentinel|info-cache"]  # fmt: skip
-# Monitoring and the compliance checks: what clients may, plus reading the ACL (hashes only).
-MONITOR_RULES = [*CLIENT_RULES, "+acl|list"]
+# Monitoring and the compliance checks over the network: what clients may. Not ACL LIST (every
+# user's hash): the on-host reader reads it, masked.
+MONITOR_RULES = [*CLIENT_RULES]
+# The on-host reader (redis_server's files/redisops-inspect): ACL LIST and nothing else.
+INSPECT_RULES = ["-@all", "+auth", "+ping", "+acl|list"]
 ADMIN_RULES = ["~*", "&*", "+@all"]
 
 
@@ -449,6 +452,20 @@ def redis_sentinel_acl_line(name: str, password: str, rules: list[str], enabled:
     return " ".join(["user", name, "reset", "on" if enabled else "off", f"#{digest}", *rules])
 
 
+def redis_sentinel_inspect_user(name: str, password_hash: str) -> list[dict]:
+    """The on-host reader's Sentinel user from its password's SHA-256 (the password never leaves
+    its host), as redis_sentinel_users lists users; [] while the hash is not known yet."""
+    digest = str(password_hash or "").strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        return []
+    return [{"name": name, "rules": " ".join(["reset", "on", f"#{digest}", *INSPECT_RULES])}]
+
+
+def redis_sentinel_inspect_problems(settings: dict) -> list[str]:
+    """The reader's variables as the inventory sets them (redis_server's rules)."""
+    return _server_filters().redis_inspect_problems(settings)
+
+
 def redis_sentinel_users(role_vars: dict) -> list[dict]:
     """Every Sentinel ACL user: name and the rules after 'user NAME' (state, hash, rights)."""
     v = role_vars
@@ -609,6 +626,8 @@ class FilterModule:
             "redis_sentinel_problems": redis_sentinel_problems,
             "redis_sentinel_instance_problems": redis_sentinel_instance_problems,
             "redis_sentinel_users": redis_sentinel_users,
+            "redis_sentinel_inspect_user": redis_sentinel_inspect_user,
+            "redis_sentinel_inspect_problems": redis_sentinel_inspect_problems,
             "redis_sentinel_acl_line": redis_sentinel_acl_line,
             "redis_sentinel_view": redis_sentinel_view,
             "redis_sentinel_monitors": redis_sentinel_monitors,

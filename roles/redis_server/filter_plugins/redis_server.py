@@ -779,7 +779,73 @@ def redis_server_problems(
         )
 
     problems += _server_settings_problems(v, hosts)
+    problems += redis_inspect_problems(v)
     return problems
+
+
+# The on-host reader of CONFIG GET and ACL LIST (files/redisops-inspect): its ACL user's password
+# never leaves the host, so users.acl gets only its hash.
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+# One OpenSSH public key, without options: the role adds its own (restrict, the forced command).
+SSH_PUBLIC_KEY = re.compile(
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+={0,3}"
+    r"( [A-Za-z0-9@._:+-]{1,100})?$"
+)
+KIT_USER_ROLES = ("admin", "replication", "sentinel", "monitoring", "compliance", "backup")
+
+
+def redis_inspect_problems(v: dict) -> list[str]:
+    """The reader's variables (shared by redis_server and redis_sentinel): the account that runs it,
+    its ACL user, the client certificate files and the public keys allowed to run it."""
+    problems = []
+    if "redis_server_inspect_user" in v:
+        problems += redis_service_user_problems("redis_server_inspect_user", v["redis_server_inspect_user"])
+        if v["redis_server_inspect_user"] in (v.get("redis_server_user"), v.get("redis_sentinel_user")):
+            problems.append(
+                "redis_server_inspect_user is the server's own user: the reader's account must not read "
+                "the server's key and data; keep the default redisops-inspect"
+            )
+    name = v.get("redis_server_inspect_acl_user")
+    if name is not None:
+        if not isinstance(name, str) or not USER_NAME.fullmatch(name) or name == "default":
+            problems.append(
+                f"redis_server_inspect_acl_user {name!r}: use letters, digits, '_', '.' or '-' (not default)"
+            )
+        taken = {v.get(f"redis_server_{r}_user") for r in KIT_USER_ROLES}
+        taken |= {u.get("name") for u in v.get("redis_server_acl_users") or [] if isinstance(u, dict)}
+        if name in taken:
+            problems.append(
+                f"redis_server_inspect_acl_user {name!r} is already another user: the reader needs a user of "
+                "its own (it may read CONFIG GET and ACL LIST, nothing else)"
+            )
+    for key in ("ca_cert", "cert", "key"):
+        var = f"redis_server_inspect_tls_{key}"
+        # Templated by Ansible before it gets here; the raw defaults are templates.
+        if v.get(var) and "{{" not in str(v[var]):
+            problems += redis_path_problems(var, v[var])
+    keys = v.get("redis_server_inspect_authorized_keys", [])
+    if not isinstance(keys, list):
+        problems.append("redis_server_inspect_authorized_keys must be a list of OpenSSH public keys")
+    else:
+        for i, key in enumerate(keys):
+            if not isinstance(key, str) or not SSH_PUBLIC_KEY.fullmatch(key.strip()):
+                problems.append(
+                    f"redis_server_inspect_authorized_keys[{i}] is not one OpenSSH public key "
+                    "('ssh-ed25519 AAAA... comment', no options: the role adds restrict and its command)"
+                )
+    return problems
+
+
+def redis_inspect_authorized_keys(keys: list[str], reader: str) -> str:
+    """authorized_keys of the reader's account: each key may run the reader and nothing else."""
+    if not _PATH.fullmatch(reader):
+        raise RedisVarError(f"the reader's path {reader!r} cannot be a forced command")
+    lines = []
+    for key in keys:
+        if not SSH_PUBLIC_KEY.fullmatch(str(key).strip()):
+            raise RedisVarError("not an OpenSSH public key (validated in assert.yml)")
+        lines.append(f'restrict,command="{reader}" {str(key).strip()}')
+    return "".join(f"{line}\n" for line in lines)
 
 
 # Whole-number settings and their sane ranges (Redis accepts more; none of it is wanted).
@@ -951,6 +1017,12 @@ def redis_acl_line(user: dict, default_commands: list[str] | None = None) -> str
     parts = ["user", user["name"], state]
     if user.get("password"):
         parts.append("#" + hashlib.sha256(str(user["password"]).encode()).hexdigest())
+    elif user.get("password_hash"):
+        # A password that never leaves its host (the reader's): only its SHA-256 comes here.
+        digest = str(user["password_hash"]).strip().lower()
+        if not SHA256_HEX.fullmatch(digest):
+            raise RedisVarError(f"user {user['name']}: password_hash must be 64 hex digits (a SHA-256)")
+        parts.append("#" + digest)
     keys = user.get("keys") or []
     parts += [k if k.startswith(("~", "%")) else f"~{k}" for k in keys] or ["resetkeys"]
     channels = user.get("channels") or []
@@ -1070,4 +1142,6 @@ class FilterModule:
             "redis_certs_due": redis_certs_due,
             "redis_rdb_format": redis_rdb_format,
             "redis_migration_problems": redis_migration_problems,
+            "redis_inspect_problems": redis_inspect_problems,
+            "redis_inspect_authorized_keys": redis_inspect_authorized_keys,
         }
