@@ -304,3 +304,20 @@ def test_the_cli_needs_pinned_host_keys_for_the_readers_key():
         inspect_settings(parse(["check", "--inspect-key", "/k"]))
     got = inspect_settings(parse(["check", "--inspect-key", "/k", "--inspect-known-hosts", "/kh"]))
     assert got == {"key": "/k", "known_hosts": "/kh", "user": "redisops-inspect"}
+
+
+def test_each_instance_is_described_to_the_reader_without_a_secret():
+    files = F.redis_inspect_targets(
+        [{"name": "main", "plain_port": 0, "tls_port": 6379},
+         {"name": "cache", "plain_port": 6380, "tls_port": 0}],
+        "/etc/redis-ops-kit/inspect.d", "/etc/redis-ops-kit/inspect", "inspector",
+        "/etc/redis-ops-kit/inspect/inspector.pass",
+    )  # fmt: skip
+    by_path = {f["path"]: json.loads(f["content"]) for f in files}
+    tls = by_path["/etc/redis-ops-kit/inspect.d/redis-main.json"]
+    assert (tls["port"], tls["tls"], tls["cert"]) == (6379, True, "/etc/redis-ops-kit/inspect/client.crt")
+    plain = by_path["/etc/redis-ops-kit/inspect.d/redis-cache.json"]
+    assert (plain["port"], plain["tls"], plain["cert"]) == (6380, False, "")
+    assert all(
+        f["mode"] == "0644" and "password" not in f["content"].replace("password_file", "") for f in files
+    )

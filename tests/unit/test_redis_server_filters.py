@@ -763,6 +763,7 @@ def test_filter_module_registers_every_filter():
         "redis_migration_problems",
         "redis_inspect_problems",
         "redis_inspect_authorized_keys",
+        "redis_inspect_targets",
     }
     assert all(callable(f) for f in filters.values())
 

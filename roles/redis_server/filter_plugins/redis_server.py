@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import re
 
 EVICTION_POLICIES = (
@@ -848,6 +849,32 @@ def redis_inspect_authorized_keys(keys: list[str], reader: str) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
+def redis_inspect_targets(
+    instances: list[dict], targets_dir: str, inspect_dir: str, acl_user: str, password_file: str
+) -> list[dict]:
+    """redis_files entries describing each instance to the on-host reader (no secret inside):
+    loopback, the plain port when there is one, else the TLS port with the reader's client files."""
+    files = []
+    for instance in instances:
+        tls = int(instance.get("plain_port") or 0) == 0
+        target = {
+            "kind": "redis",
+            "name": instance["name"],
+            "port": int(instance["tls_port"] if tls else instance["plain_port"]),
+            "tls": tls,
+            "ca": f"{inspect_dir}/ca.crt" if tls else "",
+            "cert": f"{inspect_dir}/client.crt" if tls else "",
+            "key": f"{inspect_dir}/client.key" if tls else "",
+            "user": acl_user,
+            "password_file": password_file,
+        }
+        files.append(
+            {"path": f"{targets_dir}/redis-{instance['name']}.json", "mode": "0644",
+             "content": json.dumps(target, indent=4, sort_keys=True) + "\n"}
+        )  # fmt: skip
+    return files
+
+
 # Whole-number settings and their sane ranges (Redis accepts more; none of it is wanted).
 MAX_CLIENTS = 1_000_000
 MAX_PRIORITY = 10_000
@@ -1144,4 +1171,5 @@ class FilterModule:
             "redis_migration_problems": redis_migration_problems,
             "redis_inspect_problems": redis_inspect_problems,
             "redis_inspect_authorized_keys": redis_inspect_authorized_keys,
+            "redis_inspect_targets": redis_inspect_targets,
         }
