@@ -42,6 +42,10 @@ stale:
   description: Group -> replicas and sentinels remembered but no longer in the inventory (for SENTINEL RESET).
   type: dict
   returned: always
+health:
+  description: What the sentinel sees after the run (running, myid, masters, ckquorum), as the info module.
+  type: dict
+  returned: always
 """
 
 
@@ -54,6 +58,7 @@ from ansible.module_utils.redis_ops import (
     acl_list,
     pairs_to_dicts,
     parse_conf,
+    sentinel_health,
 )
 
 TIMERS = (("quorum", "quorum"), ("down_after_milliseconds", "down-after-milliseconds"),
@@ -198,7 +203,13 @@ def main():
     conv.users()
     if conv.changes and not module.check_mode:
         conv.call("SENTINEL", "FLUSHCONFIG")
-    module.exit_json(changed=bool(conv.changes), changes=conv.changes, stale=conv.stale)
+    # What the sentinel sees now, as redis_sentinel_info says it: a rerun whose sentinels are
+    # whole needs no separate wait for them.
+    try:
+        health = sentinel_health(conv.cli)
+    except RedisCliError as exc:
+        health = {"running": False, "reason": str(exc), "masters": {}, "ckquorum": {}}
+    module.exit_json(changed=bool(conv.changes), changes=conv.changes, stale=conv.stale, health=health)
 
 
 if __name__ == "__main__":

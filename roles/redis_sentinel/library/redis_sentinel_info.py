@@ -33,9 +33,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.redis_ops import (
     CONNECTION_SPEC,
     RedisCli,
-    RedisCliError,
-    pairs_to_dicts,
     read_or_report,
+    sentinel_health,
 )
 
 
@@ -48,37 +47,16 @@ def main():
         supports_check_mode=True,
     )
     cli = RedisCli(module.params["connection"])
-
-    def read():
-        return cli.call("SENTINEL", "MYID"), {
-            m["name"]: m for m in pairs_to_dicts(cli.call("SENTINEL", "MASTERS"))
-        }
-
-    myid, masters = read_or_report(
+    health = read_or_report(
         module,
-        read,
+        lambda: sentinel_health(cli),
         module.params["conf_file"],
         "the sentinel",
         "redis_sentinel_admin_password does not match the live sentinel",
         masters={},
         ckquorum={},
     )
-    ckquorum = {}
-    for name, master in masters.items():
-        # Replicas that are up and linked: Sentinel's num-slaves also counts those marked down.
-        try:
-            replicas = pairs_to_dicts(cli.call("SENTINEL", "REPLICAS", name))
-        except RedisCliError:
-            replicas = []
-        ok = [r for r in replicas if r.get("flags") == "slave" and r.get("master-link-status") == "ok"]
-        master["ok-replicas"] = len(ok)
-        master["ok-replica-addrs"] = sorted(f"{r.get('ip')}:{r.get('port')}" for r in ok)
-    for name in masters:
-        try:
-            ckquorum[name] = cli.call("SENTINEL", "CKQUORUM", name)
-        except RedisCliError as exc:
-            ckquorum[name] = str(exc)
-    module.exit_json(changed=False, running=True, myid=myid, masters=masters, ckquorum=ckquorum)
+    module.exit_json(changed=False, **health)
 
 
 if __name__ == "__main__":

@@ -569,3 +569,25 @@ def socket_drift(bind: list[str], ports: list[int], live: set[str]) -> dict[str,
         "live": " ".join(sorted(live)) or "(none)",
         "wanted": " ".join(sorted(required)),
     }
+
+
+def sentinel_health(cli) -> dict:
+    """What one sentinel sees, as redis_sentinel_info returns it: its id, each monitored group
+    (with the replicas that are up and linked: num-slaves also counts those marked down) and
+    CKQUORUM per group."""
+    myid = cli.call("SENTINEL", "MYID")
+    masters = {m["name"]: m for m in pairs_to_dicts(cli.call("SENTINEL", "MASTERS"))}
+    ckquorum = {}
+    for name, master in masters.items():
+        try:
+            replicas = pairs_to_dicts(cli.call("SENTINEL", "REPLICAS", name))
+        except RedisCliError:
+            replicas = []
+        ok = [r for r in replicas if r.get("flags") == "slave" and r.get("master-link-status") == "ok"]
+        master["ok-replicas"] = len(ok)
+        master["ok-replica-addrs"] = sorted(f"{r.get('ip')}:{r.get('port')}" for r in ok)
+        try:
+            ckquorum[name] = cli.call("SENTINEL", "CKQUORUM", name)
+        except RedisCliError as exc:
+            ckquorum[name] = str(exc)
+    return {"running": True, "myid": myid, "masters": masters, "ckquorum": ckquorum}
