@@ -30,7 +30,14 @@ PATHS = (
 
 def redis_compliance_problems(settings: dict) -> list[str]:
     """What is wrong with the role's variables, each naming the variable and the fix."""
-    return _server_filters().redis_plain_role_problems(settings, RANGES, PATHS, "redis_compliance_user")
+    S = _server_filters()
+    problems = S.redis_plain_role_problems(settings, RANGES, PATHS, "redis_compliance_user")
+    # After the inventory is resolved: whether a target speaks TLS (tls) and the client certificate.
+    if settings.get("tls"):
+        problems += S.redis_client_cert_problems(
+            settings, "redis_compliance_tls_cert", "redis_compliance_tls_key", "the scheduled checks"
+        )
+    return problems
 
 
 class FilterModule:
