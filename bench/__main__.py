@@ -115,8 +115,8 @@ def bench_rolling(runs: int) -> list[tuple]:
     tls = {
         "ssl": True,
         "ssl_ca_certs": str(pki / "ca.crt"),
-        "ssl_certfile": str(pki / "hosts" / "redisops-client.crt"),
-        "ssl_keyfile": str(pki / "hosts" / "redisops-client.key"),
+        "ssl_certfile": str(pki / "clients" / "redisops-control.crt"),
+        "ssl_keyfile": str(pki / "clients" / "redisops-control.key"),
     }
 
     def user(secret: str) -> dict:

@@ -102,8 +102,8 @@ def throughput(redisops: str, flavor: str, rounds: int, reference: int) -> tuple
     version = next((w[2:] for w in started.split() if w.startswith("v=")), "?")
     tls = [
         "--tls", "--cacert", str(pki / "ca.crt"),
-        "--cert", str(pki / "hosts" / "redisops-client.crt"),
-        "--key", str(pki / "hosts" / "redisops-client.key"),
+        "--cert", str(pki / "clients" / "redisops-control.crt"),
+        "--key", str(pki / "clients" / "redisops-control.key"),
     ]  # fmt: skip
     samples: dict[tuple[str, str], list[float]] = {}
     try:

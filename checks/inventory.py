@@ -201,8 +201,10 @@ _HOST_VARS = (
     "redis_compliance_redis_user",
     "redis_compliance_sentinel_user",
     "redis_compliance_tls_ca_cert",
-    "redis_compliance_tls_cert",
-    "redis_compliance_tls_key",
+    "redis_server_tls_ca_cert",
+    "redis_server_tls_pki_dir",
+    "redis_server_tls_control_cert",
+    "redis_server_tls_control_key",
     "redis_compliance_thresholds",
     "redis_compliance_waivers",
 )
@@ -343,6 +345,23 @@ def load_inventory(
     return Inventory(path=str(Path(inventory).resolve()), groups=groups, hostvars=resolved, selected=selected)
 
 
+def control_tls_files(v: dict) -> dict[str, str]:
+    """The control node's own client certificate, key and the CA it trusts ({ca_cert, cert, key}):
+    clients/redisops-control of the generated PKI, or what the inventory names when it brings its
+    own TLS files (then redis_server_tls_control_cert and _key must be set)."""
+    cert, key = "redis_server_tls_control_cert", "redis_server_tls_control_key"
+    missing = [n for n in (cert, key) if not v.get(n)]
+    if missing:
+        raise InventoryError(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} empty: the servers speak "
+            "TLS and the inventory brings its own certificates (redis_server_tls_cert), so the control "
+            f"node has no generated client certificate; set {cert} and {key} to a client certificate "
+            "of your CA (extended key usage clientAuth) and its key"
+        )
+    ca = v.get("redis_server_tls_ca_cert") or f"{v.get('redis_server_tls_pki_dir', '')}/ca.crt"
+    return {"ca_cert": ca, "cert": v[cert], "key": v[key]}
+
+
 def exporter_plan(v: dict, in_redis: bool, in_sentinel: bool) -> list[dict]:
     """The exporters the redis_exporter role runs on a host (its own filter, over the host's
     resolved variables): [{name, kind, instance, port, tls, url}]."""
@@ -361,8 +380,13 @@ def _exporter_ports(v: dict, in_redis: bool, in_sentinel: bool) -> list[int]:
 
 
 def from_inventory(
-    inventory: str | None = None, limit: str | None = None, vault_password_file: str | None = None
+    inventory: str | None = None,
+    limit: str | None = None,
+    vault_password_file: str | None = None,
+    control_files: bool = True,
 ) -> Targets:
+    """``control_files``: TLS endpoints name the control node's client certificate; False when
+    another host's own files replace them (a scheduled host: run.for_scheduled_host)."""
     loaded = load_inventory(inventory, limit, vault_password_file)
     groups, resolved, selected, inventory = loaded.groups, loaded.hostvars, loaded.selected, loaded.path
     server = _role_filters("redis_server")
@@ -400,11 +424,13 @@ def from_inventory(
 
     for name in server_hosts + [h for h in sentinel_hosts if h not in server_hosts]:
         v = resolved[name]
-        tls_files = {
-            "ca_cert": v["redis_compliance_tls_ca_cert"],
-            "cert": v["redis_compliance_tls_cert"],
-            "key": v["redis_compliance_tls_key"],
-        }
+
+        def tls_files(v=v) -> dict[str, str]:
+            """The control node's own certificate; a scheduled host gets its own (for_scheduled_host)."""
+            if control_files:
+                return control_tls_files(v)
+            return {"ca_cert": v["redis_compliance_tls_ca_cert"], "cert": "", "key": ""}
+
         expected: dict[str, Any] = {"ports": [], "units": [], "files": [], "certs": [], "user": ""}
         if name in server_hosts:
             expected["user"] = v["redis_server_user"]
@@ -446,7 +472,7 @@ def from_inventory(
                                     "inspect": v["redis_server_inspect_acl_user"],
                                 },
                             },
-                            **(tls_files if tls else {}),
+                            **(tls_files() if tls else {}),
                         )
                     )
                 expected["ports"] += [p for p in (inst["plain_port"], inst["tls_port"]) if p]
@@ -513,7 +539,7 @@ def from_inventory(
                                 "inspect": v["redis_server_inspect_acl_user"],
                             },
                         },
-                        **(tls_files if sentinel_tls else {}),
+                        **(tls_files() if sentinel_tls else {}),
                     )
                 )
         expected["ports"] += _exporter_ports(v, name in server_hosts, name in sentinel_hosts)

@@ -123,7 +123,11 @@ def run_check(args: argparse.Namespace) -> int:
             if args.targets:
                 targets = read_targets(Path(args.targets))
             else:
-                targets = from_inventory(args.inventory, args.limit, args.vault_password_file)
+                # A scheduled host presents its own client certificate, not the control node's.
+                own_files = bool(args.write_targets and args.tls_dir)
+                targets = from_inventory(
+                    args.inventory, args.limit, args.vault_password_file, control_files=not own_files
+                )
             if args.write_targets:
                 scheduled = for_scheduled_host(targets, args.tls_dir, args.no_host_facts)
                 scheduled.inspect = inspect or scheduled.inspect

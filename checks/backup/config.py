@@ -14,6 +14,7 @@ from checks.inventory import (
     _ANY_MEMORY_MB,
     InventoryError,
     _role_filters,
+    control_tls_files,
     load_inventory,
     read_private_json,
     write_private_json,
@@ -77,11 +78,7 @@ def config_from_inventory(
         tls = (
             {"ca_cert": f"{tls_dir}/ca.crt", "cert": f"{tls_dir}/client.crt", "key": f"{tls_dir}/client.key"}
             if tls_dir
-            else {
-                "ca_cert": first["redis_compliance_tls_ca_cert"],
-                "cert": first["redis_compliance_tls_cert"],
-                "key": first["redis_compliance_tls_key"],
-            }
+            else control_tls_files(first)
         )
     return {"groups": out_groups, "tls": tls}
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from checks.inventory import _ANY_MEMORY_MB, Inventory, InventoryError, _role_filters, load_inventory
+from checks.inventory import (
+    _ANY_MEMORY_MB,
+    Inventory,
+    InventoryError,
+    _role_filters,
+    control_tls_files,
+    load_inventory,
+)
 
 
 @dataclass(frozen=True)
@@ -104,11 +111,12 @@ def drill_targets(
     sentinels = [Node(h, loaded.hostvars[h]["ansible_host"], sentinel_port) for h in sentinel_hosts]
     tls = {}
     if v["redis_server_tls_mode"] != "off" or sentinel_tls:
+        files = control_tls_files(v)  # the control node's own client certificate
         tls = {
             "ssl": True,
-            "ssl_ca_certs": v["redis_compliance_tls_ca_cert"],
-            "ssl_certfile": v["redis_compliance_tls_cert"],
-            "ssl_keyfile": v["redis_compliance_tls_key"],
+            "ssl_ca_certs": files["ca_cert"],
+            "ssl_certfile": files["cert"],
+            "ssl_keyfile": files["key"],
         }
     app_users = v.get("redis_server_acl_users") or []
     client_users = sv.get("redis_sentinel_client_users") or []

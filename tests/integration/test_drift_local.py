@@ -1,13 +1,15 @@
 """The running server is the truth: redis_managed_file against a real redis-server on 127.0.0.1.
 
-The role's own redis.conf and users.acl (rendered as the role renders them) run a local server;
-the module, run by Ansible itself on this machine, must find no drift in them, then find and heal
-what CONFIG SET and ACL SETUSER change by hand, and report in check mode without healing.
+The role's own redis.conf and users.acl (rendered as the role renders them, with its defaults:
+TLS only, client certificates required, the cipher policy) run a local server with a throw-away
+CA; the module, run by Ansible itself on this machine, must find no drift in them, then find and
+heal what CONFIG SET and ACL SETUSER change by hand, and report in check mode without healing.
 Skips without redis-server or its service user.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import pwd
@@ -27,6 +29,7 @@ from tests.unit.test_redis_server_role import render
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER = shutil.which("redis-server")
+LOOPBACK = ipaddress.ip_address("127.0.0.1")
 ADMIN = PASSWORDS["redis_server_admin_password"]
 APP_PASSWORD = "application-secret-0123456789"
 
@@ -51,6 +54,56 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _issue_pki(tls_dir: Path, client_dir: Path) -> None:
+    """A throw-away CA, a host certificate (server and client use) and a client certificate
+    (clientAuth only), as the role's generated PKI has them."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def issue(cn, key, ca_key, ca_name, extensions):
+        builder = (
+            x509.CertificateBuilder().subject_name(name(cn)).issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+        )  # fmt: skip
+        for ext, critical in extensions:
+            builder = builder.add_extension(ext, critical=critical)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    def write(path: Path, key, cert) -> None:
+        path.with_suffix(".crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        if key is not None:
+            path.with_suffix(".key").write_bytes(
+                key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption())
+            )  # fmt: skip
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = issue(
+        "test CA", ca_key, ca_key, name("test CA"), [(x509.BasicConstraints(ca=True, path_length=None), True)]
+    )
+    host_key, client_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    host = issue("redis-1", host_key, ca_key, ca.subject, [
+        (x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(LOOPBACK)]), False),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+    ])  # fmt: skip
+    control = issue("redisops-control", client_key, ca_key, ca.subject, [
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+    ])  # fmt: skip
+    write(tls_dir / "ca", None, ca)
+    write(tls_dir / "redis", host_key, host)
+    write(client_dir / "redisops-control", client_key, control)
+
+
 @pytest.fixture(scope="module")
 def server():
     # pytest's own temporary directories are private to root; the server runs as its own user.
@@ -65,12 +118,20 @@ def server():
         "redis_server_log_dir": str(work / "log"),
         "redis_server_maxmemory": "64mb",
         "redis_server_acl_users": [{"name": "app", "password": APP_PASSWORD, "keys": ["app:*"]}],
+        "redis_server_tls_dir": str(work / "tls"),
     }
     conf = render("etc/redis/redis.conf.j2", inventory_hostname="redis-1", **overrides)
     acl = render("etc/redis/users.acl.j2", inventory_hostname="redis-1", **overrides)
-    for sub in ("etc/main", "data/main", "log"):
+    for sub in ("etc/main", "data/main", "log", "tls"):
         (work / sub).mkdir(parents=True)
         shutil.chown(work / sub, "redis", "redis")
+    (work / "clients").mkdir(mode=0o700)
+    _issue_pki(work / "tls", work / "clients")
+    for f in (work / "tls").iterdir():
+        shutil.chown(f, "redis", "redis")
+        f.chmod(0o600 if f.suffix == ".key" else 0o644)
+    tls = {"cacert": str(work / "tls/ca.crt"), "cert": str(work / "clients/redisops-control.crt"),
+           "key": str(work / "clients/redisops-control.key")}  # fmt: skip
     conf_file, acl_file = work / "etc/main/redis.conf", work / "etc/main/users.acl"
     conf_file.write_text(conf.replace("supervised systemd", "supervised no"))
     acl_file.write_text(acl)
@@ -80,7 +141,10 @@ def server():
     proc = subprocess.Popen(
         ["setpriv", "--reuid=redis", "--regid=redis", "--init-groups", SERVER, str(conf_file)]
     )
-    client = redis.Redis(port=port, username="admin", password=ADMIN, decode_responses=True)
+    client = redis.Redis(
+        port=port, username="admin", password=ADMIN, decode_responses=True, ssl=True,
+        ssl_ca_certs=tls["cacert"], ssl_certfile=tls["cert"], ssl_keyfile=tls["key"],
+    )  # fmt: skip
     for _ in range(100):
         assert proc.poll() is None, f"redis-server exited {proc.returncode}"
         try:
@@ -89,7 +153,8 @@ def server():
         except redis.ConnectionError:
             time.sleep(0.05)
     try:
-        yield {"port": port, "conf": conf_file, "acl": acl_file, "client": client, "overrides": overrides}
+        yield {"port": port, "conf": conf_file, "acl": acl_file, "client": client, "overrides": overrides,
+               "tls": tls}  # fmt: skip
     finally:
         proc.terminate()
         proc.wait(10)
@@ -108,7 +173,14 @@ def module(server, kind: str, check: bool = False) -> dict:
         "owner": "redis",
         "group": "redis",
         "mode": "0640",
-        "connection": {"host": "127.0.0.1", "port": server["port"], "user": "admin", "password": ADMIN},
+        "connection": {
+            "host": "127.0.0.1",
+            "port": server["port"],
+            "user": "admin",
+            "password": ADMIN,
+            "tls": True,
+            **server["tls"],
+        },
         **({"listen": {"bind": ["127.0.0.1"], "ports": [server["port"]]}} if kind == "config" else {}),
     }
     env = {
@@ -164,6 +236,33 @@ def test_config_set_by_hand_is_reported_in_check_mode_and_healed_by_a_run(server
     assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
     assert client.config_get("maxmemory")["maxmemory"] == str(64 * 1024**2)
     assert client.config_get("appendonly")["appendonly"] == "yes"
+    assert module(server, "config")["changed"] is False
+
+
+def test_the_role_s_tls_defaults_run_and_refuse_a_client_without_certificate(server):
+    live = server["client"].config_get("tls-*")
+    assert live["tls-auth-clients"] == "yes" and live["tls-prefer-server-ciphers"] == "yes"
+    assert live["tls-ciphers"].startswith("ECDHE-ECDSA-AES256-GCM-SHA384:")
+    assert server["client"].config_get("port")["port"] == "0"
+    anonymous = redis.Redis(
+        port=server["port"], username="admin", password=ADMIN, ssl=True, ssl_ca_certs=server["tls"]["cacert"],
+        socket_timeout=5,
+    )  # fmt: skip
+    with pytest.raises(redis.ConnectionError):
+        anonymous.ping()
+
+
+def test_a_cipher_policy_weakened_by_hand_is_reported_and_healed(server):
+    client = server["client"]
+    wanted = client.config_get("tls-ciphers")["tls-ciphers"]
+    client.config_set("tls-ciphers", "DEFAULT")
+    client.config_set("tls-prefer-server-ciphers", "no")
+    checked = module(server, "config", check=True)
+    assert {d["directive"] for d in checked["drift"]} == {"tls-ciphers", "tls-prefer-server-ciphers"}
+    healed = module(server, "config")
+    assert healed["changed"] is True and healed["restart_required"] is False
+    assert client.config_get("tls-ciphers")["tls-ciphers"] == wanted
+    assert client.config_get("tls-prefer-server-ciphers")["tls-prefer-server-ciphers"] == "yes"
     assert module(server, "config")["changed"] is False
 
 

@@ -206,7 +206,7 @@ def test_redis_exporter_serves_https_and_wants_the_kits_client_certificate(web_t
     anonymous = ssl.create_default_context(cafile=str(pki / "ca.crt"))
     client = ssl.create_default_context(cafile=str(pki / "ca.crt"))
     client.load_cert_chain(
-        str(pki / "hosts" / "redisops-client.crt"), str(pki / "hosts" / "redisops-client.key")
+        str(pki / "clients" / "redisops-control.crt"), str(pki / "clients" / "redisops-control.key")
     )
     for host in web_tls.hosts:
         for port in (9121, 9355):

@@ -43,8 +43,8 @@ def tls_options(paths: P.LabPaths) -> dict:
     return {
         "ssl": True,
         "ssl_ca_certs": str(pki / "ca.crt"),
-        "ssl_certfile": str(pki / "hosts" / "redisops-client.crt"),
-        "ssl_keyfile": str(pki / "hosts" / "redisops-client.key"),
+        "ssl_certfile": str(pki / "clients" / "redisops-control.crt"),
+        "ssl_keyfile": str(pki / "clients" / "redisops-control.key"),
     }
 
 

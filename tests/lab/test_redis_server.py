@@ -54,8 +54,8 @@ def client(
         password=password,
         ssl=True,
         ssl_ca_certs=str(pki / "ca.crt"),
-        ssl_certfile=str(pki / "hosts" / "redisops-client.crt"),
-        ssl_keyfile=str(pki / "hosts" / "redisops-client.key"),
+        ssl_certfile=str(pki / "clients" / "redisops-control.crt"),
+        ssl_keyfile=str(pki / "clients" / "redisops-control.key"),
         socket_timeout=5,
         socket_connect_timeout=5,
         # Fail at once: these tests assert refusals, which retries would only delay.
@@ -206,6 +206,79 @@ def test_monitoring_user_reads_but_cannot_write(deployed, lab_paths):
         mon.config_get("masterauth")
     with pytest.raises(redis.exceptions.NoPermissionError):
         mon.acl_list()
+
+
+CONSUMERS = ("redisops-control", "redisops-exporter", "redisops-backup", "redisops-compliance", "app-app")
+
+
+def test_each_consumer_has_its_own_client_certificate_for_client_auth_only(deployed, lab_paths):
+    """One certificate per consumer (and per application user), extended key usage clientAuth
+    only, in a private directory; the shared redisops-client certificate is gone."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    pki = lab_paths.state_dir / "pki"
+    clients = pki / "clients"
+    assert clients.stat().st_mode & 0o777 == 0o700
+    assert not (pki / "hosts" / "redisops-client.crt").exists()
+    serials = set()
+    for name in CONSUMERS:
+        assert (clients / f"{name}.key").stat().st_mode & 0o777 == 0o600, name
+        cert = x509.load_pem_x509_certificate((clients / f"{name}.crt").read_bytes())
+        usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        assert list(usage) == [ExtendedKeyUsageOID.CLIENT_AUTH], name
+        serials.add(cert.serial_number)
+    assert len(serials) == len(CONSUMERS)
+    # Host certificates keep both uses: replicas and sentinels are clients of each other.
+    host = x509.load_pem_x509_certificate((pki / "hosts" / f"{deployed.hosts[0].name}.crt").read_bytes())
+    usage = host.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert set(usage) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+
+
+def test_every_consumer_certificate_is_accepted_and_a_client_without_one_is_refused(deployed, lab_paths):
+    pki = lab_paths.state_dir / "pki"
+    address = deployed.hosts[0].address
+    for name in CONSUMERS:
+        conn = client(
+            lab_paths,
+            address,
+            ssl_certfile=str(pki / "clients" / f"{name}.crt"),
+            ssl_keyfile=str(pki / "clients" / f"{name}.key"),
+        )
+        assert conn.ping(), name
+    # tls-auth-clients yes (the default): no certificate, no connection, whatever the password.
+    with pytest.raises(redis.exceptions.ConnectionError):
+        client(lab_paths, address, ssl_certfile=None, ssl_keyfile=None).ping()
+
+
+def test_the_cipher_policy_is_live_and_weak_ciphers_are_refused(deployed, lab_paths):
+    import socket
+    import ssl
+
+    conn = client(lab_paths, deployed.hosts[0].address)
+    config = conn.config_get("tls-*")
+    assert config["tls-ciphers"].startswith("ECDHE-ECDSA-AES256-GCM-SHA384:")
+    assert (
+        config["tls-ciphersuites"]
+        == "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
+    )
+    assert config["tls-prefer-server-ciphers"] == "yes"
+    assert config["tls-auth-clients"] == "yes"
+    pki = lab_paths.state_dir / "pki"
+    # A TLSv1.2 client that offers only CBC ciphers without forward secrecy finds no common cipher.
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(str(pki / "ca.crt"))
+    ctx.load_cert_chain(
+        str(pki / "clients" / "redisops-control.crt"), str(pki / "clients" / "redisops-control.key")
+    )
+    ctx.check_hostname = False
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers("AES128-SHA:AES256-SHA")
+    with (
+        pytest.raises(ssl.SSLError),
+        socket.create_connection((deployed.hosts[0].address, PORT), timeout=5) as raw,
+    ):
+        ctx.wrap_socket(raw)
 
 
 @pytest.mark.flavors
@@ -404,7 +477,7 @@ def _served_der(lab_paths, address: str) -> bytes:
     pki = lab_paths.state_dir / "pki"
     ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
     ctx.load_cert_chain(
-        str(pki / "hosts" / "redisops-client.crt"), str(pki / "hosts" / "redisops-client.key")
+        str(pki / "clients" / "redisops-control.crt"), str(pki / "clients" / "redisops-control.key")
     )
     ctx.check_hostname = False
     with socket.create_connection((address, PORT), timeout=5) as sock, ctx.wrap_socket(sock) as tls:

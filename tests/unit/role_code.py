@@ -78,9 +78,16 @@ SENTINEL_PASSWORDS = {
 }
 
 
+# The TLS policy the redis_sentinel role inherits from redis_server's defaults (rendered, as Ansible would).
+SENTINEL_INHERITED_TLS = ("tls_protocols", "tls_ciphers", "tls_ciphersuites", "tls_prefer_server_ciphers")
+
+
 def sentinel_baseline(**overrides) -> dict:
     """The redis_sentinel defaults made valid: passwords and users set, literal bind and TLS mode."""
     role_vars = copy.deepcopy(yaml.safe_load((SENTINEL_ROLE / "defaults" / "main.yml").read_text()))
+    role_vars.update(
+        {f"redis_sentinel_{k}": _defaults()[f"redis_server_{k}"] for k in SENTINEL_INHERITED_TLS}
+    )
     role_vars.update(SENTINEL_PASSWORDS)
     role_vars.update(redis_sentinel_auth_user="sentinel", redis_sentinel_tls_mode="only",
                      redis_sentinel_bind=["10.0.0.1", "127.0.0.1"], redis_sentinel_firewall=True,

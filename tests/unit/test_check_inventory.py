@@ -59,7 +59,22 @@ def test_targets_come_from_the_inventory_with_vault_and_role_defaults(tmp_path):
     assert set(redis) == {"r1:6379", "r2:6379"}
     assert set(sentinels) == {"r1:26379", "r2:26379", "s3:26379"}  # a sentinel-only host too
     assert redis["r1:6379"].password == ADMIN_PASSWORD  # decrypted by Ansible's own Vault code
-    assert redis["r1:6379"].username == "compliance" and not redis["r1:6379"].tls  # role defaults
+    assert redis["r1:6379"].username == "compliance" and redis["r1:6379"].tls  # role defaults: TLS only
+    # The control node presents its own certificate, from the generated PKI.
+    assert redis["r1:6379"].cert.endswith("/clients/redisops-control.crt")
+    assert redis["r1:6379"].key.endswith("/clients/redisops-control.key")
+    # What CONFIG GET must answer includes the cipher policy, in its own case (CFG-01).
+    config = redis["r1:6379"].expected["config"]
+    assert config["tls-ciphers"].startswith("ECDHE-ECDSA-AES256-GCM-SHA384:")
+    assert (
+        config["tls-ciphersuites"]
+        == "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
+    )
+    assert (config["tls-prefer-server-ciphers"], config["tls-auth-clients"], config["port"]) == (
+        "yes",
+        "yes",
+        "0",
+    )
     assert sentinels["s3:26379"].username == "monitor"
     assert redis["r1:6379"].expected["kit_users"]["monitoring"] == "monitor"
     assert [g["name"] for g in targets.groups] == ["redis-main"]
@@ -93,7 +108,7 @@ def test_tls_only_uses_the_tls_port_and_the_client_certificate(tmp_path):
         e for e in from_inventory(inv, vault_password_file=vault).endpoints if e.target == "r1:6379"
     )
     assert endpoint.tls
-    assert (endpoint.ca_cert, endpoint.cert) == ("/srv/pki/ca.crt", "/srv/pki/hosts/redisops-client.crt")
+    assert (endpoint.ca_cert, endpoint.cert) == ("/srv/pki/ca.crt", "/srv/pki/clients/redisops-control.crt")
 
 
 def test_a_missing_password_names_the_variable(tmp_path):
@@ -148,3 +163,47 @@ def test_backup_hosts_are_read_whatever_the_limit_with_the_role_s_metrics_file(t
         "b1": ("192.0.2.20", "/srv/prom/redisops_backup.prom"),
         "b2": ("192.0.2.21", "/var/lib/prometheus/node-exporter/redisops_backup.prom"),
     }
+
+
+def test_plain_tcp_is_an_explicit_opt_out(tmp_path):
+    inv, vault = _inventory(tmp_path, HOSTS, "redis_server_tls_mode: 'off'\n")
+    endpoints = {e.target: e for e in from_inventory(inv, vault_password_file=vault).endpoints}
+    assert not endpoints["r1:6379"].tls and not endpoints["r1:6379"].cert
+    assert not endpoints["s3:26379"].tls  # the sentinels follow the servers
+
+
+OWN_FILES = (
+    "redis_server_tls_ca_cert: /srv/own/ca.crt\nredis_server_tls_cert: /srv/own/host.crt\n"
+    "redis_server_tls_key: /srv/own/host.key\n"
+)
+
+
+def test_own_tls_files_need_the_control_node_s_own_client_certificate(tmp_path):
+    inv, vault = _inventory(tmp_path, HOSTS, OWN_FILES)
+    with pytest.raises(
+        InventoryError, match=r"set redis_server_tls_control_cert and redis_server_tls_control_key"
+    ):
+        from_inventory(inv, vault_password_file=vault)
+
+
+def test_own_tls_files_with_the_control_node_s_certificate(tmp_path):
+    control = (
+        "redis_server_tls_control_cert: /srv/own/ops.crt\nredis_server_tls_control_key: /srv/own/ops.key\n"
+    )
+    inv, vault = _inventory(tmp_path, HOSTS, OWN_FILES + control)
+    endpoint = next(
+        e for e in from_inventory(inv, vault_password_file=vault).endpoints if e.target == "r1:6379"
+    )
+    assert (endpoint.ca_cert, endpoint.cert, endpoint.key) == (
+        "/srv/own/ca.crt",
+        "/srv/own/ops.crt",
+        "/srv/own/ops.key",
+    )
+
+
+def test_a_scheduled_host_does_not_need_the_control_node_s_certificate(tmp_path):
+    """The redis_compliance role names its own files there (run.for_scheduled_host)."""
+    inv, vault = _inventory(tmp_path, HOSTS, OWN_FILES)
+    targets = from_inventory(inv, vault_password_file=vault, control_files=False)
+    endpoint = next(e for e in targets.endpoints if e.target == "r1:6379")
+    assert endpoint.tls and endpoint.ca_cert == "/srv/own/ca.crt" and not endpoint.cert

@@ -36,7 +36,7 @@ def server(hosts=HOSTS, addresses=None, **overrides) -> list[str]:
 
 SENTINEL_RENDERED = {
     "redis_sentinel_flavor": "redis", "redis_sentinel_flavor_switch": False,
-    "redis_sentinel_tls_auth_clients": "optional", "redis_sentinel_tls_dir": "/etc/redis/tls",
+    "redis_sentinel_tls_auth_clients": "yes", "redis_sentinel_tls_dir": "/etc/redis/tls",
     "redis_sentinel_tls_replication": True, "redis_sentinel_conf_dir": "/etc/redis/sentinel",
     "redis_sentinel_data_dir": "/var/lib/redis/sentinel", "redis_sentinel_log_dir": "/var/log/redis",
     "redis_sentinel_user": "redis", "redis_sentinel_group": "redis",
@@ -62,6 +62,8 @@ EXPORTER_GOOD = {
     "sentinel_vars": {"redis_sentinel_port": 26379, "redis_sentinel_tls_port": 36379,
                       "redis_sentinel_tls_mode": "only"},
     "redis_server_firewall_extra_ports": [26379],
+    "redis_exporter_tls_cert": "/pki/clients/redisops-exporter.crt",
+    "redis_exporter_tls_key": "/pki/clients/redisops-exporter.key",
     "in_redis": True, "in_sentinel": True, "tls": True, "tls_files": {},
 }  # fmt: skip
 
@@ -300,6 +302,109 @@ def test_tls_protocols_are_only_1_2_and_1_3(protocols):
 @pytest.mark.parametrize("protocols", ["TLSv1.2 TLSv1.3", "TLSv1.3", "TLSv1.2"])
 def test_modern_tls_protocols_pass(protocols):
     assert server(redis_server_tls_protocols=protocols) == []
+
+
+def test_the_tls_defaults_are_secure_and_the_opt_outs_stay_valid():
+    defaults = baseline()
+    assert (defaults["redis_server_tls_mode"], defaults["redis_server_tls_auth_clients"]) == ("only", "yes")
+    for mode in ("off", "both", "only"):
+        for clients in ("yes", "optional", "no"):
+            assert server(redis_server_tls_mode=mode, redis_server_tls_auth_clients=clients) == []
+
+
+@pytest.mark.parametrize(
+    ("ciphers", "why"),
+    [
+        ("", "is empty"),
+        ("   ", "is empty"),
+        (None, "is empty"),
+        ("ECDHE-RSA-AES128-GCM-SHA256 ECDHE-RSA-AES256-GCM-SHA384", "characters"),
+        ("ECDHE-RSA-AES128-GCM-SHA256,HIGH", "characters"),
+        ('HIGH"; rm', "characters"),
+        ("ECDHE-RSA-AES128-GCM-SHA256::HIGH", "empty entry"),
+        ("HIGH:!", "empty entry"),
+        ("NULL-SHA256", "weak"),
+        ("HIGH:aNULL", "weak"),
+        ("eNULL", "weak"),
+        ("EXP-RC4-MD5", "weak"),
+        ("EXPORT", "weak"),
+        ("ECDHE-RSA-RC4-SHA", "weak"),
+        ("RC4-MD5", "weak"),
+        ("DES-CBC3-SHA", "weak"),
+        ("ECDHE-RSA-DES-CBC3-SHA", "weak"),
+        ("ADH-AES256-GCM-SHA384", "weak"),
+        ("LOW:HIGH", "weak"),
+        ("ECDHE+AESGCM:+RC4", "weak"),
+    ],
+)
+def test_weak_or_malformed_cipher_lists_are_refused_with_the_variable_and_the_fix(ciphers, why):
+    for problems, name in (
+        (server(redis_server_tls_ciphers=ciphers), "redis_server_tls_ciphers"),
+        (sentinel(redis_sentinel_tls_ciphers=ciphers), "redis_sentinel_tls_ciphers"),
+    ):
+        [problem] = [p for p in problems if p.startswith(name)]
+        assert why in problem and "ECDHE-ECDSA-AES256-GCM-SHA384" in problem, problem
+
+
+@pytest.mark.parametrize(
+    "ciphers",
+    [
+        "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE+AESGCM:ECDHE+CHACHA20",
+        "HIGH:!aNULL:!eNULL:!MD5:!RC4:!DES:!3DES:!EXPORT",
+        "ECDHE-RSA-AES128-GCM-SHA256:-RC4",
+    ],
+)
+def test_strong_cipher_lists_and_negated_weak_names_pass(ciphers):
+    assert server(redis_server_tls_ciphers=ciphers) == []
+    assert sentinel(redis_sentinel_tls_ciphers=ciphers) == []
+
+
+@pytest.mark.parametrize(
+    "suites",
+    ["", "TLS_AES_128_CCM_8_SHA256", "tls_aes_256_gcm_sha384", "TLS_AES_256_GCM_SHA384:HIGH",
+     "TLS_AES_256_GCM_SHA384:!TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384 TLS_AES_128_GCM_SHA256", 13],
+)  # fmt: skip
+def test_tls13_suites_are_known_names_only(suites):
+    assert named(server(redis_server_tls_ciphersuites=suites), "redis_server_tls_ciphersuites")
+    assert named(sentinel(redis_sentinel_tls_ciphersuites=suites), "redis_sentinel_tls_ciphersuites")
+
+
+def test_prefer_server_ciphers_is_a_real_boolean():
+    assert named(
+        server(redis_server_tls_prefer_server_ciphers="no"), "redis_server_tls_prefer_server_ciphers"
+    )
+    assert named(
+        sentinel(redis_sentinel_tls_prefer_server_ciphers="yes"), "redis_sentinel_tls_prefer_server_ciphers"
+    )
+
+
+def test_an_application_user_may_opt_out_of_its_client_certificate_with_a_real_boolean():
+    user = {"name": "shop", "password": "s" * 32}
+    assert server(redis_server_acl_users=[{**user, "tls_client_cert": False}]) == []
+    assert named(server(redis_server_acl_users=[{**user, "tls_client_cert": "no"}]), "tls_client_cert")
+
+
+@pytest.mark.parametrize(
+    ("problems_of", "cert", "key", "settings"),
+    [
+        (lambda s: EXPORTER.redis_exporter_problems({**EXPORTER_GOOD, **s}),
+         "redis_exporter_tls_cert", "redis_exporter_tls_key", {}),
+        (BACKUP.redis_backup_problems, "redis_backup_tls_cert", "redis_backup_tls_key", {"tls": True}),
+        (COMPLIANCE.redis_compliance_problems, "redis_compliance_tls_cert", "redis_compliance_tls_key",
+         {"tls": True}),
+    ],
+)  # fmt: skip
+def test_own_tls_files_need_each_consumer_s_own_client_certificate(problems_of, cert, key, settings):
+    """With the inventory's own TLS files the role issues no client certificate: the consumer's
+    variables default to empty, and validation names them."""
+    [problem] = problems_of({**settings, cert: "", key: ""})
+    assert f"{cert} and {key} are empty" in problem and "clientAuth" in problem, problem
+    [problem] = problems_of({**settings, cert: "/own/c.crt", key: ""})
+    assert problem.startswith(f"{key} is empty"), problem
+    assert problems_of({**settings, cert: "/own/c.crt", key: "/own/c.key"}) == []
+    # Without TLS nothing is needed.
+    assert problems_of({**settings, "tls": False, cert: "", key: ""}) == []
 
 
 @pytest.mark.parametrize(

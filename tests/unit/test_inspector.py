@@ -226,7 +226,8 @@ def test_the_reader_variables_are_validated():
         "redis_server_inspect_user": "redisops-inspect",
         "redis_server_inspect_acl_user": "inspector",
         "redis_server_inspect_authorized_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0= redisops@mon-1"],
-        "redis_server_inspect_tls_cert": "/home/ops/.redisops/pki/hosts/redisops-client.crt",
+        "redis_server_inspect_tls_cert": "/home/ops/.redisops/pki/clients/redisops-inspect.crt",
+        "redis_server_inspect_tls_key": "/home/ops/.redisops/pki/clients/redisops-inspect.key",
     }
     assert F.redis_inspect_problems(good) == []
     bad = {
@@ -321,3 +322,11 @@ def test_each_instance_is_described_to_the_reader_without_a_secret():
     assert all(
         f["mode"] == "0644" and "password" not in f["content"].replace("password_file", "") for f in files
     )
+
+
+def test_the_reader_needs_a_certificate_of_its_own_when_the_inventory_brings_its_pki():
+    own_pki = {"redis_server_tls_mode": "only", "redis_server_inspect_tls_cert": "",
+               "redis_server_inspect_tls_key": ""}  # fmt: skip
+    problems = F.redis_inspect_problems(own_pki)
+    assert any("redis_server_inspect_tls_cert and redis_server_inspect_tls_key" in p for p in problems)
+    assert F.redis_inspect_problems({**own_pki, "redis_server_tls_mode": "off"}) == []

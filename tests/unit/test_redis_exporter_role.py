@@ -171,6 +171,7 @@ GOOD = {
     "redis_exporter_redis_password": "x" * 32,
     "redis_exporter_sentinel_password": "y" * 32,
     "redis_exporter_tls_cert": "/pki/client.crt",
+    "redis_exporter_tls_key": "/pki/client.key",
     "in_redis": True,
     "in_sentinel": True,
     "tls": True,
@@ -278,7 +279,7 @@ def test_the_exporter_unit_sets_no_ip_address_allow_list_yet():
 
 def test_the_allow_list_keeps_networks_and_both_families():
     plan = F.redis_exporter_targets({}, SENTINEL, "2001:db8::5", 9121, 9355, False, True)
-    assert plan[0]["url"] == "redis://[2001:db8::5]:26379"  # an IPv6 address in brackets
+    assert plan[0]["url"] == "rediss://[2001:db8::5]:26379"  # an IPv6 address in brackets; TLS by default
     allow = F.redis_exporter_ip_allow(["192.0.2.0/24", "2001:db8:1::/64", "192.0.2.7/24", "127.0.0.1"])
     assert allow == ["localhost", "192.0.2.0/24", "2001:db8:1::/64"]
 

@@ -428,6 +428,37 @@ def test_config_drift_ignores_directives_the_server_does_not_know_and_reads_valk
     assert OPS.config_drift(wanted, {"primaryuser": "someone"})[0]["directive"] == "masteruser"
 
 
+STRONG_CIPHERS = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
+
+
+def test_wanted_live_keeps_the_case_of_tls_ciphers_and_reads_the_cipher_policy():
+    text = (
+        f'tls-ciphers "{STRONG_CIPHERS}"\ntls-ciphersuites "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"\n'
+        "tls-prefer-server-ciphers yes\n"
+    )
+    wanted = OPS.wanted_live(text)
+    assert wanted == {
+        "tls-ciphers": STRONG_CIPHERS,  # OpenSSL's names are case-sensitive: never lower-cased
+        "tls-ciphersuites": "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256",
+        "tls-prefer-server-ciphers": "yes",
+    }
+    live = {"tls-ciphers": STRONG_CIPHERS, "tls-ciphersuites": wanted["tls-ciphersuites"],
+            "tls-prefer-server-ciphers": "yes"}  # fmt: skip
+    assert OPS.config_drift(wanted, live) == []
+
+
+def test_config_drift_sees_a_cipher_policy_weakened_by_hand():
+    wanted = OPS.wanted_live(f'tls-ciphers "{STRONG_CIPHERS}"\ntls-prefer-server-ciphers yes\n')
+    live = {"tls-ciphers": "DEFAULT", "tls-prefer-server-ciphers": "no"}
+    assert OPS.config_drift(wanted, live) == [
+        {"directive": "tls-ciphers", "live": "DEFAULT", "wanted": STRONG_CIPHERS},
+        {"directive": "tls-prefer-server-ciphers", "live": "no", "wanted": "yes"},
+    ]
+    # A change of case names other (or no) ciphers for OpenSSL: it is drift too.
+    lower = {"tls-ciphers": STRONG_CIPHERS.lower()}
+    assert [d["directive"] for d in OPS.config_drift(wanted, lower)] == ["tls-ciphers"]
+
+
 def test_config_drift_never_shows_a_secret():
     wanted = OPS.wanted_live('masterauth "wanted-secret-0123456789"\n')
     drift = OPS.config_drift(wanted, {"masterauth": "live-secret-0123456789"})

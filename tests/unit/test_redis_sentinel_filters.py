@@ -14,7 +14,7 @@ HOSTVARS = {h: {"ansible_host": f"10.0.0.{i + 1}"} for i, h in enumerate(HOSTS)}
 RENDERED = {
     "redis_sentinel_flavor": "redis",
     "redis_sentinel_flavor_switch": False,
-    "redis_sentinel_tls_auth_clients": "optional",
+    "redis_sentinel_tls_auth_clients": "yes",
     "redis_sentinel_tls_dir": "/etc/redis/tls",
     "redis_sentinel_tls_replication": True,
     "redis_sentinel_conf_dir": "/etc/redis/sentinel",

@@ -140,7 +140,7 @@ def test_redis_yesno(value, expected):
 def test_redis_instances_defaults_resolve_paths_and_ports():
     [inst] = F.redis_instances(baseline(), MEMTOTAL_MB)
     assert inst["name"] == "main"
-    assert (inst["port"], inst["plain_port"], inst["tls_port"]) == (6379, 6379, 0)
+    assert (inst["port"], inst["plain_port"], inst["tls_port"]) == (6379, 0, 6379)  # TLS only by default
     assert inst["conf_dir"] == "/etc/redis/main"
     assert inst["conf_file"] == "/etc/redis/main/redis.conf"
     assert inst["acl_file"] == "/etc/redis/main/users.acl"
@@ -759,6 +759,7 @@ def test_filter_module_registers_every_filter():
         "redis_topology",
         "redis_firewall_sources",
         "redis_certs_due",
+        "redis_client_certs",
         "redis_rdb_format",
         "redis_migration_problems",
         "redis_inspect_problems",
@@ -786,6 +787,26 @@ def test_certs_due_when_missing_expiring_or_for_other_names():
     assert F.redis_certs_due([missing]) == [{"name": "redis-1", "sans": HOST_SANS, "exists": False}]
     assert F.redis_certs_due([expiring]) == [{"name": "redis-1", "sans": HOST_SANS, "exists": True}]
     assert F.redis_certs_due([moved]) == [{"name": "redis-1", "sans": HOST_SANS, "exists": True}]
+
+
+def test_client_certificates_one_per_consumer_and_application_client_auth_only():
+    users = [{"name": "shop", "password": "x"}, {"name": "legacy", "password": "y", "tls_client_cert": False}]
+    certs = F.redis_client_certs(users)
+    assert [c["name"] for c in certs] == [
+        "redisops-control", "redisops-exporter", "redisops-backup", "redisops-compliance", "redisops-inspect",
+        "app-shop",
+    ]  # fmt: skip
+    assert all(c["usage"] == ["clientAuth"] and c["dir"] == "clients" for c in certs)
+    assert certs[-1]["sans"] == ["DNS:app-shop"]
+    assert [c["name"] for c in F.redis_client_certs(None)] == list(F.KIT_CLIENTS)
+
+
+def test_client_certificates_renew_like_host_certificates():
+    [control] = F.redis_client_certs([])[:1]
+    expiring = {"item": control, "subject_alt_name": control["sans"], "valid_at": {"renew": False}}
+    valid = {"item": control, "subject_alt_name": control["sans"], "valid_at": {"renew": True}}
+    assert F.redis_certs_due([valid]) == []
+    assert F.redis_certs_due([expiring]) == [{**control, "exists": True}]
 
 
 def test_ansible_host_must_be_an_ip_address():

@@ -117,7 +117,15 @@ def test_redis_conf_defaults():
         'dir "/var/lib/redis/main"',
         "bind 10.0.0.1 127.0.0.1",
         "protected-mode yes",
-        "port 6379",
+        # Secure by default: TLS only, client certificates required, the kit's cipher policy.
+        "port 0",
+        "tls-port 6379",
+        "tls-auth-clients yes",
+        "tls-replication yes",
+        'tls-protocols "TLSv1.2 TLSv1.3"',
+        f'tls-ciphers "{STRONG_CIPHERS}"',
+        f'tls-ciphersuites "{STRONG_SUITES}"',
+        "tls-prefer-server-ciphers yes",
         "maxclients 10000",
         'aclfile "/etc/redis/main/users.acl"',
         "enable-debug-command no",
@@ -138,6 +146,12 @@ def test_redis_conf_defaults():
         "save 300 100",
         "save 60 10000",
     ]
+
+
+def test_redis_conf_tls_off_is_an_explicit_opt_out_with_no_tls_directive_left():
+    _, lines = render_conf(redis_server_tls_mode="off")
+    assert "port 6379" in lines
+    assert "replicaof 10.0.0.11 6379" in lines
     assert not any(line.startswith("tls-") for line in lines)
     assert not any(line.startswith("rename-command") for line in lines)
 
@@ -164,6 +178,24 @@ def test_redis_conf_parses_back_to_the_intended_values():
     assert conf["replicaof"] == [["10.0.0.11", "6379"]]
 
 
+STRONG_CIPHERS = (
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
+    "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+)
+STRONG_SUITES = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
+
+
+def test_redis_conf_cipher_policy_follows_the_inventory():
+    _, lines = render_conf(
+        redis_server_tls_ciphers="ECDHE-RSA-AES128-GCM-SHA256:!aNULL",
+        redis_server_tls_ciphersuites="TLS_AES_128_GCM_SHA256",
+        redis_server_tls_prefer_server_ciphers=False,
+    )
+    assert 'tls-ciphers "ECDHE-RSA-AES128-GCM-SHA256:!aNULL"' in lines
+    assert 'tls-ciphersuites "TLS_AES_128_GCM_SHA256"' in lines
+    assert "tls-prefer-server-ciphers no" in lines
+
+
 def test_redis_conf_tls_only():
     _, lines = render_conf(redis_server_tls_mode="only", redis_server_tls_auth_clients="yes")
     for line in [
@@ -184,6 +216,12 @@ def test_redis_conf_tls_both_replicates_over_the_tls_port():
     _, lines = render_conf(redis_server_tls_mode="both")
     assert "port 6379" in lines
     assert "tls-port 16379" in lines
+    assert "tls-auth-clients yes" in lines
+    assert "replicaof 10.0.0.11 16379" in lines
+
+
+def test_redis_conf_client_certificates_can_be_made_optional_by_the_inventory():
+    _, lines = render_conf(redis_server_tls_mode="both", redis_server_tls_auth_clients="optional")
     assert "tls-auth-clients optional" in lines
     assert "replicaof 10.0.0.11 16379" in lines
 

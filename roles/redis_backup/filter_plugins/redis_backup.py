@@ -40,6 +40,11 @@ def redis_backup_problems(settings: dict) -> list[str]:
     timer = settings.get("redis_backup_timer_enabled", True)
     if timer not in ("true", "false"):
         problems += S.redis_bool_problems(settings, ["redis_backup_timer_enabled"])
+    # After the inventory is resolved: whether a server speaks TLS (tls) and the client certificate.
+    if settings.get("tls"):
+        problems += S.redis_client_cert_problems(
+            settings, "redis_backup_tls_cert", "redis_backup_tls_key", "the backups"
+        )
     return problems
 
 

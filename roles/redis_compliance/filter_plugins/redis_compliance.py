@@ -40,6 +40,11 @@ def redis_compliance_problems(settings: dict) -> list[str]:
     """What is wrong with the role's variables, each naming the variable and the fix."""
     server = _server_filters()
     problems = server.redis_plain_role_problems(settings, RANGES, PATHS, "redis_compliance_user")
+    # After the inventory is resolved: whether a target speaks TLS (tls) and the client certificate.
+    if settings.get("tls"):
+        problems += server.redis_client_cert_problems(
+            settings, "redis_compliance_tls_cert", "redis_compliance_tls_key", "the scheduled checks"
+        )
     if "redis_compliance_inspect_user" in settings:
         problems += server.redis_service_user_problems(
             "redis_compliance_inspect_user", settings["redis_compliance_inspect_user"]

@@ -54,7 +54,7 @@ def redis_exporter_targets(
                 }
             )
     if in_sentinel:
-        mode = sentinel_vars.get("redis_sentinel_tls_mode", "off")
+        mode = sentinel_vars.get("redis_sentinel_tls_mode", "only")
         plain = int(sentinel_vars.get("redis_sentinel_port", 26379))
         tls = mode != "off"
         port = plain if mode in ("off", "only") else int(sentinel_vars.get("redis_sentinel_tls_port", 36379))
@@ -188,7 +188,7 @@ def _host_ports(settings: dict) -> list[tuple[str, int | None]]:
         if isinstance(i, dict) and i.get("state", "present") == "present"
     ]  # fmt: skip
     if settings.get("in_redis"):
-        mode = server.get("redis_server_tls_mode", "off")
+        mode = server.get("redis_server_tls_mode", "only")
         for inst in present:
             port = whole(inst.get("port"))
             # As redis_instances resolves them: TLS only serves TLS on the port itself.
@@ -306,11 +306,14 @@ def redis_exporter_problems(settings: dict) -> list[str]:
         if name in settings:
             problems += S.redis_path_problems(name, settings[name])
     if settings.get("tls"):
+        problems += S.redis_client_cert_problems(
+            settings, "redis_exporter_tls_cert", "redis_exporter_tls_key", "the exporters"
+        )
         for name, exists in sorted((settings.get("tls_files") or {}).items()):
-            if not exists:
+            if not exists and settings.get(name):
                 problems.append(
                     f"{name} ({settings.get(name)}) does not exist on the control node: the exporters "
-                    "connect over TLS; run site.yml first (it issues the kit's client certificate) or set it"
+                    "connect over TLS; run site.yml first (it issues their client certificate) or set it"
                 )
     return problems
 

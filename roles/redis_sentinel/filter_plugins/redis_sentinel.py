@@ -68,8 +68,9 @@ SENTINEL_RANGES = {
 SENTINEL_BOOLEANS = tuple(
     f"redis_sentinel_{name}"
     for name in (
-        "allow_fewer_than_three", "allow_minority_quorum", "tls_replication", "bind_allow_wildcard",
-        "resolve_hostnames", "announce_hostnames", "flavor_switch", "firewall", "client_networks_allow_any",
+        "allow_fewer_than_three", "allow_minority_quorum", "tls_replication", "tls_prefer_server_ciphers",
+        "bind_allow_wildcard", "resolve_hostnames", "announce_hostnames", "flavor_switch", "firewall",
+        "client_networks_allow_any",
     )
 )  # fmt: skip
 HOSTNAME = re.compile(
@@ -398,7 +399,15 @@ def _sentinel_settings_problems(v: dict, groups: list, S) -> list[str]:
         problems += S.redis_tls_protocols_problems(
             "redis_sentinel_tls_protocols", v["redis_sentinel_tls_protocols"]
         )
-    clients = v.get("redis_sentinel_tls_auth_clients", "optional")
+    if "redis_sentinel_tls_ciphers" in v:
+        problems += S.redis_tls_ciphers_problems(
+            "redis_sentinel_tls_ciphers", v["redis_sentinel_tls_ciphers"]
+        )
+    if "redis_sentinel_tls_ciphersuites" in v:
+        problems += S.redis_tls_ciphersuites_problems(
+            "redis_sentinel_tls_ciphersuites", v["redis_sentinel_tls_ciphersuites"]
+        )
+    clients = v.get("redis_sentinel_tls_auth_clients", "yes")
     if v.get("redis_sentinel_tls_mode") in ("both", "only") and clients not in ("yes", "no", "optional"):
         problems.append(
             f"redis_sentinel_tls_auth_clients is {clients!r}: choose the quoted string yes, no or optional"

@@ -71,8 +71,8 @@ from ansible.module_utils.redis_ops import (
 # Directives the role owns even when the template leaves them out (absent there = removed
 # from the file): switching TLS on or off must not leave a stale port behind.
 OWNED = ("port", "tls-port", "bind", "tls-cert-file", "tls-key-file", "tls-ca-cert-file",
-         "tls-auth-clients", "tls-replication", "tls-protocols", "logfile", "dir", "loglevel",
-         "daemonize", "supervised")  # fmt: skip
+         "tls-auth-clients", "tls-replication", "tls-protocols", "tls-ciphers", "tls-ciphersuites",
+         "tls-prefer-server-ciphers", "logfile", "dir", "loglevel", "daemonize", "supervised")  # fmt: skip
 # Sentinel options the role owns (compared even when absent on one side: absent = default).
 SENTINEL_STATIC = ("announce-ip", "announce-port", "resolve-hostnames", "announce-hostnames",
                    "sentinel-user", "sentinel-pass", "deny-scripts-reconfig")  # fmt: skip

@@ -324,6 +324,76 @@ def redis_tls_protocols_problems(name: str, value) -> list[str]:
     return []
 
 
+# OpenSSL cipher strings as the kit accepts them: ':'-separated words of letters, digits, '_', '-',
+# '+' (a combination such as ECDHE+AESGCM) and '!' (never).
+_CIPHER_STRING = re.compile(r"^[A-Za-z0-9_+:!-]+$")
+# Words that name (or pull in) broken or unauthenticated ciphers: no encryption, export grade,
+# RC4/RC2/DES/3DES/IDEA, MD5 MACs, anonymous key exchange, OpenSSL's LOW group.
+WEAK_CIPHER_WORDS = frozenset(
+    ("NULL", "ANULL", "ENULL", "EXPORT", "EXPORT40", "EXPORT56", "EXP", "RC4", "RC2", "MD5", "DES", "3DES",
+     "DES40", "IDEA", "ADH", "AECDH", "LOW")
+)  # fmt: skip
+# TLSv1.3 suites worth offering (CCM_8's short tag is not for general use, RFC 8446 B.4).
+TLS13_SUITES = ("TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256",
+                "TLS_AES_128_CCM_SHA256")  # fmt: skip
+
+
+def redis_tls_ciphers_problems(name: str, value) -> list[str]:
+    """A TLSv1.2 cipher list (OpenSSL form): one ':'-separated string of cipher names, groups and
+    '+' combinations; a weak cipher only where it is excluded ('!RC4' or '-RC4')."""
+    fix = (
+        "use ':'-separated OpenSSL names of forward-secret AEAD ciphers, such as "
+        "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384 (the role's default)"
+    )
+    if not isinstance(value, str) or not value.strip():
+        return [f"{name} is empty: {fix}"]
+    if not _CIPHER_STRING.fullmatch(value):
+        return [f"{name} {value!r} has characters OpenSSL cipher strings do not use (only letters, digits, "
+                f"'_', '-', '+', '!' and ':'): {fix}"]  # fmt: skip
+    entries = value.split(":")
+    if any(not e or e in ("!", "-", "+") for e in entries):
+        return [f"{name} {value!r} has an empty entry (two ':' in a row, or a lone '!'): {fix}"]
+    weak = []
+    for entry in entries:
+        if entry.startswith(("!", "-")):
+            continue  # excluding a weak cipher is what a good list does
+        words = {w.upper() for w in re.split(r"[-+_]", entry.lstrip("+")) if w}
+        weak += [entry] if words & WEAK_CIPHER_WORDS else []
+    if weak:
+        return [f"{name} allows weak or unauthenticated ciphers ({', '.join(weak)}): remove them or exclude "
+                f"them with '!' (for example !aNULL:!RC4); {fix}"]  # fmt: skip
+    return []
+
+
+def redis_tls_ciphersuites_problems(name: str, value) -> list[str]:
+    """TLSv1.3 cipher suites: ':'-separated names from TLS13_SUITES (OpenSSL takes no groups or '!' here)."""
+    fix = f"use ':'-separated TLSv1.3 suites from {', '.join(TLS13_SUITES)}"
+    if not isinstance(value, str) or not value.strip():
+        return [f"{name} is empty: {fix}"]
+    if not _CIPHER_STRING.fullmatch(value):
+        return [f"{name} {value!r} has characters cipher suite names do not use: {fix}"]
+    unknown = [s for s in value.split(":") if s not in TLS13_SUITES]
+    if unknown:
+        return [f"{name}: {', '.join(repr(s) for s in unknown)} is not a TLSv1.3 suite the kit accepts "
+                f"(CCM_8 has a truncated tag; names are case-sensitive): {fix}"]  # fmt: skip
+    return []
+
+
+def redis_client_cert_problems(settings: dict, cert_var: str, key_var: str, consumer: str) -> list[str]:
+    """A consumer's client certificate and key (control-node paths) when it connects over TLS:
+    both set. Empty means the inventory brings its own TLS files (redis_server_tls_cert), so the
+    role issues no client certificates: the inventory names the consumer's own pair."""
+    missing = [n for n in (cert_var, key_var) if not settings.get(n)]
+    if not missing:
+        return []
+    return [
+        f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} empty: {consumer} connect(s) over "
+        "TLS and the inventory brings its own certificates (redis_server_tls_cert), so no client certificate "
+        f"is generated; set {cert_var} and {key_var} to a client certificate of your CA (extended key "
+        f"usage clientAuth) and its key, issued to {consumer} alone"
+    ]
+
+
 def redis_word_problems(name: str, value) -> list[str]:
     """A value that reaches an ACL or config line as one word: a non-empty string, no whitespace
     or control characters (they would add words to the line)."""
@@ -432,7 +502,7 @@ def redis_instances(role_vars: dict, memtotal_mb: int | None) -> list[dict]:
                 item[key] = role_vars.get(f"redis_server_{role_key}")
         name = item["name"]
         port = int(item["port"])
-        mode = role_vars.get("redis_server_tls_mode", "off")
+        mode = role_vars.get("redis_server_tls_mode", "only")
         if mode == "only":
             item["plain_port"], item["tls_port"] = 0, port
         elif mode == "both":
@@ -700,10 +770,11 @@ def redis_server_problems(
             problems.append(f"{where} ({name}): password shorter than {min_len} characters")
         else:
             problems += redis_password_problems(f"{where} ({name}).password", user["password"], min_len)
-        unknown = set(user) - {"name", "password", "keys", "channels", "commands", "enabled"}
+        unknown = set(user) - ACL_USER_KEYS
         need(not unknown, f"{where} ({name}) has unknown key(s) {sorted(unknown)}")
-        problems += redis_bool_problems({f"{where} ({name}).enabled": user.get("enabled", True)},
-                                        [f"{where} ({name}).enabled"])  # fmt: skip
+        for key in ("enabled", "tls_client_cert"):
+            problems += redis_bool_problems({f"{where} ({name}).{key}": user.get(key, True)},
+                                            [f"{where} ({name}).{key}"])  # fmt: skip
         problems += _acl_rule_problems(user, f"{where} ({name})")
     for name in sorted({n for n in user_names if user_names.count(n) > 1}):
         problems.append(
@@ -749,7 +820,7 @@ def redis_server_problems(
     )
 
     # TLS.
-    mode = v.get("redis_server_tls_mode", "off")
+    mode = v.get("redis_server_tls_mode", "only")
     need(mode in TLS_MODES, f"redis_server_tls_mode {mode!r}: choose one of {', '.join(TLS_MODES)}")
     if mode in ("both", "only"):
         own = [v.get(f"redis_server_tls_{k}") for k in ("ca_cert", "cert", "key")]
@@ -770,6 +841,12 @@ def redis_server_problems(
     if "redis_server_tls_protocols" in v:
         problems += redis_tls_protocols_problems(
             "redis_server_tls_protocols", v["redis_server_tls_protocols"]
+        )
+    if "redis_server_tls_ciphers" in v:
+        problems += redis_tls_ciphers_problems("redis_server_tls_ciphers", v["redis_server_tls_ciphers"])
+    if "redis_server_tls_ciphersuites" in v:
+        problems += redis_tls_ciphersuites_problems(
+            "redis_server_tls_ciphersuites", v["redis_server_tls_ciphersuites"]
         )
     days = redis_whole(v.get("redis_server_tls_cert_days", 365))
     renew = redis_whole(v.get("redis_server_tls_renew_days", 30))
@@ -824,6 +901,10 @@ def redis_inspect_problems(v: dict) -> list[str]:
         # Templated by Ansible before it gets here; the raw defaults are templates.
         if v.get(var) and "{{" not in str(v[var]):
             problems += redis_path_problems(var, v[var])
+    if v.get("redis_server_tls_mode", "only") != "off" and "redis_server_inspect_tls_cert" in v:
+        problems += redis_client_cert_problems(
+            v, "redis_server_inspect_tls_cert", "redis_server_inspect_tls_key", "the on-host reader"
+        )
     keys = v.get("redis_server_inspect_authorized_keys", [])
     if not isinstance(keys, list):
         problems.append("redis_server_inspect_authorized_keys must be a list of OpenSSH public keys")
@@ -899,13 +980,14 @@ SERVER_BOOLEANS = tuple(
     f"redis_server_{name}"
     for name in (
         "flavor_switch", "maxmemory_allow_no_fork_headroom", "appendonly", "aof_use_rdb_preamble",
-        "stop_writes_on_bgsave_error", "tls_replication", "bind_allow_wildcard", "protected_mode", "firewall",
-        "client_networks_allow_any", "repl_diskless_sync", "tune_kernel",
+        "stop_writes_on_bgsave_error", "tls_replication", "tls_prefer_server_ciphers", "bind_allow_wildcard",
+        "protected_mode", "firewall", "client_networks_allow_any", "repl_diskless_sync", "tune_kernel",
     )
 )  # fmt: skip
 REPL_BACKLOG_MIN, REPL_BACKLOG_MAX = 16 * 1024, 16 * 1024**3
 # ACL rules: a command rule (+get, -@dangerous, +client|setname) and a key pattern with its
 # optional read/write selector (%R~, %W~, %RW~); one word each, or the line gains words.
+ACL_USER_KEYS = {"name", "password", "keys", "channels", "commands", "enabled", "tls_client_cert"}
 ACL_COMMAND_RULE = re.compile(r"^[+-]@?[A-Za-z0-9_|.-]+$")
 ACL_KEY_SELECTOR = re.compile(r"^(~|%(R|W|RW)~)?[^~%]")
 
@@ -1133,6 +1215,26 @@ def redis_firewall_sources(hostvars, hosts: list[str], client_networks: list[str
     return {"v4": fmt(v4), "v6": fmt(v6)}
 
 
+# The kit's own TLS clients, each with a certificate of its own (clientAuth only): the control node
+# (playbook-side clients, redisops check, drills, tests), the exporters, the backups and the
+# scheduled compliance checks.
+KIT_CLIENTS = (
+    "redisops-control", "redisops-exporter", "redisops-backup", "redisops-compliance", "redisops-inspect"
+)  # fmt: skip
+
+
+def redis_client_certs(acl_users: list | None) -> list[dict]:
+    """The client certificates the generated PKI issues: the kit's consumers, then one per
+    application user (app-NAME) unless its entry says tls_client_cert: false. Items as
+    redis_certs_due takes them, with the directory under the PKI and the extended key usage."""
+    users = [u for u in acl_users or [] if isinstance(u, dict) and u.get("name")]
+    apps = [f"app-{u['name']}" for u in users if u.get("tls_client_cert", True)]
+    return [
+        {"name": name, "sans": [f"DNS:{name}"], "dir": "clients", "usage": ["clientAuth"]}
+        for name in [*KIT_CLIENTS, *apps]
+    ]
+
+
 def redis_certs_due(info_results: list[dict]) -> list[dict]:
     """Certificates to (re)issue, from x509_certificate_info results looped over {name, sans} items.
 
@@ -1167,6 +1269,7 @@ class FilterModule:
             "redis_topology": redis_topology,
             "redis_firewall_sources": redis_firewall_sources,
             "redis_certs_due": redis_certs_due,
+            "redis_client_certs": redis_client_certs,
             "redis_rdb_format": redis_rdb_format,
             "redis_migration_problems": redis_migration_problems,
             "redis_inspect_problems": redis_inspect_problems,

@@ -441,18 +441,19 @@ def _size_bytes(text: str) -> str:
     return text
 
 
+# Values compared as written: OpenSSL reads protocol and cipher names case-sensitively
+# (ecdhe-rsa-aes128-gcm-sha256 names no cipher), so a change of case is a change.
+CASE_KEPT = ("dir", "logfile", "aclfile", "masteruser", "tls-protocols", "tls-ciphers", "tls-ciphersuites")
+
+
 def live_form(name: str, value: str) -> str:
     """A directive's value in the form CONFIG GET answers it, whether written in the file or
     answered by the server: sizes in bytes, one space between words, yes/no and names in lower
-    case (paths, user names and secrets as they are)."""
+    case (paths, user names, TLS protocols and ciphers and secrets as they are)."""
     text = " ".join(str(value).split()) if name not in SECRET_KEYS else str(value)
     if name in MEMORY_KEYS:
         return _size_bytes(text)
-    if (
-        name in SECRET_KEYS
-        or name in ("dir", "logfile", "aclfile", "masteruser", "tls-protocols")
-        or "file" in name
-    ):
+    if name in SECRET_KEYS or name in CASE_KEPT or "file" in name:
         return text
     return text.lower()
 
