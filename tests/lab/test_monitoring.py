@@ -172,6 +172,29 @@ def test_the_exporter_ports_admit_only_the_scrape_network(deployed):
     assert "9100" in rules and "9121" in rules and "9355" in rules, rules
 
 
+def test_the_redis_exporters_reach_their_own_host_only(deployed):
+    """redis_exporter's /scrape?target= would carry the monitoring credentials anywhere: the
+    exporters' user may open connections to its own host only (nftables output rule)."""
+    first, other = deployed.hosts[0], deployed.hosts[1]
+
+    def connect(address: str, port: int) -> int:
+        probe = f"exec 3<>/dev/tcp/{address}/{port}"
+        return lab_ssh(
+            first.name,
+            f"setpriv --reuid=redisops-exporter --regid=redisops-exporter --clear-groups -- "
+            f"timeout 5 bash -c '{probe}'",
+            check=False,
+        ).returncode
+
+    assert connect(first.address, 6379) == 0
+    assert connect("127.0.0.1", 6379) == 0
+    assert connect(other.address, 6379) == 1  # refused at once by the host's own rule
+    assert lab_ssh(first.name, f"timeout 5 bash -c 'exec 3<>/dev/tcp/{other.address}/6379'").returncode == 0
+    # Through the exporter itself: another host as the target is never reached.
+    scraped = _get(f"http://{first.address}:9121/scrape?target=rediss://{other.address}:6379", timeout=30)
+    assert "redis_up 0" in scraped, scraped[-2000:]
+
+
 def test_node_exporter_answers_only_loopback_and_the_scrape_network(deployed):
     """node_exporter's unit has IPAddressDeny=any and IPAddressAllow= loopback and the scrape network
     (the control node), enforced by the lab's systemd: it still answers the control node."""

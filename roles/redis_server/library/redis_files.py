@@ -84,7 +84,9 @@ def main():
         if spec["state"] == "skip" or not differs(spec):
             continue
         changed.append(spec["path"])
-        if spec["state"] == "file" and spec["validate"]:
+        # As the template module: not in check mode (what it checks, a user named in the rules, may
+        # come earlier in the same run).
+        if spec["state"] == "file" and spec["validate"] and not module.check_mode:
             problem = validation_error(module, spec)
             if problem is not None:
                 refusal = f"'{spec['validate']}' refused the new content"
