@@ -54,7 +54,7 @@ class Report:
         return out
 
 
-class _Unread(dict):
+class _SkipOnLook:
     """Configuration or ACL that was not read: any look at it skips the check (never a silent pass)."""
 
     def __init__(self, why: str):
@@ -64,18 +64,15 @@ class _Unread(dict):
     def _skip(self, *args, **kwargs):
         raise Skip(self.why)
 
-    __getitem__ = __contains__ = __iter__ = __len__ = __bool__ = get = items = keys = values = _skip
-
-
-class _UnreadList(list):
-    def __init__(self, why: str):
-        super().__init__()
-        self.why = why
-
-    def _skip(self, *args, **kwargs):
-        raise Skip(self.why)
-
     __getitem__ = __contains__ = __iter__ = __len__ = __bool__ = _skip
+
+
+class _Unread(_SkipOnLook, dict):
+    get = items = keys = values = _SkipOnLook._skip
+
+
+class _UnreadList(_SkipOnLook, list):
+    pass
 
 
 def judged_facts(cluster: ClusterFacts) -> ClusterFacts:

@@ -449,6 +449,17 @@ def _reads_secrets(rules: list[str], sentinel: bool = False) -> list[str]:
     return found
 
 
+def _secret_readers(facts, sentinel: bool = False):
+    """(user, what it may read) for every enabled user but the admin and the on-host reader that
+    may run CONFIG GET or ACL LIST."""
+    users = kit_users(facts)
+    allowed = {users["admin"], users["inspect"]}
+    for name, rules in acl_users(facts.acl).items():
+        reads = _reads_secrets(rules, sentinel=sentinel)
+        if name not in allowed and enabled(rules) and reads:
+            yield name, " and ".join(reads)
+
+
 @check(
     "SEC-13",
     area="security",
@@ -468,12 +479,8 @@ def _reads_secrets(rules: list[str], sentinel: bool = False) -> list[str]:
     source="Redis docs, ACL; kit policy (issue 20)",
 )
 def secrets_read_only_on_host(facts: RedisFacts, ctx: Context):
-    users = kit_users(facts)
-    allowed = {users["admin"], users["inspect"]}
-    for name, rules in acl_users(facts.acl).items():
-        reads = _reads_secrets(rules)
-        if name not in allowed and enabled(rules) and reads:
-            yield Fail(f"user {name} may run {' and '.join(reads)}: it can read masterauth or the hashes")
+    for name, reads in _secret_readers(facts):
+        yield Fail(f"user {name} may run {reads}: it can read masterauth or the hashes")
 
 
 @check(
@@ -491,12 +498,8 @@ def secrets_read_only_on_host(facts: RedisFacts, ctx: Context):
     source="Redis docs, Sentinel (ACL); kit policy (issue 20)",
 )
 def sentinel_acl_read_only_on_host(facts: SentinelFacts, ctx: Context):
-    users = kit_users(facts)
-    allowed = {users["admin"], users["inspect"]}
-    for name, rules in acl_users(facts.acl).items():
-        reads = _reads_secrets(rules, sentinel=True)
-        if name not in allowed and enabled(rules) and reads:
-            yield Fail(f"sentinel user {name} may run {' and '.join(reads)}: it can read every hash")
+    for name, reads in _secret_readers(facts, sentinel=True):
+        yield Fail(f"sentinel user {name} may run {reads}: it can read every hash")
 
 
 def _days(days: float) -> str:

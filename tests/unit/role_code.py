@@ -100,7 +100,7 @@ def sentinel_baseline(**overrides) -> dict:
 # The redis_sentinel defaults that are Jinja expressions (inherited from redis_server), rendered.
 SENTINEL_RENDERED = {
     "redis_sentinel_flavor": "redis", "redis_sentinel_flavor_switch": False,
-    "redis_sentinel_tls_auth_clients": "optional", "redis_sentinel_tls_dir": "/etc/redis/tls",
+    "redis_sentinel_tls_auth_clients": "yes", "redis_sentinel_tls_dir": "/etc/redis/tls",
     "redis_sentinel_tls_replication": True, "redis_sentinel_conf_dir": "/etc/redis/sentinel",
     "redis_sentinel_data_dir": "/var/lib/redis/sentinel", "redis_sentinel_log_dir": "/var/log/redis",
     "redis_sentinel_user": "redis", "redis_sentinel_group": "redis",

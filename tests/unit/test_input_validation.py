@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .role_code import MEMTOTAL_MB, SF, F, baseline, sentinel_baseline
+from .role_code import MEMTOTAL_MB, SENTINEL_RENDERED, SF, F, baseline, sentinel_baseline
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTS = ["redis-1", "redis-2", "redis-3"]
@@ -32,15 +32,6 @@ COMPLIANCE = _load("redis_compliance", "redis_compliance")
 def server(hosts=HOSTS, addresses=None, **overrides) -> list[str]:
     role_vars = baseline(**{"redis_server_primary_host": "redis-1", **overrides})
     return F.redis_server_problems(role_vars, MEMTOTAL_MB, "10.0.0.1", hosts, addresses)
-
-
-SENTINEL_RENDERED = {
-    "redis_sentinel_flavor": "redis", "redis_sentinel_flavor_switch": False,
-    "redis_sentinel_tls_auth_clients": "yes", "redis_sentinel_tls_dir": "/etc/redis/tls",
-    "redis_sentinel_tls_replication": True, "redis_sentinel_conf_dir": "/etc/redis/sentinel",
-    "redis_sentinel_data_dir": "/var/lib/redis/sentinel", "redis_sentinel_log_dir": "/var/log/redis",
-    "redis_sentinel_user": "redis", "redis_sentinel_group": "redis",
-}  # fmt: skip
 
 
 def sentinel(addresses=None, **overrides) -> list[str]:

@@ -765,6 +765,7 @@ def test_filter_module_registers_every_filter():
         "redis_inspect_problems",
         "redis_inspect_authorized_keys",
         "redis_inspect_targets",
+        "redis_inspect_target_file",
     }
     assert all(callable(f) for f in filters.values())
 

@@ -930,28 +930,46 @@ def redis_inspect_authorized_keys(keys: list[str], reader: str) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
+def redis_inspect_target_file(
+    stem: str,
+    kind: str,
+    name: str,
+    port: int,
+    tls: bool,
+    targets_dir: str,
+    inspect_dir: str,
+    acl_user: str,
+    password_file: str,
+) -> dict:
+    """A redis_files entry describing one target (an instance, or the sentinel) to the on-host
+    reader, no secret inside: loopback, this port, and the reader's client files with TLS."""
+    target = {
+        "kind": kind,
+        "name": name,
+        "port": int(port),
+        "tls": bool(tls),
+        "ca": f"{inspect_dir}/ca.crt" if tls else "",
+        "cert": f"{inspect_dir}/client.crt" if tls else "",
+        "key": f"{inspect_dir}/client.key" if tls else "",
+        "user": acl_user,
+        "password_file": password_file,
+    }
+    return {"path": f"{targets_dir}/{stem}.json", "mode": "0644",
+            "content": json.dumps(target, indent=4, sort_keys=True) + "\n"}  # fmt: skip
+
+
 def redis_inspect_targets(
     instances: list[dict], targets_dir: str, inspect_dir: str, acl_user: str, password_file: str
 ) -> list[dict]:
-    """redis_files entries describing each instance to the on-host reader (no secret inside):
-    loopback, the plain port when there is one, else the TLS port with the reader's client files."""
+    """redis_files entries describing each instance to the on-host reader: the plain port when
+    there is one, else the TLS port."""
     files = []
     for instance in instances:
         tls = int(instance.get("plain_port") or 0) == 0
-        target = {
-            "kind": "redis",
-            "name": instance["name"],
-            "port": int(instance["tls_port"] if tls else instance["plain_port"]),
-            "tls": tls,
-            "ca": f"{inspect_dir}/ca.crt" if tls else "",
-            "cert": f"{inspect_dir}/client.crt" if tls else "",
-            "key": f"{inspect_dir}/client.key" if tls else "",
-            "user": acl_user,
-            "password_file": password_file,
-        }
+        port = instance["tls_port"] if tls else instance["plain_port"]
         files.append(
-            {"path": f"{targets_dir}/redis-{instance['name']}.json", "mode": "0644",
-             "content": json.dumps(target, indent=4, sort_keys=True) + "\n"}
+            redis_inspect_target_file(f"redis-{instance['name']}", "redis", instance["name"], port, tls,
+                                      targets_dir, inspect_dir, acl_user, password_file)
         )  # fmt: skip
     return files
 
@@ -1275,4 +1293,5 @@ class FilterModule:
             "redis_inspect_problems": redis_inspect_problems,
             "redis_inspect_authorized_keys": redis_inspect_authorized_keys,
             "redis_inspect_targets": redis_inspect_targets,
+            "redis_inspect_target_file": redis_inspect_target_file,
         }
