@@ -2,7 +2,8 @@
 
 On a deployed lab: CONFIG SET on a live directive, on persistence, on the port (a plain port
 opened on a TLS-only server) and on bind, ACL SETUSER on the application user and a user
-added by hand, SENTINEL SET on a group's timer and SENTINEL CONFIG SET on a static option.
+added by hand, SENTINEL SET on a group's timer and SENTINEL CONFIG SET on a static option; the
+kit's nftables tables deleted (or their unit stopped) by hand.
 CFG-01/CFG-02 fire on them; check mode reports them, masked, and changes nothing; one rerun heals
 every one (changed>0) with the values read back from the servers; the next rerun is changed=0
 and the checks are clean.
@@ -14,7 +15,7 @@ import json
 
 import pytest
 
-from .conftest import assert_unchanged, playbook_failure, recap, redisops, run_playbook
+from .conftest import assert_unchanged, lab_ssh, playbook_failure, recap, redisops, run_playbook
 from .test_redis_sentinel import GROUP, sentinel
 from .test_redis_server import client, secret
 
@@ -59,6 +60,12 @@ def test_changes_by_hand_are_found_healed_and_then_left_alone(deployed, lab_path
     watcher = sentinel(lab_paths, deployed.hosts[0].address)
     watcher.execute_command("SENTINEL", "SET", GROUP, "down-after-milliseconds", "12345")
     watcher.execute_command("SENTINEL", "CONFIG", "SET", "resolve-hostnames", "yes")
+    # Firewall rules gone: both tables deleted on the primary, Sentinel's unit stopped on a
+    # replica (its ExecStop deletes the table).
+    gone = [(primary, "inet redis_ops_kit"), (primary, "inet redis_ops_kit_sentinel"),
+            (replicas[0], "inet redis_ops_kit_sentinel")]  # fmt: skip
+    lab_ssh(primary.name, "nft delete table inet redis_ops_kit; nft delete table inet redis_ops_kit_sentinel")
+    lab_ssh(replicas[0].name, "systemctl stop redis-ops-kit-sentinel-firewall.service")
 
     found = {
         (r["target"], r["message"].split(" ")[0] if r["check"] == "CFG-01" else r["message"])
@@ -108,6 +115,10 @@ def test_changes_by_hand_are_found_healed_and_then_left_alone(deployed, lab_path
     if not isinstance(answer, dict):
         answer = dict(zip(answer[::2], answer[1::2], strict=True))
     assert answer == {"resolve-hostnames": "no"}
+    for host, table in gone:
+        assert "tcp dport" in lab_ssh(host.name, f"nft list table {table}").stdout, (host.name, table)
+    unit = "redis-ops-kit-sentinel-firewall.service"
+    assert lab_ssh(replicas[0].name, f"systemctl is-active {unit}", check=False).stdout.strip() == "active"
 
     assert_unchanged(run_playbook("playbooks/site.yml"), deployed.hosts)
     assert _cfg_findings() == []
