@@ -400,6 +400,9 @@ def test_service_files_and_ports_on_every_host(deployed, infra):
             "RestartUSec": "15s",
         }
         assert host.service(SERVER.stock_server_unit).is_enabled is False
+        # systemd read every line of the unit (a stray escape once left a line it ignored).
+        unit = host.check_output(f"systemctl cat {SERVER.server_unit()}")
+        assert "\\n" not in unit and unit.rstrip().endswith("WantedBy=multi-user.target")
 
 
 # ------------------------------------------------------------- static vs dynamic
