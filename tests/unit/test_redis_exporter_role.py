@@ -222,14 +222,18 @@ def test_units_restart_when_their_files_change_and_start_when_down():
     assert F.redis_exporter_unit_actions(units, [], up) == []
     # One environment changed: only its exporter restarts; the shared unit file restarts them all.
     assert F.redis_exporter_unit_actions(units, ["/etc/x/redis-cache.env"], up) == [
-        {"unit": "redisops-exporter@redis-cache.service", "state": "restarted"}
+        {"name": "redisops-exporter@redis-cache.service", "state": "restarted"}
     ]
     restarted = F.redis_exporter_unit_actions(units, ["/etc/systemd/system/e@.service"], up)
-    assert [a["unit"] for a in restarted] == [u["unit"] for u in units[:3]]
+    assert [a["name"] for a in restarted] == [u["unit"] for u in units[:3]]
     # A unit crash-looping (activating) or not enabled is started (and enabled) again.
     down = {**up, "prometheus-node-exporter.service": {"active": "activating", "enabled": "enabled"}}
     assert F.redis_exporter_unit_actions(units, [], down) == [
-        {"unit": "prometheus-node-exporter.service", "state": "started"}
+        {"name": "prometheus-node-exporter.service", "state": "started"}
+    ]
+    # An exporter whose instance left the inventory is stopped (and disabled).
+    assert F.redis_exporter_unit_actions(units, [], up, ["redis-old"]) == [
+        {"name": "redisops-exporter@redis-old.service", "state": "stopped"}
     ]
 
 

@@ -347,16 +347,21 @@ def redis_exporter_units(
     return units
 
 
-def redis_exporter_unit_actions(units: list[dict], changed_files: list[str], state: dict) -> list[dict]:
-    """The units that need systemd: restarted when one of their files changed, started when not
-    active, enabled when not enabled. ``units``: [{unit, files}]; ``state``: unit -> {active, enabled}."""
+def redis_exporter_unit_actions(
+    units: list[dict], changed_files: list[str], state: dict, stale: list[str] = ()
+) -> list[dict]:  # fmt: skip
+    """What each unit needs from systemd, as redis_units takes it ([{name, state}]): restarted when
+    one of its files changed, started (and enabled) when not active or not enabled, and the
+    exporters of ``stale`` (names nothing is left to scrape for) stopped. ``units``: [{unit, files}];
+    ``state``: unit -> {active, enabled}."""
     changed = set(changed_files or [])
     out = []
     for entry in units:
         now = state.get(entry["unit"], {})
         restart = bool(changed & set(entry.get("files", [])))
         if restart or now.get("active") != "active" or now.get("enabled") != "enabled":
-            out.append({"unit": entry["unit"], "state": "restarted" if restart else "started"})
+            out.append({"name": entry["unit"], "state": "restarted" if restart else "started"})
+    out += [{"name": f"redisops-exporter@{name}.service", "state": "stopped"} for name in stale]
     return out
 
 
