@@ -161,8 +161,9 @@ def server():
         shutil.rmtree(work, ignore_errors=True)
 
 
-def module(server, kind: str, check: bool = False) -> dict:
-    """One run of redis_managed_file on this machine, through Ansible; its JSON result."""
+def module(server, kind: str, check: bool = False, with_acl: bool = False) -> dict:
+    """One run of redis_managed_file on this machine, through Ansible; its JSON result.
+    ``with_acl``: redis.conf with the ACL file in the same run, as the role runs it."""
     path = server["conf"] if kind == "config" else server["acl"]
     # The file as the role wants it is what is on disk: the tests change only the server.
     content = path.read_text()
@@ -182,6 +183,7 @@ def module(server, kind: str, check: bool = False) -> dict:
             **server["tls"],
         },
         **({"listen": {"bind": ["127.0.0.1"], "ports": [server["port"]]}} if kind == "config" else {}),
+        **({"acl": {"path": str(server["acl"]), "content": server["acl"].read_text()}} if with_acl else {}),
     }
     env = {
         **os.environ,
@@ -217,6 +219,25 @@ def test_the_roles_own_config_shows_no_drift_on_a_real_server(server):
     result = module(server, "config")
     assert result["changed"] is False and result["drift"] == []
     assert module(server, "acl")["changed"] is False
+
+
+def test_one_run_heals_users_and_directives_changed_by_hand(server):
+    client = server["client"]
+    client.execute_command("ACL", "SETUSER", "intruder", "on", ">intruder-password-123", "+@all")
+    client.config_set("maxmemory-policy", "allkeys-random")
+    checked = module(server, "config", check=True, with_acl=True)
+    assert {d["directive"] for d in checked["acl"]["drift"]} == {"user intruder"}
+    assert {d["directive"] for d in checked["drift"]} == {"maxmemory-policy"}
+    # Both differences shown, masked, in one result (a diff per file).
+    assert len(checked["diff"]) == 2 and "intruder-password-123" not in json.dumps(checked)
+    assert "intruder" in client.acl_users()
+
+    healed = module(server, "config", with_acl=True)
+    assert healed["changed"] is True and healed["acl"]["changed"] is True
+    assert "intruder" not in client.acl_users()
+    assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+    again = module(server, "config", with_acl=True)
+    assert again["changed"] is False and again["acl"] == {"changed": False, "changed_keys": [], "drift": []}
 
 
 def test_config_set_by_hand_is_reported_in_check_mode_and_healed_by_a_run(server):

@@ -27,6 +27,11 @@ options:
   path: {description: File on the host., type: path, required: true}
   content: {description: Wanted content., type: str, required: true}
   kind: {description: What the file is., type: str, choices: [config, acl], required: true}
+  acl:
+    description:
+      - With C(kind=config), the instance's ACL file too (C(path), C(content)), managed first and
+        in the same module run (one run per instance on a rerun); its result is C(acl).
+    type: dict
   owner: {description: Owner., type: str, default: redis}
   group: {description: Group., type: str, default: redis}
   mode: {description: Octal mode., type: str, default: "0640"}
@@ -49,6 +54,10 @@ drift:
   type: list
   returned: always
 running: {description: The instance answered., type: bool, returned: always}
+acl:
+  description: With the acl option, the ACL file's C(changed), C(changed_keys) and C(drift).
+  type: dict
+  returned: when acl is given
 """
 
 import os
@@ -187,34 +196,26 @@ def apply_live(module, cli, new, result):
     return restart or sockets_drift(module) is not None
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "path": {"type": "path", "required": True},
-            "content": {"type": "str", "required": True, "no_log": True},
-            "kind": {"type": "str", "required": True, "choices": ["config", "acl"]},
-            "owner": {"type": "str", "default": "redis"},
-            "group": {"type": "str", "default": "redis"},
-            "mode": {"type": "str", "default": "0640"},
-            "connection": {"type": "dict", "options": CONNECTION_SPEC},
-            "listen": {
-                "type": "dict",
-                "options": {
-                    "bind": {"type": "list", "elements": "str"},
-                    "ports": {"type": "list", "elements": "int"},
-                },
-            },
-        },
-        supports_check_mode=True,
-    )
+def empty_result(running: bool) -> dict:
+    return {"changed": False, "changed_keys": [], "restart_required": False, "running": running, "drift": []}
+
+
+def manage(module, cli, running, path, new, kind):
+    """One file: compare it (and the running server) with ``new``, write it and apply the change
+    live unless in check mode. Its result: changed, changed_keys, drift, restart_required, diff."""
     p = module.params
-    path, new, kind = p["path"], p["content"], p["kind"]
     old = ""
     if os.path.exists(path):
         with open(path) as fh:
             old = fh.read()
     mask = mask_config if kind == "config" else mask_acl
-    result = {"changed": False, "changed_keys": [], "restart_required": False, "running": False, "drift": []}
+    result = {
+        "changed": False,
+        "changed_keys": [],
+        "restart_required": False,
+        "running": running,
+        "drift": [],
+    }
 
     # What counts is what Redis reads: directives (or users), not comments, blank lines or
     # where a line sits. CONFIG REWRITE moves and appends lines (with a comment of its own)
@@ -242,24 +243,9 @@ def main():
     meta_changed = exists and metadata_differs(path, p["owner"], p["group"], p["mode"])
     result["changed"] = result["changed"] or meta_changed
 
-    cli = RedisCli(p["connection"]) if p["connection"] else None
-    if cli:
-        try:
-            cli.call("PING")
-            result["running"] = True
-        except RedisDownError:
-            result["running"] = False
-        except RedisAuthError as exc:
-            module.fail_json(
-                msg=f"the instance on port {p['connection']['port']} refuses the admin user: "
-                f"redis_server_admin_password does not match the live server ({exc})",
-                **result,
-            )
-        except RedisCliError as exc:
-            module.fail_json(msg=f"cannot talk to the instance: {exc}", **result)
     # The running server against what it should run: a CONFIG SET or ACL SETUSER by hand shows
     # here, whatever the file says. A directive the file changes anyway is not drift.
-    if result["running"] and old:
+    if running and old:
         drift = live_config_drift(module, cli, new) if kind == "config" else acl_drift(module, cli, new)
         if kind == "config":
             drift = [d for d in drift if d["directive"] not in result["changed_keys"]]
@@ -271,16 +257,16 @@ def main():
     if module.check_mode or not result["changed"]:
         if kind == "config" and result["drift"]:
             result["restart_required"] = any(d["directive"] == "listening sockets" for d in result["drift"])
-        module.exit_json(**result)
+        return result
 
     if kind == "config":
         # Live first, then the file: a rewrite by Redis in between then writes the new values.
-        if result["running"] and old:
+        if running and old:
             result["restart_required"] = apply_live(module, cli, new, result)
         write_atomically(path, new if content_changed else old, p["owner"], p["group"], p["mode"])
     else:
         write_atomically(path, new if content_changed else old, p["owner"], p["group"], p["mode"])
-        if result["running"]:
+        if running:
             try:
                 cli.call("ACL", "LOAD")
             except RedisCliError as exc:
@@ -289,6 +275,65 @@ def main():
                 module.fail_json(
                     msg=f"ACL LOAD refused the new ACL file (previous file restored): {exc}", **result
                 )
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "path": {"type": "path", "required": True},
+            "content": {"type": "str", "required": True, "no_log": True},
+            "kind": {"type": "str", "required": True, "choices": ["config", "acl"]},
+            "acl": {
+                "type": "dict",
+                "options": {
+                    "path": {"type": "path", "required": True},
+                    "content": {"type": "str", "required": True, "no_log": True},
+                },
+            },
+            "owner": {"type": "str", "default": "redis"},
+            "group": {"type": "str", "default": "redis"},
+            "mode": {"type": "str", "default": "0640"},
+            "connection": {"type": "dict", "options": CONNECTION_SPEC},
+            "listen": {
+                "type": "dict",
+                "options": {
+                    "bind": {"type": "list", "elements": "str"},
+                    "ports": {"type": "list", "elements": "int"},
+                },
+            },
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["acl"] and p["kind"] != "config":
+        module.fail_json(msg="acl goes with kind=config: the ACL file is managed before redis.conf")
+    failed = empty_result(False)
+    cli = RedisCli(p["connection"]) if p["connection"] else None
+    running = False
+    if cli:
+        try:
+            cli.call("PING")
+            running = True
+        except RedisDownError:
+            running = False
+        except RedisAuthError as exc:
+            module.fail_json(
+                msg=f"the instance on port {p['connection']['port']} refuses the admin user: "
+                f"redis_server_admin_password does not match the live server ({exc})",
+                **failed,
+            )
+        except RedisCliError as exc:
+            module.fail_json(msg=f"cannot talk to the instance: {exc}", **failed)
+    # The users first: redis.conf may name them (masteruser), and users.acl carries the reader's.
+    acl = manage(module, cli, running, p["acl"]["path"], p["acl"]["content"], "acl") if p["acl"] else None
+    result = manage(module, cli, running, p["path"], p["content"], p["kind"])
+    if acl is not None:
+        result["acl"] = {k: acl[k] for k in ("changed", "changed_keys", "drift")}
+        result["changed"] = result["changed"] or acl["changed"]
+        diffs = [r["diff"] for r in (acl, result) if "diff" in r]
+        if diffs:
+            result["diff"] = diffs
     module.exit_json(**result)
 
 
