@@ -27,17 +27,25 @@ try:
     envs = sorted(f[: -len(".env")] for f in os.listdir(want["conf_dir"]) if f.endswith(".env"))
 except OSError:
     envs = []
+# One systemctl call for every unit: a block of properties per unit, in the order asked for.
+stock = "prometheus-redis-exporter.service"
+names = [stock, *want["units"]]
+shown = run("systemctl", "show", "--property=ActiveState,UnitFileState", "--", *names)
+blocks = [dict(line.split("=", 1) for line in b.splitlines() if "=" in line) for b in shown.split("\n\n")]
+if len(blocks) != len(names):
+    blocks = [{} for _ in names]
+states = {
+    n: {"active": b.get("ActiveState", ""), "enabled": b.get("UnitFileState", "")}
+    for n, b in zip(names, blocks, strict=True)
+}
 print(
     json.dumps(
         {
             "missing_packages": [p for p in want["packages"] if p not in installed],
-            "stock_masked": run("systemctl", "is-enabled", "prometheus-redis-exporter.service") == "masked",
+            "stock_masked": states[stock]["enabled"] == "masked",
             "user": user,
             "envs": envs,
-            "units": {
-                u: {"active": run("systemctl", "is-active", u), "enabled": run("systemctl", "is-enabled", u)}
-                for u in want["units"]
-            },
+            "units": {u: states[u] for u in want["units"]},
         }
     )
 )
