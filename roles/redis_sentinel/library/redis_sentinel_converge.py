@@ -34,6 +34,12 @@ options:
     type: list
     elements: str
     default: []
+  static:
+    description:
+      - sentinel.conf's static settings too, in the same module run (C(path), C(content), C(owner),
+        C(group), C(mode), C(apply_file), C(listen)), as redis_sentinel_config's static phase does
+        them; its result is C(static).
+    type: dict
 """
 
 RETURN = r"""
@@ -46,6 +52,10 @@ health:
   description: What the sentinel sees after the run (running, myid, masters, ckquorum), as the info module.
   type: dict
   returned: always
+static:
+  description: With the static option, its changed, changed_keys, restart_required and drift.
+  type: dict
+  returned: when static is given
 """
 
 
@@ -60,6 +70,7 @@ from ansible.module_utils.redis_ops import (
     parse_conf,
     sentinel_health,
 )
+from ansible.module_utils.redis_sentinel_static import STATIC_OPTIONS, static_settings
 
 TIMERS = (("quorum", "quorum"), ("down_after_milliseconds", "down-after-milliseconds"),
           ("failover_timeout", "failover-timeout"), ("parallel_syncs", "parallel-syncs"))  # fmt: skip
@@ -195,6 +206,7 @@ def main():
             "auth_password": {"type": "str", "required": True, "no_log": True},
             "users": {"type": "list", "elements": "dict", "required": True},
             "sentinel_addresses": {"type": "list", "elements": "str", "default": []},
+            "static": {"type": "dict", "options": STATIC_OPTIONS},
         },
         supports_check_mode=True,
     )
@@ -203,13 +215,20 @@ def main():
     conv.users()
     if conv.changes and not module.check_mode:
         conv.call("SENTINEL", "FLUSHCONFIG")
+    result = {"changed": bool(conv.changes), "changes": conv.changes, "stale": conv.stale}
+    if module.params["static"]:
+        static = static_settings(module, module.params["static"], module.params["connection"])
+        result["static"] = {k: static[k] for k in ("changed", "changed_keys", "restart_required", "drift")}
+        result["changed"] = result["changed"] or static["changed"]
+        if "diff" in static:
+            result["diff"] = static["diff"]
     # What the sentinel sees now, as redis_sentinel_info says it: a rerun whose sentinels are
     # whole needs no separate wait for them.
     try:
-        health = sentinel_health(conv.cli)
+        result["health"] = sentinel_health(conv.cli)
     except RedisCliError as exc:
-        health = {"running": False, "reason": str(exc), "masters": {}, "ckquorum": {}}
-    module.exit_json(changed=bool(conv.changes), changes=conv.changes, stale=conv.stale, health=health)
+        result["health"] = {"running": False, "reason": str(exc), "masters": {}, "ckquorum": {}}
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":
