@@ -147,22 +147,30 @@ def test_the_unit_loads_the_table_at_boot_and_after_nftables_flushes():
 
 def test_every_sentinel_host_runs_the_firewall_tasks_with_validation():
     tasks = yaml.safe_load((SENTINEL_ROLE / "tasks" / "main.yml").read_text())
-    firewall = next(t for t in tasks if t.get("ansible.builtin.include_tasks") == "firewall.yml")
-    assert firewall["when"][0] == "redis_sentinel_firewall | bool"
+    firewall = next(t for t in tasks if t.get("ansible.builtin.include_tasks") == "firewall_load.yml")
+    assert firewall["when"] == ["redis_sentinel_firewall | bool", "__redis_sentinel_fw_load_due | bool"]
+    role_vars = yaml.safe_load((SENTINEL_ROLE / "vars" / "main.yml").read_text())
     # Loaded again when the rules or the unit changed, the unit stopped or the table went missing.
-    included_when = firewall["when"][1]
     for reason in ("__redis_sentinel_fw_unit not in __redis_sentinel_running_units",
                    "__redis_sentinel_fw_file in __redis_sentinel_files.changed_files",
                    "__redis_sentinel_fw_unit_changed", "'table: loaded' not in"):  # fmt: skip
-        assert reason in included_when
+        assert reason in role_vars["__redis_sentinel_fw_load_due"]
+    rules = next(
+        f for f in role_vars["__redis_sentinel_fw_file_list"] if f["path"] == "{{ __redis_sentinel_fw_file }}"
+    )
+    assert rules["validate"] == "nft -c -f %s"
+    # The sentinel's own files task writes them (when the firewall is on), and firewall.yml alone.
     sentinel = yaml.safe_load((SENTINEL_ROLE / "tasks" / "sentinel.yml").read_text())
     written = next(t for t in sentinel if "redis_files" in t)
-    files = [f for f in written["redis_files"]["files"] if isinstance(f, dict)]
-    rules = next(f for f in files if f["path"] == "{{ __redis_sentinel_fw_file }}")
-    assert rules["validate"] == "nft -c -f %s"
-    probe = yaml.safe_load((SENTINEL_ROLE / "tasks" / "install.yml").read_text())[0]["ansible.builtin.raw"]
-    assert "nft list table inet {{ __redis_sentinel_fw_table }}" in probe
-    steps = yaml.safe_load((SENTINEL_ROLE / "tasks" / "firewall.yml").read_text())
+    assert (
+        "__redis_sentinel_fw_file_list if redis_sentinel_firewall | bool" in written["redis_files"]["files"]
+    )
+    alone = yaml.safe_load((SENTINEL_ROLE / "tasks" / "firewall.yml").read_text())
+    assert alone[0]["redis_files"]["files"] == "{{ __redis_sentinel_fw_file_list }}"
+    assert alone[-1]["when"] == "__redis_sentinel_fw_load_due | bool"
+    for probe in (yaml.safe_load((SENTINEL_ROLE / "tasks" / "install.yml").read_text())[0], alone[1]):
+        assert "nft list table inet {{ __redis_sentinel_fw_table }}" in probe["ansible.builtin.raw"]
+    steps = yaml.safe_load((SENTINEL_ROLE / "tasks" / "firewall_load.yml").read_text())
     reload = steps[-1]
     assert reload["ansible.builtin.command"].startswith("nft -f ")
     condition = " ".join(reload["when"])
