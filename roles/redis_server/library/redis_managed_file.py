@@ -66,6 +66,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.redis_ops import (
     CONNECTION_SPEC,
+    LISTEN_SPEC,
     SECRET_KEYS,
     RedisAuthError,
     RedisCli,
@@ -295,13 +296,7 @@ def main():
             "group": {"type": "str", "default": "redis"},
             "mode": {"type": "str", "default": "0640"},
             "connection": {"type": "dict", "options": CONNECTION_SPEC},
-            "listen": {
-                "type": "dict",
-                "options": {
-                    "bind": {"type": "list", "elements": "str"},
-                    "ports": {"type": "list", "elements": "int"},
-                },
-            },
+            "listen": LISTEN_SPEC,
         },
         supports_check_mode=True,
     )

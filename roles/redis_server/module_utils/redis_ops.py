@@ -40,6 +40,14 @@ class RedisDownError(RedisCliError):
 
 # The connection argument of every module; only the password is secret, so the rest
 # stays readable in logs and diffs.
+# The sockets an instance or sentinel must listen on (listen_drift compares them).
+LISTEN_SPEC = {
+    "type": "dict",
+    "options": {
+        "bind": {"type": "list", "elements": "str"},
+        "ports": {"type": "list", "elements": "int"},
+    },
+}
 CONNECTION_SPEC = {
     "host": {"type": "str", "default": "127.0.0.1"},
     "port": {"type": "int", "required": True},

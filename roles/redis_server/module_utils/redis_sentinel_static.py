@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from ansible.module_utils.redis_ops import (
+    LISTEN_SPEC,
     MASK,
     RedisCli,
     RedisCliError,
@@ -31,13 +32,7 @@ STATIC_OPTIONS = {
     "group": {"type": "str", "default": "redis"},
     "mode": {"type": "str", "default": "0640"},
     "apply_file": {"type": "bool", "default": True},
-    "listen": {
-        "type": "dict",
-        "options": {
-            "bind": {"type": "list", "elements": "str"},
-            "ports": {"type": "list", "elements": "int"},
-        },
-    },
+    "listen": LISTEN_SPEC,
 }
 
 # Directives the role owns even when the template leaves them out (absent there = removed
