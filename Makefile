@@ -9,7 +9,14 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 .PHONY: all venv demo test test-fast test-lab test-flavors test-matrix lint bench lab-up lab-down clean
 all: venv
 
-venv: $(STAMP)
+# The checkout is the redisops.kit collection; ansible.cfg finds it through this link.
+COLLECTION_LINK := .collections/ansible_collections/redisops/kit
+
+venv: $(STAMP) $(COLLECTION_LINK)
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
 
 # Rebuilt only when the pinned dependencies change: a second 'make' does nothing.
 $(STAMP): pyproject.toml
@@ -76,4 +83,4 @@ lab-down: venv
 	$(BIN)/redisops lab down
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .collections

@@ -17,8 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-ROLES = REPO / "roles"
+from checks.collection import collection_root, plugins_ready
 
 
 class InventoryError(Exception):
@@ -118,7 +117,7 @@ def read_targets(path: Path) -> Targets:
 @cache
 def _role_filters(role: str):
     """A role's filter plugin module: the inventory is read with the roles' own logic."""
-    path = ROLES / role / "filter_plugins" / f"{role}.py"
+    path = collection_root() / "plugins" / "filter" / f"{role}.py"
     spec = importlib.util.spec_from_file_location(f"_redisops_{role}_filters", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -128,7 +127,7 @@ def _role_filters(role: str):
 @cache
 def _role_module_utils():
     """The roles' shared module helpers (config parsing, the live form of a directive)."""
-    path = ROLES / "redis_server" / "module_utils" / "redis_ops.py"
+    path = collection_root() / "plugins" / "module_utils" / "redis_ops.py"
     spec = importlib.util.spec_from_file_location("_redisops_redis_ops", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -141,12 +140,9 @@ def wanted_server_config(v: dict, instance: dict, host: str) -> dict[str, str]:
     stay out of the targets file), not replicaof (Sentinel's), not a maxmemory given as a share of
     RAM (the checks do not know the host's RAM)."""
     from ansible.parsing.dataloader import DataLoader
-    from ansible.plugins.loader import add_all_plugin_dirs
     from ansible.template import Templar, trust_as_template
 
-    if not _TEMPLAR_READY:
-        add_all_plugin_dirs(str(ROLES / "redis_server"))
-        _TEMPLAR_READY.append(True)
+    plugins_ready()  # the template's filters are the collection's (redisops.kit.*)
     ops = _role_module_utils()
     variables = {
         **v,
@@ -156,7 +152,8 @@ def wanted_server_config(v: dict, instance: dict, host: str) -> dict[str, str]:
         "__redis_server_instance": instance,
         "__redis_server_primaries": {instance["name"]: host},
     }
-    source = trust_as_template((ROLES / "redis_server" / "templates" / "etc/redis/redis.conf.j2").read_text())
+    template = collection_root() / "roles" / "redis_server" / "templates" / "etc/redis/redis.conf.j2"
+    source = trust_as_template(template.read_text())
     text = Templar(loader=DataLoader(), variables=variables).template(
         source, escape_backslashes=False, overrides={"trim_blocks": True}
     )
@@ -164,9 +161,6 @@ def wanted_server_config(v: dict, instance: dict, host: str) -> dict[str, str]:
     if str(instance.get("maxmemory", "")).strip().endswith("%"):
         wanted.pop("maxmemory", None)
     return wanted
-
-
-_TEMPLAR_READY: list[bool] = []
 
 
 # Variables the checks need from each host; everything else stays untemplated (and unread).
@@ -226,9 +220,6 @@ _SECRETS = (
 )
 
 
-_PLUGINS_READY: list[bool] = []  # Ansible's plugin loader is set up once per process
-
-
 def _load_ansible(inventory: str, vault_password_file: str | None):
     # Ansible prints its warnings through its own display; keep them on stderr.
     from ansible import constants as C
@@ -238,13 +229,10 @@ def _load_ansible(inventory: str, vault_password_file: str | None):
     from ansible.module_utils.common.collections import ImmutableDict
     from ansible.parsing.dataloader import DataLoader
     from ansible.parsing.vault import VaultSecretsContext
-    from ansible.plugins.loader import init_plugin_loader
     from ansible.vars.manager import VariableManager
 
     context.CLIARGS = ImmutableDict({})
-    if not _PLUGINS_READY:
-        init_plugin_loader()
-        _PLUGINS_READY.append(True)
+    plugins_ready()
     loader = DataLoader()
     files = [vault_password_file] if vault_password_file else []
     if not files and C.DEFAULT_VAULT_PASSWORD_FILE:
@@ -280,9 +268,10 @@ def _role_defaults(loader) -> dict:
             return {k: trusted(v) for k, v in value.items()}
         return value
 
+    roles = collection_root() / "roles"
     merged = {}
     for role in ("redis_server", "redis_sentinel", "redis_compliance", "redis_backup", "redis_exporter"):
-        merged.update(loader.load_from_file(str(ROLES / role / "defaults" / "main.yml")) or {})
+        merged.update(loader.load_from_file(str(roles / role / "defaults" / "main.yml")) or {})
     return trusted(merged)
 
 

@@ -1,10 +1,23 @@
-"""Shared test set-up: everything under tests/lab/ is the lab tier (marker 'lab')."""
+"""Shared test set-up: everything under tests/lab/ is the lab tier (marker 'lab').
 
+The checkout is the redisops.kit collection; `make` links it into .collections (ansible.cfg's
+collections_path). The link is made here too, so pytest run by hand finds the collection, and
+that directory goes on sys.path so the collection's Python imports as Ansible imports it.
+"""
+
+import sys
 from pathlib import Path
 
 import pytest
 
 LAB_DIR = Path(__file__).parent / "lab"
+REPO = Path(__file__).resolve().parents[1]
+COLLECTIONS = REPO / ".collections"
+_LINK = COLLECTIONS / "ansible_collections" / "redisops" / "kit"
+if not _LINK.exists():
+    _LINK.parent.mkdir(parents=True, exist_ok=True)
+    _LINK.symlink_to("../../..")
+sys.path.insert(0, str(COLLECTIONS))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -197,7 +197,7 @@ def module(server, kind: str, check: bool = False, with_acl: bool = False) -> di
         "-c",
         "local",
         "-m",
-        "redis_managed_file",
+        "redisops.kit.redis_managed_file",
         "-a",
         json.dumps(args),
     ]

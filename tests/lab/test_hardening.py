@@ -102,7 +102,7 @@ def sentinel_only_host(deployed, tmp_path):
         json.dumps(
             [{"name": "Sentinel's firewall alone", "hosts": P.BACKUP_HOST, "gather_facts": False,
               "tasks": [{"name": "Firewall", "ansible.builtin.include_role": {
-                  "name": "redis_sentinel", "tasks_from": "firewall.yml"}}]}]
+                  "name": "redisops.kit.redis_sentinel", "tasks_from": "firewall.yml"}}]}]
         )
     )  # fmt: skip
     proc = run_playbook("-i", str(INVENTORY), "-i", str(extra), str(play))

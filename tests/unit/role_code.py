@@ -1,5 +1,5 @@
-"""The redis_server role's Python code, imported by path: filter plugins and module_utils
-are not packages (Ansible loads them by path too)."""
+"""The collection's Python code for the redis_server and redis_sentinel roles (filters and
+module_utils), imported by path so the tests need no Ansible collection loader."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "redis_server"
+PLUGINS = REPO / "plugins"
 
 
 def _load_by_path(path: Path, name: str):
@@ -21,8 +22,8 @@ def _load_by_path(path: Path, name: str):
     return module
 
 
-F = _load_by_path(ROLE / "filter_plugins" / "redis_server.py", "redis_server_filters_under_test")
-OPS = _load_by_path(ROLE / "module_utils" / "redis_ops.py", "redis_ops_under_test")
+F = _load_by_path(PLUGINS / "filter" / "redis_server.py", "redis_server_filters_under_test")
+OPS = _load_by_path(PLUGINS / "module_utils" / "redis_ops.py", "redis_ops_under_test")
 
 MEMTOTAL_MB = 8192
 PASSWORDS = {
@@ -67,9 +68,7 @@ def baseline(**overrides) -> dict:
 
 
 SENTINEL_ROLE = REPO / "roles" / "redis_sentinel"
-SF = _load_by_path(
-    SENTINEL_ROLE / "filter_plugins" / "redis_sentinel.py", "redis_sentinel_filters_under_test"
-)
+SF = _load_by_path(PLUGINS / "filter" / "redis_sentinel.py", "redis_sentinel_filters_under_test")
 SENTINEL_PASSWORDS = {
     "redis_sentinel_auth_password": "sentinel-auth-".ljust(32, "a"),
     "redis_sentinel_admin_password": "sentinel-admin-".ljust(32, "b"),

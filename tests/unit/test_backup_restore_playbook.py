@@ -87,4 +87,9 @@ def test_the_restored_file_is_sanitized_as_it_loads_and_the_setting_put_back():
         "Stop sanitizing payloads once the backup is loaded",
         "Stop sanitizing payloads if the instance runs",
     ):
-        assert _task(name)["redis_command"]["command"] == ["CONFIG", "SET", "sanitize-dump-payload", "no"]
+        assert _task(name)["redisops.kit.redis_command"]["command"] == [
+            "CONFIG",
+            "SET",
+            "sanitize-dump-payload",
+            "no",
+        ]

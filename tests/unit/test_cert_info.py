@@ -14,9 +14,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.unit.role_code import REPO, F
 
-_SPEC = importlib.util.spec_from_file_location(
-    "redis_cert_info", REPO / "roles/redis_server/lookup_plugins/redis_cert_info.py"
-)
+_SPEC = importlib.util.spec_from_file_location("redis_cert_info", REPO / "plugins/lookup/redis_cert_info.py")
 L = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(L)
 NOW = datetime.datetime(2026, 12, 6, tzinfo=datetime.UTC)

@@ -1,6 +1,6 @@
 """Issue 20, part 2: every input that can hurt the cluster is refused before any host changes, with
 a message naming the variable and the fix. One test per rule, with inputs that pass and that fail;
-the rules live once in roles/redis_server/filter_plugins/redis_server.py and the roles' filters."""
+the rules live once in plugins/filter/redis_server.py and the roles' filters."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ HOSTS = ["redis-1", "redis-2", "redis-3"]
 
 def _load(role: str, name: str):
     spec = importlib.util.spec_from_file_location(
-        f"{name}_under_test", REPO / "roles" / role / "filter_plugins" / f"{name}.py"
+        f"{name}_under_test", REPO / "plugins" / "filter" / f"{name}.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -276,7 +276,7 @@ def test_the_scheduled_run_pins_the_host_keys_read_by_ansible():
 
     loader = importlib.machinery.SourceFileLoader(
         "redis_compliance_filters_under_test",
-        str(REPO / "roles" / "redis_compliance" / "filter_plugins" / "redis_compliance.py"),
+        str(REPO / "plugins" / "filter" / "redis_compliance.py"),
     )
     C = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
     loader.exec_module(C)

@@ -11,10 +11,10 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import add_all_plugin_dirs
 from ansible.template import Templar, trust_as_template
 
 from checks.cli import main
+from checks.collection import plugins_ready
 from checks.inventory import load_inventory
 from checks.monitoring import prometheus_config
 
@@ -24,7 +24,7 @@ ROLE = REPO / "roles" / "redis_exporter"
 
 def _load_filters():
     spec = importlib.util.spec_from_file_location(
-        "exporter_filters_under_test", ROLE / "filter_plugins" / "redis_exporter.py"
+        "exporter_filters_under_test", ROLE.parents[1] / "plugins" / "filter" / "redis_exporter.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -250,7 +250,7 @@ LAB_HOST = "10.213.7.11"
 def render(template: str, **overrides) -> str:
     """A template of the role with its defaults, as the template action renders it (trim_blocks on,
     the role's filter plugins loaded)."""
-    add_all_plugin_dirs(str(ROLE))
+    plugins_ready()
     defaults = {**_yaml("defaults/main.yml"), **_yaml("vars/main.yml")}
     variables = {
         **{k: trust_as_template(v) if isinstance(v, str) else v for k, v in defaults.items()},

@@ -1,4 +1,4 @@
-"""The role's module helpers (module_utils/redis_ops.py): config parsing, masking, redis-cli argv.
+"""The role's module helpers (plugins/module_utils/redis_ops.py): config parsing, masking, redis-cli argv.
 
 No server: RedisCli.call is only run against a missing binary and small fake redis-cli scripts.
 """

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import add_all_plugin_dirs
 from ansible.template import Templar, trust_as_template
+
+from checks.collection import plugins_ready
 
 from .role_code import REPO, SENTINEL_RENDERED, SENTINEL_ROLE, SF, F, sentinel_baseline
 
@@ -90,8 +91,7 @@ def test_the_lab_no_longer_routes_sentinel_through_the_server_table():
 
 
 def render(template: str, **extra) -> str:
-    add_all_plugin_dirs(str(SENTINEL_ROLE))
-    add_all_plugin_dirs(str(REPO / "roles" / "redis_server"))
+    plugins_ready()
     role_vars = yaml.safe_load((SENTINEL_ROLE / "vars" / "main.yml").read_text())
     variables = {
         "ansible_managed": "Ansible managed",
@@ -161,12 +161,13 @@ def test_every_sentinel_host_runs_the_firewall_tasks_with_validation():
     assert rules["validate"] == "nft -c -f %s"
     # The sentinel's own files task writes them (when the firewall is on), and firewall.yml alone.
     sentinel = yaml.safe_load((SENTINEL_ROLE / "tasks" / "sentinel.yml").read_text())
-    written = next(t for t in sentinel if "redis_files" in t)
+    written = next(t for t in sentinel if "redisops.kit.redis_files" in t)
     assert (
-        "__redis_sentinel_fw_file_list if redis_sentinel_firewall | bool" in written["redis_files"]["files"]
+        "__redis_sentinel_fw_file_list if redis_sentinel_firewall | bool"
+        in written["redisops.kit.redis_files"]["files"]
     )
     alone = yaml.safe_load((SENTINEL_ROLE / "tasks" / "firewall.yml").read_text())
-    assert alone[0]["redis_files"]["files"] == "{{ __redis_sentinel_fw_file_list }}"
+    assert alone[0]["redisops.kit.redis_files"]["files"] == "{{ __redis_sentinel_fw_file_list }}"
     assert alone[-1]["when"] == "__redis_sentinel_fw_load_due | bool"
     for probe in (yaml.safe_load((SENTINEL_ROLE / "tasks" / "install.yml").read_text())[0], alone[1]):
         assert "nft list table inet {{ __redis_sentinel_fw_table }}" in probe["ansible.builtin.raw"]

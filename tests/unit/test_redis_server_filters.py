@@ -1,4 +1,4 @@
-"""The redis_server role's pure logic (filter_plugins/redis_server.py): no server, no network, no root."""
+"""The redis_server role's pure logic (plugins/filter/redis_server.py): no server, no network, no root."""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ import hashlib
 import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import add_all_plugin_dirs
 from ansible.template import Templar, trust_as_template
+
+from checks.collection import plugins_ready
 
 from .role_code import MEMTOTAL_MB, OPS, PASSWORDS, ROLE, F, baseline
 
@@ -75,7 +76,7 @@ def _builtin_users_source() -> list:
 
 @functools.cache
 def _templar_ready() -> bool:
-    add_all_plugin_dirs(str(ROLE))  # the role's filter_plugins/, as Ansible adds them for a role
+    plugins_ready()  # the collection's filters (redisops.kit.*), as in a playbook
     return True
 
 

@@ -35,7 +35,7 @@ PLAYBOOK = """
         dest: "{{ out }}"
         content: >-
           {{ {'builtin': lookup('ansible.builtin.template', 'conf.j2'),
-              'kit': lookup('redis_template', 'conf.j2')} | to_json }}
+              'kit': lookup('redisops.kit.redis_template', 'conf.j2')} | to_json }}
         mode: "0600"
 """
 
@@ -49,7 +49,7 @@ def test_same_text_as_the_builtin_lookup(tmp_path: Path) -> None:
     out = tmp_path / "out.json"
     env = dict(
         os.environ,
-        ANSIBLE_LOOKUP_PLUGINS=str(REPO / "roles/redis_server/lookup_plugins"),
+        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
         ANSIBLE_CONFIG=str(tmp_path / "ansible.cfg"),
         ANSIBLE_LOCALHOST_WARNING="false",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="false",

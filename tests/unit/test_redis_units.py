@@ -6,9 +6,7 @@ import importlib.util
 
 from tests.unit.role_code import REPO
 
-_SPEC = importlib.util.spec_from_file_location(
-    "redis_units", REPO / "roles/redis_server/library/redis_units.py"
-)
+_SPEC = importlib.util.spec_from_file_location("redis_units", REPO / "plugins/modules/redis_units.py")
 U = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(U)
 

@@ -32,7 +32,9 @@ def _tasks_from_uses() -> set[tuple[str, str]]:
 
     uses = set()
     for path in PLAYBOOKS.rglob("*.yml"):
-        for name, tasks_from in re.findall(r"name: (redis_\w+)\n\s+tasks_from: (\S+)", path.read_text()):
+        for name, tasks_from in re.findall(
+            r"name: (?:redisops\.kit\.)?(redis_\w+)\n\s+tasks_from: (\S+)", path.read_text()
+        ):
             uses.add((name, tasks_from))
     return uses
 

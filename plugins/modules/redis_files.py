@@ -16,7 +16,7 @@ options:
       0755 for directories by default); an entry with state directory is a directory (no
       content); state skip is ignored (a file only some settings want). C(validate) is a
       command run on the new content before it replaces the file (C(%s) is its path), like
-      the template module's: a file it refuses is never written.
+      the template module's; a file it refuses is never written.
     type: list
     elements: dict
     required: true
@@ -29,7 +29,7 @@ import shlex
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_ops import metadata_differs, write_atomically
+from ansible_collections.redisops.kit.plugins.module_utils.redis_ops import metadata_differs, write_atomically
 
 FILE_SPEC = {
     "path": {"type": "path", "required": True},

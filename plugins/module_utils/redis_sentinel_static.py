@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ansible.module_utils.redis_ops import (
+from ansible_collections.redisops.kit.plugins.module_utils.redis_ops import (
     LISTEN_SPEC,
     MASK,
     RedisCli,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 @cache
 def _server_filters():
-    path = Path(__file__).resolve().parents[2] / "redis_server" / "filter_plugins" / "redis_server.py"
+    path = Path(__file__).resolve().with_name("redis_server.py")
     spec = importlib.util.spec_from_file_location("_redis_compliance_server_filters", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -14,7 +14,11 @@ options:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_ops import CONNECTION_SPEC, RedisCli, RedisCliError
+from ansible_collections.redisops.kit.plugins.module_utils.redis_ops import (
+    CONNECTION_SPEC,
+    RedisCli,
+    RedisCliError,
+)
 
 
 def main():

@@ -52,7 +52,7 @@ class SentinelVarError(ValueError):
 def _server_filters():
     """redis_server's filters, loaded by path (role filter plugins are not a package): the input
     rules shared by the roles (addresses, ports, secrets, booleans, users) live there once."""
-    path = Path(__file__).resolve().parents[2] / "redis_server" / "filter_plugins" / "redis_server.py"
+    path = Path(__file__).resolve().with_name("redis_server.py")
     spec = importlib.util.spec_from_file_location("_redis_sentinel_server_filters", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -30,7 +30,7 @@ ckquorum: {description: Group name -> the answer of SENTINEL CKQUORUM., type: di
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_ops import (
+from ansible_collections.redisops.kit.plugins.module_utils.redis_ops import (
     CONNECTION_SPEC,
     RedisCli,
     read_or_report,

@@ -34,7 +34,12 @@ import contextlib
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_ops import CONNECTION_SPEC, RedisCli, RedisCliError, parse_info
+from ansible_collections.redisops.kit.plugins.module_utils.redis_ops import (
+    CONNECTION_SPEC,
+    RedisCli,
+    RedisCliError,
+    parse_info,
+)
 
 
 def replication(cli: RedisCli) -> dict[str, str]:

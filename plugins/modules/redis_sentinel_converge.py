@@ -60,7 +60,7 @@ static:
 
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_ops import (
+from ansible_collections.redisops.kit.plugins.module_utils.redis_ops import (
     CONNECTION_SPEC,
     RedisCli,
     RedisCliError,
@@ -70,7 +70,10 @@ from ansible.module_utils.redis_ops import (
     parse_conf,
     sentinel_health,
 )
-from ansible.module_utils.redis_sentinel_static import STATIC_OPTIONS, static_settings
+from ansible_collections.redisops.kit.plugins.module_utils.redis_sentinel_static import (
+    STATIC_OPTIONS,
+    static_settings,
+)
 
 TIMERS = (("quorum", "quorum"), ("down_after_milliseconds", "down-after-milliseconds"),
           ("failover_timeout", "failover-timeout"), ("parallel_syncs", "parallel-syncs"))  # fmt: skip

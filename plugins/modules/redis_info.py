@@ -27,7 +27,12 @@ master_host: {description: Address of the primary this replica follows., type: s
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_ops import CONNECTION_SPEC, RedisCli, parse_info, read_or_report
+from ansible_collections.redisops.kit.plugins.module_utils.redis_ops import (
+    CONNECTION_SPEC,
+    RedisCli,
+    parse_info,
+    read_or_report,
+)
 
 FIELDS = (
     "role", "master_host", "master_port", "master_link_status", "connected_slaves",

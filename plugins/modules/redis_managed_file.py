@@ -64,7 +64,7 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_ops import (
+from ansible_collections.redisops.kit.plugins.module_utils.redis_ops import (
     CONNECTION_SPEC,
     LISTEN_SPEC,
     SECRET_KEYS,

@@ -9,14 +9,14 @@ short_description: Seed sentinel.conf once and keep its static settings right
 description:
   - Sentinel rewrites its own config file (its myid, epochs, known replicas and sentinels,
     the current primary). With C(phase=seed) the file is written only when it does not exist.
-  - With C(phase=static) only the settings Ansible owns are compared: process, network, TLS
-    and Sentinel's announce, hostname, peer-credential and script options. Those Sentinel
+  - With C(phase=static) only the settings Ansible owns are compared (process, network, TLS
+    and Sentinel's announce, hostname, peer-credential and script options). Those Sentinel
     can change at runtime are applied with SENTINEL CONFIG SET; others are written into the
     file (Sentinel's own lines are kept as they are) and C(restart_required) is returned.
   - The running sentinel is compared too (SENTINEL CONFIG GET for what it changes live, and
-    the sockets it listens on with C(listen)): a SENTINEL CONFIG SET by hand is undone like a
+    the sockets it listens on with C(listen)); a SENTINEL CONFIG SET by hand is undone like a
     changed file and returned as C(drift); wrong sockets ask for a restart.
-  - Monitors, timers and ACL users are not compared here: redis_sentinel_converge applies
+  - Monitors, timers and ACL users are not compared here; redis_sentinel_converge applies
     them at runtime, against what the sentinel answers.
 options:
   path: {description: sentinel.conf on the host., type: path, required: true}
@@ -50,8 +50,12 @@ drift:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.redis_ops import CONNECTION_SPEC
-from ansible.module_utils.redis_sentinel_static import STATIC_OPTIONS, seed, static_settings
+from ansible_collections.redisops.kit.plugins.module_utils.redis_ops import CONNECTION_SPEC
+from ansible_collections.redisops.kit.plugins.module_utils.redis_sentinel_static import (
+    STATIC_OPTIONS,
+    seed,
+    static_settings,
+)
 
 
 def main():
