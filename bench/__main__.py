@@ -110,8 +110,8 @@ def bench_deploy(runs: int) -> list[tuple]:
 def bench_rolling(runs: int) -> list[tuple]:
     """Needs a deployed lab. Each run restarts every sentinel and server once under a write load."""
     sys.path.insert(0, str(REPO))
-    from checks.lab import plan as P
-    from checks.workload import SetWriter
+    from redisops.lab import plan as P
+    from redisops.workload import SetWriter
 
     paths = P.LabPaths(P.state_dir_from_env())
     lab = P.plan_from_state(P.load_state(paths))
@@ -151,7 +151,7 @@ def bench_rolling(runs: int) -> list[tuple]:
 def bench_throughput(rounds: int) -> list[tuple]:
     """Needs a deployed lab (runs after bench_deploy, or on one left up by 'make demo')."""
     sys.path.insert(0, str(REPO))
-    from checks.lab import plan as P
+    from redisops.lab import plan as P
 
     flavor = P.lab_flavor(P.load_state(P.LabPaths(P.state_dir_from_env())))
     script = (REPO / "bench" / "throughput.sh").read_text()

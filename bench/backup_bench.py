@@ -26,9 +26,9 @@ from pathlib import Path
 
 import redis
 
-from checks.backup import store as S
-from checks.backup import take
-from checks.backup.scratch import scratch_restore
+from redisops.backup import store as S
+from redisops.backup import take
+from redisops.backup.scratch import scratch_restore
 
 REPO = Path(__file__).resolve().parents[1]
 SEND = REPO / "roles/redis_backup/files/redisops-backup-send"

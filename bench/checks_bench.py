@@ -74,7 +74,7 @@ def local_servers(count: int, keys: int):
 
 def _targets(ports: list[int]):
     sys.path.insert(0, str(REPO))
-    from checks.inventory import Endpoint, Targets
+    from redisops.inventory import Endpoint, Targets
 
     return Targets(
         endpoints=[
@@ -87,9 +87,9 @@ def _targets(ports: list[int]):
 
 
 def one_run(ports: list[int]) -> float:
-    from checks.engine import run_checks
-    from checks.gather import gather
-    from checks.settings import Thresholds
+    from redisops.engine import run_checks
+    from redisops.gather import gather
+    from redisops.settings import Thresholds
 
     started = time.monotonic()
     report = run_checks(gather(_targets(ports), Thresholds(), hosts=False))

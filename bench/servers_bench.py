@@ -90,7 +90,7 @@ def redis_benchmark(args: list[str]) -> dict[str, float]:
 def throughput(redisops: str, flavor: str, rounds: int, reference: int) -> tuple[str, dict]:
     """(server version, samples by (transport, test)) for the lab's primary, redis-1."""
     sys.path.insert(0, str(REPO))
-    from checks.lab import plan as P
+    from redisops.lab import plan as P
 
     paths = P.LabPaths(P.state_dir_from_env())
     lab = P.plan_from_state(P.load_state(paths))

@@ -7,7 +7,7 @@ Rendering here with plain Jinja2 (the template's ``#jinja2:`` delimiters, and An
 ``ansible_managed`` and ``comment`` as their defaults produce them) lets a unit test prove the
 committed copy is the template's output, without an Ansible run.
 
-Regenerate the committed copy with ``python -m checks.alerts > monitoring/redis-ops-kit.rules.yml``.
+Regenerate the committed copy with ``python -m redisops.alerts > monitoring/redis-ops-kit.rules.yml``.
 """
 
 from __future__ import annotations

@@ -76,8 +76,8 @@ def build_bundle(python: str, machine: str, out_dir: Path) -> Path:
             **quiet,
         )
         shutil.rmtree(work / "lib" / "bin", ignore_errors=True)
-        # The report templates live beside the package, as in the repository.
-        shutil.copytree(REPO / "templates", work / "lib" / "templates")
+        # The lab is control-node tooling: it does not go to monitoring or backup hosts.
+        shutil.rmtree(work / "lib" / "redisops" / "lab")
         partial = work / target.name
         with tarfile.open(partial, "w:gz") as tar:
             tar.add(work / "lib", arcname="lib")

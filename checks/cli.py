@@ -12,7 +12,15 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from checks.lab import plan as P
+from redisops.collection import CollectionMissing
+
+try:  # control-node tooling: the bundle for monitoring and backup hosts leaves the lab out
+    from redisops.lab import plan as P
+
+    _LAB_ERRORS: tuple[type[Exception], ...] = (P.LabError,)
+except ImportError:
+    P = None
+    _LAB_ERRORS = ()
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -44,7 +52,7 @@ def _lab_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_parser(sub: argparse._SubParsersAction) -> None:
-    from checks.report import FORMATS
+    from redisops.report import FORMATS
 
     check = sub.add_parser(
         "check",
@@ -138,7 +146,7 @@ def _drill_parser(sub: argparse._SubParsersAction) -> None:
         "replica-loss",
         "loop",
         "poweroff-primary",
-    )  # the names of checks.drills.failover.SCENARIOS (a test keeps them equal): not imported here,
+    )  # the names of redisops.drills.failover.SCENARIOS (a test keeps them equal): not imported here,
     # so that other commands do not load redis-py
     drill = sub.add_parser("drill", help="run real faults against the deployed cluster, measured")
     kinds = drill.add_subparsers(dest="drill_command", required=True)
@@ -176,13 +184,26 @@ def _drill_parser(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
 
 
+def version() -> str:
+    """The installed distribution's version (the collection's galaxy.yml carries the same)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("redis-ops-kit")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="redisops", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    _lab_parser(sub)
+    if P is not None:
+        _lab_parser(sub)
     _check_parser(sub)
     _drill_parser(sub)
-    from checks.backup.cli import add_parser as _backup_parser
+    from redisops.backup.cli import add_parser as _backup_parser
 
     _backup_parser(sub)
     monitoring = sub.add_parser("monitoring", help="Prometheus scrape targets of the kit's exporters")
@@ -226,7 +247,7 @@ def _print_status(rows: list[dict]) -> None:
 
 
 def run_lab(args: argparse.Namespace) -> int:
-    from checks.lab.lab import Lab
+    from redisops.lab.lab import Lab
 
     lab = Lab.from_env()
     if args.lab_command in ("status", "ssh", "down"):
@@ -272,27 +293,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bundle":
             from pathlib import Path
 
-            from checks.bundle import build_bundle
+            from redisops.bundle import build_bundle
 
             print(build_bundle(args.python, args.machine, Path(args.dir)))
             return EXIT_OK
         if args.command == "backup":
-            from checks.backup.cli import main as run_backup
+            from redisops.backup.cli import main as run_backup
 
             return run_backup(args)
         if args.command == "drill":
-            from checks.drills.run import run_drill
+            from redisops.drills.run import run_drill
 
             return run_drill(args)
         if args.command == "check":
-            from checks.run import run_check
+            from redisops.run import run_check
 
             return run_check(args)
         if args.command == "monitoring":
             from pathlib import Path
 
-            from checks.inventory import InventoryError
-            from checks.monitoring import scrape_plan, write_targets
+            from redisops.inventory import InventoryError
+            from redisops.monitoring import scrape_plan, write_targets
 
             try:
                 found, web = scrape_plan(args.inventory, args.vault_password_file)
@@ -311,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_USAGE
             print(json.dumps({job: len(items) for job, items in found.items()}))
             return EXIT_OK
-    except P.LabError as exc:
+    except (*_LAB_ERRORS, CollectionMissing) as exc:
         print(f"redisops: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except subprocess.CalledProcessError as exc:

@@ -10,11 +10,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from checks import rules  # noqa: F401 - importing registers every check
-from checks.facts import ClusterFacts, server_of
-from checks.model import ERROR, FAIL, PASS, REGISTRY, SKIPPED, WAIVED, Check, Fail, Result, Severity, Skip
-from checks.settings import Context, Thresholds
-from checks.waivers import Waiver, match_waiver
+from redisops import rules  # noqa: F401 - importing registers every check
+from redisops.facts import ClusterFacts, server_of
+from redisops.model import ERROR, FAIL, PASS, REGISTRY, SKIPPED, WAIVED, Check, Fail, Result, Severity, Skip
+from redisops.settings import Context, Thresholds
+from redisops.waivers import Waiver, match_waiver
 
 # The pseudo-checks a run reports when it could not read a target.
 UNREACHABLE = {

@@ -27,10 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from checks.facts import BackupFacts, ClusterFacts, HostFacts, RedisFacts, SentinelFacts
-from checks.inventory import Endpoint, HostSpec, Targets
-from checks.server import identify
-from checks.settings import Thresholds
+from redisops.facts import BackupFacts, ClusterFacts, HostFacts, RedisFacts, SentinelFacts
+from redisops.inventory import Endpoint, HostSpec, Targets
+from redisops.server import identify
+from redisops.settings import Thresholds
 
 # The reader as the redis_server role installs it, and what a run without host access needs to
 # run it: the key of an account whose only command is the reader.
@@ -340,7 +340,7 @@ _READ_TEXTFILE = (
 
 def gather_backup_host(spec: HostSpec) -> BackupFacts:
 
-    from checks.backup.store import parse_metrics
+    from redisops.backup.store import parse_metrics
 
     textfile = spec.expected.get("textfile", "")
     facts = BackupFacts(target=spec.target, address=spec.address, textfile=textfile)

@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from checks.collection import collection_root, plugins_ready
+from redisops.collection import collection_root, plugins_ready
 
 
 class InventoryError(Exception):

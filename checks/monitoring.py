@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from checks.inventory import InventoryError, _role_filters, exporter_plan, load_inventory
+from redisops.inventory import InventoryError, _role_filters, exporter_plan, load_inventory
 
 JOBS = ("redis", "redis_sentinel", "node")
 

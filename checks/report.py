@@ -6,17 +6,16 @@ Every reporter is a pure function of the report (and the registry, for docs); no
 from __future__ import annotations
 
 import html
+import importlib.resources
 import json
 import time
 from collections import defaultdict
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from checks.engine import UNREACHABLE, Report
-from checks.model import ERROR, FAIL, PASS, REGISTRY, SKIPPED, WAIVED, Result, Severity
-from checks.server import Server
+from redisops.engine import UNREACHABLE, Report
+from redisops.model import ERROR, FAIL, PASS, REGISTRY, SKIPPED, WAIVED, Result, Severity
+from redisops.server import Server
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 FORMATS = ("text", "json", "junit", "prometheus", "html")
 _ORDER = {ERROR: 0, FAIL: 1, WAIVED: 2, SKIPPED: 3, PASS: 4}
 
@@ -209,7 +208,8 @@ def _jinja():
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        # Package data (templates/ in the repository), found the same way in a wheel and a checkout.
+        loader=jinja2.FileSystemLoader(str(importlib.resources.files("redisops.templates"))),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html"), default=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -60,12 +60,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from checks.backup import store as S
-    from checks.inventory import InventoryError
+    from redisops.backup import store as S
+    from redisops.inventory import InventoryError
 
     try:
         if args.backup_command == "config":
-            from checks.backup.config import config_from_inventory, flavors, sources_by_host, write_config
+            from redisops.backup.config import config_from_inventory, flavors, sources_by_host, write_config
 
             config = config_from_inventory(args.inventory, args.vault_password_file, args.tls_dir)
             write_config(config, Path(args.output))
@@ -85,8 +85,8 @@ def main(args: argparse.Namespace) -> int:
         if args.group is not None:
             S.check_group(args.group)  # before it reaches a path
         if args.backup_command == "run":
-            from checks.backup import take
-            from checks.backup.config import read_config
+            from redisops.backup import take
+            from redisops.backup.config import read_config
 
             opts = take.Options(
                 store=store, hourly=args.hourly, daily=args.daily, ssh_key=args.ssh_key,
@@ -110,7 +110,7 @@ def main(args: argparse.Namespace) -> int:
                     print(f"{r['group']}: FAILED: {r['error']}", file=sys.stderr)
             return EXIT_OK if all(r["ok"] for r in results) else EXIT_FAIL
         if args.backup_command == "scratch":
-            from checks.backup.scratch import scratch_restore
+            from redisops.backup.scratch import scratch_restore
 
             if not args.group:
                 raise S.BackupError("--group is needed to restore a backup")

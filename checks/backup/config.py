@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checks.backup.store import BackupError, program_for
-from checks.inventory import (
+from redisops.backup.store import BackupError, program_for
+from redisops.inventory import (
     _ANY_MEMORY_MB,
     InventoryError,
     _role_filters,

@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from checks.backup import store as S
-from checks.backup.digest import digest, expiry_sample, keys_under
-from checks.backup.store import BackupError
+from redisops.backup import store as S
+from redisops.backup.digest import digest, expiry_sample, keys_under
+from redisops.backup.store import BackupError
 
 
 def in_sample(key: bytes) -> bool:

@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.backup import store as S
-from checks.backup.store import BackupError
-from checks.server import identify
+from redisops.backup import store as S
+from redisops.backup.store import BackupError
+from redisops.server import identify
 
 
 @dataclass

@@ -22,9 +22,9 @@ from collections.abc import Callable
 
 import redis
 
-from checks.drills.failover import DrillAborted, agreed_primary, remove_keys
-from checks.drills.observe import Hosts
-from checks.drills.targets import DrillTargets
+from redisops.drills.failover import DrillAborted, agreed_primary, remove_keys
+from redisops.drills.observe import Hosts
+from redisops.drills.targets import DrillTargets
 
 
 def seed(conn: redis.Redis, prefix: str, keys: int) -> int:
@@ -60,10 +60,10 @@ def restore_command(t: DrillTargets, ident: str, pattern: str, alter_one_key: bo
     """The shell line that verifies a restore on the backup host: ``backup scratch`` as the backup
     user in a transient systemd sandbox (no network, writes only to its scratch directory under
     the backup's state directory, the backup copied in, not linked)."""
-    from checks.backup.scratch import sandbox_command
+    from redisops.backup.scratch import sandbox_command
 
     scratch_dir = f"{t.backup_state_dir}/scratch"
-    command = ["/usr/bin/python3", "-m", "checks.cli", "backup", "scratch", "--store", t.backup_store_dir,
+    command = ["/usr/bin/python3", "-m", "redisops.cli", "backup", "scratch", "--store", t.backup_store_dir,
                "--group", t.group, "--id", ident, "--pattern", pattern, "--work-dir", scratch_dir, "--copy",
                *(["--alter-one-key"] if alter_one_key else [])]  # fmt: skip
     env = {"PYTHONPATH": t.backup_runtime, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -74,8 +74,8 @@ def backup_drill(
     t: DrillTargets, keys: int, say: Callable[[str], None], alter_one_key: bool = False,
     clock: Callable[[], float] = time.time,
 ) -> dict:  # fmt: skip
-    from checks.backup.digest import digest
-    from checks.backup.scratch import sample_expiry
+    from redisops.backup.digest import digest
+    from redisops.backup.scratch import sample_expiry
 
     if not t.backup_hosts:
         raise DrillAborted("the inventory has no host in group redis_backup: set up backups first")
@@ -84,7 +84,7 @@ def backup_drill(
     store = shlex.quote(t.backup_store_dir)
     group = shlex.quote(t.group)
     runtime = shlex.quote(t.backup_runtime)
-    py = f"env PYTHONPATH={runtime} PYTHONDONTWRITEBYTECODE=1 python3 -m checks.cli backup"
+    py = f"env PYTHONPATH={runtime} PYTHONDONTWRITEBYTECODE=1 python3 -m redisops.cli backup"
     addr = agreed_primary(t)
     if not addr:
         raise DrillAborted(f"the sentinels do not agree on a primary of {t.group}: heal the group first")
@@ -191,6 +191,6 @@ def to_text(result: dict) -> str:
 
 
 def to_html(result: dict) -> str:
-    from checks.report import _jinja
+    from redisops.report import _jinja
 
     return _jinja().get_template("drill_backup.html.j2").render(r=result)

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import redis
 
-from checks.drills import history as H
-from checks.drills.observe import EventObserver, Hosts
-from checks.drills.targets import DrillTargets, Node
-from checks.drills.workload import Workload
-from checks.server import identify
+from redisops.drills import history as H
+from redisops.drills.observe import EventObserver, Hosts
+from redisops.drills.targets import DrillTargets, Node
+from redisops.drills.workload import Workload
+from redisops.server import identify
 
 REPO = Path(__file__).resolve().parents[2]
 WARMUP_S = 2.0
@@ -150,7 +150,7 @@ def healthy(t: DrillTargets) -> list[str]:
 def data_digest(t: DrillTargets, node: Node, pattern: str) -> str:
     """The content digest of the drill's keys: the backup drill's (type-aware, binary-safe,
     computed from the contents: DEBUG DIGEST is off)."""
-    from checks.backup.digest import digest
+    from redisops.backup.digest import digest
 
     client = redis.Redis(
         host=node.address, port=node.port, socket_timeout=10, socket_connect_timeout=3.0,
@@ -535,12 +535,12 @@ def _criterion(name: str, passed: bool, measured, limit, unit: str) -> dict:
 def high_findings(t: DrillTargets) -> list[str]:
     """The compliance checks' findings at high or critical (waivers applied): a drill on a
     group that is already wrong would measure the wrong thing."""
-    from checks.engine import run_checks
-    from checks.gather import gather
-    from checks.inventory import from_inventory
-    from checks.model import Severity
-    from checks.settings import thresholds
-    from checks.waivers import parse_waivers
+    from redisops.engine import run_checks
+    from redisops.gather import gather
+    from redisops.inventory import from_inventory
+    from redisops.model import Severity
+    from redisops.settings import thresholds
+    from redisops.waivers import parse_waivers
 
     targets = from_inventory(t.inventory)
     limits = thresholds(targets.thresholds)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from checks.drills.targets import DrillTargets, Node
+from redisops.drills.targets import DrillTargets, Node
 
 
 class EventObserver:

@@ -38,8 +38,8 @@ def say(line: str) -> None:
 
 def _targets(args: argparse.Namespace):
     """The drill's targets from the inventory, or None after saying why not."""
-    from checks.drills.targets import drill_targets
-    from checks.inventory import InventoryError
+    from redisops.drills.targets import drill_targets
+    from redisops.inventory import InventoryError
 
     try:
         return drill_targets(args.inventory, args.group, args.vault_password_file)
@@ -50,7 +50,7 @@ def _targets(args: argparse.Namespace):
 
 def _not_allowed(targets, args: argparse.Namespace, why: str) -> bool:
     """A drill the inventory does not allow, without --confirm naming its group: say so, and why."""
-    from checks.drills.targets import drill_refusal
+    from redisops.drills.targets import drill_refusal
 
     if getattr(args, "yes", False):
         reason = f"--yes is gone: pass --confirm {targets.group}, the Sentinel group being drilled"
@@ -65,8 +65,8 @@ def _not_allowed(targets, args: argparse.Namespace, why: str) -> bool:
 def run_backup_drill(args: argparse.Namespace) -> int:
     import json
 
-    from checks.drills import backup as B
-    from checks.drills.failover import DrillAborted
+    from redisops.drills import backup as B
+    from redisops.drills.failover import DrillAborted
 
     targets = _targets(args)
     if targets is None:
@@ -94,8 +94,8 @@ def run_backup_drill(args: argparse.Namespace) -> int:
 def run_drill(args: argparse.Namespace) -> int:
     if args.drill_command == "backup":
         return run_backup_drill(args)
-    from checks.drills import report as R
-    from checks.drills.failover import SCENARIOS, DrillAborted, HealFailed, drill
+    from redisops.drills import report as R
+    from redisops.drills.failover import SCENARIOS, DrillAborted, HealFailed, drill
 
     targets = _targets(args)
     if targets is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from checks.inventory import (
+from redisops.inventory import (
     _ANY_MEMORY_MB,
     Inventory,
     InventoryError,

@@ -17,8 +17,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from checks.drills.history import Op
-from checks.drills.targets import DrillTargets
+from redisops.drills.history import Op
+from redisops.drills.targets import DrillTargets
 
 SOCKET_TIMEOUT = 1.0
 PACE = 0.01  # seconds between a worker's operations: a steady load, not a benchmark

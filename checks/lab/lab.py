@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.lab import plan as P
-from checks.lab import system as S
+from redisops.lab import plan as P
+from redisops.lab import system as S
 
 REQUIRED_TOOLS = {
     "systemd-nspawn": "systemd-container",

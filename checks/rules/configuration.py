@@ -8,9 +8,9 @@ leaves the files as they were: only a comparison with the live values finds it.
 
 from __future__ import annotations
 
-from checks.facts import RedisFacts, SentinelFacts
-from checks.model import Fail, Severity, Skip, check
-from checks.settings import Context
+from redisops.facts import RedisFacts, SentinelFacts
+from redisops.model import Fail, Severity, Skip, check
+from redisops.settings import Context
 
 
 def differing(expected: dict[str, str], live: dict[str, str]) -> list[str]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from checks.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary, server_of
-from checks.model import Fail, Severity, Skip, check
-from checks.server import REDIS, VALKEY, Server, loads_rdb, newest_known, rdb_format
-from checks.settings import Context
+from redisops.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary, server_of
+from redisops.model import Fail, Severity, Skip, check
+from redisops.server import REDIS, VALKEY, Server, loads_rdb, newest_known, rdb_format
+from redisops.settings import Context
 
 # Sentinel flags that mean an instance is not seen (SENTINEL MASTERS / REPLICAS / SENTINELS).
 _DOWN_FLAGS = ("s_down", "o_down", "disconnected")

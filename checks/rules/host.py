@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from checks.facts import HostFacts, as_float
-from checks.model import Fail, Severity, Skip, check
-from checks.settings import Context
+from redisops.facts import HostFacts, as_float
+from redisops.model import Fail, Severity, Skip, check
+from redisops.settings import Context
 
 _REDIS_PROCESSES = ("redis-server", "redis-sentinel", "valkey-server", "valkey-sentinel")
 _DEFAULT_TCP_BACKLOG = 511  # Redis's and Sentinel's default

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from checks.facts import RedisFacts, key_label
-from checks.model import Fail, Severity, Skip, check
-from checks.settings import Context
+from redisops.facts import RedisFacts, key_label
+from redisops.model import Fail, Severity, Skip, check
+from redisops.settings import Context
 
 EXAMPLES = 3
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from checks.facts import RedisFacts, as_float
-from checks.model import Fail, Severity, Skip, check
-from checks.settings import Context
+from redisops.facts import RedisFacts, as_float
+from redisops.model import Fail, Severity, Skip, check
+from redisops.settings import Context
 
 
 @check(

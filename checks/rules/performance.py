@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from checks.facts import RedisFacts, as_float, key_label, server_of
-from checks.model import Fail, Severity, Skip, check
-from checks.server import REDIS, VALKEY
-from checks.settings import Context
+from redisops.facts import RedisFacts, as_float, key_label, server_of
+from redisops.model import Fail, Severity, Skip, check
+from redisops.server import REDIS, VALKEY
+from redisops.settings import Context
 
 GB = 1024**3
 

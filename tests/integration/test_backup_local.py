@@ -18,9 +18,9 @@ import pytest
 import redis
 import yaml
 
-from checks.backup import store as S
-from checks.backup.digest import digest, expiry_sample, keys_under
-from checks.backup.take import receive, snapshot
+from redisops.backup import store as S
+from redisops.backup.digest import digest, expiry_sample, keys_under
+from redisops.backup.take import receive, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 SEND = REPO / "roles/redis_backup/files/redisops-backup-send"
@@ -156,7 +156,7 @@ def test_the_send_command_refuses_anything_else(tmp_path):
 
 def test_the_scratch_restore_reads_back_what_the_source_holds(pair, tmp_path):
     """What the backup drill does on the backup host, here on one machine."""
-    from checks.backup.scratch import sample_expiry, scratch_restore
+    from redisops.backup.scratch import sample_expiry, scratch_restore
 
     primary, _, rport, _ = pair
     backup = redis.Redis(port=rport, username="backup", password=BACKUP, decode_responses=True)
@@ -198,7 +198,7 @@ def test_the_scratch_restore_reads_back_what_the_source_holds(pair, tmp_path):
 )
 def test_the_scratch_restore_runs_no_program_a_manifest_names(tmp_path, monkeypatch, server):
     """A manifest is data from a host: its server picks redis-server or valkey-server, nothing else."""
-    from checks.backup import scratch
+    from redisops.backup import scratch
 
     folder = tmp_path / "store" / "g"
     folder.mkdir(parents=True)
@@ -214,7 +214,7 @@ def test_the_scratch_restore_runs_no_program_a_manifest_names(tmp_path, monkeypa
 
 @pytest.mark.parametrize("group", ["../g", "g/../../etc", "", ".hidden", "g g", "g;rm", "a" * 65])
 def test_a_group_that_is_no_sentinel_group_name_never_reaches_a_path(tmp_path, group):
-    from checks.backup.scratch import scratch_restore
+    from redisops.backup.scratch import scratch_restore
 
     (tmp_path / "store").mkdir()
     with pytest.raises(S.BackupError, match=r"--group .* is not a Sentinel group name"):

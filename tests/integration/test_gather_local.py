@@ -14,12 +14,12 @@ import pytest
 import redis
 import yaml
 
-from checks.engine import run_checks
-from checks.facts import ClusterFacts
-from checks.gather import gather_redis
-from checks.inventory import Endpoint
-from checks.model import ERROR
-from checks.settings import Thresholds
+from redisops.engine import run_checks
+from redisops.facts import ClusterFacts
+from redisops.gather import gather_redis
+from redisops.inventory import Endpoint
+from redisops.model import ERROR
+from redisops.settings import Thresholds
 
 REPO = Path(__file__).resolve().parents[2]
 MASTERAUTH = "replication-secret-0123456789abcdef"

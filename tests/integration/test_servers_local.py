@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 import redis
 
-from checks.engine import run_checks
-from checks.facts import ClusterFacts
-from checks.gather import gather_redis
-from checks.inventory import Endpoint
-from checks.model import FAIL, Severity
-from checks.server import Server, loads_rdb, rdb_format
-from checks.settings import Thresholds
+from redisops.engine import run_checks
+from redisops.facts import ClusterFacts
+from redisops.gather import gather_redis
+from redisops.inventory import Endpoint
+from redisops.model import FAIL, Severity
+from redisops.server import Server, loads_rdb, rdb_format
+from redisops.settings import Thresholds
 
 BINARIES = {
     "redis": shutil.which("redis-server"),

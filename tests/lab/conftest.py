@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.lab import plan as P
+from redisops.lab import plan as P
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

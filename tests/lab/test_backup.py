@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from checks.backup.digest import digest, expiry_sample, keys_under
+from redisops.backup.digest import digest, expiry_sample, keys_under
 
 from .conftest import SERVER, assert_unchanged, lab_ssh, playbook_failure, recap, run_playbook
 from .test_compliance import PROM_LINE, report_of, roles
@@ -22,7 +22,7 @@ from .test_redis_server import client
 BACKUP_HOST = "backup-1"
 STORE_DIR = "/var/lib/redisops-backup/store"
 STORE = f"{STORE_DIR}/redis-main"
-PYTHON = "PYTHONPATH=/opt/redisops-kit/current/lib python3 -m checks.cli"
+PYTHON = "PYTHONPATH=/opt/redisops-kit/current/lib python3 -m redisops.cli"
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import warnings
 
 import pytest
 
-from checks.backup.scratch import sandbox_command
-from checks.lab import plan as P
+from redisops.backup.scratch import sandbox_command
+from redisops.lab import plan as P
 
 from .conftest import INVENTORY, lab_ssh, playbook_failure, run_playbook
 from .test_redis_sentinel import healthy, wait_for

@@ -125,7 +125,7 @@ def test_kernel_settings_belong_to_the_machine(lab):
 
 
 def test_lab_up_again_changes_nothing(lab, lab_paths):
-    from checks.lab.lab import Lab
+    from redisops.lab.lab import Lab
 
     before = Lab(lab_paths, None).nspawn_pids()
     redisops("lab", "up")

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from checks.lab import plan as P
-from checks.lab import system as S
-from checks.lab.lab import Lab
+from redisops.lab import plan as P
+from redisops.lab import system as S
+from redisops.lab.lab import Lab
 
 from .conftest import lab_ssh, lab_status, redisops
 

@@ -18,8 +18,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from checks.lab import plan as P
-from checks.workload import SetWriter
+from redisops.lab import plan as P
+from redisops.workload import SetWriter
 
 from .conftest import (
     INVENTORY,

@@ -17,7 +17,7 @@ import testinfra
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from checks.lab import plan as P
+from redisops.lab import plan as P
 
 from .conftest import INVENTORY, SERVER, assert_unchanged, lab_ssh, playbook_failure, recap, run_playbook
 

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from jinja2 import meta
 
-from checks import alerts
-from checks.alerts import DEFAULTS, RULES_FILE, TEMPLATE, comment, render_rules, template_source
+from redisops import alerts
+from redisops.alerts import DEFAULTS, RULES_FILE, TEMPLATE, comment, render_rules, template_source
 from tests.promql_names import KNOWN_METRICS, metric_names
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,7 +83,7 @@ def test_promtool_unit_tests_fail_on_a_changed_threshold(tmp_path):
 def test_committed_rules_file_is_the_rendered_template():
     assert RULES_FILE.read_text() == render_rules(), (
         f"{RULES_FILE.relative_to(REPO)} is not the template's output with the defaults; regenerate it: "
-        "python -m checks.alerts > monitoring/redis-ops-kit.rules.yml"
+        "python -m redisops.alerts > monitoring/redis-ops-kit.rules.yml"
     )
 
 
@@ -234,7 +234,7 @@ def test_an_override_changes_the_rendered_expression():
 
 def test_render_refuses_an_unknown_variable_in_the_template(monkeypatch):
     # StrictUndefined: a variable the defaults lack fails loudly instead of rendering empty.
-    import checks.alerts as alerts
+    import redisops.alerts as alerts
 
     monkeypatch.setattr(alerts, "defaults", lambda: {})
     with pytest.raises(jinja2.UndefinedError):

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from checks.backup.store import metrics_text, parse_metrics
-from checks.engine import run_checks
-from checks.facts import BackupFacts, ClusterFacts
-from checks.model import ERROR, FAIL, PASS, SKIPPED
-from checks.run import threshold_overrides
-from checks.settings import thresholds
+from redisops.backup.store import metrics_text, parse_metrics
+from redisops.engine import run_checks
+from redisops.facts import BackupFacts, ClusterFacts
+from redisops.model import ERROR, FAIL, PASS, SKIPPED
+from redisops.run import threshold_overrides
+from redisops.settings import thresholds
 
 from .checks_fixtures import base_facts
 

@@ -11,7 +11,7 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
-from checks.backup import store as S
+from redisops.backup import store as S
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYS = yaml.safe_load((REPO / "playbooks" / "restore.yml").read_text())
@@ -71,7 +71,7 @@ def test_other_values_are_refused_naming_the_variable(variable, value):
 def test_the_backup_is_verified_as_the_backup_user():
     argv = _task("Verify the backup (size, SHA-256, redis-check-rdb)")["ansible.builtin.command"]["argv"]
     assert argv[:4] == ["runuser", "-u", "{{ redis_backup_user }}", "--"]
-    assert argv[4:7] == ["/usr/bin/python3", "-m", "checks.cli"]
+    assert argv[4:7] == ["/usr/bin/python3", "-m", "redisops.cli"]
 
 
 def test_the_restored_file_is_sanitized_as_it_loads_and_the_setting_put_back():

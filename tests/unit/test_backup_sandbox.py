@@ -9,10 +9,10 @@ import shlex
 
 import yaml
 
-from checks.backup import cli
-from checks.backup import scratch as S
-from checks.drills import backup as B
-from checks.drills.targets import DrillTargets, Node
+from redisops.backup import cli
+from redisops.backup import scratch as S
+from redisops.drills import backup as B
+from redisops.drills.targets import DrillTargets, Node
 
 from .role_code import REPO
 
@@ -80,7 +80,7 @@ def test_the_drill_verifies_the_restore_in_the_sandbox_on_a_copy():
     scratch = f"{t.backup_state_dir}/scratch"
     assert _properties(argv)["ReadWritePaths"] == scratch
     command = argv[argv.index("--") + 1 :]
-    assert command[:5] == ["/usr/bin/python3", "-m", "checks.cli", "backup", "scratch"]
+    assert command[:5] == ["/usr/bin/python3", "-m", "redisops.cli", "backup", "scratch"]
     # The scratch copy goes where the sandbox may write, copied (a hard link there would let the
     # loading server reach the stored file).
     assert command[command.index("--work-dir") + 1] == scratch

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from checks.backup import store as S
-from checks.backup.take import checker_for, choose_source, receive
+from redisops.backup import store as S
+from redisops.backup.take import checker_for, choose_source, receive
 
 PROM_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? -?[0-9.eE+-]+$')
 
@@ -232,7 +232,7 @@ def test_the_group_rule_is_the_sentinel_roles(name):
 
 
 def test_the_scratch_server_sanitizes_every_payload_and_listens_on_a_socket_only(tmp_path):
-    from checks.backup.scratch import scratch_config
+    from redisops.backup.scratch import scratch_config
 
     lines = scratch_config(tmp_path).splitlines()
     assert "sanitize-dump-payload yes" in lines
@@ -240,7 +240,7 @@ def test_the_scratch_server_sanitizes_every_payload_and_listens_on_a_socket_only
 
 
 def test_the_backup_hosts_packages_are_named_after_known_flavours_only():
-    from checks.backup.config import flavors
+    from redisops.backup.config import flavors
 
     def config(*names):
         return {

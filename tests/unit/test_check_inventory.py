@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from checks.inventory import InventoryError, from_inventory
+from redisops.inventory import InventoryError, from_inventory
 
 VAULT_PASSWORD = "vault-pass-for-the-test"
 ADMIN_PASSWORD = "A" * 32

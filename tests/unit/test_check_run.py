@@ -14,12 +14,12 @@ from xml.etree import ElementTree as ET
 import pytest
 from markupsafe import escape
 
-from checks import report as R
-from checks.cli import main
-from checks.engine import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, Report, run_checks
-from checks.facts import ClusterFacts, acl_users
-from checks.inventory import Endpoint, HostSpec, InventoryError, Targets, read_targets, write_targets
-from checks.model import (
+from redisops import report as R
+from redisops.cli import main
+from redisops.engine import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, Report, run_checks
+from redisops.facts import ClusterFacts, acl_users
+from redisops.inventory import Endpoint, HostSpec, InventoryError, Targets, read_targets, write_targets
+from redisops.model import (
     AREAS,
     ERROR,
     FAIL,
@@ -31,9 +31,9 @@ from checks.model import (
     Severity,
     check,
 )
-from checks.run import for_scheduled_host, keep_history, write_atomically
-from checks.settings import Thresholds, thresholds
-from checks.waivers import Waiver, WaiverError, match_waiver, parse_waivers
+from redisops.run import for_scheduled_host, keep_history, write_atomically
+from redisops.settings import Thresholds, thresholds
+from redisops.waivers import Waiver, WaiverError, match_waiver, parse_waivers
 
 from .checks_fixtures import apply_edits, base_facts, check_fixtures
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from checks import cli
+from redisops import cli
 
 
 def test_unknown_image_is_refused_with_the_choices(capsys):
@@ -34,7 +34,7 @@ def test_rebuild_refuses_a_host_the_lab_does_not_have(capsys, tmp_path, monkeypa
 
 
 def test_non_root_is_refused(capsys, monkeypatch):
-    from checks.lab import lab as L
+    from redisops.lab import lab as L
 
     monkeypatch.setattr(L.os, "geteuid", lambda: 1000)
     assert cli.main(["lab", "up"]) == cli.EXIT_USAGE
@@ -42,7 +42,7 @@ def test_non_root_is_refused(capsys, monkeypatch):
 
 
 def test_missing_tools_name_their_debian_package(monkeypatch, tmp_path):
-    from checks.lab import lab as L
+    from redisops.lab import lab as L
 
     monkeypatch.setattr(L.os, "geteuid", lambda: 0)
     monkeypatch.setattr(

@@ -8,10 +8,10 @@ from typing import ClassVar
 import pytest
 import redis
 
-from checks.drills import backup as B
-from checks.drills import failover as F
-from checks.drills.targets import DrillTargets, Node
-from checks.drills.workload import Keys
+from redisops.drills import backup as B
+from redisops.drills import failover as F
+from redisops.drills.targets import DrillTargets, Node
+from redisops.drills.workload import Keys
 
 R1, R2 = Node("r1", "192.0.2.11", 6379), Node("r2", "192.0.2.12", 6379)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks.drills.history import (
+from redisops.drills.history import (
     Op,
     counter_loss,
     error_window,
@@ -412,8 +412,8 @@ def test_nothing_detected_and_other_masters_ignored():
 
 
 def test_the_cli_offers_every_scenario_the_drill_knows():
-    from checks.cli import build_parser
-    from checks.drills.failover import SCENARIOS
+    from redisops.cli import build_parser
+    from redisops.drills.failover import SCENARIOS
 
     drill = next(
         a

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import redis
 
-from checks.drills.failover import SCENARIOS
-from checks.drills.targets import drill_refusal, drill_targets
-from checks.drills.workload import classify
-from checks.inventory import InventoryError
+from redisops.drills.failover import SCENARIOS
+from redisops.drills.targets import drill_refusal, drill_targets
+from redisops.drills.workload import classify
+from redisops.inventory import InventoryError
 
 from .test_check_inventory import HOSTS, _inventory
 
@@ -99,7 +99,7 @@ def test_a_confirmation_naming_another_group_is_refused_even_where_drills_are_al
 def test_the_cli_refuses_the_old_blanket_yes_and_names_the_group(capsys):
     from types import SimpleNamespace
 
-    from checks.drills.run import _not_allowed
+    from redisops.drills.run import _not_allowed
 
     targets = SimpleNamespace(group="redis-main", allowed_setting=True)
     args = SimpleNamespace(yes=True, confirm=None)
@@ -129,7 +129,7 @@ def test_every_scenario_says_what_it_does_and_what_it_may_lose():
 
 
 def test_the_sentinel_unit_comes_from_a_fixed_table():
-    from checks.drills.targets import sentinel_unit
+    from redisops.drills.targets import sentinel_unit
 
     assert sentinel_unit("redis") == "redis-sentinel@main.service"
     assert sentinel_unit("valkey") == "valkey-sentinel@main.service"

@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from checks.drills import report as D
+from redisops.drills import report as D
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from checks.drills import failover
-from checks.drills import report as D
-from checks.drills.targets import DrillTargets, Node
+from redisops.drills import failover
+from redisops.drills import report as D
+from redisops.drills.targets import DrillTargets, Node
 
 SERVERS = [Node("redis-1", "10.213.7.11", 6379), Node("redis-2", "10.213.7.12", 6379)]
 SENTINELS = [Node("redis-1", "10.213.7.11", 26379), Node("redis-2", "10.213.7.12", 26379)]

@@ -11,10 +11,10 @@ import json
 
 import pytest
 
-from checks.engine import run_checks
-from checks.facts import ClusterFacts, RedisFacts, SentinelFacts
-from checks.gather import HOST, NONE, SSH, apply_inspection, inspect_path, parse_inspection, ssh_command
-from checks.model import PASS, SKIPPED
+from redisops.engine import run_checks
+from redisops.facts import ClusterFacts, RedisFacts, SentinelFacts
+from redisops.gather import HOST, NONE, SSH, apply_inspection, inspect_path, parse_inspection, ssh_command
+from redisops.model import PASS, SKIPPED
 from tests.unit.role_code import REPO, SF, F
 
 READER_PATH = REPO / "roles" / "redis_server" / "files" / "redisops-inspect"
@@ -296,8 +296,8 @@ def test_the_scheduled_run_pins_the_host_keys_read_by_ansible():
 
 
 def test_the_cli_needs_pinned_host_keys_for_the_readers_key():
-    from checks.cli import build_parser
-    from checks.run import inspect_settings
+    from redisops.cli import build_parser
+    from redisops.run import inspect_settings
 
     parse = build_parser().parse_args
     assert inspect_settings(parse(["check"])) == {}

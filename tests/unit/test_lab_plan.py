@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.lab import plan as P
+from redisops.lab import plan as P
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[2]

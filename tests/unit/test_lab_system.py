@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from checks.lab import system as S
+from redisops.lab import system as S
 
 LAB = Path("/var/lib/redisops-lab/hosts")
 HOST_MOUNTINFO = (

@@ -171,7 +171,7 @@ def test_the_real_setpriv_reads_with_the_service_users_rights_only(tmp_path):
 
 def test_what_the_backups_write_is_what_the_root_step_accepts():
     """The root step's check of Prometheus text (its grep) accepts every line the backups write."""
-    from checks.backup.store import metrics_text
+    from redisops.backup.store import metrics_text
 
     script = exec_stop_post(render_unit("redis_backup", UNIT))
     (pattern,) = re.findall(r'grep -qvE "([^"]+)"', script)

@@ -13,10 +13,10 @@ from ansible.errors import AnsibleFilterError
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
-from checks.cli import main
-from checks.collection import plugins_ready
-from checks.inventory import load_inventory
-from checks.monitoring import prometheus_config
+from redisops.cli import main
+from redisops.collection import plugins_ready
+from redisops.inventory import load_inventory
+from redisops.monitoring import prometheus_config
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "redis_exporter"

@@ -14,7 +14,7 @@ import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
-from checks.collection import plugins_ready
+from redisops.collection import plugins_ready
 
 from .role_code import MEMTOTAL_MB, OPS, PASSWORDS, ROLE, F, baseline
 

@@ -15,12 +15,12 @@ import json
 import pytest
 from redis._parsers.helpers import parse_info
 
-from checks import report as R
-from checks.engine import run_checks
-from checks.facts import ClusterFacts, RedisFacts, SentinelFacts, server_of
-from checks.model import FAIL, PASS, SKIPPED, Severity
-from checks.server import REDIS, VALKEY, Server, identify, loads_rdb, rdb_format, version_tuple
-from checks.settings import thresholds
+from redisops import report as R
+from redisops.engine import run_checks
+from redisops.facts import ClusterFacts, RedisFacts, SentinelFacts, server_of
+from redisops.model import FAIL, PASS, SKIPPED, Severity
+from redisops.server import REDIS, VALKEY, Server, identify, loads_rdb, rdb_format, version_tuple
+from redisops.settings import thresholds
 
 from .checks_fixtures import apply_edits, base_facts
 
