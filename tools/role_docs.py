@@ -1,0 +1,277 @@
+"""Write each role's README.md from its meta/argument_specs.yml and meta/main.yml.
+
+    python tools/role_docs.py          write roles/*/README.md
+    python tools/role_docs.py --check  exit 1 and name each README that differs from its spec
+
+The spec is the one source: edit it and rerun this; tests/unit/test_role_docs.py fails while a
+README is stale. Options whose default is a Jinja expression carry it as the last description line
+"Default (computed): EXPR" (Ansible templates the spec itself, so it cannot hold {{ }}); the README
+shows it as {{ EXPR }} in the default column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+ROLES = Path(__file__).resolve().parents[1] / "roles"
+COLLECTION = "redisops.kit"
+COMPUTED = "Default (computed): "
+# Used only when a role marks no option no_log: true. Not "key": the roles' *_tls_key options are
+# paths on the control node, not secrets themselves.
+SECRET_NAME = re.compile(r"password|secret|passphrase|token")
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text()) if path.is_file() else {}
+
+
+def _lines(description) -> list[str]:
+    if description is None:
+        return []
+    return [description] if isinstance(description, str) else list(description)
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: pipes escaped, '<' kept from reading as HTML."""
+    return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;")
+
+
+def _code(text: str) -> str:
+    return f"`{_cell(text)}`"
+
+
+def _value(value) -> str:
+    """A default as YAML flow text; strings quoted only where YAML would misread them."""
+    if isinstance(value, str):
+        try:
+            plain = value != "" and value.strip() == value and yaml.safe_load(value) == value
+        except yaml.YAMLError:
+            plain = False
+        return value if plain and not value.startswith(("[", "{")) else json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {_value(item)}" for key, item in value.items()) + "}"
+    return str(value)
+
+
+def _sentence(text: str) -> str:
+    return text.rstrip(".") + "."
+
+
+def _type(spec: dict) -> str:
+    kind = spec.get("type", "str")
+    return f"{kind} of {spec['elements']}" if spec.get("elements") else kind
+
+
+def _default(spec: dict) -> str:
+    computed = [line for line in _lines(spec.get("description")) if line.startswith(COMPUTED)]
+    if computed:
+        return _code("{{ " + computed[-1].removeprefix(COMPUTED) + " }}")
+    if spec.get("required"):
+        return ""
+    return _code(_value(spec["default"])) if "default" in spec else ""
+
+
+def _secrets(options: dict) -> list[str]:
+    marked = [name for name, spec in options.items() if spec.get("no_log")]
+    return marked or [name for name in options if SECRET_NAME.search(name)]
+
+
+def _entry_rows(specs: dict) -> tuple[list[str], list[str]]:
+    """Table rows of the entry points (an entry and its twin without .yml, the same options, share
+    one) and the lists of options of those that take fewer than main."""
+    main = specs["main"].get("options", {})
+    rows, subsets, seen = [], [], set()
+    for entry, spec in specs.items():
+        if entry in seen:
+            continue
+        names = [entry]
+        twin = entry.removesuffix(".yml")
+        if entry.endswith(".yml") and twin in specs and specs[twin].get("options") == spec.get("options"):
+            names.append(twin)
+        seen.update(names)
+        options = spec.get("options", {})
+        if entry == "main":
+            taken = f"all {len(options)}"
+        elif options == main:
+            taken = "all"
+        else:
+            taken = f"{len(options)} (below)"
+            subsets.append(f"`{entry}` takes only: " + ", ".join(f"`{name}`" for name in options) + ".")
+        how = "the role itself" if entry == "main" else " or ".join(f"`tasks_from: {n}`" for n in names)
+        rows.append(f"| `{entry}` | {how} | {_cell(spec.get('short_description', ''))} | {taken} |")
+    return rows, subsets
+
+
+def render(role_dir: Path) -> str:
+    """The README.md of one role."""
+    role = role_dir.name
+    specs = _load(role_dir / "meta" / "argument_specs.yml")["argument_specs"]
+    galaxy = _load(role_dir / "meta" / "main.yml").get("galaxy_info", {})
+    main = specs["main"]
+    options = main.get("options", {})
+    secrets = _secrets(options)
+    fqcn = f"{COLLECTION}.{role}"
+
+    out = [f"# {role}", ""]
+    summary = galaxy.get("description") or main.get("short_description", "")
+    out += [f"`{fqcn}`: {_sentence(summary)}", ""] if summary else [f"`{fqcn}`", ""]
+    out += [
+        "<!-- Generated by tools/role_docs.py from meta/argument_specs.yml and meta/main.yml:",
+        "     edit those and run 'python tools/role_docs.py'. -->",
+        "",
+    ]
+    needs = []
+    if galaxy.get("min_ansible_version"):
+        needs.append(f"Requires ansible-core {galaxy['min_ansible_version']} or later.")
+    platforms = [
+        f"{platform['name']} {', '.join(str(v) for v in platform.get('versions') or [])}".strip()
+        for platform in galaxy.get("platforms") or []
+    ]
+    if platforms:
+        needs.append("Platforms: " + "; ".join(platforms) + ".")
+    if needs:
+        out += [" ".join(needs), ""]
+
+    out += ["## What it does", ""]
+    if main.get("short_description"):
+        out += [_sentence(main["short_description"]), ""]
+    for paragraph in _lines(main.get("description")):
+        out += [" ".join(paragraph.split()), ""]
+
+    out += [
+        "## Use",
+        "",
+        f"The role is part of the `{COLLECTION}` collection. In a play:",
+        "",
+        "```yaml",
+        f"- name: {main.get('short_description', role)}",
+        "  hosts: all  # the inventory group of the hosts this role manages",
+        "  roles:",
+        f"    - role: {fqcn}",
+        "```",
+        "",
+    ]
+    others = [entry for entry in specs if entry != "main" and entry.endswith(".yml")]
+    if others:
+        example = others[0]
+        out += [
+            "Another entry point runs with `include_role` (or `import_role`) and `tasks_from`:",
+            "",
+            "```yaml",
+            f"- name: {specs[example].get('short_description', example)}",
+            "  ansible.builtin.include_role:",
+            f"    name: {fqcn}",
+            f"    tasks_from: {example}",
+            "```",
+            "",
+        ]
+    out += [
+        "Ansible checks the variables against the entry point's argument spec before the role's first",
+        f"task. `ansible-doc -t role {fqcn}` shows the same options.",
+        "",
+        "## Entry points",
+        "",
+        "| Entry point | Run with | What it does | Options |",
+        "| --- | --- | --- | --- |",
+    ]
+    rows, subsets = _entry_rows(specs)
+    out += [*rows, ""]
+    for subset in subsets:
+        out += [subset, ""]
+
+    out += [
+        "## Options",
+        "",
+        "A default in `{{ }}` is computed: defaults/main.yml sets it with a Jinja expression (shown here",
+        "as one expression), evaluated for each host when the role runs.",
+        "Options marked required have no default: the inventory must set them."
+        if any(spec.get("required") for spec in options.values())
+        else "None of the options is required: each has a default.",
+        "",
+    ]
+    if secrets:
+        out += ["Options marked **secret** hold credentials: keep them in Ansible Vault (see below).", ""]
+    out += [
+        "| Option | Type | Default | Choices | Required | Description |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, spec in options.items():
+        choices = ", ".join(_code(_value(choice)) for choice in spec.get("choices") or [])
+        text = " ".join(line for line in _lines(spec.get("description")) if not line.startswith(COMPUTED))
+        option = f"`{name}`" + (" **secret**" if name in secrets else "")
+        required = "yes" if spec.get("required") else "no"
+        out.append(
+            f"| {option} | {_type(spec)} | {_default(spec)} | {choices} | {required} | {_cell(text)} |"
+        )
+    out.append("")
+
+    if secrets:
+        marked = any(options[name].get("no_log") for name in secrets)
+        out += [
+            "## Secrets",
+            "",
+            "These options hold credentials"
+            + (" (no_log: true in the spec)" if marked else "")
+            + ": "
+            + ", ".join(f"`{name}`" for name in secrets)
+            + ". Keep their values in Ansible Vault, never in plain inventory files, for example:",
+            "",
+            "```sh",
+            f"ansible-vault encrypt_string --name {secrets[0]}",
+            "```",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def readmes(roles: Path = ROLES) -> dict[Path, str]:
+    """README path -> the text it must have, for every role with an argument spec."""
+    return {
+        spec.parents[1] / "README.md": render(spec.parents[1])
+        for spec in sorted(roles.glob("*/meta/argument_specs.yml"))
+    }
+
+
+def stale(roles: Path = ROLES) -> list[Path]:
+    """The READMEs that are missing or differ from their spec."""
+    return [path for path, text in readmes(roles).items() if not path.is_file() or path.read_text() != text]
+
+
+def _shown(path: Path, roles: Path) -> str:
+    """A README's path as roles/NAME/README.md."""
+    return path.relative_to(roles.parent).as_posix()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if a README differs from its spec")
+    parser.add_argument(
+        "--roles", type=Path, default=ROLES, help="the roles directory (default: the repository's)"
+    )
+    args = parser.parse_args(argv)
+    if args.check:
+        outdated = stale(args.roles)
+        for path in outdated:
+            print(f"{_shown(path, args.roles)}: stale, run 'python tools/role_docs.py'", file=sys.stderr)
+        return 1 if outdated else 0
+    for path, text in readmes(args.roles).items():
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+            print(f"wrote {_shown(path, args.roles)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
