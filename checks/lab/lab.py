@@ -38,6 +38,15 @@ GUARD_TABLE = "redisops_lab_guard"
 MACHINE_LOCK = Path("/run/lock/redisops-lab.lock")
 
 
+def _passwd_entry(root: Path, user: str) -> tuple[int, int, str] | None:
+    """(uid, gid, home) of a user in the host's /etc/passwd."""
+    for line in (root / "etc/passwd").read_text().splitlines():
+        fields = line.split(":")
+        if len(fields) >= 6 and fields[0] == user:
+            return int(fields[2]), int(fields[3]), fields[5]
+    return None
+
+
 def log(message: str) -> None:
     print(f"lab: {message}", file=sys.stderr, flush=True)
 
@@ -204,6 +213,11 @@ class Lab:
             key.unlink()
         (root / "etc/machine-id").write_text("")
         (root / "etc/hostname").write_text("localhost\n")
+        # Real hosts are deployed as a user with sudo; one lab test connects like that.
+        S.run(["chroot", str(root), "useradd", "--create-home", "--shell", "/bin/bash", P.DEPLOY_USER])
+        sudoers = root / "etc/sudoers.d" / P.DEPLOY_USER
+        sudoers.write_text(f"{P.DEPLOY_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n")
+        sudoers.chmod(0o440)
         for deb in (root / "var/cache/apt/archives").glob("*.deb"):
             deb.unlink()
 
@@ -332,16 +346,26 @@ class Lab:
         if not (root / "etc/ssh/ssh_host_ed25519_key").exists():
             # -A with -f writes every missing host key type under that root.
             S.run(["ssh-keygen", "-A", "-f", str(root)])
-        ssh_dir = root / "root/.ssh"
-        ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # The lab's key is added, never written over: roles add keys of their own (the backup
-        # host's), and a host rebuilt on its old disk keeps them.
-        keys = ssh_dir / "authorized_keys"
         lab_key = self.paths.ssh_key.with_suffix(".pub").read_text().strip()
+        self._authorize(root / "root", lab_key, 0, 0)
+        deploy = _passwd_entry(root, P.DEPLOY_USER)
+        if deploy is None:
+            raise P.LabError(f"{host.name}: image lacks user {P.DEPLOY_USER}: 'redisops lab down', then up")
+        self._authorize(root / deploy[2].lstrip("/"), lab_key, deploy[0], deploy[1])
+
+    @staticmethod
+    def _authorize(home: Path, key: str, uid: int, gid: int) -> None:
+        """The lab's key is added, never written over: roles add keys of their own (the backup
+        host's), and a host rebuilt on its old disk keeps them."""
+        ssh_dir = home / ".ssh"
+        ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        keys = ssh_dir / "authorized_keys"
         lines = keys.read_text().splitlines() if keys.exists() else []
-        if lab_key not in lines:
-            keys.write_text("\n".join([*lines, lab_key]) + "\n")
+        if key not in lines:
+            keys.write_text("\n".join([*lines, key]) + "\n")
         keys.chmod(0o600)
+        for path in (ssh_dir, keys):
+            os.chown(path, uid, gid)
 
     def boot(self, host: P.HostPlan, root: Path) -> int:
         console = self.paths.host_dir(host.name) / "console.log"

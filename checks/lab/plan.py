@@ -33,11 +33,15 @@ HOST_PREFIX = "redis-"
 BACKUP_HOST = "backup-1"
 BACKUP_HOST_OCTET = 10
 # Bumped whenever the way an image is prepared changes, so cached images are rebuilt.
-IMAGE_RECIPE_VERSION = 1
+IMAGE_RECIPE_VERSION = 2
 
 
 class LabError(Exception):
     """A problem the operator can fix; the message says what and how."""
+
+
+# The non-root user a real deployment connects as (sudo without a password, the lab's SSH key).
+DEPLOY_USER = "deploy"
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ _COMMON_PACKAGES = (
     "logrotate",
     "prometheus-redis-exporter",
     "prometheus-node-exporter",
+    # Real hosts are reached as a user with sudo, not as root: the lab has one (DEPLOY_USER).
+    "sudo",
 )
 # Both servers on every image, so a host can run either and switch from one to the other.
 _REDIS_PACKAGES = ("redis-server", "redis-sentinel", "redis-tools")
