@@ -9,6 +9,7 @@ ansible-galaxy). Ansible's plugin loader is set up here, once, with that path.
 from __future__ import annotations
 
 import importlib
+import os
 from functools import cache
 from pathlib import Path
 
@@ -51,3 +52,15 @@ def collection_root() -> Path:
             "(or set ANSIBLE_COLLECTIONS_PATH to where it is)"
         ) from exc
     return Path(next(iter(package.__path__)))
+
+
+def ansible_env() -> dict[str, str]:
+    """The environment for an ansible-playbook run of the collection's playbooks (by FQCN): in a
+    checkout, its link comes first on the collections path, whatever ansible.cfg applies."""
+    env = dict(os.environ)
+    if _in_checkout() and CHECKOUT_COLLECTIONS.is_dir():
+        configured = env.get(
+            "ANSIBLE_COLLECTIONS_PATH", "~/.ansible/collections:/usr/share/ansible/collections"
+        )
+        env["ANSIBLE_COLLECTIONS_PATH"] = f"{CHECKOUT_COLLECTIONS}:{configured}"
+    return env

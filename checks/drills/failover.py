@@ -20,13 +20,13 @@ from pathlib import Path
 
 import redis
 
+from redisops.collection import NAME, NAMESPACE, ansible_env
 from redisops.drills import history as H
 from redisops.drills.observe import EventObserver, Hosts
 from redisops.drills.targets import DrillTargets, Node
 from redisops.drills.workload import Workload
 from redisops.server import identify
 
-REPO = Path(__file__).resolve().parents[2]
 WARMUP_S = 2.0
 COOLDOWN_S = 2.0
 
@@ -813,8 +813,8 @@ def _site_unchanged(t: DrillTargets) -> dict:
     proc = subprocess.run(
         # Check mode: whether the roles would change anything; the drill changes nothing here.
         [str(Path(sys.executable).parent / "ansible-playbook"), "--check", "-i", t.inventory,
-         "playbooks/site.yml"],
-        cwd=REPO, capture_output=True, text=True, check=False,
+         f"{NAMESPACE}.{NAME}.site"],
+        env=ansible_env(), capture_output=True, text=True, check=False,
     )  # fmt: skip
     changed = [
         line.split()[0] for line in proc.stdout.splitlines() if "changed=" in line and "changed=0" not in line
