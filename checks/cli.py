@@ -198,6 +198,11 @@ def version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="redisops", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument(
+        "--vault-secrets-stdin",
+        action="store_true",
+        help="read vault secrets from standard input (as the redisops.kit.redisops task passes them)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     if P is not None:
         _lab_parser(sub)
@@ -288,6 +293,14 @@ def run_lab(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.vault_secrets_stdin:
+            from redisops.inventory import InventoryError, add_vault_secrets
+
+            try:
+                add_vault_secrets(sys.stdin.read())
+            except InventoryError as exc:
+                print(f"redisops: error: {exc}", file=sys.stderr)
+                return EXIT_USAGE
         if args.command == "lab":
             return run_lab(args)
         if args.command == "bundle":

@@ -220,6 +220,21 @@ _SECRETS = (
 )
 
 
+# Vault secrets handed over by the playbook that runs redisops (plugins/action/redisops.py).
+_GIVEN_VAULT_SECRETS: list[tuple[str, bytes]] = []
+
+
+def add_vault_secrets(payload: str) -> None:
+    """Take the vault secrets of the calling ansible-playbook: JSON [{id, secret (base64)}]."""
+    import base64
+
+    try:
+        given = [(str(s["id"]), base64.b64decode(s["secret"])) for s in json.loads(payload or "[]")]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InventoryError(f"--vault-secrets-stdin: unreadable secrets on standard input ({exc})") from None
+    _GIVEN_VAULT_SECRETS.extend(given)
+
+
 def _load_ansible(inventory: str, vault_password_file: str | None):
     # Ansible prints its warnings through its own display; keep them on stderr.
     from ansible import constants as C
@@ -245,6 +260,9 @@ def _load_ansible(inventory: str, vault_password_file: str | None):
         auto_prompt=False,
         initialize_context=False,
     )
+    from ansible.parsing.vault import VaultSecret
+
+    secrets = [*((vid, VaultSecret(raw)) for vid, raw in _GIVEN_VAULT_SECRETS), *secrets]
     loader.set_vault_secrets(secrets)
     # Ansible's vault context is process-wide and set once; later reads add their secrets to it.
     current = VaultSecretsContext.current(optional=True)
