@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every package of the control node, pinned with its hashes; requirements/control.in says how
+# to regenerate it.
+LOCK := requirements/control.txt
 # Ansible, testinfra and the tests call the venv's tools by name.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -18,11 +21,13 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn ../../.. $@
 
-# Rebuilt only when the pinned dependencies change: a second 'make' does nothing.
-$(STAMP): pyproject.toml
+# Rebuilt only when the lock or the project's metadata change: a second 'make' does nothing.
+# pip, setuptools and wheel come from the lock too, and the kit is built with those
+# (--no-build-isolation), so nothing is installed that the lock has not hash-checked.
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[control,dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 demo: venv

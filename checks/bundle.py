@@ -1,9 +1,10 @@
 """A self-contained bundle of the check runtime for a host without PyPI access.
 
 Built on the control node with its pip, for the target's Python version and machine:
-the kit's wheel and its base dependencies (redis-py, Jinja2, PyYAML) installed into one
-directory and packed as a tarball named by the hash of the sources, so an unchanged kit
-is neither rebuilt nor copied again (the redis_compliance role relies on that).
+the kit's wheel and its base dependencies (redis-py, Jinja2, PyYAML), exactly as
+requirements/hosts.txt locks them, installed into one directory and packed as a tarball
+named by the hash of the sources and that lock, so an unchanged kit is neither rebuilt nor
+copied again (the redis_compliance role relies on that).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The base dependencies pinned with their hashes, for every Python and machine a host may have.
+HOSTS_LOCK = Path("requirements") / "hosts.txt"
 
 
 def source_digest(root: Path = REPO) -> str:
     digest = hashlib.sha256()
     files = [
         root / "pyproject.toml",
+        root / HOSTS_LOCK,
         *sorted((root / "checks").rglob("*.py")),
         *sorted((root / "templates").rglob("*")),
     ]
@@ -49,32 +53,29 @@ def build_bundle(python: str, machine: str, out_dir: Path) -> Path:
         quiet = {"check": True, "capture_output": True, "text": True}
         subprocess.run([*pip, "wheel", "--no-deps", "--wheel-dir", str(work / "wheels"), str(REPO)], **quiet)
         wheel = next((work / "wheels").glob("*.whl"))
-        subprocess.run(
-            [
-                *pip,
-                "install",
-                "--target",
-                str(work / "lib"),
-                "--only-binary=:all:",
-                "--implementation",
-                "cp",
-                "--python-version",
-                python,
-                "--platform",
-                f"manylinux2014_{machine}",
-                "--platform",
-                f"manylinux_2_17_{machine}",
-                "--platform",
-                f"manylinux_2_28_{machine}",
-                "--no-compile",
-                str(wheel),
-                # pip judges dependencies' environment markers by the Python running it, not
-                # the target's: redis-py needs async-timeout below Python 3.11.3 (Debian 12 has
-                # 3.11.2), so it always goes in (pure Python, unused on newer ones).
-                "async-timeout>=4.0.3",
-            ],
-            **quiet,
-        )
+        for_host = [
+            "--target",
+            str(work / "lib"),
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            python,
+            "--platform",
+            f"manylinux2014_{machine}",
+            "--platform",
+            f"manylinux_2_17_{machine}",
+            "--platform",
+            f"manylinux_2_28_{machine}",
+            "--no-compile",
+        ]
+        # Every wheel checked against the lock's hashes. The lock lists async-timeout outright:
+        # pip judges dependencies' markers by the Python running it, not the target's, and
+        # redis-py needs it below Python 3.11.3 (Debian 12 has 3.11.2).
+        lock = ["--require-hashes", "-r", str(REPO / HOSTS_LOCK)]
+        subprocess.run([*pip, "install", *for_host, *lock], **quiet)
+        # The kit's own wheel is built above, so no lock can know its hash; its dependencies are in.
+        subprocess.run([*pip, "install", *for_host, "--no-deps", str(wheel)], **quiet)
         shutil.rmtree(work / "lib" / "bin", ignore_errors=True)
         # The lab is control-node tooling: it does not go to monitoring or backup hosts.
         shutil.rmtree(work / "lib" / "redisops" / "lab")
