@@ -27,7 +27,9 @@ $(COLLECTION_LINK):
 $(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	# setuptools warns on every editable install that a folder named like the package could
+	# shadow it; the sources are in checks/ and no such folder exists.
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 demo: venv
