@@ -1002,7 +1002,8 @@ SERVER_BOOLEANS = tuple(
         "protected_mode", "firewall", "client_networks_allow_any", "repl_diskless_sync", "tune_kernel",
     )
 )  # fmt: skip
-REPL_BACKLOG_MIN, REPL_BACKLOG_MAX = 16 * 1024, 16 * 1024**3
+REPL_BACKLOG_MIN = 16 * 1024
+REPL_BACKLOG_MAX = 16 * 1024**3
 # ACL rules: a command rule (+get, -@dangerous, +client|setname) and a key pattern with its
 # optional read/write selector (%R~, %W~, %RW~); one word each, or the line gains words.
 ACL_USER_KEYS = {"name", "password", "keys", "channels", "commands", "enabled", "tls_client_cert"}

@@ -100,7 +100,10 @@ def test_site_by_fqcn_from_another_directory_as_a_user_with_sudo(installed, lab,
     with client(lab_paths, first.address) as r:
         assert r.config_get("maxmemory-policy")["maxmemory-policy"] == wanted
 
-    assert_unchanged(_run(site, cwd=cwd, env=env), lab.all_hosts)
+    rerun = _run(site, cwd=cwd, env=env)
+    assert_unchanged(rerun, lab.all_hosts)
+    for out in (healed.stdout + healed.stderr, rerun.stdout + rerun.stderr):
+        assert "WARNING]" not in out and "Warning" not in out, out[-3000:]
     # The run went through sudo, as the deploy user: its log says so on each host.
     log = lab_ssh(first.name, "journalctl -q _COMM=sudo --since=-15min | grep -c 'USER=root' || true")
     assert int(log.stdout.strip() or 0) > 0, log.stdout

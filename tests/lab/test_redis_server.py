@@ -34,6 +34,8 @@ def deployed(lab, lab_paths):
     """site.yml run once against the lab (fresh or already deployed)."""
     proc = run_playbook("playbooks/site.yml")
     assert proc.returncode == 0, playbook_failure(proc)
+    # No warning on the documented deploy (a warning nobody acts on teaches people to ignore them).
+    assert "WARNING]" not in proc.stdout + proc.stderr and "Warning" not in proc.stderr, proc.stderr[-3000:]
     counts = recap(proc.stdout)
     assert sorted(counts) == sorted(h.name for h in lab.all_hosts)  # monitoring: the backup host too
     assert all(c["failed"] == 0 and c["unreachable"] == 0 for c in counts.values())
