@@ -13,9 +13,14 @@ import pytest
 import yaml
 from jinja2 import meta
 
-from redisops import alerts
-from redisops.alerts import DEFAULTS, RULES_FILE, TEMPLATE, comment, render_rules, template_source
 from tests.promql_names import KNOWN_METRICS, metric_names
+
+from .role_code import _load_by_path
+
+# A checkout tool (the package does not ship it), loaded by path.
+alerts = _load_by_path(Path(__file__).resolve().parents[2] / "tools" / "alert_rules.py", "alert_rules_tool")
+DEFAULTS, RULES_FILE, TEMPLATE = alerts.DEFAULTS, alerts.RULES_FILE, alerts.TEMPLATE
+comment, render_rules, template_source = alerts.comment, alerts.render_rules, alerts.template_source
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS_DIR = REPO / "monitoring" / "tests"
@@ -83,7 +88,7 @@ def test_promtool_unit_tests_fail_on_a_changed_threshold(tmp_path):
 def test_committed_rules_file_is_the_rendered_template():
     assert RULES_FILE.read_text() == render_rules(), (
         f"{RULES_FILE.relative_to(REPO)} is not the template's output with the defaults; regenerate it: "
-        "python -m redisops.alerts > monitoring/redis-ops-kit.rules.yml"
+        "python tools/alert_rules.py > monitoring/redis-ops-kit.rules.yml"
     )
 
 
@@ -234,7 +239,6 @@ def test_an_override_changes_the_rendered_expression():
 
 def test_render_refuses_an_unknown_variable_in_the_template(monkeypatch):
     # StrictUndefined: a variable the defaults lack fails loudly instead of rendering empty.
-    import redisops.alerts as alerts
 
     monkeypatch.setattr(alerts, "defaults", lambda: {})
     with pytest.raises(jinja2.UndefinedError):

@@ -7,7 +7,7 @@ Rendering here with plain Jinja2 (the template's ``#jinja2:`` delimiters, and An
 ``ansible_managed`` and ``comment`` as their defaults produce them) lets a unit test prove the
 committed copy is the template's output, without an Ansible run.
 
-Regenerate the committed copy with ``python -m redisops.alerts > monitoring/redis-ops-kit.rules.yml``.
+Regenerate the committed copy with ``python tools/alert_rules.py > monitoring/redis-ops-kit.rules.yml``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[1]  # a checkout tool: the package does not ship it
 ROLE = REPO / "roles" / "redis_exporter"
 TEMPLATE = ROLE / "templates" / "etc" / "prometheus" / "rules" / "redis-ops-kit.rules.yml.j2"
 DEFAULTS = ROLE / "defaults" / "main.yml"
