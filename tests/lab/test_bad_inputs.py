@@ -294,6 +294,18 @@ def test_two_inventory_hosts_with_one_address_are_refused(deployed, before, tmp_
     )
 
 
+def test_a_run_without_the_ca_the_hosts_trust_stops_before_making_a_second(deployed, before, tmp_path):
+    """A PKI directory without the CA (an AWX job's fresh HOME, a new laptop, a lost backup)."""
+    pki = tmp_path / "pki"
+    proc = run_playbook("playbooks/site.yml", "-e", f"redis_server_tls_pki_dir={pki}")
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    failed = "\n\n".join(failures(proc.stdout))
+    assert "already trust a CA" in failed and "redis_server_tls_replace_ca" in failed, playbook_failure(proc)
+    assert all(c["changed"] == 0 for c in recap(proc.stdout).values()), proc.stdout[-3000:]
+    assert not pki.exists()  # no second CA was made
+    assert managed_snapshot(deployed.all_hosts) == before
+
+
 def test_the_refused_runs_left_the_cluster_as_it_was(deployed, before):
     proc = run_playbook("playbooks/site.yml")
     assert_unchanged(proc, deployed.all_hosts)
