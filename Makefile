@@ -9,7 +9,7 @@ LOCK := requirements/control.txt
 # Ansible, testinfra and the tests call the venv's tools by name.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv demo test test-fast test-lab test-flavors test-matrix lint bench lab-up lab-down clean
+.PHONY: all venv dist demo test test-fast test-lab test-flavors test-matrix lint bench lab-up lab-down clean
 all: venv
 
 # The checkout is the redisops.kit collection; ansible.cfg finds it through this link.
@@ -31,6 +31,12 @@ $(STAMP): $(LOCK) pyproject.toml
 	# shadow it; the sources are in checks/ and no such folder exists.
 	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# What adopters install: the collection (ansible-galaxy collection install) and the wheel (pip),
+# also the inputs of execution-environment.yml.
+dist: venv
+	$(BIN)/ansible-galaxy collection build --force --output-path dist .
+	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
 
 demo: venv
 	$(BIN)/redisops lab up
@@ -90,4 +96,4 @@ lab-down: venv
 	$(BIN)/redisops lab down
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .collections
+	rm -rf $(VENV) .pytest_cache .ruff_cache .collections dist
