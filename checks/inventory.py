@@ -233,6 +233,28 @@ def add_vault_secrets(payload: str) -> None:
     except (ValueError, KeyError, TypeError) as exc:
         raise InventoryError(f"--vault-secrets-stdin: unreadable secrets on standard input ({exc})") from None
     _GIVEN_VAULT_SECRETS.extend(given)
+    if given:
+        _share_with_children(given)
+
+
+def _share_with_children(given: list[tuple[str, bytes]]) -> None:
+    """The Ansible commands redisops runs itself (testinfra's ansible-inventory and ansible for the
+    host facts) read the inventory again: they get the same secrets as vault identity files in a
+    private directory (0700, files 0600) that exists only while redisops runs."""
+    import atexit
+    import shutil
+    import tempfile
+
+    private = Path(tempfile.mkdtemp(prefix="redisops-vault-"))
+    atexit.register(shutil.rmtree, private, ignore_errors=True)
+    identities = []
+    for index, (vault_id, secret) in enumerate(given):
+        path = private / f"secret-{index}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(secret)
+        identities.append(f"{vault_id or 'default'}@{path}")
+    os.environ["ANSIBLE_VAULT_IDENTITY_LIST"] = ",".join(identities)
 
 
 def _load_ansible(inventory: str, vault_password_file: str | None):
@@ -312,6 +334,12 @@ class Inventory:
     selected: set[str]  # the hosts --limit leaves
 
 
+_VAULT_HINT = (
+    " (give the vault password: --vault-password-file FILE, ANSIBLE_VAULT_PASSWORD_FILE or"
+    " ansible.cfg's vault_password_file; from a playbook, the run's own secrets are passed on)"
+)
+
+
 def load_inventory(
     inventory: str | None = None, limit: str | None = None, vault_password_file: str | None = None
 ) -> Inventory:
@@ -338,7 +366,13 @@ def load_inventory(
     for host in manager.get_hosts():
         if host.name not in members:
             continue
-        hostvars = {**defaults, **variables.get_vars(host=host)}
+        try:
+            hostvars = {**defaults, **variables.get_vars(host=host)}
+        except AnsibleError as exc:
+            raise InventoryError(
+                f"cannot read the variables of {host.name} in {inventory}: {exc.message}"
+                + (_VAULT_HINT if "vault" in str(exc.message).lower() else "")
+            ) from None
         templar = Templar(loader=loader, variables=hostvars)
         values = {}
         names = {n for n in hostvars if n.startswith(_PREFIXES)} | set(_HOST_VARS) | set(_SECRETS)

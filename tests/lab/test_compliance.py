@@ -7,6 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -17,7 +20,9 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from .conftest import (
+    BIN,
     INVENTORY,
+    REPO,
     SERVER,
     ensure_backup,
     lab_ssh,
@@ -25,6 +30,7 @@ from .conftest import (
     recap,
     redisops,
     run_playbook,
+    tool_env,
 )
 from .test_redis_sentinel import healthy, wait_for
 from .test_redis_server import client, secret
@@ -211,6 +217,37 @@ def test_after_healing_the_checks_are_clean_again(deployed, lab_paths):
     assert code == 0, failing(report)
     proc = run_playbook("playbooks/compliance.yml")
     assert proc.returncode == 0, playbook_failure(proc)
+
+
+def test_compliance_from_ansible_decrypts_the_vault_of_the_run(deployed, tmp_path):
+    """The lab inventory beside a vault-encrypted group_vars file: the nested redisops (and the
+    ansible commands it runs for the host facts) decrypt with the password the run was given,
+    which no file, variable or config of theirs names."""
+    inventory = tmp_path / "inventory"
+    (inventory / "group_vars").mkdir(parents=True)
+    (inventory / "hosts.py").symlink_to(REPO / "inventories" / "lab" / "hosts.py")
+    shutil.copytree(REPO / "inventories" / "lab" / "group_vars" / "all", inventory / "group_vars" / "all")
+    password = tmp_path / "vault-pass"
+    password.write_text("lab-vault-test-password\n")
+    password.chmod(0o600)
+    secret = inventory / "group_vars" / "all" / "vault.yml"
+    secret.write_text("vault_canary: only-readable-with-the-password\n")
+    vault = subprocess.run(
+        [str(BIN / "ansible-vault"), "encrypt", "--vault-password-file", str(password), str(secret)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert vault.returncode == 0 and secret.read_text().startswith("$ANSIBLE_VAULT"), vault.stderr
+    env = {k: v for k, v in tool_env().items() if "VAULT" not in k}
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), "--vault-password-file", str(password),
+         "playbooks/compliance.yml"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, playbook_failure(proc)
+    assert "Decryption failed" not in proc.stdout + proc.stderr
+    assert "lab-vault-test-password" not in proc.stdout + proc.stderr
+    # Nothing of the secrets is left behind.
+    assert not list(Path(tempfile.gettempdir()).glob("redisops-vault-*"))
 
 
 def _expired_client_cert(lab_paths, out: Path) -> tuple[str, str]:
