@@ -41,9 +41,8 @@ DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
 
 
 def filter_file(role: str) -> Path:
-    """A role's filter plugin. With the collection layout they move to plugins/filter/: this is
-    the line to change then."""
-    return REPO / "roles" / role / "filter_plugins" / f"{role}.py"
+    """A role's filter plugin (the collection's plugins/filter/)."""
+    return REPO / "plugins" / "filter" / f"{role}.py"
 
 
 def _load_by_path(path: Path, name: str):
