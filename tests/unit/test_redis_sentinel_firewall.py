@@ -147,7 +147,10 @@ def test_the_unit_loads_the_table_at_boot_and_after_nftables_flushes():
 
 def test_every_sentinel_host_runs_the_firewall_tasks_with_validation():
     tasks = yaml.safe_load((SENTINEL_ROLE / "tasks" / "main.yml").read_text())
-    firewall = next(t for t in tasks if t.get("ansible.builtin.include_tasks") == "firewall_load.yml")
+    firewall = next(
+        t for t in tasks if (t.get("ansible.builtin.include_tasks") or {}).get("file") == "firewall_load.yml"
+    )
+    assert firewall["tags"] == ["firewall"]
     assert firewall["when"] == ["redis_sentinel_firewall | bool", "__redis_sentinel_fw_load_due | bool"]
     role_vars = yaml.safe_load((SENTINEL_ROLE / "vars" / "main.yml").read_text())
     # Loaded again when the rules or the unit changed, the unit stopped or the table went missing.

@@ -27,15 +27,23 @@ PLAYBOOKS = ROLES.parent / "playbooks"
 
 
 def _tasks_from_uses() -> set[tuple[str, str]]:
-    """(role, tasks file) of every include_role with tasks_from in the playbooks."""
-    import re
-
+    """(role, tasks file) of every include_role or import_role with tasks_from in the playbooks."""
     uses = set()
+
+    def walk(node) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for key in ("ansible.builtin.include_role", "ansible.builtin.import_role"):
+                args = node.get(key)
+                if isinstance(args, dict) and "tasks_from" in args:
+                    uses.add((args["name"].removeprefix("redisops.kit."), args["tasks_from"]))
+            for value in node.values():
+                walk(value)
+
     for path in PLAYBOOKS.rglob("*.yml"):
-        for name, tasks_from in re.findall(
-            r"name: (?:redisops\.kit\.)?(redis_\w+)\n\s+tasks_from: (\S+)", path.read_text()
-        ):
-            uses.add((name, tasks_from))
+        walk(yaml.safe_load(path.read_text()))
     return uses
 
 
