@@ -2,13 +2,17 @@
 
 The checkout is the redisops.kit collection; `make` links it into .collections (ansible.cfg's
 collections_path). The link is made here too, so pytest run by hand finds the collection, and
-that directory goes on sys.path so the collection's Python imports as Ansible imports it.
+Ansible's collection loader is set up with it before any test module is imported, so the
+collection's Python (filters and module_utils loaded by path import the domain core under
+ansible_collections) imports as Ansible imports it. Imported otherwise first, the collection
+would lack the metadata Ansible's plugin loader needs later in the same run.
 """
 
-import sys
 from pathlib import Path
 
 import pytest
+
+from redisops.collection import plugins_ready
 
 LAB_DIR = Path(__file__).parent / "lab"
 REPO = Path(__file__).resolve().parents[1]
@@ -17,7 +21,7 @@ _LINK = COLLECTIONS / "ansible_collections" / "redisops" / "kit"
 if not _LINK.exists():
     _LINK.parent.mkdir(parents=True, exist_ok=True)
     _LINK.symlink_to("../../..")
-sys.path.insert(0, str(COLLECTIONS))
+plugins_ready()
 
 
 def pytest_collection_modifyitems(config, items):
