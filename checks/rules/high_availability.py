@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from redisops.core.sizes import human as _size
 from redisops.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary, server_of
 from redisops.model import Fail, Severity, Skip, check
 from redisops.server import REDIS, VALKEY, Server, loads_rdb, newest_known, rdb_format
@@ -17,13 +18,6 @@ _DOWN_FLAGS = ("s_down", "o_down", "disconnected")
 
 def _int(value, default: int = 0) -> int:
     return int(as_float(value, default))
-
-
-def _size(n: float) -> str:
-    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if abs(n) >= factor:
-            return f"{n / factor:.1f}".removesuffix(".0") + f" {unit}"
-    return f"{int(n)} B"
 
 
 def _flags(text) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from redisops.core.sizes import human as _size
 from redisops.facts import HostFacts, as_float
 from redisops.model import Fail, Severity, Skip, check
 from redisops.settings import Context
@@ -11,13 +12,6 @@ from redisops.settings import Context
 _REDIS_PROCESSES = ("redis-server", "redis-sentinel", "valkey-server", "valkey-sentinel")
 _DEFAULT_TCP_BACKLOG = 511  # Redis's and Sentinel's default
 _OVERCOMMIT = {"0": "heuristic", "1": "always", "2": "never"}
-
-
-def _size(n: float) -> str:
-    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if abs(n) >= factor:
-            return f"{n / factor:.1f}".removesuffix(".0") + f" {unit}"
-    return f"{int(n)} B"
 
 
 def _redis_processes(facts: HostFacts) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from redisops.core.sizes import human as _size
 from redisops.facts import RedisFacts, as_float
 from redisops.model import Fail, Severity, Skip, check
 from redisops.settings import Context
@@ -28,15 +29,6 @@ def maxmemory_set(facts: RedisFacts, ctx: Context):
 
 
 # ---- helpers private to the memory checks ---------------------------------------------------
-
-
-def _size(n: float) -> str:
-    """Bytes for a message: 950 MB, 1.5 GB (powers of 1024, as Redis counts)."""
-    for unit in ("B", "KB", "MB"):
-        if abs(n) < 1024:
-            return f"{n:.1f} {unit}" if unit == "MB" and n < 100 else f"{n:.0f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
 
 
 def _persists(facts: RedisFacts) -> list[str]:

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import re
 
+from redisops.core.sizes import human as _size
 from redisops.facts import RedisFacts, as_float, key_label, server_of
 from redisops.model import Fail, Severity, Skip, check
 from redisops.server import REDIS, VALKEY
 from redisops.settings import Context
 
 GB = 1024**3
-
-
-def _size(n: float) -> str:
-    """Bytes for a message: 950 MB, 1.5 GB (powers of 1024, as Redis counts)."""
-    for unit in ("B", "KB", "MB"):
-        if abs(n) < 1024:
-            return f"{n:.1f} {unit}" if unit == "MB" and n < 100 else f"{n:.0f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
 
 
 def _ms(usec: float) -> str:

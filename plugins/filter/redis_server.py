@@ -12,6 +12,8 @@ import ipaddress
 import json
 import re
 
+from ansible_collections.redisops.kit.plugins.module_utils.core import sizes
+
 EVICTION_POLICIES = (
     "noeviction",
     "allkeys-lru",
@@ -35,9 +37,6 @@ INSTANCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 # Fork copy-on-write can double memory in the worst case; the catalogue (MEM-02) asks for
 # maxmemory at most ~75% of RAM when RDB or AOF rewrites run.
 FORK_HEADROOM_MAX_SHARE = 0.75
-
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?b?)\s*$", re.I)
 
 
 class RedisVarError(ValueError):
@@ -64,12 +63,12 @@ def redis_bytes(value, memtotal_mb: int | None = None, instances: int = 1) -> in
         if memtotal_mb is None:
             raise RedisVarError(f"{value!r}: a share of RAM needs the host's memory facts")
         return int(memtotal_mb * 1024 * 1024 * share / 100 / max(instances, 1))
-    match = _SIZE.match(text)
-    if not match:
+    size = sizes.parse(text)
+    if size is None:
         raise RedisVarError(
             f"{value!r} is not a size: use bytes, Redis units (100mb, 2gb) or a share ('50%')"
         )
-    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+    return size
 
 
 def redis_memory(value: int) -> str:
@@ -77,11 +76,7 @@ def redis_memory(value: int) -> str:
 
     Rendering sizes this way keeps Ansible's file and Redis's rewrite of it identical.
     """
-    value = int(value)
-    for unit, size in (("gb", 1024**3), ("mb", 1024**2), ("kb", 1024)):
-        if value and value % size == 0:
-            return f"{value // size}{unit}"
-    return str(value)
+    return sizes.config_form(value)
 
 
 def redis_quote(value) -> str:

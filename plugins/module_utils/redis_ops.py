@@ -16,6 +16,8 @@ import subprocess
 import tempfile
 import uuid
 
+from ansible_collections.redisops.kit.plugins.module_utils.core import sizes
+
 # primaryauth: Valkey's name for masterauth, which its CONFIG REWRITE writes.
 SECRET_KEYS = (
     "masterauth", "primaryauth", "requirepass", "tls-key-file-pass", "tls-client-key-file-pass", "auth-pass",
@@ -437,16 +439,11 @@ MEMORY_KEYS = (
     "maxmemory", "repl-backlog-size", "client-query-buffer-limit", "proto-max-bulk-len",
     "active-defrag-ignore-bytes", "hash-max-listpack-value", "zset-max-listpack-value",
 )  # fmt: skip
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
 
 
 def _size_bytes(text: str) -> str:
-    value = text.strip().lower()
-    digits = value.rstrip("kmgb")
-    unit = value[len(digits) :]
-    if digits.lstrip("-").isdigit() and unit in _SIZE_UNITS:
-        return str(int(digits) * _SIZE_UNITS[unit])
-    return text
+    size = sizes.parse(text, negative=True)
+    return text if size is None else str(size)
 
 
 # Values compared as written: OpenSSL reads protocol and cipher names case-sensitively
