@@ -17,13 +17,12 @@ import tempfile
 import uuid
 
 from ansible_collections.redisops.kit.plugins.module_utils.core import sizes
+from ansible_collections.redisops.kit.plugins.module_utils.core.secrets import (
+    MASK,
+    SECRET_KEYS,
+    SENTINEL_SECRET_KEYS,
+)
 
-# primaryauth: Valkey's name for masterauth, which its CONFIG REWRITE writes.
-SECRET_KEYS = (
-    "masterauth", "primaryauth", "requirepass", "tls-key-file-pass", "tls-client-key-file-pass", "auth-pass",
-)  # fmt: skip
-SENTINEL_SECRET_KEYS = ("sentinel-pass", "auth-pass")
-MASK = "********"
 # Directives that may appear several times and add up (CONFIG SET takes them joined).
 MULTI_KEYS = ("save", "rename-command", "client-output-buffer-limit", "include", "loadmodule", "user")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.redisops.kit.plugins.module_utils.core.secrets import is_secret_setting
 from ansible_collections.redisops.kit.plugins.module_utils.redis_ops import (
     LISTEN_SPEC,
     MASK,
@@ -138,7 +139,7 @@ def live_drift(cli, want: dict, changed: list[str], listen: dict | None) -> list
         if option in ("resolve-hostnames", "announce-hostnames"):
             wanted, current = wanted.lower(), current.lower()
         if current != wanted:
-            secret = option == "sentinel-pass"
+            secret = is_secret_setting(option)
             drift.append({"directive": key, "live": MASK if secret else current,
                           "wanted": MASK + "(changed)" if secret else wanted})  # fmt: skip
     sockets = listen_drift(listen)

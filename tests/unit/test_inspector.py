@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from redisops.core import secrets
 from redisops.engine import run_checks
 from redisops.facts import ClusterFacts, RedisFacts, SentinelFacts
 from redisops.gather import HOST, NONE, SSH, apply_inspection, inspect_path, parse_inspection, ssh_command
@@ -66,6 +67,13 @@ def test_acl_hashes_and_clear_passwords_are_masked():
     )
     upper = f"user x on #{HASH.upper()} -@all"
     assert HASH.upper() not in R.mask_acl_line(upper)
+
+
+def test_the_reader_masks_every_setting_the_core_calls_secret():
+    # The reader runs on hosts without the kit's Python, so it keeps a list of its own.
+    for name in (*secrets.SECRET_KEYS, *secrets.SENTINEL_SECRET_KEYS, "a-new-password"):
+        assert R.is_secret_setting(name) == secrets.is_secret_setting(name), name
+    assert R.SECRET_SUFFIXES == secrets.SECRET_SUFFIXES
 
 
 # ---- RESP2 -----------------------------------------------------------------------------------
