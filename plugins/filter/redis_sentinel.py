@@ -14,10 +14,16 @@ import re
 from functools import cache
 from pathlib import Path
 
+from ansible_collections.redisops.kit.plugins.module_utils.core.choices import (
+    LOGLEVELS,
+    STATES,
+    TLS_AUTH_CLIENTS,
+    TLS_MODES,
+)
+
 # Sentinel's config file and the client libraries split on spaces and quotes; keep names plain.
 GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 USER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-TLS_MODES = ("off", "both", "only")
 GROUP_KEYS = {
     "name", "instance", "quorum", "down_after_milliseconds", "failover_timeout", "parallel_syncs",
     "notification_script", "client_reconfig_script", "state",
@@ -164,7 +170,7 @@ def redis_sentinel_problems(
             "'.', '_' or '-' (no spaces or quotes), at most 64 characters",
         )
         need(
-            group.get("state", "present") in ("present", "absent"),
+            group.get("state", "present") in STATES,
             f"{where}.state {group.get('state')!r}: choose present or absent",
         )
         names.append(name)
@@ -408,12 +414,12 @@ def _sentinel_settings_problems(v: dict, groups: list, S) -> list[str]:
             "redis_sentinel_tls_ciphersuites", v["redis_sentinel_tls_ciphersuites"]
         )
     clients = v.get("redis_sentinel_tls_auth_clients", "yes")
-    if v.get("redis_sentinel_tls_mode") in ("both", "only") and clients not in ("yes", "no", "optional"):
+    if v.get("redis_sentinel_tls_mode") in ("both", "only") and clients not in TLS_AUTH_CLIENTS:
         problems.append(
             f"redis_sentinel_tls_auth_clients is {clients!r}: choose the quoted string yes, no or optional"
         )
     loglevel = v.get("redis_sentinel_loglevel", "notice")
-    if loglevel not in ("debug", "verbose", "notice", "warning"):
+    if loglevel not in LOGLEVELS:
         problems.append(f"redis_sentinel_loglevel {loglevel!r}: choose debug, verbose, notice or warning")
     if "redis_sentinel_restart_sec" in v:
         restart = v["redis_sentinel_restart_sec"]

@@ -13,20 +13,19 @@ import json
 import re
 
 from ansible_collections.redisops.kit.plugins.module_utils.core import sizes
-
-EVICTION_POLICIES = (
-    "noeviction",
-    "allkeys-lru",
-    "allkeys-lfu",
-    "allkeys-random",
-    "volatile-lru",
-    "volatile-lfu",
-    "volatile-random",
-    "volatile-ttl",
+from ansible_collections.redisops.kit.plugins.module_utils.core.choices import (
+    APPENDFSYNC,
+    DEBUG_COMMAND,
+    EVICTION_POLICIES,
+    FLAVORS,
+    LOGLEVELS,
+    REPL_DISKLESS_LOAD,
+    STATES,
+    TLS_AUTH_CLIENTS,
+    TLS_MODES,
+    TLS_PROTOCOLS,
 )
-APPENDFSYNC = ("always", "everysec", "no")
-TLS_MODES = ("off", "both", "only")
-LOGLEVELS = ("debug", "verbose", "notice", "warning")
+
 # Commands the kit itself, replication and Sentinel depend on: never renamed.
 UNRENAMEABLE = (
     "ACL", "AUTH", "CLIENT", "CONFIG", "EXEC", "HELLO", "INFO", "MULTI", "PING", "PSYNC",
@@ -115,7 +114,6 @@ def redis_yesno(value) -> str:
 
 # The kit never accepts a shorter secret, whatever *_password_min_length says.
 MIN_PASSWORD_LENGTH = 16
-TLS_PROTOCOLS = ("TLSv1.2", "TLSv1.3")
 # Debian's adduser NAME_REGEX, at most 32 characters (useradd's limit).
 SERVICE_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -430,10 +428,6 @@ INSTANCE_KEYS = {
 }
 
 
-# The servers the role deploys; Debian names their packages, binaries and units alike.
-FLAVORS = ("redis", "valkey")
-
-
 def _version_tuple(version: str) -> tuple[int, ...]:
     digits = re.match(r"^(?:\d+:)?(\d+(?:\.\d+)*)", str(version or "").strip())
     return tuple(int(p) for p in digits.group(1).split(".")) if digits else ()
@@ -573,7 +567,7 @@ def redis_server_problems(
             problems.append(f"{where} needs a name and a port, for example {{name: main, port: 6379}}")
             continue
         need(
-            inst.get("state", "present") in ("present", "absent"),
+            inst.get("state", "present") in STATES,
             f"{where}.state {inst.get('state')!r}: choose present or absent",
         )
         unknown = set(inst) - set(INSTANCE_KEYS)
@@ -810,7 +804,7 @@ def redis_server_problems(
         )
     debug = v.get("redis_server_enable_debug_command", "no")
     need(
-        debug in ("no", "local", "yes") and isinstance(debug, str),
+        debug in DEBUG_COMMAND and isinstance(debug, str),
         f'redis_server_enable_debug_command is {debug!r}: use the quoted string "no", "local" or "yes"',
     )
 
@@ -830,7 +824,7 @@ def redis_server_problems(
                 "redis_server_tls_pki_dir (generated CA) or redis_server_tls_ca_cert/_cert/_key"
             )
         need(
-            v.get("redis_server_tls_auth_clients") in ("yes", "no", "optional"),
+            v.get("redis_server_tls_auth_clients") in TLS_AUTH_CLIENTS,
             "redis_server_tls_auth_clients: choose yes, no or optional",
         )
     if "redis_server_tls_protocols" in v:
@@ -1041,7 +1035,7 @@ def _server_settings_problems(v: dict, hosts: list | None) -> list[str]:
             f"redis_server_restart_on_failure is {restart!r}: use auto, or a real boolean true or false"
         )
     load = v.get("redis_server_repl_diskless_load", "disabled")
-    if load not in ("disabled", "on-empty-db", "swapdb"):
+    if load not in REPL_DISKLESS_LOAD:
         problems.append(f"redis_server_repl_diskless_load {load!r}: choose disabled, on-empty-db or swapdb")
     appenddir = v.get("redis_server_appenddirname", "appendonlydir")
     if (

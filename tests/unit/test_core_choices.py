@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from redisops.core import choices
+from redisops.lab import plan
 from redisops.model import Severity
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
@@ -44,3 +45,7 @@ def test_every_variable_the_core_lists_has_its_choices_in_a_spec():
 
 def test_the_checks_severities_are_the_cores():
     assert tuple(str(s) for s in sorted(Severity)) == choices.SEVERITIES
+
+
+def test_the_lab_deploys_the_servers_the_roles_do():
+    assert plan.FLAVORS == choices.FLAVORS
