@@ -9,31 +9,15 @@ Valkey release, so it is never taken for Valkey's own version. Redis 7 and 8 hav
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-REDIS, VALKEY = "redis", "valkey"
+from redisops.core import rdb
+from redisops.core.choices import REDIS, VALKEY
+from redisops.core.rdb import version_tuple
+
 _NAMES = {REDIS: "Redis", VALKEY: "Valkey"}
-
-# The RDB format each release writes, which is also the newest it loads, from the release on
-# (major, minor): Redis from redis/librdb's src/redisver.h (7.4 to 8.4 write 12, 8.6 writes 13),
-# Valkey from valkey's src/rdb.h (7.2 to 8.x keep to 11, the last open-source Redis format; 9.0
-# moved to 80, past the range 12-79 it reserves for Redis's own formats).
-_RDB_FORMATS = {
-    REDIS: ((8, 6, 13), (7, 4, 12), (7, 2, 11), (7, 0, 10), (5, 0, 9), (4, 0, 8), (3, 2, 7), (2, 6, 6)),
-    VALKEY: ((9, 2, 81), (9, 0, 80), (7, 2, 11)),
-}
-# Past these releases the format is not known yet: judging it would be a guess.
-_LAST_KNOWN = {REDIS: (8, 6), VALKEY: (9, 2)}
-_OPEN_FORMATS_MAX = 11  # the formats both servers write and load
-_REDIS_ONLY_MAX = 79  # 12-79: Redis's own formats, which Valkey does not load
-
-
-def version_tuple(text: Any) -> tuple[int, ...]:
-    """'8.1.1' -> (8, 1, 1); the first three numbers of any version text, () without any."""
-    return tuple(int(n) for n in re.findall(r"\d+", str(text or ""))[:3])
 
 
 @dataclass(frozen=True)
@@ -88,30 +72,20 @@ def identify(info: Mapping[str, Any]) -> Server:
     return Server(name, "" if version is None else str(version), str(mode))
 
 
+# What a server's release writes and loads is the core's (redisops.core.rdb), also used by the
+# roles' flavour migration; these take a Server.
+
+
 def rdb_format(server: Server) -> int | None:
     """The RDB format the server writes (None when the kit does not know it)."""
-    numbers = server.numbers
-    table = _RDB_FORMATS.get(server.flavor)
-    if not table or len(numbers) < 2 or numbers[:2] > _LAST_KNOWN[server.flavor]:
-        return None
-    return next((fmt for major, minor, fmt in table if numbers[:2] >= (major, minor)), None)
+    return rdb.rdb_format(server.flavor, server.version)
 
 
 def newest_known(flavor: str) -> Server:
     """The newest release of a server whose RDB format the kit knows."""
-    return Server(flavor, ".".join(map(str, _LAST_KNOWN[flavor])) + ".0")
+    return Server(flavor, rdb.newest_known(flavor))
 
 
 def loads_rdb(server: Server, fmt: int) -> bool | None:
-    """Whether the server can load a snapshot of RDB format ``fmt`` (None: not known).
-
-    Both load every open format up to their own; Redis's formats from 12 on load only in a
-    Redis at least as new, Valkey's from 80 on only in a Valkey at least as new."""
-    own = rdb_format(server)
-    if own is None:
-        return None
-    if fmt <= _OPEN_FORMATS_MAX:
-        return fmt <= own
-    if fmt <= _REDIS_ONLY_MAX:
-        return server.flavor == REDIS and fmt <= own
-    return server.flavor == VALKEY and fmt <= own
+    """Whether the server can load a snapshot of RDB format ``fmt`` (None: not known)."""
+    return rdb.loads(server.flavor, server.version, fmt)

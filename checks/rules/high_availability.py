@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from redisops.core import rdb
 from redisops.core.sizes import human as _size
 from redisops.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary, server_of
 from redisops.model import Fail, Severity, Skip, check
@@ -629,12 +630,7 @@ def _promotable(facts: RedisFacts) -> bool:
 
 def _cannot_load(server: Server, fmt: int) -> str:
     """Why a server cannot load a snapshot of format ``fmt``, in words."""
-    own = rdb_format(server)
-    if server.flavor == VALKEY and 12 <= fmt <= 79:
-        return (
-            f"{server} does not load Redis's format {fmt} (it writes {own}; Valkey reserves 12-79 for Redis)"
-        )
-    return f"{server} loads format {own} at most"
+    return f"{server} {rdb.refusal(server.flavor, server.version, fmt)}"
 
 
 def _described(f: RedisFacts) -> str:

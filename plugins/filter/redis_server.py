@@ -12,7 +12,7 @@ import ipaddress
 import json
 import re
 
-from ansible_collections.redisops.kit.plugins.module_utils.core import sizes
+from ansible_collections.redisops.kit.plugins.module_utils.core import rdb, sizes
 from ansible_collections.redisops.kit.plugins.module_utils.core.choices import (
     APPENDFSYNC,
     DEBUG_COMMAND,
@@ -428,50 +428,38 @@ INSTANCE_KEYS = {
 }
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    digits = re.match(r"^(?:\d+:)?(\d+(?:\.\d+)*)", str(version or "").strip())
-    return tuple(int(p) for p in digits.group(1).split(".")) if digits else ()
-
-
 def redis_rdb_format(flavor: str, version: str) -> int | None:
     """The RDB format a server writes, which is also the newest it can read (None: not known).
 
     Redis 7.0 writes 10, 7.2 writes 11 and 7.4 and later 12; Valkey 7.2 and 8.x keep to 11, the
-    format of Redis 7.2, so Redis 7.4's and 8's files cannot be loaded by Valkey 8.
+    format of Redis 7.2, so Redis 7.4's and 8's files cannot be loaded by Valkey 8 (nor by Valkey
+    9, whose own formats start at 80). The table is the core's (core/rdb.py), shared with the checks.
     """
-    v = _version_tuple(version)
-    if not v:
-        return None
-    if flavor == "valkey":
-        return 11 if (7, 2) <= v[:2] < (9, 0) else None
-    if v[:2] >= (7, 4):
-        return 12
-    if v[:2] >= (7, 2):
-        return 11
-    if v[:1] >= (7,):
-        return 10
-    return 9 if v[:1] >= (5,) else None
+    return rdb.rdb_format(flavor, version)
 
 
 def redis_migration_problems(source: dict, targets: dict) -> list[str]:
     """Why a group cannot move from ``source`` ({flavor, version} of its primary) to the
     target servers (host -> {flavor, version}) by replication, or [].
 
-    Each new server first syncs from the old primary, so it must read that primary's RDB format.
+    Each new server first syncs from the old primary, so it must load that primary's RDB format.
     """
     problems = []
-    src = redis_rdb_format(source.get("flavor", "redis"), source.get("version", ""))
+    src_flavor, src_version = source.get("flavor", "redis"), source.get("version", "")
+    src = rdb.rdb_format(src_flavor, src_version)
     name = f"{source.get('flavor')} {source.get('version') or '(version unknown)'}"
     if src is None:
         problems.append(f"the primary runs {name}, whose RDB format the kit does not know: migrate by hand")
     for host, target in sorted(targets.items()):
-        tgt = redis_rdb_format(target.get("flavor", "redis"), target.get("version", ""))
+        flavor, version = target.get("flavor", "redis"), target.get("version", "")
+        tgt = rdb.rdb_format(flavor, version)
         what = f"{target.get('flavor')} {target.get('version') or '(not installable)'}"
         if tgt is None:
             problems.append(f"{host}: {what} is not a server whose RDB format the kit knows")
-        elif src is not None and tgt < src:
+        elif src is not None and not rdb.loads(flavor, version, src):
+            reads = f"reads RDB format {tgt} at most" if tgt < src else f"does not read format {src}"
             problems.append(
-                f"{host}: {what} reads RDB format {tgt} at most, but the primary ({name}) writes format "
+                f"{host}: {what} {reads}, but the primary ({name}) writes format "
                 f"{src}: a replica could never sync. Valkey 8 can take over from Redis 7.2 and older, "
                 "not from Redis 7.4 or 8; keep redis_server_flavor as it is"
             )

@@ -850,7 +850,10 @@ def test_unknown_flavor_is_refused_by_name():
         ("valkey", "7.2.5", 11),
         ("valkey", "8.0.1", 11),
         ("valkey", "8.1.1", 11),
-        ("valkey", "9.0.0", None),  # not known to the kit: refused rather than guessed
+        ("redis", "8.6.1", 13),
+        ("valkey", "9.0.0", 80),
+        ("valkey", "9.4.0", None),  # not known to the kit: refused rather than guessed
+        ("redis", "5:7.0.15-1", 10),  # apt's version, epoch first
         ("redis", "", None),
     ],
 )
@@ -869,6 +872,18 @@ def test_migration_from_redis_8_to_valkey_is_refused_naming_the_formats():
     [problem] = F.redis_migration_problems(source, {"redis-2": {"flavor": "valkey", "version": "8.1.1"}})
     assert problem.startswith("redis-2: valkey 8.1.1 reads RDB format 11 at most")
     assert "writes format 12" in problem and "redis_server_flavor" in problem
+
+
+def test_migration_judges_what_each_server_loads_not_only_the_format_numbers():
+    # Valkey 9 writes format 80 but still loads Redis 7.2's 11; never Redis 8's 12.
+    valkey_9 = {"redis-2": {"flavor": "valkey", "version": "9.0.0"}}
+    assert F.redis_migration_problems({"flavor": "redis", "version": "7.2.5"}, valkey_9) == []
+    [problem] = F.redis_migration_problems({"flavor": "redis", "version": "8.0.2"}, valkey_9)
+    assert problem.startswith("redis-2: valkey 9.0.0 does not read format 12")
+    # Redis 8.6 writes 13, which 8.4 cannot load.
+    older = {"redis-2": {"flavor": "redis", "version": "8.4.0"}}
+    [problem] = F.redis_migration_problems({"flavor": "redis", "version": "8.6.0"}, older)
+    assert problem.startswith("redis-2: redis 8.4.0 reads RDB format 12 at most")
 
 
 def test_migration_to_an_uninstallable_server_is_refused():
