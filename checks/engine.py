@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from redisops import rules  # noqa: F401 - importing registers every check
+from redisops.core import exits
 from redisops.facts import ClusterFacts, server_of
 from redisops.model import ERROR, FAIL, PASS, REGISTRY, SKIPPED, WAIVED, Check, Fail, Result, Severity, Skip
 from redisops.settings import Context, Thresholds
@@ -23,7 +24,6 @@ UNREACHABLE = {
     "host": "GATHER-HOST",
     "backup host": "GATHER-BACKUP-HOST",
 }
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 @dataclass
@@ -44,8 +44,8 @@ class Report:
 
     def exit_code(self, fail_on: Severity) -> int:
         if self.errors():
-            return EXIT_ERROR
-        return EXIT_FINDINGS if self.failing(fail_on) else EXIT_OK
+            return exits.ERROR
+        return exits.FAIL if self.failing(fail_on) else exits.OK
 
     def counts(self) -> dict[str, int]:
         out = {s: 0 for s in (PASS, FAIL, WAIVED, SKIPPED, ERROR)}

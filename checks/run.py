@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+from redisops.core import exits
 
 
 def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
@@ -86,7 +86,7 @@ def threshold_overrides(pairs: list[str] | None) -> dict[str, object]:
 
 def _error(message: str) -> int:
     print(f"redisops check: error: {message}", file=sys.stderr)
-    return EXIT_ERROR
+    return exits.ERROR
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -104,14 +104,14 @@ def run_check(args: argparse.Namespace) -> int:
             print(R.explain(args.explain), end="")
         except KeyError:
             return _error(f"no check has id {args.explain!r} (redisops check --list shows them)")
-        return EXIT_OK
+        return exits.OK
     if args.list:
         for c in sorted(REGISTRY.values(), key=lambda c: (c.area, c.id)):
             print(f"{c.id:<16} {c.area:<18} {c.scope:<9} {c.severity!s:<9} {c.title}")
-        return EXIT_OK
+        return exits.OK
     if args.catalogue:
         print(R.catalogue_markdown(), end="")
-        return EXIT_OK
+        return exits.OK
     try:
         fail_on = Severity.parse(args.fail_on)
         inspect = inspect_settings(args)
@@ -139,7 +139,7 @@ def run_check(args: argparse.Namespace) -> int:
                     "inspect": bool(scheduled.inspect),
                 }
                 print(json.dumps(summary))
-                return EXIT_OK
+                return exits.OK
             limits = thresholds({**targets.thresholds, **threshold_overrides(args.threshold)})
             waivers += parse_waivers(targets.waivers, set(REGISTRY), source="redis_compliance_waivers")
             cluster = gather(
@@ -167,4 +167,4 @@ def run_check(args: argparse.Namespace) -> int:
     if args.output or args.format != "text":
         print(R.summary_line(result, fail_on), file=sys.stderr)
     code = result.exit_code(fail_on)
-    return EXIT_OK if code == EXIT_FINDINGS and args.findings_exit_zero else code
+    return exits.OK if code == exits.FAIL and args.findings_exit_zero else code

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+from redisops.core import exits
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -80,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
                     }
                 )
             )
-            return EXIT_OK
+            return exits.OK
         store = Path(args.store)
         if args.group is not None:
             S.check_group(args.group)  # before it reaches a path
@@ -108,7 +108,7 @@ def main(args: argparse.Namespace) -> int:
                           f"{b['size']} bytes, in {r['duration_s']:.1f} s")  # fmt: skip
                 else:
                     print(f"{r['group']}: FAILED: {r['error']}", file=sys.stderr)
-            return EXIT_OK if all(r["ok"] for r in results) else EXIT_FAIL
+            return exits.OK if all(r["ok"] for r in results) else exits.FAIL
         if args.backup_command == "scratch":
             from redisops.backup.scratch import scratch_restore
 
@@ -119,7 +119,7 @@ def main(args: argparse.Namespace) -> int:
                 store, args.group, args.id, args.pattern, work, args.alter_one_key, copy=args.copy
             )
             print(json.dumps(result))
-            return EXIT_OK
+            return exits.OK
         groups = (
             [args.group]
             if args.group
@@ -131,21 +131,21 @@ def main(args: argparse.Namespace) -> int:
                 print(json.dumps(rows, indent=2))
             for m in [] if args.json else rows:
                 print(f"{m['id']}\t{m['source']['host']}\t{m['keys']} keys\t{m['size']} bytes")
-            return EXIT_OK
+            return exits.OK
         if args.backup_command == "verify":
             if not args.group:
                 raise S.BackupError("--group is needed to verify a backup")
             backup = S.find_backup(store, args.group, args.id)
             verdict = S.verify_stored(backup)
             print(json.dumps({"id": backup.id, "path": str(backup.rdb), **backup.manifest, "check": verdict}))
-            return EXIT_OK
+            return exits.OK
     except S.BackupError as exc:
         print(f"redisops backup: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        return exits.FAIL
     except InventoryError as exc:
         print(f"redisops backup: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exits.ERROR
     except FileNotFoundError as exc:
         print(f"redisops backup: {exc.filename}: not found", file=sys.stderr)
-        return EXIT_USAGE
+        return exits.ERROR
     raise AssertionError(args.backup_command)

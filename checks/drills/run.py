@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_HEAL_FAILED = 0, 1, 2, 3
+from redisops.core import exits
 
 
 def _interrupt(signum, frame):
@@ -70,25 +70,25 @@ def run_backup_drill(args: argparse.Namespace) -> int:
 
     targets = _targets(args)
     if targets is None:
-        return EXIT_REFUSED
+        return exits.ERROR
     if _not_allowed(targets, args, "the drill writes and deletes keys on the primary"):
-        return EXIT_REFUSED
+        return exits.ERROR
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)  # the drill's keys are deleted on the way out
     try:
         result = B.backup_drill(targets, args.keys, say, alter_one_key=args.alter_one_key)
     except (DrillAborted, RuntimeError) as exc:
         print(f"redisops drill: aborted: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        return exits.ERROR
     except KeyboardInterrupt:
         print("redisops drill: interrupted; the drill's keys were deleted", file=sys.stderr)
-        return 130
+        return exits.INTERRUPTED
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     if args.report:
         Path(args.report).write_text(B.to_html(result))
     print(B.to_text(result))
-    return EXIT_OK if result["passed"] else EXIT_FAILED
+    return exits.OK if result["passed"] else exits.FAIL
 
 
 def run_drill(args: argparse.Namespace) -> int:
@@ -99,39 +99,39 @@ def run_drill(args: argparse.Namespace) -> int:
 
     targets = _targets(args)
     if targets is None:
-        return EXIT_REFUSED
+        return exits.ERROR
     scenario = SCENARIOS[args.scenario]
     runs = args.runs if args.runs > 1 or args.scenario != "loop" else 5
     print(plan_text(targets, scenario, runs), file=sys.stderr)
     if args.dry_run:
-        return EXIT_OK
+        return exits.OK
     if _not_allowed(targets, args, "drills break things on purpose"):
-        return EXIT_REFUSED
+        return exits.ERROR
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
     try:
         result = drill(targets, args.scenario, runs, say, site_check=not args.no_site_check)
     except HealFailed as exc:
         print(f"redisops drill: HEAL FAILED, the group may still be broken: {exc}", file=sys.stderr)
-        return EXIT_HEAL_FAILED
+        return exits.HEAL_FAILED
     except DrillAborted as exc:
         print(f"redisops drill: aborted: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        return exits.ERROR
     except Exception as exc:  # the fault was healed on the way out (run.heal in a finally)
         print(
             f"redisops drill: aborted by an error (what it broke was healed): {type(exc).__name__}: {exc}",
             file=sys.stderr,
         )
-        return EXIT_REFUSED
+        return exits.ERROR
     except KeyboardInterrupt:
         print(
             "redisops drill: interrupted; what the drill broke was healed and its keys deleted",
             file=sys.stderr,
         )
-        return 130
+        return exits.INTERRUPTED
     if args.json:
         Path(args.json).write_text(R.to_json(result))
     if args.report:
         Path(args.report).write_text(R.to_html(result))
     print(R.to_text(result))
-    return EXIT_OK if result["passed"] else EXIT_FAILED
+    return exits.OK if result["passed"] else exits.FAIL

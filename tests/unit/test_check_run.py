@@ -16,7 +16,8 @@ from markupsafe import escape
 
 from redisops import report as R
 from redisops.cli import main
-from redisops.engine import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, Report, run_checks
+from redisops.core import exits
+from redisops.engine import Report, run_checks
 from redisops.facts import ClusterFacts, acl_users
 from redisops.inventory import Endpoint, HostSpec, InventoryError, Targets, read_targets, write_targets
 from redisops.model import (
@@ -171,8 +172,8 @@ def test_match_waiver_prefers_a_current_waiver_over_an_expired_one():
 
 def test_clean_facts_pass():
     report = run_checks(cluster())
-    assert report.exit_code(Severity.HIGH) == EXIT_OK
-    assert report.exit_code(Severity.INFO) == EXIT_OK
+    assert report.exit_code(Severity.HIGH) == exits.OK
+    assert report.exit_code(Severity.INFO) == exits.OK
     assert report.counts()[FAIL] == report.counts()[ERROR] == 0
     assert report.counts()[PASS] > 100
     assert report.notes == []
@@ -183,8 +184,8 @@ def test_a_high_finding_fails_at_high_but_not_at_critical():
     (failing,) = report.failing()
     assert (failing.check_id, failing.target, failing.severity) == ("MEM-01", "redis-2:6379", Severity.HIGH)
     assert failing.remediation == REGISTRY["MEM-01"].remediation
-    assert report.exit_code(Severity.HIGH) == EXIT_FINDINGS
-    assert report.exit_code(Severity.CRITICAL) == EXIT_OK
+    assert report.exit_code(Severity.HIGH) == exits.FAIL
+    assert report.exit_code(Severity.CRITICAL) == exits.OK
 
 
 def test_an_unreadable_redis_is_an_error_and_exit_2_even_with_findings():
@@ -194,8 +195,8 @@ def test_an_unreadable_redis_is_an_error_and_exit_2_even_with_findings():
     assert error.message == "timeout after 5 s"
     assert error.severity == Severity.CRITICAL
     assert [r.check_id for r in report.failing()] == ["MEM-01"]
-    assert report.exit_code(Severity.HIGH) == EXIT_ERROR
-    assert report.exit_code(Severity.CRITICAL) == EXIT_ERROR
+    assert report.exit_code(Severity.HIGH) == exits.ERROR
+    assert report.exit_code(Severity.CRITICAL) == exits.ERROR
     # The unreadable instance is not judged by the per-instance checks.
     assert not [r for r in report.results if r.target == "redis-1:6379" and r.check_id != "GATHER-REDIS"]
 
@@ -208,7 +209,7 @@ def test_a_current_waiver_turns_fail_into_waived_with_its_justification():
     assert waived.waiver == "a pure cache, eviction is fine"
     assert waived.message.startswith("maxmemory is 0")
     assert report.failing() == []
-    assert report.exit_code(Severity.INFO) == EXIT_OK
+    assert report.exit_code(Severity.INFO) == exits.OK
     assert report.notes == []
 
 
@@ -221,7 +222,7 @@ def test_an_expired_waiver_leaves_the_finding_and_says_so():
     assert report.notes == [
         "waiver for MEM-01 on redis-*:6379 expired on 2026-05-31: no longer waived",
     ]
-    assert report.exit_code(Severity.HIGH) == EXIT_FINDINGS
+    assert report.exit_code(Severity.HIGH) == exits.FAIL
 
 
 def test_a_check_that_raises_is_an_error_for_that_check_only(boom_check):
@@ -232,7 +233,7 @@ def test_a_check_that_raises_is_an_error_for_that_check_only(boom_check):
     assert {r.check_id for r in errors} == {boom_check}
     assert all(r.message == "the check itself failed: RuntimeError: kaboom" for r in errors)
     assert report.counts()[PASS] == clean_passes == 6
-    assert report.exit_code(Severity.CRITICAL) == EXIT_ERROR
+    assert report.exit_code(Severity.CRITICAL) == exits.ERROR
 
 
 def test_the_whole_run_goes_on_past_a_check_that_raises(boom_check):
@@ -252,7 +253,7 @@ def test_host_checks_are_skipped_when_host_facts_were_not_gathered():
     assert all(r.status == SKIPPED and r.target == "hosts" for r in skipped)
     assert all(r.message == "host facts were not gathered" for r in skipped)
     assert report.notes == ["host facts were not gathered: host checks are skipped"]
-    assert report.exit_code(Severity.INFO) == EXIT_OK
+    assert report.exit_code(Severity.INFO) == exits.OK
 
 
 # ---- settings ------------------------------------------------------------------------------
@@ -365,7 +366,7 @@ def test_text_of_a_clean_run_says_no_findings():
 def test_json_has_counts_results_and_exit_code(mixed_report):
     data = json.loads(R.to_json(mixed_report, Severity.MEDIUM))
     assert data["counts"] == mixed_report.counts()
-    assert data["exit_code"] == EXIT_FINDINGS
+    assert data["exit_code"] == exits.FAIL
     assert data["fail_on"] == "medium"
     assert len(data["results"]) == len(mixed_report.results)
     mem = [r for r in data["results"] if r["check"] == "MEM-01" and r["status"] == "fail"]

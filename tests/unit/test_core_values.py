@@ -47,8 +47,8 @@ def test_sizes_in_messages(n, text):
 
 
 def test_exit_codes_are_distinct():
-    codes = [exits.OK, exits.FAIL, exits.ERROR, exits.HEAL_FAILED]
-    assert codes == [0, 1, 2, 3]
+    codes = [exits.OK, exits.FAIL, exits.ERROR, exits.HEAL_FAILED, exits.INTERRUPTED]
+    assert codes == [0, 1, 2, 3, 130]
 
 
 @pytest.mark.parametrize(

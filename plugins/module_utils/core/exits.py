@@ -9,3 +9,5 @@ FAIL = 1
 ERROR = 2
 # A drill could not put the group back as it found it: a person has to look now.
 HEAL_FAILED = 3
+# Stopped by Ctrl-C (128 + SIGINT, as a shell reports it), after cleaning up.
+INTERRUPTED = 130
