@@ -14,6 +14,7 @@ import re
 from functools import cache
 from pathlib import Path
 
+from ansible_collections.redisops.kit.plugins.module_utils.core import health, topology
 from ansible_collections.redisops.kit.plugins.module_utils.core.choices import (
     LOGLEVELS,
     STATES,
@@ -154,7 +155,7 @@ def redis_sentinel_problems(
         problems.append("redis_sentinel_groups is empty: list at least one group {name, instance, quorum}")
         groups = []
     names, instances = [], []
-    majority = count // 2 + 1
+    majority = topology.majority(count)
     for i, group in enumerate(groups):
         where = f"redis_sentinel_groups[{i}]"
         if not isinstance(group, dict) or "name" not in group:
@@ -521,7 +522,7 @@ def redis_sentinel_view(
             if res.get("running") and master:
                 answers[res["item"]] = (master["ip"], int(master["port"]))
         distinct = sorted(set(answers.values()))
-        if not distinct or (sentinels and len(answers) < sentinels // 2 + 1 and len(distinct) == 1):
+        if not distinct or (sentinels and len(answers) < topology.majority(sentinels) and len(distinct) == 1):
             continue
         if len(distinct) > 1:
             said = ", ".join(f"{s}: {a[0]}:{a[1]}" for s, a in sorted(answers.items()))
@@ -562,30 +563,10 @@ def redis_sentinel_monitors(groups: list[dict], topology: dict, hostvars) -> lis
 def redis_sentinel_health(
     masters: dict, group: str, sentinels: int, replicas: int, spare: str = ""
 ) -> list[str]:
-    """Why one sentinel's view of a group is not healthy (empty when it is).
-
-    ``spare`` ("address:port") is a replica about to be replaced: it need not be linked, every
-    other replica must. A flavour switch needs this for the old primary: once demoted, a Redis 7
-    server cannot load a Valkey primary's RDB (format 11) if it missed the partial resync.
-    """
-    master = masters.get(group)
-    if not master:
-        return [f"group {group} is not monitored"]
-    problems = []
-    flags = set(str(master.get("flags", "")).split(","))
-    if flags - {"master"}:
-        problems.append(f"primary flags {master.get('flags')}")
-    if int(master.get("num-other-sentinels", 0)) < sentinels - 1:
-        problems.append(f"sees {master.get('num-other-sentinels')} other sentinels of {sentinels - 1}")
-    # Replicas Sentinel lists but marks down or disconnected do not count (when it is known).
-    linked = master.get("ok-replica-addrs")
-    if spare and spare != f"{master.get('ip')}:{master.get('port')}" and linked is not None:
-        usable, needed, besides = len([a for a in linked if a != spare]), replicas - 1, f" besides {spare}"
-    else:
-        usable, needed, besides = int(master.get("ok-replicas", master.get("num-slaves", 0))), replicas, ""
-    if usable < needed:
-        problems.append(f"sees {usable} healthy replicas of {needed}{besides}")
-    return problems
+    """Why one sentinel's view of a group is not healthy (empty when it is): the core's judgement
+    (core/health.py), which see for ``spare``."""
+    view = health.SentinelView.from_master("", masters.get(group))
+    return [p.text for p in health.sentinel_problems(view, group, sentinels, replicas, spare)]
 
 
 def redis_sentinel_unhealthy(info: dict, monitors: list[dict], sentinels: int) -> list[str]:
@@ -615,23 +596,18 @@ def redis_sentinel_gate(
     sees the other sentinels and every replica (but ``spare``, see redis_sentinel_health).
     Empty when safe.
     """
-    problems, named = [], {}
-    for res in results:
-        host = res.get("item")
-        if not res.get("running"):
-            problems.append(f"sentinel on {host} does not answer")
-            continue
-        answer = (res.get("ckquorum") or {}).get(group, "not monitored")
-        if not str(answer).startswith("OK"):
-            problems.append(f"sentinel on {host}: CKQUORUM {group}: {answer}")
-        for problem in redis_sentinel_health(res.get("masters") or {}, group, sentinels, replicas, spare):
-            problems.append(f"sentinel on {host}: {problem}")
-        master = (res.get("masters") or {}).get(group)
-        if master:
-            named[host] = f"{master.get('ip')}:{master.get('port')}"
-    if len(set(named.values())) > 1:
-        problems.append(f"the sentinels name different primaries: {named}")
-    return problems
+    views = [
+        health.SentinelView.from_master(
+            res.get("item"),
+            (res.get("masters") or {}).get(group),
+            (res.get("ckquorum") or {}).get(group, "not monitored"),
+        )
+        if res.get("running")
+        else health.SentinelView(res.get("item"), answered=False)
+        for res in results
+    ]
+    verdict = health.judge(group, views, expect_sentinels=sentinels, expect_replicas=replicas, spare=spare)
+    return verdict.messages
 
 
 class FilterModule:

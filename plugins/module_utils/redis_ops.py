@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import uuid
 
-from ansible_collections.redisops.kit.plugins.module_utils.core import sizes
+from ansible_collections.redisops.kit.plugins.module_utils.core import health, sizes
 from ansible_collections.redisops.kit.plugins.module_utils.core.secrets import (
     MASK,
     SECRET_KEYS,
@@ -588,7 +588,7 @@ def sentinel_health(cli) -> dict:
             replicas = pairs_to_dicts(cli.call("SENTINEL", "REPLICAS", name))
         except RedisCliError:
             replicas = []
-        ok = [r for r in replicas if r.get("flags") == "slave" and r.get("master-link-status") == "ok"]
+        ok = [r for r in replicas if health.sentinel_sees_replica_linked(r)]
         master["ok-replicas"] = len(ok)
         master["ok-replica-addrs"] = sorted(f"{r.get('ip')}:{r.get('port')}" for r in ok)
         try:
