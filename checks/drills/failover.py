@@ -21,6 +21,7 @@ from pathlib import Path
 import redis
 
 from redisops.collection import NAME, NAMESPACE, ansible_env
+from redisops.core import health, topology
 from redisops.drills import history as H
 from redisops.drills.observe import EventObserver, Hosts
 from redisops.drills.targets import DrillTargets, Node
@@ -29,6 +30,8 @@ from redisops.server import identify
 
 WARMUP_S = 2.0
 COOLDOWN_S = 2.0
+# A replica further behind than this before the fault would make the loss measured meaningless.
+MAX_LAG_BYTES = 1_000_000
 
 
 class DrillAborted(Exception):
@@ -75,8 +78,8 @@ def sentinel_views(t: DrillTargets) -> dict[str, str | None]:
 
 
 def agreed_primary(t: DrillTargets) -> str | None:
-    named = {v for v in sentinel_views(t).values() if v}
-    return named.pop() if len(named) == 1 else None
+    """The primary every answering sentinel names, if they agree."""
+    return topology.agreement(sentinel_views(t)).agreed
 
 
 def server_roles(t: DrillTargets) -> dict[str, dict]:
@@ -121,30 +124,13 @@ def wait_until(predicate: Callable[[], object], timeout: float, interval: float 
 
 
 def healthy(t: DrillTargets) -> list[str]:
-    """Why the group is not in a state to drill on (empty when it is)."""
-    problems = []
-    for sentinel, answer in ckquorum(t).items():
-        if not answer.startswith("OK"):
-            problems.append(f"CKQUORUM on {sentinel}: {answer}")
-    primary = agreed_primary(t)
-    if primary is None:
-        problems.append(f"the sentinels do not agree on a primary: {sentinel_views(t)}")
-        return problems
-    roles = server_roles(t)
-    masters = [a for a, r in roles.items() if r.get("role") == "master"]
-    if masters != [primary]:
-        problems.append(f"servers answering as primary: {masters or 'none'} (sentinels name {primary})")
-    offset = roles.get(primary, {}).get("master_repl_offset")
-    for addr, info in roles.items():
-        if addr == primary:
-            continue
-        if info.get("master_link_status") != "up":
-            problems.append(f"replica {addr}: link {info.get('master_link_status', 'unreachable')}")
-        elif f"{info.get('master_host')}:{info.get('master_port')}" != primary:
-            problems.append(f"replica {addr} follows {info.get('master_host')}:{info.get('master_port')}")
-        elif offset is not None and abs(int(info.get("slave_repl_offset", 0)) - int(offset)) > 1_000_000:
-            problems.append(f"replica {addr} is {int(offset) - int(info['slave_repl_offset'])} bytes behind")
-    return problems
+    """Why the group is not in a state to drill on (empty when it is): the kit's judgement of a
+    group's health (redisops.core.health) on each sentinel's CKQUORUM and primary and every
+    server's INFO replication. A sentinel that does not answer fails its CKQUORUM."""
+    named, quorum = sentinel_views(t), ckquorum(t)
+    sentinels = [health.SentinelView(addr, primary=named.get(addr), ckquorum=quorum[addr]) for addr in quorum]
+    servers = [health.ServerView.from_info(addr, info) for addr, info in server_roles(t).items()]
+    return health.judge(t.group, sentinels, servers, max_lag_bytes=MAX_LAG_BYTES).messages
 
 
 def data_digest(t: DrillTargets, node: Node, pattern: str) -> str:
@@ -270,7 +256,7 @@ def _sentinel_loss(count: int):
             f"fault: sentinels stopped on {', '.join(stopped)}; then SIGKILL {run.t.unit} on {run.old.host}"
         )
         run.fault(run.old.host, _signal_command(run.t.unit, "KILL"))
-        if count * 2 >= len(run.t.sentinels):
+        if len(run.t.sentinels) - count < topology.majority(len(run.t.sentinels)):
             # No majority left: there must be no failover, and CKQUORUM must say so.
             time.sleep(run.t.down_after_ms / 1000 + 3)
             run.notes["ckquorum_during_fault"] = ckquorum(run.t)

@@ -4,25 +4,17 @@ quorum, agreement on the primary, backlog, Sentinel's view and timers)."""
 from __future__ import annotations
 
 import re
-from collections import Counter
 
-from redisops.core import rdb
+from redisops.core import health, rdb, topology
 from redisops.core.sizes import human as _size
 from redisops.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary, server_of
 from redisops.model import Fail, Severity, Skip, check
 from redisops.server import REDIS, VALKEY, Server, loads_rdb, newest_known, rdb_format
 from redisops.settings import Context
 
-# Sentinel flags that mean an instance is not seen (SENTINEL MASTERS / REPLICAS / SENTINELS).
-_DOWN_FLAGS = ("s_down", "o_down", "disconnected")
-
 
 def _int(value, default: int = 0) -> int:
     return int(as_float(value, default))
-
-
-def _flags(text) -> set[str]:
-    return {f.strip() for f in str(text or "").split(",") if f.strip()}
 
 
 def _replica_links(info: dict) -> list[dict]:
@@ -108,9 +100,9 @@ def _host_address(cluster: ClusterFacts, name: str) -> str:
 def replication_links_up(facts: RedisFacts, ctx: Context):
     role = facts.info.get("role")
     if role == "slave":
-        status = facts.info.get("master_link_status", "")
-        if status == "up":
+        if health.link_up(facts.info):
             return
+        status = facts.info.get("master_link_status", "")
         primary = f"{facts.info.get('master_host', '?')}:{facts.info.get('master_port', '?')}"
         since = _int(facts.info.get("master_link_down_since_seconds"), -1)
         down = f"down for {since} s" if since >= 0 else "not up since the server started"
@@ -326,7 +318,7 @@ def ckquorum_ok(facts: SentinelFacts, ctx: Context):
             )
         elif answer is None:
             yield Fail(f"SENTINEL CKQUORUM {name} was not answered")
-        elif not str(answer).startswith("OK"):
+        elif not health.quorum_ok(answer):
             yield Fail(f"SENTINEL CKQUORUM {name}: {str(answer)[:200]}")
 
 
@@ -347,18 +339,15 @@ def _one_primary(cluster: ClusterFacts, group: dict):
         if not s.error and name in s.masters
     }
     named = None
+    agreed = topology.agreement(views)
     if views:
-        votes = Counter(views.values())
-        top, count = votes.most_common(1)[0]
-        if count * 2 > len(views):
-            named = top
-            for target, addr in views.items():
-                if addr != top:
-                    yield Fail(
-                        f"names {addr} as the primary of {name}; "
-                        f"{count} of {len(views)} sentinels name {top}",
-                        target=target,
-                    )
+        if agreed.majority:
+            named, count = agreed.majority
+            for target, addr in agreed.dissent(named).items():
+                yield Fail(
+                    f"names {addr} as the primary of {name}; {count} of {len(views)} sentinels name {named}",
+                    target=target,
+                )
         else:
             said = "; ".join(f"{t} names {a}" for t, a in sorted(views.items()))
             yield Fail(f"the sentinels of {name} disagree on its primary: {said}", target=at_group)
@@ -514,7 +503,7 @@ def sentinel_sees_group(facts: SentinelFacts, ctx: Context):
         if "num-slaves" in master and replicas != want_replicas:
             why = "stale replicas it would consider" if replicas > want_replicas else "it misses replicas"
             yield Fail(f"{name}: num-slaves {replicas}, the inventory has {want_replicas} replicas ({why})")
-        down = sorted(_flags(master.get("flags")) & set(_DOWN_FLAGS))
+        down = sorted(health.flags(master.get("flags")) & set(health.DOWN_FLAGS))
         if down:
             yield Fail(
                 f"{name}: the primary {master.get('ip', '?')}:{master.get('port', '?')} is flagged "
@@ -525,7 +514,7 @@ def sentinel_sees_group(facts: SentinelFacts, ctx: Context):
             ("sentinel", facts.sentinels.get(name, [])),
         ):
             for item in items:
-                down = sorted(_flags(item.get("flags")) & set(_DOWN_FLAGS))
+                down = sorted(health.flags(item.get("flags")) & set(health.DOWN_FLAGS))
                 if down:
                     yield Fail(
                         f"{name}: {kind} {item.get('ip', '?')}:{item.get('port', '?')} is flagged "
@@ -605,7 +594,7 @@ def sentinel_timers(facts: SentinelFacts, ctx: Context):
             if group.get(key) not in (None, "") and value != _int(group[key]):
                 yield Fail(f"{name}: {field} {value}, the inventory says {_int(group[key])}")
         count = len(set(group.get("sentinels", [])))
-        if count and quorum * 2 <= count:
+        if count and quorum < topology.majority(count):
             yield Fail(f"{name}: quorum {quorum} of {count} sentinels is no majority")
         elif count and quorum > count:
             yield Fail(

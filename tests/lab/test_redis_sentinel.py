@@ -18,6 +18,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
+from redisops.core import health
 from redisops.lab import plan as P
 from redisops.workload import SetWriter
 
@@ -104,24 +105,20 @@ def wait_for(what: str, predicate, timeout: float = 60, interval: float = 0.5):
 
 
 def healthy(paths, hosts, primary_address: str | None = None) -> bool:
-    """Every sentinel names one primary, sees the others and both replicas, and has its quorum."""
-    named = set()
-    for host in hosts:
-        state = master_state(paths, host)
-        named.add(state["ip"])
-        if state["flags"] != "master" or state["num-other-sentinels"] != len(hosts) - 1:
-            return False
-        if state["num-slaves"] != len(hosts) - 1 or not ckquorum(paths, host).startswith("OK"):
-            return False
-    if len(named) != 1 or (primary_address and named != {primary_address}):
-        return False
-    primary = next(h for h in hosts if h.address in named)
-    links = [
-        client(paths, h.address).info("replication").get("master_link_status")
+    """Every sentinel names one primary, sees exactly the others and both replicas (no stale
+    entries), and has its quorum; that server alone is a primary and the others follow it over a
+    link that is up. The kit's own judgement (redisops.core.health), as the role's gate and the
+    drills use it."""
+    states = {h.name: master_state(paths, h) for h in hosts}
+    sentinels = [health.SentinelView.from_master(h.name, states[h.name], ckquorum(paths, h)) for h in hosts]
+    # The servers as the sentinels name them: each host at the port the named primary has.
+    port = states[hosts[0].name]["port"]
+    servers = [
+        health.ServerView.from_info(f"{h.address}:{port}", client(paths, h.address).info("replication"))
         for h in hosts
-        if h is not primary
     ]
-    return links == ["up"] * (len(hosts) - 1)
+    verdict = health.judge(GROUP, sentinels, servers, expect_replicas=len(hosts) - 1, exact=True)
+    return verdict.ok and (primary_address is None or verdict.primary.rsplit(":", 1)[0] == primary_address)
 
 
 @pytest.fixture(scope="module")

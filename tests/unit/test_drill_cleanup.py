@@ -193,3 +193,26 @@ def test_the_backup_drill_deletes_its_seeded_keys_when_it_stops_half_way(monkeyp
         B.backup_drill(_targets(backup_hosts=["b1"]), 10, lambda line: None)
     (pattern,) = removed
     assert pattern.startswith("drill:backup:") and pattern.endswith(":*")
+
+
+def test_the_preflight_judges_the_group_as_the_kit_does(monkeypatch):
+    t = _targets()
+    sentinels = {"192.0.2.13:26379": R1.addr}
+    quorum = {"192.0.2.13:26379": "OK 1 usable Sentinels"}
+    roles = {
+        R1.addr: {"role": "master", "master_repl_offset": 5_000_000},
+        R2.addr: {"role": "slave", "master_host": R1.address, "master_port": R1.port,
+                  "master_link_status": "up", "slave_repl_offset": 4_500_000},
+    }  # fmt: skip
+    monkeypatch.setattr(F, "sentinel_views", lambda t: dict(sentinels))
+    monkeypatch.setattr(F, "ckquorum", lambda t: dict(quorum))
+    monkeypatch.setattr(F, "server_roles", lambda t: {a: dict(r) for a, r in roles.items()})
+    assert F.healthy(t) == [] and F.agreed_primary(t) == R1.addr
+    roles[R2.addr]["slave_repl_offset"] = 3_000_000
+    assert F.healthy(t) == [f"replica {R2.addr} is 2000000 bytes behind"]
+    quorum["192.0.2.13:26379"] = "ERROR Connection refused"
+    sentinels["192.0.2.13:26379"] = None
+    assert F.healthy(t) == [
+        "sentinel on 192.0.2.13:26379: CKQUORUM redis-main: ERROR Connection refused",
+        "no sentinel names a primary of group redis-main",
+    ]
