@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from redisops.core.topology import MIN_SENTINELS
+
 MB = 1024 * 1024
 
 
@@ -58,7 +60,7 @@ class Thresholds:
     min_version: str = "7.0.0"  # SEC-07, Redis
     min_valkey_version: str = "7.2.5"  # SEC-07, Valkey (its valkey_version, never its redis_version)
     # High availability
-    min_sentinels: int = 3  # HA-04
+    min_sentinels: int = MIN_SENTINELS  # HA-04
     replication_lag_max_s: int = 10  # HA-02 (when min-replicas-max-lag is 0)
     repl_backlog_min_bytes: int = 1 * MB  # HA-07
     sentinel_down_after_min_ms: int = 1000  # HA-10: shorter turns ordinary pauses into failovers

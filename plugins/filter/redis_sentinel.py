@@ -138,7 +138,7 @@ def redis_sentinel_problems(
         problems.append(
             "the inventory group 'sentinel' is empty: list the hosts that run a sentinel (3 or more)"
         )
-    elif count < 3 and not allow_few:
+    elif count < topology.MIN_SENTINELS and not allow_few:
         why = (
             "with 2 sentinels a failover needs both, so losing either host (the primary's included) "
             "stops any failover: 2 is never safe"

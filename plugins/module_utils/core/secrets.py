@@ -11,6 +11,18 @@ SENTINEL_SECRET_KEYS = ("sentinel-pass", "auth-pass")
 SECRET_SUFFIXES = ("-pass", "-password")
 MASK = "********"
 
+# The roles' variables that hold secrets (no_log in their argument specs; the checks report only
+# their lengths). tests/unit/test_core_choices.py holds the specs to this list.
+SECRET_VARIABLES = (
+    "redis_server_admin_password", "redis_server_replication_password", "redis_server_sentinel_password",
+    "redis_server_monitoring_password", "redis_server_compliance_password", "redis_server_backup_password",
+    "redis_sentinel_auth_password", "redis_sentinel_admin_password", "redis_sentinel_peer_password",
+    "redis_sentinel_monitoring_password",
+    "redis_compliance_redis_password", "redis_compliance_sentinel_password",
+    "redis_exporter_redis_password", "redis_exporter_sentinel_password",
+    "redis_exporter_web_auth_password_hash",
+)  # fmt: skip
+
 
 def is_secret_setting(name: str) -> bool:
     """Whether a directive (or CONFIG GET name) holds a secret."""
