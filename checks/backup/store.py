@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from redisops.core.choices import FLAVORS
+
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 _NAME = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)-(?P<host>[A-Za-z0-9_.-]+)\.json$")
 PARTIAL_PREFIX = ".partial-"
@@ -29,11 +31,8 @@ class BackupError(Exception):
 
 # The servers a backup may come from, and the programs that read their RDB files. A manifest
 # is data from a host and INFO is what a server says of itself: either names a flavour from
-# this table, never a program.
-SERVER_PROGRAMS = {
-    "redis": {"server": "redis-server", "check_rdb": "redis-check-rdb"},
-    "valkey": {"server": "valkey-server", "check_rdb": "valkey-check-rdb"},
-}
+# this table, never a program. Debian names each server's programs after it.
+SERVER_PROGRAMS = {f: {"server": f"{f}-server", "check_rdb": f"{f}-check-rdb"} for f in FLAVORS}
 
 
 def program_for(flavor: object, program: str, where: str = "the manifest's server") -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from redisops.core.choices import FLAVORS
 from redisops.inventory import (
     _ANY_MEMORY_MB,
     Inventory,
@@ -167,7 +168,7 @@ def drill_targets(
 
 # The sentinel's unit per flavour: a drill runs it in a command on the host, so an inventory
 # value picks one of these and never becomes part of a command itself.
-SENTINEL_UNITS = {"redis": "redis-sentinel@main.service", "valkey": "valkey-sentinel@main.service"}
+SENTINEL_UNITS = {f: f"{f}-sentinel@main.service" for f in FLAVORS}
 
 
 def sentinel_unit(flavor: object) -> str:
