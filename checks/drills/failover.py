@@ -665,7 +665,7 @@ def run_once(
             verify.append(
                 {
                     "name": "the old primary rejoined as a replica",
-                    "passed": role.get("role") == "slave" and role.get("master_link_status") == "up",
+                    "passed": role.get("role") == "slave" and health.link_up(role),
                     "detail": f"{old_addr}: {role.get('role', 'unreachable')}",
                 }
             )
