@@ -48,3 +48,12 @@ def test_both_import_names_load_the_same_files():
 
     assert Path(as_package.__file__).resolve() == Path(as_collection.__file__).resolve()
     assert Path(as_package.__file__).resolve().parent == CORE
+
+
+def test_the_runtime_bundle_carries_the_core():
+    # Monitoring and backup hosts run the checks from the bundle, whose name hashes these files.
+    from redisops import bundle
+
+    files = bundle.package_files()
+    for path in MODULES:
+        assert files[f"redisops/core/{path.name}"].resolve() == path.resolve()
