@@ -111,7 +111,7 @@ def bench_rolling(runs: int) -> list[tuple]:
     """Needs a deployed lab. Each run restarts every sentinel and server once under a write load."""
     sys.path.insert(0, str(REPO))
     from redisops.lab import plan as P
-    from redisops.workload import SetWriter
+    from redisops.lab.workload import SetWriter
 
     paths = P.LabPaths(P.state_dir_from_env())
     lab = P.plan_from_state(P.load_state(paths))

@@ -87,9 +87,9 @@ def _targets(ports: list[int]):
 
 
 def one_run(ports: list[int]) -> float:
-    from redisops.engine import run_checks
-    from redisops.gather import gather
-    from redisops.settings import Thresholds
+    from redisops.compliance.engine import run_checks
+    from redisops.compliance.gather import gather
+    from redisops.compliance.settings import Thresholds
 
     started = time.monotonic()
     report = run_checks(gather(_targets(ports), Thresholds(), hosts=False))

@@ -52,7 +52,7 @@ def _lab_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_parser(sub: argparse._SubParsersAction) -> None:
-    from redisops.report import FORMATS
+    from redisops.compliance.report import FORMATS
 
     check = sub.add_parser(
         "check",
@@ -319,14 +319,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_drill(args)
         if args.command == "check":
-            from redisops.run import run_check
+            from redisops.compliance.run import run_check
 
             return run_check(args)
         if args.command == "monitoring":
             from pathlib import Path
 
             from redisops.inventory import InventoryError
-            from redisops.monitoring import scrape_plan, write_targets
+            from redisops.monitoring.targets import scrape_plan, write_targets
 
             try:
                 found, web = scrape_plan(args.inventory, args.vault_password_file)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from redisops.backup import store as S
 from redisops.backup.store import BackupError
-from redisops.server import identify
+from redisops.compliance.server import identify
 
 
 @dataclass

@@ -191,6 +191,6 @@ def to_text(result: dict) -> str:
 
 
 def to_html(result: dict) -> str:
-    from redisops.report import _jinja
+    from redisops.compliance.report import _jinja
 
     return _jinja().get_template("drill_backup.html.j2").render(r=result)

@@ -21,12 +21,12 @@ from pathlib import Path
 import redis
 
 from redisops.collection import NAME, NAMESPACE, ansible_env
+from redisops.compliance.server import identify
 from redisops.core import health, topology
 from redisops.drills import history as H
 from redisops.drills.observe import EventObserver, Hosts
 from redisops.drills.targets import DrillTargets, Node
 from redisops.drills.workload import Workload
-from redisops.server import identify
 
 WARMUP_S = 2.0
 COOLDOWN_S = 2.0
@@ -521,12 +521,12 @@ def _criterion(name: str, passed: bool, measured, limit, unit: str) -> dict:
 def high_findings(t: DrillTargets) -> list[str]:
     """The compliance checks' findings at high or critical (waivers applied): a drill on a
     group that is already wrong would measure the wrong thing."""
-    from redisops.engine import run_checks
-    from redisops.gather import gather
+    from redisops.compliance.engine import run_checks
+    from redisops.compliance.gather import gather
+    from redisops.compliance.model import Severity
+    from redisops.compliance.settings import thresholds
+    from redisops.compliance.waivers import parse_waivers
     from redisops.inventory import from_inventory
-    from redisops.model import Severity
-    from redisops.settings import thresholds
-    from redisops.waivers import parse_waivers
 
     targets = from_inventory(t.inventory)
     limits = thresholds(targets.thresholds)

@@ -16,7 +16,7 @@ import re
 import time
 from typing import Any
 
-from redisops.report import _jinja
+from redisops.compliance.report import _jinja
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _SVG_NS = "http://www.w3.org/2000/svg"

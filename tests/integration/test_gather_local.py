@@ -14,12 +14,12 @@ import pytest
 import redis
 import yaml
 
-from redisops.engine import run_checks
-from redisops.facts import ClusterFacts
-from redisops.gather import gather_redis
+from redisops.compliance.engine import run_checks
+from redisops.compliance.facts import ClusterFacts
+from redisops.compliance.gather import gather_redis
+from redisops.compliance.model import ERROR
+from redisops.compliance.settings import Thresholds
 from redisops.inventory import Endpoint
-from redisops.model import ERROR
-from redisops.settings import Thresholds
 
 REPO = Path(__file__).resolve().parents[2]
 MASTERAUTH = "replication-secret-0123456789abcdef"

@@ -18,8 +18,8 @@ import pytest
 import redis
 import yaml
 
-from redisops.facts import ClusterFacts, RedisFacts
-from redisops.gather import apply_inspection, parse_inspection
+from redisops.compliance.facts import ClusterFacts, RedisFacts
+from redisops.compliance.gather import apply_inspection, parse_inspection
 
 REPO = Path(__file__).resolve().parents[2]
 READER = REPO / "roles" / "redis_server" / "files" / "redisops-inspect"

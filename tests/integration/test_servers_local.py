@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 import redis
 
-from redisops.engine import run_checks
-from redisops.facts import ClusterFacts
-from redisops.gather import gather_redis
+from redisops.compliance.engine import run_checks
+from redisops.compliance.facts import ClusterFacts
+from redisops.compliance.gather import gather_redis
+from redisops.compliance.model import FAIL, Severity
+from redisops.compliance.server import Server, loads_rdb, rdb_format
+from redisops.compliance.settings import Thresholds
 from redisops.inventory import Endpoint
-from redisops.model import FAIL, Severity
-from redisops.server import Server, loads_rdb, rdb_format
-from redisops.settings import Thresholds
 
 BINARIES = {
     "redis": shutil.which("redis-server"),

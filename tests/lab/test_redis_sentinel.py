@@ -20,7 +20,7 @@ from redis.sentinel import Sentinel
 
 from redisops.core import health
 from redisops.lab import plan as P
-from redisops.workload import SetWriter
+from redisops.lab.workload import SetWriter
 
 from .conftest import (
     INVENTORY,

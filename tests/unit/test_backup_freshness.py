@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from redisops.backup.store import metrics_text, parse_metrics
-from redisops.engine import run_checks
-from redisops.facts import BackupFacts, ClusterFacts
-from redisops.model import ERROR, FAIL, PASS, SKIPPED
-from redisops.run import threshold_overrides
-from redisops.settings import thresholds
+from redisops.compliance.engine import run_checks
+from redisops.compliance.facts import BackupFacts, ClusterFacts
+from redisops.compliance.model import ERROR, FAIL, PASS, SKIPPED
+from redisops.compliance.run import threshold_overrides
+from redisops.compliance.settings import thresholds
 
 from .checks_fixtures import base_facts
 

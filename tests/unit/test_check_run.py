@@ -14,13 +14,11 @@ from xml.etree import ElementTree as ET
 import pytest
 from markupsafe import escape
 
-from redisops import report as R
 from redisops.cli import main
-from redisops.core import exits
-from redisops.engine import Report, run_checks
-from redisops.facts import ClusterFacts, acl_users
-from redisops.inventory import Endpoint, HostSpec, InventoryError, Targets, read_targets, write_targets
-from redisops.model import (
+from redisops.compliance import report as R
+from redisops.compliance.engine import Report, run_checks
+from redisops.compliance.facts import ClusterFacts, acl_users
+from redisops.compliance.model import (
     AREAS,
     ERROR,
     FAIL,
@@ -32,9 +30,11 @@ from redisops.model import (
     Severity,
     check,
 )
-from redisops.run import for_scheduled_host, keep_history, write_atomically
-from redisops.settings import Thresholds, thresholds
-from redisops.waivers import Waiver, WaiverError, match_waiver, parse_waivers
+from redisops.compliance.run import for_scheduled_host, keep_history, write_atomically
+from redisops.compliance.settings import Thresholds, thresholds
+from redisops.compliance.waivers import Waiver, WaiverError, match_waiver, parse_waivers
+from redisops.core import exits
+from redisops.inventory import Endpoint, HostSpec, InventoryError, Targets, read_targets, write_targets
 
 from .checks_fixtures import apply_edits, base_facts, check_fixtures
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from redisops.engine import run_checks
-from redisops.facts import ClusterFacts
-from redisops.model import AREAS, ERROR, FAIL, PASS, REGISTRY, Severity
-from redisops.settings import thresholds
+from redisops.compliance.engine import run_checks
+from redisops.compliance.facts import ClusterFacts
+from redisops.compliance.model import AREAS, ERROR, FAIL, PASS, REGISTRY, Severity
+from redisops.compliance.settings import thresholds
 
 from .checks_fixtures import apply_edits, base_facts, check_fixtures
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import yaml
 
+from redisops.compliance.model import Severity
 from redisops.core import choices, secrets
 from redisops.inventory import _SECRETS as INVENTORY_SECRETS
 from redisops.lab import plan
-from redisops.model import Severity
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 

@@ -61,7 +61,7 @@ def filters(role: str):
 @functools.cache
 def check_settings():
     """The compliance checks' thresholds (pure Python, importable by path like the filters)."""
-    return _load_by_path(REPO / "checks" / "settings.py", "check_settings_for_example_inventory")
+    return _load_by_path(REPO / "checks" / "compliance" / "settings.py", "check_settings_for_example")
 
 
 def _ansible_inventory() -> str:

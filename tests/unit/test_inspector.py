@@ -11,11 +11,19 @@ import json
 
 import pytest
 
+from redisops.compliance.engine import run_checks
+from redisops.compliance.facts import ClusterFacts, RedisFacts, SentinelFacts
+from redisops.compliance.gather import (
+    HOST,
+    NONE,
+    SSH,
+    apply_inspection,
+    inspect_path,
+    parse_inspection,
+    ssh_command,
+)
+from redisops.compliance.model import PASS, SKIPPED
 from redisops.core import secrets
-from redisops.engine import run_checks
-from redisops.facts import ClusterFacts, RedisFacts, SentinelFacts
-from redisops.gather import HOST, NONE, SSH, apply_inspection, inspect_path, parse_inspection, ssh_command
-from redisops.model import PASS, SKIPPED
 from tests.unit.role_code import REPO, SF, F
 
 READER_PATH = REPO / "roles" / "redis_server" / "files" / "redisops-inspect"
@@ -305,7 +313,7 @@ def test_the_scheduled_run_pins_the_host_keys_read_by_ansible():
 
 def test_the_cli_needs_pinned_host_keys_for_the_readers_key():
     from redisops.cli import build_parser
-    from redisops.run import inspect_settings
+    from redisops.compliance.run import inspect_settings
 
     parse = build_parser().parse_args
     assert inspect_settings(parse(["check"])) == {}

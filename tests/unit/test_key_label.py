@@ -7,9 +7,9 @@ import hashlib
 
 import pytest
 
-from redisops.engine import run_checks
-from redisops.facts import ClusterFacts, key_label
-from redisops.settings import thresholds
+from redisops.compliance.engine import run_checks
+from redisops.compliance.facts import ClusterFacts, key_label
+from redisops.compliance.settings import thresholds
 
 from .checks_fixtures import apply_edits, base_facts
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from redisops.report import catalogue_markdown
-from redisops.settings import thresholds
+from redisops.compliance.report import catalogue_markdown
+from redisops.compliance.settings import thresholds
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "redis_compliance"
@@ -45,8 +45,8 @@ def test_the_default_thresholds_are_valid():
 
 
 def test_the_lab_waivers_have_reasons_and_ends():
-    from redisops.model import REGISTRY
-    from redisops.waivers import parse_waivers
+    from redisops.compliance.model import REGISTRY
+    from redisops.compliance.waivers import parse_waivers
 
     lab = yaml.safe_load((REPO / "inventories/lab/group_vars/all/compliance.yml").read_text())
     waivers = parse_waivers(lab["redis_compliance_waivers"], set(REGISTRY))
@@ -80,9 +80,9 @@ def test_the_metrics_are_published_by_root_only_from_the_users_own_regular_file(
 
 
 def test_what_the_checks_write_is_what_the_root_step_accepts(tmp_path):
-    from redisops.engine import Report
-    from redisops.model import FAIL, Result, Severity
-    from redisops.report import to_prometheus
+    from redisops.compliance.engine import Report
+    from redisops.compliance.model import FAIL, Result, Severity
+    from redisops.compliance.report import to_prometheus
 
     (pattern,) = re.findall(r'grep -qvE "([^"]+)"', _check_script(tmp_path))
     finding = Result(

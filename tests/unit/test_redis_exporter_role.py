@@ -16,7 +16,7 @@ from ansible.template import Templar, trust_as_template
 from redisops.cli import main
 from redisops.collection import plugins_ready
 from redisops.inventory import load_inventory
-from redisops.monitoring import prometheus_config
+from redisops.monitoring.targets import prometheus_config
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "redis_exporter"

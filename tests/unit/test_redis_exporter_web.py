@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from redisops.inventory import InventoryError
-from redisops.monitoring import prometheus_config, web_settings
+from redisops.monitoring.targets import prometheus_config, web_settings
 
 from .test_input_validation import EXPORTER, exporter, named
 from .test_redis_exporter_role import ROLE, render

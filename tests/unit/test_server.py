@@ -15,12 +15,12 @@ import json
 import pytest
 from redis._parsers.helpers import parse_info
 
-from redisops import report as R
-from redisops.engine import run_checks
-from redisops.facts import ClusterFacts, RedisFacts, SentinelFacts, server_of
-from redisops.model import FAIL, PASS, SKIPPED, Severity
-from redisops.server import REDIS, VALKEY, Server, identify, loads_rdb, rdb_format, version_tuple
-from redisops.settings import thresholds
+from redisops.compliance import report as R
+from redisops.compliance.engine import run_checks
+from redisops.compliance.facts import ClusterFacts, RedisFacts, SentinelFacts, server_of
+from redisops.compliance.model import FAIL, PASS, SKIPPED, Severity
+from redisops.compliance.server import REDIS, VALKEY, Server, identify, loads_rdb, rdb_format, version_tuple
+from redisops.compliance.settings import thresholds
 
 from .checks_fixtures import apply_edits, base_facts
 

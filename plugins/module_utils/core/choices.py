@@ -19,7 +19,7 @@ DEBUG_COMMAND = ("no", "local", "yes")
 REPL_DISKLESS_LOAD = ("disabled", "on-empty-db", "swapdb")
 # An instance or a Sentinel group the role keeps, or removes.
 STATES = ("present", "absent")
-# The checks' severities, lowest first (redisops.model.Severity in this order).
+# The checks' severities, lowest first (redisops.compliance.model.Severity in this order).
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 # Every role variable with a fixed set of values, by name.

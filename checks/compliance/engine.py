@@ -10,12 +10,24 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from redisops import rules  # noqa: F401 - importing registers every check
+from redisops.compliance import rules  # noqa: F401 - importing registers every check
+from redisops.compliance.facts import ClusterFacts, server_of
+from redisops.compliance.model import (
+    ERROR,
+    FAIL,
+    PASS,
+    REGISTRY,
+    SKIPPED,
+    WAIVED,
+    Check,
+    Fail,
+    Result,
+    Severity,
+    Skip,
+)
+from redisops.compliance.settings import Context, Thresholds
+from redisops.compliance.waivers import Waiver, match_waiver
 from redisops.core import exits
-from redisops.facts import ClusterFacts, server_of
-from redisops.model import ERROR, FAIL, PASS, REGISTRY, SKIPPED, WAIVED, Check, Fail, Result, Severity, Skip
-from redisops.settings import Context, Thresholds
-from redisops.waivers import Waiver, match_waiver
 
 # The pseudo-checks a run reports when it could not read a target.
 UNREACHABLE = {

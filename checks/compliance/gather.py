@@ -27,10 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from redisops.facts import BackupFacts, ClusterFacts, HostFacts, RedisFacts, SentinelFacts
+from redisops.compliance.facts import BackupFacts, ClusterFacts, HostFacts, RedisFacts, SentinelFacts
+from redisops.compliance.server import identify
+from redisops.compliance.settings import Thresholds
 from redisops.inventory import Endpoint, HostSpec, Targets
-from redisops.server import identify
-from redisops.settings import Thresholds
 
 # The reader as the redis_server role installs it, and what a run without host access needs to
 # run it: the key of an account whose only command is the reader.

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from redisops.server import Server, identify
+from redisops.compliance.server import Server, identify
 
 
 @dataclass
@@ -41,7 +41,7 @@ class RedisFacts:
     # From the inventory: group, persistent, tls_mode, kit_users {admin, replication, sentinel,
     # monitoring, compliance: user name}.
     expected: dict[str, Any] = field(default_factory=dict)
-    # Which server answered, from INFO: {flavor: redis|valkey, version, mode} (redisops.server).
+    # Which server answered, from INFO: {flavor: redis|valkey, version, mode} (redisops.compliance.server).
     server: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
+from redisops.compliance.facts import RedisFacts, as_float, key_label, server_of
+from redisops.compliance.model import Fail, Severity, Skip, check
+from redisops.compliance.server import REDIS, VALKEY
+from redisops.compliance.settings import Context
 from redisops.core.sizes import human as _size
-from redisops.facts import RedisFacts, as_float, key_label, server_of
-from redisops.model import Fail, Severity, Skip, check
-from redisops.server import REDIS, VALKEY
-from redisops.settings import Context
 
 GB = 1024**3
 

@@ -8,9 +8,9 @@ leaves the files as they were: only a comparison with the live values finds it.
 
 from __future__ import annotations
 
-from redisops.facts import RedisFacts, SentinelFacts
-from redisops.model import Fail, Severity, Skip, check
-from redisops.settings import Context
+from redisops.compliance.facts import RedisFacts, SentinelFacts
+from redisops.compliance.model import Fail, Severity, Skip, check
+from redisops.compliance.settings import Context
 
 
 def differing(expected: dict[str, str], live: dict[str, str]) -> list[str]:

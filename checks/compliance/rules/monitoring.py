@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from redisops.facts import HostFacts, RedisFacts, SentinelFacts, acl_users
-from redisops.model import Fail, Severity, Skip, check
-from redisops.rules.security import acl_allows, dangerous_allowed, enabled, kit_users
-from redisops.settings import Context
+from redisops.compliance.facts import HostFacts, RedisFacts, SentinelFacts, acl_users
+from redisops.compliance.model import Fail, Severity, Skip, check
+from redisops.compliance.rules.security import acl_allows, dangerous_allowed, enabled, kit_users
+from redisops.compliance.settings import Context
 
 # Representative writes with their ACL categories: any of them allowed means the user can write.
 WRITES = {

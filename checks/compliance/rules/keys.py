@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from redisops.facts import RedisFacts, key_label
-from redisops.model import Fail, Severity, Skip, check
-from redisops.settings import Context
+from redisops.compliance.facts import RedisFacts, key_label
+from redisops.compliance.model import Fail, Severity, Skip, check
+from redisops.compliance.settings import Context
 
 EXAMPLES = 3
 

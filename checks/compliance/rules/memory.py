@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from redisops.compliance.facts import RedisFacts, as_float
+from redisops.compliance.model import Fail, Severity, Skip, check
+from redisops.compliance.settings import Context
 from redisops.core.sizes import human as _size
-from redisops.facts import RedisFacts, as_float
-from redisops.model import Fail, Severity, Skip, check
-from redisops.settings import Context
 
 
 @check(

@@ -1,6 +1,6 @@
 """The checks, one module per area. Importing this package registers all of them."""
 
-from redisops.rules import (  # noqa: F401 - imported for their registrations
+from redisops.compliance.rules import (  # noqa: F401 - imported for their registrations
     configuration,
     connections,
     high_availability,

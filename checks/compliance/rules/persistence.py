@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from redisops.facts import RedisFacts, as_float, config_yes, is_primary
-from redisops.model import Fail, Severity, Skip, check
-from redisops.settings import Context
+from redisops.compliance.facts import RedisFacts, as_float, config_yes, is_primary
+from redisops.compliance.model import Fail, Severity, Skip, check
+from redisops.compliance.settings import Context
 
 
 def _save_rules(facts: RedisFacts) -> str:

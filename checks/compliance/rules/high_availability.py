@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 
+from redisops.compliance.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary, server_of
+from redisops.compliance.model import Fail, Severity, Skip, check
+from redisops.compliance.server import REDIS, VALKEY, Server, loads_rdb, newest_known, rdb_format
+from redisops.compliance.settings import Context
 from redisops.core import health, rdb, topology
 from redisops.core.sizes import human as _size
-from redisops.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary, server_of
-from redisops.model import Fail, Severity, Skip, check
-from redisops.server import REDIS, VALKEY, Server, loads_rdb, newest_known, rdb_format
-from redisops.settings import Context
 
 
 def _int(value, default: int = 0) -> int:

@@ -71,7 +71,7 @@ def inspect_settings(args: argparse.Namespace) -> dict[str, str]:
 
 def threshold_overrides(pairs: list[str] | None) -> dict[str, object]:
     """--threshold NAME=VALUE pairs as a dict; a list threshold takes comma-separated values."""
-    from redisops.settings import Thresholds
+    from redisops.compliance.settings import Thresholds
 
     tuples = {name for name, value in vars(Thresholds()).items() if isinstance(value, tuple)}
     out: dict[str, object] = {}
@@ -90,14 +90,14 @@ def _error(message: str) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from redisops import report as R
-    from redisops.engine import run_checks
-    from redisops.facts import ClusterFacts
-    from redisops.gather import gather
+    from redisops.compliance import report as R
+    from redisops.compliance.engine import run_checks
+    from redisops.compliance.facts import ClusterFacts
+    from redisops.compliance.gather import gather
+    from redisops.compliance.model import REGISTRY, Severity
+    from redisops.compliance.settings import thresholds
+    from redisops.compliance.waivers import WaiverError, load_waivers, parse_waivers
     from redisops.inventory import InventoryError, from_inventory, read_targets, write_targets
-    from redisops.model import REGISTRY, Severity
-    from redisops.settings import thresholds
-    from redisops.waivers import WaiverError, load_waivers, parse_waivers
 
     if args.explain:
         try:

@@ -129,4 +129,4 @@ class Context:
     """What a check may consult besides its own facts: thresholds and the whole cluster."""
 
     thresholds: Thresholds = field(default_factory=Thresholds)
-    cluster: Any = None  # redisops.facts.ClusterFacts
+    cluster: Any = None  # redisops.compliance.facts.ClusterFacts

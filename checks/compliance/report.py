@@ -12,9 +12,9 @@ import time
 from collections import defaultdict
 from xml.etree import ElementTree as ET
 
-from redisops.engine import UNREACHABLE, Report
-from redisops.model import ERROR, FAIL, PASS, REGISTRY, SKIPPED, WAIVED, Result, Severity
-from redisops.server import Server
+from redisops.compliance.engine import UNREACHABLE, Report
+from redisops.compliance.model import ERROR, FAIL, PASS, REGISTRY, SKIPPED, WAIVED, Result, Severity
+from redisops.compliance.server import Server
 
 FORMATS = ("text", "json", "junit", "prometheus", "html")
 _ORDER = {ERROR: 0, FAIL: 1, WAIVED: 2, SKIPPED: 3, PASS: 4}

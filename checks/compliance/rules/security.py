@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import time
 
-from redisops.facts import ClusterFacts, HostFacts, RedisFacts, SentinelFacts, acl_users, as_float, server_of
-from redisops.model import Fail, Severity, Skip, check
-from redisops.server import REDIS, VALKEY, version_tuple
-from redisops.settings import Context
+from redisops.compliance.facts import (
+    ClusterFacts,
+    HostFacts,
+    RedisFacts,
+    SentinelFacts,
+    acl_users,
+    as_float,
+    server_of,
+)
+from redisops.compliance.model import Fail, Severity, Skip, check
+from redisops.compliance.server import REDIS, VALKEY, version_tuple
+from redisops.compliance.settings import Context
 
 # The users the kit's roles create, by role, with the roles' default names; the inventory's
 # names come in facts.expected["kit_users"]. Every other enabled user is an application's.

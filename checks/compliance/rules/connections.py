@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from redisops.facts import RedisFacts, as_float
-from redisops.model import Fail, Severity, Skip, check
-from redisops.settings import Context
+from redisops.compliance.facts import RedisFacts, as_float
+from redisops.compliance.model import Fail, Severity, Skip, check
+from redisops.compliance.settings import Context
 
 _RESERVED_FDS = 32  # Redis keeps this many descriptors for itself (CONFIG_MIN_RESERVED_FDS)
 _SERVER_PROCESSES = ("redis-server", "valkey-server")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
+from redisops.compliance.facts import HostFacts, as_float
+from redisops.compliance.model import Fail, Severity, Skip, check
+from redisops.compliance.settings import Context
 from redisops.core.sizes import human as _size
-from redisops.facts import HostFacts, as_float
-from redisops.model import Fail, Severity, Skip, check
-from redisops.settings import Context
 
 _REDIS_PROCESSES = ("redis-server", "redis-sentinel", "valkey-server", "valkey-sentinel")
 _DEFAULT_TCP_BACKLOG = 511  # Redis's and Sentinel's default
