@@ -25,6 +25,7 @@ from ansible_collections.redisops.kit.plugins.module_utils.core.choices import (
     TLS_MODES,
     TLS_PROTOCOLS,
 )
+from ansible_collections.redisops.kit.plugins.module_utils.core.pki import pki_dir
 
 # Commands the kit itself, replication and Sentinel depend on: never renamed.
 UNRENAMEABLE = (
@@ -1253,6 +1254,7 @@ class FilterModule:
     def filters(self):
         return {
             "redis_bytes": redis_bytes,
+            "redis_pki_dir": pki_dir,
             "redis_memory": redis_memory,
             "redis_quote": redis_quote,
             "redis_yesno": redis_yesno,

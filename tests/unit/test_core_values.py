@@ -119,3 +119,11 @@ def test_why_a_release_does_not_load_a_format():
 def test_the_newest_release_known_is_one_whose_format_is_known():
     for flavor in rdb.FORMATS:
         assert rdb.rdb_format(flavor, rdb.newest_known(flavor)) is not None
+
+
+def test_the_pki_directory_defaults_under_the_control_nodes_home(monkeypatch):
+    from redisops.core.pki import pki_dir
+
+    monkeypatch.setenv("HOME", "/home/sre")
+    assert pki_dir(None) == pki_dir("") == "/home/sre/.redisops/pki"
+    assert pki_dir("/srv/redisops/pki") == "/srv/redisops/pki"

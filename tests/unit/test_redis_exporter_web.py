@@ -25,7 +25,8 @@ def test_off_by_default():
         defaults["redis_exporter_web_auth_user"] == ""
         and defaults["redis_exporter_web_auth_password_hash"] == ""
     )
-    assert "/hosts/' ~ inventory_hostname ~ '.crt'" in defaults["redis_exporter_web_tls_cert"]
+    assert "'/hosts/' ~ inventory_hostname" in defaults["redis_exporter_web_tls_cert"]
+    assert "redisops.kit.redis_pki_dir" in defaults["redis_exporter_web_tls_cert"]
 
 
 def test_valid_web_settings_pass():

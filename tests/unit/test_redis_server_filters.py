@@ -747,6 +747,7 @@ def test_filter_module_registers_every_filter():
     filters = F.FilterModule().filters()
     assert set(filters) == {
         "redis_bytes",
+        "redis_pki_dir",
         "redis_memory",
         "redis_quote",
         "redis_yesno",
