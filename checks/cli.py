@@ -196,7 +196,10 @@ def version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="redisops", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="redisops",
+        description="Check, drill, back up and watch the Redis or Valkey cluster of an Ansible inventory.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument(
         "--vault-secrets-stdin",
