@@ -307,7 +307,7 @@ def test_a_static_setting_restarts_the_sentinels_one_at_a_time(deployed, lab_pat
     myids = {h.name: sentinel(lab_paths, h.address).execute_command("SENTINEL", "MYID") for h in hosts}
     proc = run_playbook("playbooks/site.yml", "-e", "redis_sentinel_loglevel=verbose")
     assert proc.returncode == 0, playbook_failure(proc)
-    assert proc.stdout.count("TASK [redis_sentinel : Stop the sentinel on") == len(hosts)
+    assert proc.stdout.count("TASK [redisops.kit.redis_sentinel : Stop the sentinel on") == len(hosts)
     after = sentinel_processes(hosts)
     assert all(after[h] != processes[h] for h in processes), "a sentinel kept running with the old setting"
     for host in hosts:
