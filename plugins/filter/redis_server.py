@@ -978,6 +978,7 @@ SERVER_BOOLEANS = tuple(
         "flavor_switch", "maxmemory_allow_no_fork_headroom", "appendonly", "aof_use_rdb_preamble",
         "stop_writes_on_bgsave_error", "tls_replication", "tls_prefer_server_ciphers", "bind_allow_wildcard",
         "protected_mode", "firewall", "client_networks_allow_any", "repl_diskless_sync", "tune_kernel",
+        "tls_replace_ca",
     )
 )  # fmt: skip
 REPL_BACKLOG_MIN = 16 * 1024

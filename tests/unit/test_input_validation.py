@@ -213,6 +213,7 @@ def test_default_commands_are_command_rules():
         "redis_server_appendonly",
         "redis_server_tls_replication",
         "redis_server_bind_allow_wildcard",
+        "redis_server_tls_replace_ca",
     ],
 )
 @pytest.mark.parametrize("value", ["no", "false", "yes", 0, 1, None])
