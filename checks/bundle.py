@@ -23,7 +23,7 @@ import tempfile
 import tomllib
 from pathlib import Path, PurePosixPath
 
-from redisops.collection import CHECKOUT
+from redisops.collection import CHECKOUT, in_checkout
 
 DISTRIBUTION = "redis-ops-kit"
 PACKAGE = "redisops"
@@ -78,7 +78,7 @@ def _installed_files() -> dict[str, Path]:
 
 def package_files(root: Path = CHECKOUT) -> dict[str, Path]:
     """Where each file of the bundle's redisops package is (path inside the bundle -> source)."""
-    if (root / "pyproject.toml").is_file() and (root / "checks").is_dir():
+    if in_checkout(root):
         return _checkout_files(root)
     return _installed_files()
 

@@ -23,8 +23,10 @@ class CollectionMissing(Exception):
     """The redisops.kit collection is neither this checkout nor installed."""
 
 
-def _in_checkout() -> bool:
-    return (CHECKOUT / "galaxy.yml").is_file() and (CHECKOUT / "roles" / "redis_server").is_dir()
+def in_checkout(root: Path = CHECKOUT) -> bool:
+    """Whether redisops runs from a checkout (the collection and the package's sources beside it)
+    rather than from an installed wheel."""
+    return all((root / name).exists() for name in ("galaxy.yml", "pyproject.toml", "checks"))
 
 
 @cache
@@ -32,7 +34,7 @@ def plugins_ready() -> bool:
     """Ansible's plugin and collection loader, with the checkout's link first when there is one."""
     from ansible.plugins.loader import init_plugin_loader
 
-    prefix = [str(CHECKOUT_COLLECTIONS)] if _in_checkout() and CHECKOUT_COLLECTIONS.is_dir() else []
+    prefix = [str(CHECKOUT_COLLECTIONS)] if in_checkout() and CHECKOUT_COLLECTIONS.is_dir() else []
     init_plugin_loader(prefix)
     return True
 
@@ -40,7 +42,7 @@ def plugins_ready() -> bool:
 @cache
 def collection_root() -> Path:
     """The collection's directory (holding roles/ and plugins/)."""
-    if _in_checkout():
+    if in_checkout():
         return CHECKOUT
     plugins_ready()
     try:
@@ -57,10 +59,11 @@ def collection_root() -> Path:
 def ansible_env() -> dict[str, str]:
     """The environment for an ansible-playbook run of the collection's playbooks (by FQCN): in a
     checkout, its link comes first on the collections path, whatever ansible.cfg applies."""
+    from ansible import constants as C
+
     env = dict(os.environ)
-    if _in_checkout() and CHECKOUT_COLLECTIONS.is_dir():
-        configured = env.get(
-            "ANSIBLE_COLLECTIONS_PATH", "~/.ansible/collections:/usr/share/ansible/collections"
-        )
-        env["ANSIBLE_COLLECTIONS_PATH"] = f"{CHECKOUT_COLLECTIONS}:{configured}"
+    if in_checkout() and CHECKOUT_COLLECTIONS.is_dir():
+        # After the checkout's link, the collections path the caller's ansible.cfg (or environment) sets.
+        paths = [str(CHECKOUT_COLLECTIONS), *C.COLLECTIONS_PATHS]
+        env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env
