@@ -70,6 +70,32 @@ def restore_command(t: DrillTargets, ident: str, pattern: str, alter_one_key: bo
     return sandbox_command(t.backup_user, scratch_dir, command, env)
 
 
+def prerequisites_command(t: DrillTargets) -> str:
+    """The shell line that prints ``NAME yes|no`` for what the drill needs on the backup host."""
+    runtime = shlex.quote(f"{t.backup_runtime}/redisops/cli.py")
+    store = shlex.quote(t.backup_store_dir)
+    return (
+        f"for p in 'runtime:test -f {runtime}' 'unit:systemctl cat redisops-backup.service' "
+        f"'store:test -d {store}'; do "
+        'if sh -c "${p#*:}" >/dev/null 2>&1; then echo "${p%%:*} yes"; else echo "${p%%:*} no"; fi; done'
+    )
+
+
+_PREREQUISITES = {
+    "runtime": "the kit's backup runtime ({runtime})",
+    "unit": "redisops-backup.service",
+    "store": "the backup store ({store})",
+}
+
+
+def missing_prerequisites(t: DrillTargets, probe_output: str) -> list[str]:
+    """What :func:`prerequisites_command` found missing, by name (everything when it printed
+    nothing it knows)."""
+    seen = dict(line.split(None, 1) for line in probe_output.splitlines() if len(line.split()) == 2)
+    names = {"runtime": t.backup_runtime, "store": t.backup_store_dir}
+    return [text.format(**names) for key, text in _PREREQUISITES.items() if seen.get(key) != "yes"]
+
+
 def backup_drill(
     t: DrillTargets, keys: int, say: Callable[[str], None], alter_one_key: bool = False,
     clock: Callable[[], float] = time.time,
@@ -81,6 +107,12 @@ def backup_drill(
         raise DrillAborted("the inventory has no host in group redis_backup: set up backups first")
     backup_host = t.backup_hosts[0]
     hosts = Hosts(t.inventory)
+    missing = missing_prerequisites(t, hosts.run(backup_host, prerequisites_command(t), check=False))
+    if missing:
+        raise DrillAborted(
+            f"{backup_host} is not set up for backups (missing: {', '.join(missing)}): "
+            "run 'ansible-playbook playbooks/backup_timer.yml' first"
+        )
     store = shlex.quote(t.backup_store_dir)
     group = shlex.quote(t.group)
     runtime = shlex.quote(t.backup_runtime)

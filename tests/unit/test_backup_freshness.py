@@ -86,6 +86,8 @@ def test_no_good_backup_and_a_missing_metrics_file_fail():
     missing = BackupFacts(target="backup-1", address="10.0.0.10", textfile="/x/redisops_backup.prom")
     status, message = per03(run_checks(cluster(missing)))["redis-1:6379"]
     assert status == FAIL and "backup-1:/x/redisops_backup.prom (missing)" in message
+    # What to run first is named: the timer's playbook when no backup host has run one.
+    assert "ansible-playbook playbooks/backup_timer.yml" in message, message
 
 
 def test_a_backup_of_another_group_does_not_count():
@@ -96,6 +98,7 @@ def test_a_backup_of_another_group_does_not_count():
 def test_no_backup_host_in_the_inventory_fails_once_host_facts_are_read():
     status, message = per03(run_checks(cluster()))["redis-1:6379"]
     assert status == FAIL and "no host in inventory group redis_backup" in message
+    assert "playbooks/backup_timer.yml" in message
     # Without host facts (a scheduled run, --no-host-facts) the backups are not judged.
     assert per03(run_checks(cluster(gathered=False)))["redis-1:6379"][0] == PASS
 

@@ -115,3 +115,25 @@ def test_a_copy_is_asked_for_on_the_command_line():
     args = parser.parse_args(["backup", "scratch", "--store", "/s", "--group", "g", "--copy"])
     assert args.copy is True
     assert parser.parse_args(["backup", "scratch", "--store", "/s", "--group", "g"]).copy is False
+
+
+def test_the_backup_drill_names_the_playbook_when_the_backup_host_is_not_set_up(tmp_path):
+    """The probe runs in a real shell: with nothing installed every piece is missing and named;
+    with the runtime and the store there, only the unit (no systemctl here) is."""
+    import subprocess
+
+    bare = _targets(backup_runtime=str(tmp_path / "lib"), backup_store_dir=str(tmp_path / "store"))
+    out = subprocess.run(["sh", "-c", B.prerequisites_command(bare)], capture_output=True, text=True).stdout
+    missing = B.missing_prerequisites(bare, out)
+    assert missing == [
+        f"the kit's backup runtime ({tmp_path / 'lib'})",
+        "redisops-backup.service",
+        f"the backup store ({tmp_path / 'store'})",
+    ], out
+    (tmp_path / "lib" / "redisops").mkdir(parents=True)
+    (tmp_path / "lib" / "redisops" / "cli.py").write_text("")
+    (tmp_path / "store").mkdir()
+    out = subprocess.run(["sh", "-c", B.prerequisites_command(bare)], capture_output=True, text=True).stdout
+    assert B.missing_prerequisites(bare, out) == ["redisops-backup.service"], out
+    # An answer it cannot read (a host that printed nothing) counts as nothing being there.
+    assert len(B.missing_prerequisites(bare, "")) == 3

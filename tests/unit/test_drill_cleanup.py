@@ -174,6 +174,8 @@ class FakeHosts:
         pass
 
     def run(self, host, command, check=True):
+        if command.startswith("for p in "):  # the prerequisites: all there
+            return "runtime yes\nunit yes\nstore yes\n"
         return "[]" if " list " in command else ""
 
 

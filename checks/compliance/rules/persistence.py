@@ -89,7 +89,9 @@ def _offhost_backup(facts: RedisFacts, ctx: Context) -> tuple[bool, list[str]]:
     group = facts.expected.get("group") or facts.instance
     if not cluster.backups:
         return True, [
-            f"no host in inventory group redis_backup: group {group} has no off-host backup the kit knows of"
+            f"no host in inventory group redis_backup: group {group} has no off-host backup the kit knows of "
+            "(add a host that runs no Redis to group redis_backup, "
+            "then 'ansible-playbook playbooks/backup_timer.yml')"
         ]
     read = [b for b in cluster.backups if not b.error]
     if not read:
@@ -107,7 +109,17 @@ def _offhost_backup(facts: RedisFacts, ctx: Context) -> tuple[bool, list[str]]:
     )
     if newest <= 0:
         hosts = ", ".join(f"{b.target}:{b.textfile}" + ("" if b.exists else " (missing)") for b in read)
-        return True, [f"group {group} has no good off-host backup on any backup host ({hosts}){last_run}"]
+        first = (
+            ": set them up with 'ansible-playbook playbooks/backup_timer.yml', then take a first backup "
+            "with 'ansible-playbook playbooks/backup.yml'"
+            if not any(b.exists for b in read)
+            else ": take one now with 'ansible-playbook playbooks/backup.yml'"
+            if not failed
+            else ""
+        )
+        return True, [
+            f"group {group} has no good off-host backup on any backup host ({hosts}){last_run}{first}"
+        ]
     age = now - newest
     if age > limit:
         return True, [
