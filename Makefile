@@ -9,8 +9,27 @@ LOCK := requirements/control.txt
 # Ansible, testinfra and the tests call the venv's tools by name.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv dist demo test test-fast test-lab test-flavors test-matrix lint bench lab-up lab-down clean
+.PHONY: all venv dist demo test test-fast test-lab test-flavors test-matrix lint bench lab-up lab-down clean \
+	packages-lab packages-test
 all: venv
+
+# The Debian packages each target needs (COMMAND:PACKAGE, see tools/ensure-packages): only the
+# missing ones are installed, as root; otherwise the target says what to install.
+VENV_PACKAGES := python3:python3 @venv:python3-venv /etc/ssl/certs/ca-certificates.crt:ca-certificates
+# The lab: containers, their network and SSH, the guard table, the checks' certificate reads.
+LAB_PACKAGES := systemd-nspawn:systemd-container debootstrap:debootstrap ip:iproute2 \
+	ssh:openssh-client ssh-keygen:openssh-client nft:nftables openssl:openssl
+# The tests besides the lab: real servers on 127.0.0.1, promtool and Prometheus for the alert
+# rules and the lab's scrape, Node.js for the ioredis client guide.
+TEST_PACKAGES := redis-server:redis-server redis-cli:redis-tools redis-check-rdb:redis-tools \
+	promtool:prometheus prometheus:prometheus node:nodejs npm:npm
+ENSURE := PYTHON=$(PYTHON) tools/ensure-packages
+
+packages-lab:
+	@$(ENSURE) 'the lab' $(LAB_PACKAGES)
+
+packages-test:
+	@$(ENSURE) 'the tests' $(TEST_PACKAGES)
 
 # The checkout is the redisops.kit collection; ansible.cfg finds it through this link.
 COLLECTION_LINK := .collections/ansible_collections/redisops/kit
@@ -25,6 +44,7 @@ $(COLLECTION_LINK):
 # pip, setuptools and wheel come from the lock too, and the kit is built with those
 # (--no-build-isolation), so nothing is installed that the lock has not hash-checked.
 $(STAMP): $(LOCK) pyproject.toml
+	@$(ENSURE) 'make' $(VENV_PACKAGES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
 	# setuptools warns on every editable install that a folder named like the package could
@@ -38,24 +58,34 @@ dist: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path dist .
 	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
 
-demo: venv
+# The whole best-practice set on the lab: servers, sentinels and exporters (site.yml), the backup
+# host with its timer and a first backup, the scheduled compliance checks. Rerunning it changes
+# nothing.
+DEMO_PLAYBOOKS := site backup_timer backup compliance_timer
+
+demo: packages-lab venv
 	$(BIN)/redisops lab up
-	$(BIN)/ansible-playbook playbooks/site.yml
+	set -e; for p in $(DEMO_PLAYBOOKS); do $(BIN)/ansible-playbook playbooks/$$p.yml; done
 	$(BIN)/redisops lab status
 	@echo "Primary according to each sentinel:"
 	@$(BIN)/ansible-playbook playbooks/status.yml | grep -E '^(ok: \[[^]]*\] =>|fatal|    - )'
 	@echo "Metrics (exporters and node_exporter with the kit's textfiles; rules in monitoring/):"
 	@$(BIN)/redisops monitoring targets
+	@echo
+	@echo "The lab runs the kit's best-practice deployment. Try next:"
+	@echo "  $(BIN)/redisops check                                  # every best-practice check, exit 0"
+	@echo "  $(BIN)/redisops drill failover --scenario kill-primary # kill the primary, measure"
+	@echo "  $(BIN)/redisops drill backup                           # back up, restore elsewhere, compare"
 
 # Unit tests first (seconds), then the lab tier on real hosts (ends with 'lab down').
-test: venv
+test: packages-lab packages-test venv
 	$(BIN)/pytest -m "not lab" tests
 	$(BIN)/pytest -m lab tests
 
-test-fast: venv
+test-fast: packages-test venv
 	$(BIN)/pytest -m "not lab" tests
 
-test-lab: venv
+test-lab: packages-lab packages-test venv
 	$(BIN)/pytest -m lab tests
 
 # Debian 13's servers beside the default lab: Redis 8.0 and Valkey 8.1 on trixie hosts. Each
@@ -72,10 +102,10 @@ define lab_run
 	done
 endef
 
-test-flavors: venv
+test-flavors: packages-lab packages-test venv
 	$(call lab_run,lab and flavors)
 
-test-matrix: venv
+test-matrix: packages-lab packages-test venv
 	$(BIN)/redisops lab down
 	$(BIN)/pytest -m lab tests
 	$(call lab_run,lab)
@@ -86,10 +116,10 @@ lint: venv
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production
 
-bench: venv
+bench: packages-test venv
 	$(BIN)/python -m bench
 
-lab-up: venv
+lab-up: packages-lab venv
 	$(BIN)/redisops lab up
 
 lab-down: venv
