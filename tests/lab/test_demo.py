@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from .conftest import REPO, playbook_failure, redisops, run_playbook, tool_env
+from .conftest import REPO, lab_ssh, playbook_failure, redisops, run_playbook, tool_env
 
 # Ansible's warnings and deprecations, and Python's (SomethingWarning: ...). A finding or a drill
 # criterion may say "warning" as a word: that is no warning printed by a tool.
@@ -73,6 +73,9 @@ def test_make_demo_then_the_three_commands_it_suggests(bare_backup_host):
         )
         assert proc.returncode == 0, f"{' '.join(argv)}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         assert not warnings_in(proc.stdout + proc.stderr), warnings_in(proc.stdout + proc.stderr)
+    # The host-side commands run as written on the backup host, with the kit's runtime.
+    listing = lab_ssh("backup-1", "/opt/redisops-kit/bin/redisops backup list --store /var/lib/redisops-backup/store")
+    assert "redis-main/" in listing.stdout, listing.stdout + listing.stderr
     # The rest of the tier takes its backups when it wants them: the demo's hourly timer off.
     proc = run_playbook("playbooks/backup_timer.yml", "-e", "redis_backup_timer_enabled=false")
     assert proc.returncode == 0, playbook_failure(proc)
