@@ -74,7 +74,8 @@ def test_make_demo_then_the_three_commands_it_suggests(bare_backup_host):
         assert proc.returncode == 0, f"{' '.join(argv)}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         assert not warnings_in(proc.stdout + proc.stderr), warnings_in(proc.stdout + proc.stderr)
     # The host-side commands run as written on the backup host, with the kit's runtime.
-    listing = lab_ssh("backup-1", "/opt/redisops-kit/bin/redisops backup list --store /var/lib/redisops-backup/store")
+    store = "/var/lib/redisops-backup/store"
+    listing = lab_ssh("backup-1", f"/opt/redisops-kit/bin/redisops backup list --store {store}")
     assert "redis-main/" in listing.stdout, listing.stdout + listing.stderr
     # The rest of the tier takes its backups when it wants them: the demo's hourly timer off.
     proc = run_playbook("playbooks/backup_timer.yml", "-e", "redis_backup_timer_enabled=false")
