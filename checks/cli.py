@@ -30,8 +30,6 @@ except ImportError:
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR, EXIT_USAGE = exits.OK, exits.FAIL, exits.ERROR, exits.USAGE
 
-__all__ = ["EXIT_ERROR", "EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "Parser", "build_parser", "main", "version"]
-
 
 class _Formatter(argparse.HelpFormatter):
     """Descriptions and epilogs keep their lines (the exit code tables); a long line still wraps,

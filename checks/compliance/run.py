@@ -11,8 +11,6 @@ from pathlib import Path
 from redisops.core import exits
 from redisops.output import UsageError, emit, progress, to_json, versioned, write_atomically
 
-__all__ = ["for_scheduled_host", "inspect_settings", "keep_history", "run_check", "write_atomically"]
-
 
 def keep_history(directory: Path, report_json: str, started: float, days: int) -> Path:
     """One JSON file per run; files older than ``days`` are deleted."""

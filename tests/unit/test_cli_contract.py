@@ -187,6 +187,8 @@ def test_unreadable_vault_secrets_on_stdin_are_a_usage_error(monkeypatch, capsys
 def test_what_could_not_be_read_still_exits_2(tmp_path, capsys):
     assert cli.main(["check", "--facts", str(tmp_path / "absent.json")]) == exits.ERROR
     assert "absent.json" in capsys.readouterr().err
+    assert cli.main(["monitoring", "targets", "-i", str(tmp_path / "no-inventory")]) == exits.ERROR
+    assert "no-inventory not found" in capsys.readouterr().err
 
 
 def test_a_lab_host_it_does_not_have_is_a_usage_error(tmp_path, monkeypatch, capsys):
@@ -531,3 +533,17 @@ def test_every_json_producer_puts_the_version_first():
     assert list(json.loads(output.to_json({"a": 1, "redisops_version": "old"}))) == ["redisops_version", "a"]
     assert json.loads(output.to_json({}))["redisops_version"] == version() != ""
     assert SimpleNamespace(v=version()).v == cli.version()
+
+
+def test_what_the_roles_read_from_the_inventory_carries_the_version(tmp_path, capsys):
+    """The one-line summaries redis_backup (backup config) and redis_compliance (check
+    --write-targets) parse: the keys they read, and the kit's version beside them."""
+    inventory = str(REPO / "inventories" / "lab")
+    assert cli.main(["backup", "config", "-i", inventory, "--output", str(tmp_path / "c.json")]) == exits.OK
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["redisops_version"] == version() and summary["groups"] == ["redis-main"]
+    assert {"tls", "sources", "flavors"} <= set(summary)
+    argv = ["check", "-i", inventory, "--no-host-facts", "--write-targets", str(tmp_path / "t.json")]
+    assert cli.main(argv) == exits.OK
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["redisops_version"] == version() and {"endpoints", "tls", "inspect"} <= set(summary)
