@@ -26,6 +26,7 @@ Medians of several runs, with min and max; nothing here fails a test run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -64,8 +65,8 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
 
 
 def lab_is_up() -> bool:
-    proc = subprocess.run([REDISOPS, "lab", "status", "--json"], capture_output=True, text=True)
-    return proc.stdout.strip() not in ("", "[]")
+    proc = subprocess.run([REDISOPS, "lab", "status", "--format", "json"], capture_output=True, text=True)
+    return bool(proc.stdout.strip() and json.loads(proc.stdout)["hosts"])
 
 
 def bench_lab(runs: int, skip_image: bool) -> list[tuple]:
@@ -187,8 +188,6 @@ def bench_throughput(rounds: int) -> list[tuple]:
 
 def bench_drill(runs: int) -> list[tuple]:
     """Needs a deployed lab: kill-primary, ``runs`` times in a row, through the CLI."""
-    import json
-
     # The drill's preflight wants a fresh off-host backup (PER-03): one now, with the timer off so
     # that no scheduled snapshot runs during the measured runs.
     playbook = str(BIN / "ansible-playbook")

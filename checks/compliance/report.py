@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from xml.etree import ElementTree as ET
 
+from redisops import version
 from redisops.compliance.engine import UNREACHABLE, Report
 from redisops.compliance.model import ERROR, FAIL, PASS, REGISTRY, SKIPPED, WAIVED, Result, Severity
 from redisops.compliance.server import Server
@@ -85,6 +86,7 @@ def to_text(report: Report, fail_on: Severity, verbose: bool = False) -> str:
 def to_json(report: Report, fail_on: Severity) -> str:
     return json.dumps(
         {
+            "redisops_version": version(),
             "started": report.started,
             "duration_s": round(report.duration, 3),
             "fail_on": str(fail_on),

@@ -4,27 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from redisops.core import exits
-
-
-def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
-    """Readers (node_exporter, a browser) never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from redisops.output import UsageError, emit, progress, to_json, versioned, write_atomically
 
 
 def keep_history(directory: Path, report_json: str, started: float, days: int) -> Path:
@@ -89,36 +74,65 @@ def _error(message: str) -> int:
     return exits.ERROR
 
 
+def _documentation(args: argparse.Namespace) -> str:
+    """What --explain, --list and --catalogue print: text (Markdown for the catalogue) or JSON."""
+    from redisops.compliance import report as R
+    from redisops.compliance.model import REGISTRY
+
+    if args.format not in ("text", "json"):
+        raise UsageError(
+            f"--format {args.format} is for reports: --explain, --list and --catalogue take text or json"
+        )
+    checks = sorted(REGISTRY.values(), key=lambda c: (c.area, c.id))
+    if args.explain:
+        check = REGISTRY.get(args.explain.upper())
+        if check is None:
+            raise UsageError(f"no check has id {args.explain!r} (redisops check --list shows them)")
+        return to_json({"check": check.doc()}) if args.format == "json" else R.explain(args.explain)
+    if args.format == "json":
+        fields = ("id", "area", "scope", "severity", "title")
+        docs = [c.doc() for c in checks]
+        return to_json({"checks": docs if args.catalogue else [{k: d[k] for k in fields} for d in docs]})
+    if args.list:
+        return "".join(f"{c.id:<16} {c.area:<18} {c.scope:<9} {c.severity!s:<9} {c.title}\n" for c in checks)
+    return R.catalogue_markdown()
+
+
+def _command_line(args: argparse.Namespace):
+    """What the command line alone decides, checked before anything is read: the fail level, the
+    reader's SSH settings and the --threshold overrides (a wrong one is a usage error, exit 64)."""
+    from redisops.compliance.model import Severity
+    from redisops.compliance.settings import thresholds
+
+    try:
+        fail_on = Severity.parse(args.fail_on)
+        inspect = inspect_settings(args)
+        overrides = threshold_overrides(args.threshold)
+        thresholds(overrides)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return fail_on, inspect, overrides
+
+
 def run_check(args: argparse.Namespace) -> int:
     from redisops.compliance import report as R
     from redisops.compliance.engine import run_checks
     from redisops.compliance.facts import ClusterFacts
     from redisops.compliance.gather import gather
-    from redisops.compliance.model import REGISTRY, Severity
+    from redisops.compliance.model import REGISTRY
     from redisops.compliance.settings import thresholds
     from redisops.compliance.waivers import WaiverError, load_waivers, parse_waivers
     from redisops.inventory import InventoryError, from_inventory, read_targets, write_targets
 
-    if args.explain:
-        try:
-            print(R.explain(args.explain), end="")
-        except KeyError:
-            return _error(f"no check has id {args.explain!r} (redisops check --list shows them)")
+    if args.explain or args.list or args.catalogue:
+        emit(_documentation(args), args.output)
         return exits.OK
-    if args.list:
-        for c in sorted(REGISTRY.values(), key=lambda c: (c.area, c.id)):
-            print(f"{c.id:<16} {c.area:<18} {c.scope:<9} {c.severity!s:<9} {c.title}")
-        return exits.OK
-    if args.catalogue:
-        print(R.catalogue_markdown(), end="")
-        return exits.OK
+    fail_on, inspect, overrides = _command_line(args)
     try:
-        fail_on = Severity.parse(args.fail_on)
-        inspect = inspect_settings(args)
         waivers = load_waivers(Path(args.waivers), set(REGISTRY)) if args.waivers else []
         if args.facts:
             cluster = ClusterFacts.from_dict(json.loads(Path(args.facts).read_text()))
-            limits = thresholds(threshold_overrides(args.threshold))
+            limits = thresholds(overrides)
         else:
             if args.targets:
                 targets = read_targets(Path(args.targets))
@@ -138,9 +152,9 @@ def run_check(args: argparse.Namespace) -> int:
                     "tls": any(e.tls for e in scheduled.endpoints),
                     "inspect": bool(scheduled.inspect),
                 }
-                print(json.dumps(summary))
+                sys.stdout.write(to_json(summary, indent=None))
                 return exits.OK
-            limits = thresholds({**targets.thresholds, **threshold_overrides(args.threshold)})
+            limits = thresholds({**targets.thresholds, **overrides})
             waivers += parse_waivers(targets.waivers, set(REGISTRY), source="redis_compliance_waivers")
             cluster = gather(
                 targets, limits, hosts=not args.no_host_facts and bool(targets.hosts), inspect=inspect
@@ -148,16 +162,13 @@ def run_check(args: argparse.Namespace) -> int:
     except (InventoryError, WaiverError, ValueError, OSError) as exc:
         return _error(str(exc))
     if args.dump_facts:
-        write_atomically(Path(args.dump_facts), json.dumps(cluster.to_dict(), indent=1), mode=0o600)
+        facts = json.dumps(versioned(cluster.to_dict()), indent=1)
+        write_atomically(Path(args.dump_facts), facts, mode=0o600)
     result = run_checks(cluster, limits, waivers)
     previous = ""
     if args.format == "prometheus" and args.output and Path(args.output).exists():
         previous = Path(args.output).read_text()
-    text = R.render(result, args.format, fail_on, verbose=args.verbose, previous=previous)
-    if args.output:
-        write_atomically(Path(args.output), text)
-    else:
-        sys.stdout.write(text)
+    emit(R.render(result, args.format, fail_on, verbose=args.verbose, previous=previous), args.output)
     if args.textfile:
         path = Path(args.textfile)
         before = path.read_text() if path.exists() else ""
@@ -165,6 +176,6 @@ def run_check(args: argparse.Namespace) -> int:
     if args.history:
         keep_history(Path(args.history), R.to_json(result, fail_on), result.started, args.history_days)
     if args.output or args.format != "text":
-        print(R.summary_line(result, fail_on), file=sys.stderr)
+        progress(R.summary_line(result, fail_on))
     code = result.exit_code(fail_on)
     return exits.OK if code == exits.FAIL and args.findings_exit_zero else code

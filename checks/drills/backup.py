@@ -96,6 +96,12 @@ def missing_prerequisites(t: DrillTargets, probe_output: str) -> list[str]:
     return [text.format(**names) for key, text in _PREREQUISITES.items() if seen.get(key) != "yes"]
 
 
+def listed_backups(listing: dict | list) -> list[dict]:
+    """The manifests of ``backup list --json``: {"backups": [...]} with the kit's version, or a bare
+    list from a backup host that still runs an older kit."""
+    return (listing.get("backups") or []) if isinstance(listing, dict) else listing
+
+
 def backup_drill(
     t: DrillTargets, keys: int, say: Callable[[str], None], alter_one_key: bool = False,
     clock: Callable[[], float] = time.time,
@@ -123,7 +129,7 @@ def backup_drill(
     primary = t.server_at(addr)
     started = clock()
     listing = json.loads(hosts.run(backup_host, f"{py} list --store {store} --group {group} --json") or "[]")
-    newest_before = max((m["taken_at"] for m in listing), default=None)
+    newest_before = max((m["taken_at"] for m in listed_backups(listing)), default=None)
     rpo = round(started - newest_before, 1) if newest_before else None
     say(f"newest backup before the drill: {f'{rpo:.0f} s old' if rpo is not None else 'none'}")
 
@@ -203,6 +209,13 @@ def backup_drill(
         "restored_digest": restored["digest"],
         "altered_key": restored["altered"],
     }
+
+
+def to_json(result: dict) -> str:
+    """The result as it is, with the kit's version first."""
+    from redisops.output import to_json as versioned_json
+
+    return versioned_json(result)
 
 
 def to_text(result: dict) -> str:

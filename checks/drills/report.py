@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import html
 import itertools
-import json
 import math
 import re
 import time
 from typing import Any
 
+from redisops import output
 from redisops.compliance.report import _jinja
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -137,7 +137,8 @@ def _measure_keys(runs: list[dict]) -> list[str]:
 
 
 def to_json(result: dict) -> str:
-    return json.dumps(result, indent=2)
+    """The result as it is, with the kit's version first."""
+    return output.to_json(result)
 
 
 def _title(result: dict) -> str:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from redisops.core import exits
+from redisops.output import emit, progress, write_atomically
 
 
 def _interrupt(signum, frame):
@@ -32,8 +33,18 @@ def plan_text(targets, scenario, runs: int) -> str:
 
 
 def say(line: str) -> None:
-    """A progress line while a drill runs."""
-    print(f"  {line}", file=sys.stderr, flush=True)
+    """A progress line while a drill runs (none with --quiet)."""
+    progress(f"  {line}")
+
+
+def write_outputs(result: dict, args: argparse.Namespace, reporters: dict) -> None:
+    """The result in --format to --output (or standard output), and the files the older options
+    --json and --report ask for. ``reporters`` maps each format to its reporter."""
+    if args.json:
+        write_atomically(Path(args.json), reporters["json"](result))
+    if args.report:
+        write_atomically(Path(args.report), reporters["html"](result))
+    emit(reporters[args.format](result), args.output)
 
 
 def _targets(args: argparse.Namespace):
@@ -63,8 +74,6 @@ def _not_allowed(targets, args: argparse.Namespace, why: str) -> bool:
 
 
 def run_backup_drill(args: argparse.Namespace) -> int:
-    import json
-
     from redisops.drills import backup as B
     from redisops.drills.failover import DrillAborted
 
@@ -83,11 +92,7 @@ def run_backup_drill(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("redisops drill: interrupted; the drill's keys were deleted", file=sys.stderr)
         return exits.INTERRUPTED
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    if args.report:
-        Path(args.report).write_text(B.to_html(result))
-    print(B.to_text(result))
+    write_outputs(result, args, {"text": B.to_text, "json": B.to_json, "html": B.to_html})
     return exits.OK if result["passed"] else exits.FAIL
 
 
@@ -102,9 +107,10 @@ def run_drill(args: argparse.Namespace) -> int:
         return exits.ERROR
     scenario = SCENARIOS[args.scenario]
     runs = args.runs if args.runs > 1 or args.scenario != "loop" else 5
-    print(plan_text(targets, scenario, runs), file=sys.stderr)
-    if args.dry_run:
+    if args.dry_run:  # the plan is the result (on standard error, where it always was)
+        print(plan_text(targets, scenario, runs), file=sys.stderr)
         return exits.OK
+    progress(plan_text(targets, scenario, runs))
     if _not_allowed(targets, args, "drills break things on purpose"):
         return exits.ERROR
     for signum in (signal.SIGTERM, signal.SIGHUP):
@@ -129,9 +135,5 @@ def run_drill(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return exits.INTERRUPTED
-    if args.json:
-        Path(args.json).write_text(R.to_json(result))
-    if args.report:
-        Path(args.report).write_text(R.to_html(result))
-    print(R.to_text(result))
+    write_outputs(result, args, {"text": R.to_text, "json": R.to_json, "html": R.to_html})
     return exits.OK if result["passed"] else exits.FAIL

@@ -15,7 +15,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from redisops.lab import plan as P
 from redisops.lab import system as S
+from redisops.output import progress
 
 REQUIRED_TOOLS = {
     "systemd-nspawn": "systemd-container",
@@ -48,7 +48,8 @@ def _passwd_entry(root: Path, user: str) -> tuple[int, int, str] | None:
 
 
 def log(message: str) -> None:
-    print(f"lab: {message}", file=sys.stderr, flush=True)
+    """A progress line (none with --quiet)."""
+    progress(f"lab: {message}")
 
 
 @dataclass(frozen=True)
@@ -506,7 +507,7 @@ class Lab:
         known = [h.name for h in P.plan_from_state(state).all_hosts]
         unknown = sorted(set(names) - set(known))
         if unknown or not names:
-            raise P.LabError(
+            raise P.LabUsageError(
                 f"no lab host named {', '.join(unknown) or '(none)'}: the lab has {', '.join(known)}"
             )
         self.preflight()
@@ -664,4 +665,4 @@ class Lab:
             if name in (host.name, host.address):
                 return host.address
         known = ", ".join(h.name for h in address_plan.all_hosts)
-        raise P.LabError(f"no lab host {name!r}: the lab has {known}")
+        raise P.LabUsageError(f"no lab host {name!r}: the lab has {known}")

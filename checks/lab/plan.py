@@ -42,6 +42,11 @@ class LabError(Exception):
     """A problem the operator can fix; the message says what and how."""
 
 
+class LabUsageError(LabError):
+    """A value given on the command line (or in REDISOPS_LAB_FLAVOR) that the lab cannot take:
+    redisops exits 64 for it, as for any usage error."""
+
+
 # The non-root user a real deployment connects as (sudo without a password, the lab's SSH key).
 DEPLOY_USER = "deploy"
 
@@ -109,7 +114,7 @@ def image_spec(name: str) -> ImageSpec:
         return IMAGES[name]
     except KeyError:
         known = ", ".join(sorted(IMAGES))
-        raise LabError(f"unknown lab image {name!r}: choose one of {known} (--image)") from None
+        raise LabUsageError(f"unknown lab image {name!r}: choose one of {known} (--image)") from None
 
 
 def image_cache_key(spec: ImageSpec, recipe_version: int = IMAGE_RECIPE_VERSION) -> str:
@@ -170,18 +175,18 @@ def address_plan(subnet: str = DEFAULT_SUBNET, count: int = DEFAULT_HOSTS) -> Ad
     try:
         net = ipaddress.IPv4Network(subnet, strict=True)
     except ValueError as exc:
-        raise LabError(f"--subnet {subnet!r} is not an IPv4 network like 10.213.7.0/24: {exc}") from None
+        raise LabUsageError(f"--subnet {subnet!r} is not an IPv4 network like 10.213.7.0/24: {exc}") from None
     if not net.is_private:
-        raise LabError(
+        raise LabUsageError(
             f"--subnet {subnet} is not a private range: use one from 10/8, 172.16/12 or 192.168/16"
         )
     usable = net.num_addresses - 2
     if count < 1:
-        raise LabError(f"--hosts must be at least 1, not {count}")
+        raise LabUsageError(f"--hosts must be at least 1, not {count}")
     if usable < FIRST_HOST_OCTET - 1 + count:
-        raise LabError(f"--subnet {subnet} is too small for {count} hosts: use a /24")
+        raise LabUsageError(f"--subnet {subnet} is too small for {count} hosts: use a /24")
     if count > 99:
-        raise LabError(f"--hosts {count} is more than this lab supports (99)")
+        raise LabUsageError(f"--hosts {count} is more than this lab supports (99)")
     base = int(net.network_address)
     hosts = tuple(
         _host(f"{HOST_PREFIX}{i}", str(ipaddress.IPv4Address(base + FIRST_HOST_OCTET - 1 + i)))
@@ -274,7 +279,7 @@ def ssh_options(paths: LabPaths) -> list[str]:
 
 def check_flavor(flavor: str, where: str) -> str:
     if flavor not in FLAVORS:
-        raise LabError(
+        raise LabUsageError(
             f"{where} {flavor!r} is not a server the kit deploys: choose one of {', '.join(FLAVORS)}"
         )
     return flavor

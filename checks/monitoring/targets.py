@@ -137,3 +137,31 @@ def write_targets(
         tmp.replace(directory / f"{job}.json")
     config = prometheus_config(directory.resolve(), rule_files, interval_s, web, password_file)
     (directory / "prometheus.yml").write_text("---\n" + yaml.safe_dump(config, sort_keys=False))
+
+
+def targets_report(targets: dict[str, list], web: dict | None, written: Path | None = None) -> dict:
+    """``monitoring targets --format json``: the targets per job, how they are scraped, and where
+    the files went (with --dir)."""
+    report: dict = {
+        "scheme": "https" if web else "http",
+        "counts": {job: len(items) for job, items in targets.items()},
+        "jobs": targets,
+    }
+    if written is not None:
+        report["dir"] = str(written)
+        report["files"] = [*(f"{job}.json" for job in JOBS), "prometheus.yml"]
+    return report
+
+
+def targets_text(targets: dict[str, list], web: dict | None, written: Path | None = None) -> str:
+    """A line per target (its metrics URL and labels), or with --dir what was written where."""
+    if written is not None:
+        counts = ", ".join(f"{len(targets[job])} {job}" for job in JOBS)
+        return f"wrote {counts} target(s) and prometheus.yml to {written}\n"
+    scheme = "https" if web else "http"
+    lines = []
+    for job, items in targets.items():
+        for item in items:
+            labels = " ".join(f"{k}={v}" for k, v in item["labels"].items())
+            lines.append(f"{job:<15} {scheme}://{item['targets'][0]}/metrics  {labels}\n")
+    return "".join(lines)

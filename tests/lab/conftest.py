@@ -133,7 +133,9 @@ def lab(lab_paths) -> P.AddressPlan:
 
 
 def lab_status() -> list[dict]:
-    return json.loads(redisops("lab", "status", "--json", check=False).stdout or "[]")
+    """Each lab host's state (lab status --format json: the hosts, beside the kit's version)."""
+    out = redisops("lab", "status", "--format", "json", check=False).stdout
+    return json.loads(out or '{"hosts": []}')["hosts"]
 
 
 def lab_ssh(host: str, command: str, check: bool = True) -> subprocess.CompletedProcess:

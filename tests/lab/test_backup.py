@@ -42,8 +42,8 @@ def deployed(lab, lab_paths):
 
 
 def stored(lab_paths) -> list[dict]:
-    out = lab_ssh(BACKUP_HOST, f"{PYTHON} backup list --store {STORE_DIR} --json").stdout
-    return json.loads(out)
+    out = lab_ssh(BACKUP_HOST, f"{PYTHON} backup list --store {STORE_DIR} --format json").stdout
+    return json.loads(out)["backups"]
 
 
 def seed(conn, prefix: str, n: int = 200) -> None:

@@ -351,8 +351,8 @@ def test_a_rebooted_host_comes_back_and_its_sentinel_rejoins(deployed, lab_paths
 
 
 def _running_hosts() -> set[str]:
-    status = json.loads(redisops("lab", "status", "--json", check=False).stdout or "[]")
-    return {h["name"] for h in status if h.get("running")}
+    out = redisops("lab", "status", "--format", "json", check=False).stdout
+    return {h["host"] for h in json.loads(out or '{"hosts": []}')["hosts"] if h["container"]}
 
 
 def test_a_replica_that_left_is_forgotten_by_the_rerun(deployed, lab_paths):

@@ -676,7 +676,7 @@ def test_cli_explains_a_check(capsys):
 
 
 def test_cli_refuses_to_explain_an_unknown_check(capsys):
-    assert main(["check", "--explain", "NOPE"]) == 2
+    assert main(["check", "--explain", "NOPE"]) == exits.USAGE
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "no check has id 'NOPE'" in captured.err

@@ -21,7 +21,8 @@ def test_bad_subnet_is_refused(capsys):
 
 def test_rebuild_refuses_a_host_the_lab_does_not_have(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("REDISOPS_LAB_DIR", str(tmp_path))
-    assert cli.main(["lab", "rebuild", "redis-9"]) == cli.EXIT_USAGE
+    # No lab to rebuild: the machine's state, not the command line, is wrong.
+    assert cli.main(["lab", "rebuild", "redis-9"]) == cli.EXIT_ERROR
     assert "no lab is up" in capsys.readouterr().err
     state = {
         "subnet": "10.213.7.0/24",
@@ -37,7 +38,7 @@ def test_non_root_is_refused(capsys, monkeypatch):
     from redisops.lab import lab as L
 
     monkeypatch.setattr(L.os, "geteuid", lambda: 1000)
-    assert cli.main(["lab", "up"]) == cli.EXIT_USAGE
+    assert cli.main(["lab", "up"]) == cli.EXIT_ERROR
     assert "needs root" in capsys.readouterr().err
 
 
@@ -56,10 +57,11 @@ def test_missing_tools_name_their_debian_package(monkeypatch, tmp_path):
     assert "apt-get install debootstrap systemd-container" in message
 
 
-def test_usage_errors_exit_2():
+def test_usage_errors_exit_64_not_2_which_means_could_not_check(capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["lab", "frobnicate"])
-    assert info.value.code == 2
+    assert info.value.code == cli.EXIT_USAGE == 64
+    assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
 
 
 def test_drills_take_a_confirmation_naming_the_group_not_a_blanket_yes(capsys):

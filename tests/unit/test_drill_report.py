@@ -8,6 +8,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from redisops import version
 from redisops.drills import report as D
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -105,9 +106,9 @@ def _markers(svg: str) -> list[ET.Element]:
 # --------------------------------------------------------------------------- JSON and text
 
 
-def test_json_round_trips(result):
-    assert json.loads(D.to_json(result)) == result
-    assert D.to_json(result).startswith('{\n  "drill": "failover"')
+def test_json_round_trips_with_the_kits_version_first(result):
+    assert json.loads(D.to_json(result)) == {"redisops_version": version(), **result}
+    assert D.to_json(result).startswith(f'{{\n  "redisops_version": "{version()}",\n  "drill": "failover"')
 
 
 def test_text_has_the_verdicts_and_each_failed_criterion_with_measured_and_limit(result):
