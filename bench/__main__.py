@@ -20,14 +20,17 @@
   printed side by side, a column per server (bench/servers_bench.py). It runs last and
   leaves the lab down.
 
-Medians of several runs, with min and max; nothing here fails a test run.
+Medians of several runs, with min and max; nothing here fails a test run. The tables are printed
+and written to docs/benchmarks.md (--doc), with the command, the date and the core count.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -37,10 +40,12 @@ import time
 from pathlib import Path
 
 from bench import checks_bench
+from bench import doc as bench_doc
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[1]
 REDISOPS = str(BIN / "redisops")
+DOC = REPO / "docs" / "benchmarks.md"
 SECTIONS = (
     "lab",
     "deploy",
@@ -256,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-image", action="store_true", help="skip the cold image build (about a minute)"
     )
+    parser.add_argument(
+        "--doc", type=Path, default=DOC, help="write the tables here too (default docs/benchmarks.md)"
+    )
+    if argv is None:
+        argv = sys.argv[1:]
     args = parser.parse_args(argv)
     sections = args.only or list(SECTIONS)
     if {"lab", "deploy", "servers"} & set(sections) and lab_is_up():
@@ -290,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
         print_table(rows)
     if side_by_side:
         servers_bench.print_side_by_side(*side_by_side)
+    if rows or side_by_side:
+        command = shlex.join(["python", "-m", "bench", *argv])
+        text = bench_doc.page(command, dt.datetime.now(dt.UTC), os.cpu_count(), rows, side_by_side)
+        bench_doc.write(args.doc, text)
+        print(f"\nWritten to {args.doc}.")
     if {"deploy", "rolling", "throughput", "checks", "drill"} & set(sections) and not side_by_side:
         print("\nThe lab is left deployed; 'redisops lab down' removes it.")
     return 0

@@ -1,7 +1,7 @@
 """The local lab: real Debian hosts (systemd, sshd, own address) on one Linux machine.
 
 Each host is a systemd-nspawn container booted over its own overlay of one cached
-base image, in its own network namespace, plugged into one bridge. See the README
+base image, in its own network namespace, plugged into one bridge. See docs/lab.md
 for the layout; ``plan.py`` holds the pure parts.
 """
 

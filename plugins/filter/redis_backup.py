@@ -36,7 +36,7 @@ def redis_backup_problems(settings: dict) -> list[str]:
     """What is wrong with the role's variables, each naming the variable and the fix."""
     S = _server_filters()
     problems = S.redis_plain_role_problems(settings, RANGES, PATHS, "redis_backup_user")
-    # -e redis_backup_timer_enabled=false (the README's on-demand form) gives the string "false".
+    # -e redis_backup_timer_enabled=false (docs/backups.md's on-demand form) gives the string "false".
     timer = settings.get("redis_backup_timer_enabled", True)
     if timer not in ("true", "false"):
         problems += S.redis_bool_problems(settings, ["redis_backup_timer_enabled"])

@@ -570,7 +570,7 @@ def test_backup_settings():
         "redis_backup_store_dir": "/var/lib/redisops-backup/store",
     }
     assert BACKUP.redis_backup_problems(good) == []
-    # -e redis_backup_timer_enabled=false, the README's on-demand form, gives the string "false".
+    # -e redis_backup_timer_enabled=false, docs/backups.md's on-demand form, gives the string "false".
     assert BACKUP.redis_backup_problems({**good, "redis_backup_timer_enabled": "false"}) == []
     assert named(BACKUP.redis_backup_problems({**good, "redis_backup_timer_enabled": "no"}), "timer_enabled")
     assert named(BACKUP.redis_backup_problems({**good, "redis_backup_hourly": 0}), "redis_backup_hourly")

@@ -1,8 +1,9 @@
 """No documented command prints a warning: a warning nobody acts on teaches people to ignore them.
 
-The commands a newcomer runs from the README and docs/deploy.md without hosts: Ansible's own
-tools on the kit's playbooks, inventories, roles and modules, the collection build, and the
-redisops CLI. (The lab tier checks the playbook runs against real hosts the same way.)
+The commands a newcomer runs from the README and docs/ without hosts: Ansible's own tools on the
+kit's playbooks, inventories, roles and modules, the collection build, and the redisops CLI. (The
+lab tier checks the playbook runs against real hosts the same way.) tests/unit/test_doc_commands.py
+runs every documented command and relies on these: it does not run one that COMMANDS holds again.
 """
 
 from __future__ import annotations

@@ -274,7 +274,7 @@ def _ip_lines(text: str) -> list[str]:
 
 
 def test_the_exporter_unit_sets_no_ip_address_allow_list_yet():
-    # With IPAddressAllow= the lab's exporters could not reach their own Redis (README, monitoring).
+    # With IPAddressAllow= the lab's exporters could not reach their own Redis (docs/monitoring.md).
     unit = render(
         UNIT, redis_exporter_scrape_networks=[f"{LAB_CONTROL}/32"], __redis_exporter_plan=_lab_plan()
     )

@@ -1,0 +1,109 @@
+"""docs/benchmarks.md: the tables of a benchmark run, with what produced them.
+
+The page is written by the benchmark only (``make bench`` runs ``python -m bench``), never by hand:
+each run overwrites it with the command, the date, the machine's core count and the tables it
+printed. Commit it with the change it measures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import statistics
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+MARKER = "<!-- Written by the benchmark (python -m bench); do not edit: run it again. -->"
+
+
+def _fmt(unit: str) -> str:
+    return "{:.2f}" if unit in ("s", "ratio", "ms") else "{:.0f}"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def rows_table(rows: Sequence[tuple]) -> list[str]:
+    """(name, samples, unit, target) rows, as print_table prints them: median, min and max."""
+    out = ["| measurement | n | median | min | max | unit | target |", "|---|---:|---:|---:|---:|---|---|"]
+    for name, samples, unit, target in rows:
+        fmt = _fmt(unit)
+        median, low, high = (fmt.format(x) for x in (statistics.median(samples), min(samples), max(samples)))
+        out.append(
+            f"| {_cell(name)} | {len(samples)} | {median} | {low} | {high} | {unit} | {_cell(target)} |"
+        )
+    return out
+
+
+def side_by_side_table(titles: Sequence[str], rows: Sequence[tuple]) -> list[str]:
+    """A column per server: median, and [min-max] when there are several samples."""
+    out = [
+        "| measurement | n | " + " | ".join(_cell(t) for t in titles) + " | unit |",
+        "|---|---:|" + "---:|" * len(titles) + "---|",
+    ]
+    for name, columns, unit, note in rows:
+        fmt = _fmt(unit)
+        cells = []
+        for samples in columns:
+            cell = fmt.format(statistics.median(samples))
+            if len(samples) > 1:
+                cell += f" [{fmt.format(min(samples))}-{fmt.format(max(samples))}]"
+            cells.append(cell)
+        n = max(len(s) for s in columns)
+        unit_cell = unit + (f" ({_cell(note)})" if note else "")
+        out.append(f"| {_cell(name)} | {n} | " + " | ".join(cells) + f" | {unit_cell} |")
+    return out
+
+
+def page(
+    command: str,
+    when: dt.datetime,
+    cores: int | None,
+    rows: Sequence[tuple],
+    side_by_side: tuple[Sequence[str], Sequence[tuple]] | None = None,
+) -> str:
+    out = [
+        "# Benchmarks",
+        "",
+        MARKER,
+        "",
+        f"- Command: `{command}`",
+        f"- Date: {when.astimezone(dt.UTC).strftime('%Y-%m-%d %H:%M')} UTC",
+        f"- CPU cores: {cores if cores else 'unknown'}",
+        "",
+        "Medians of several runs, with min and max. The sections, and how each is measured, are in",
+        "[development.md](development.md#benchmarks). Numbers from another machine differ: measure on",
+        "your own hosts before you decide on them.",
+        "",
+    ]
+    if rows:
+        out += ["## Measurements", "", *rows_table(rows), ""]
+    if side_by_side:
+        titles, server_rows = side_by_side
+        out += [
+            "## Servers side by side",
+            "",
+            "A lab each, deployed by `site.yml`. A `ratio to the first` row is each server's median over",
+            "the first column's; `plain / reference` compares each round with a reference server on the",
+            "machine itself, so that drift of the machine shows.",
+            "",
+            *side_by_side_table(titles, server_rows),
+            "",
+        ]
+    return "\n".join(out)
+
+
+def write(path: Path, text: str) -> None:
+    """Replace ``path`` at once: a reader never sees half a page."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
