@@ -66,13 +66,13 @@ CLASSES: dict[str, str] = {
     ".venv/bin/ansible-playbook playbooks/restore.yml -e redis_restore_confirm=redis-main": HELP,
     ".venv/bin/ansible-playbook playbooks/restore.yml -e redis_restore_confirm=GROUP"
     " -e redis_restore_backup=ID -e redis_restore_instance=main -e redis_restore_target=HOST": HELP,
-    '.venv/bin/redisops lab ssh backup-1 "PYTHONPATH=/opt/redisops-kit/current/lib python3 -m redisops.cli'
-    ' backup list --store /var/lib/redisops-backup/store"': LAB,
-    '.venv/bin/redisops lab ssh backup-1 "PYTHONPATH=/opt/redisops-kit/current/lib python3 -m redisops.cli'
-    ' backup verify --store /var/lib/redisops-backup/store --group redis-main --id latest"': LAB,
+    ".venv/bin/redisops lab ssh backup-1 /opt/redisops-kit/bin/redisops"
+    " backup list --store /var/lib/redisops-backup/store": LAB,
+    ".venv/bin/redisops lab ssh backup-1 /opt/redisops-kit/bin/redisops"
+    " backup verify --store /var/lib/redisops-backup/store --group redis-main --id latest": LAB,
     # A real backup host, over SSH.
-    "ssh deploy@backup-1.example.net sudo env PYTHONPATH=/opt/redisops-kit/current/lib"
-    " python3 -m redisops.cli backup list --store /var/lib/redisops-backup/store --json": HOST,
+    "ssh deploy@backup-1.example.net sudo /opt/redisops-kit/bin/redisops"
+    " backup list --store /var/lib/redisops-backup/store --format json": HOST,
     # docs/checks.md (templates/checks_catalogue.md.j2)
     ".venv/bin/redisops check -i inventories/lab --limit redis-1 --format json --output report.json": HELP,
     ".venv/bin/redisops check --format html --output report.html --fail-on medium -v": HELP,
@@ -132,11 +132,12 @@ CLASSES: dict[str, str] = {
     "ansible-playbook -i inventories/prod redisops.kit.alert_rules": HELP,
     "ansible-playbook -i inventories/prod redisops.kit.backup_timer": HELP,
     "ansible-playbook -i inventories/prod redisops.kit.backup": HELP,
-    "redisops drill backup -i inventories/prod --confirm redis-main --report backup-drill.html": HELP,
+    "redisops drill backup -i inventories/prod --confirm redis-main"
+    " --format html --output backup-drill.html": HELP,
     "ansible-playbook -i inventories/prod redisops.kit.rolling_restart -e redis_rolling_instance=main": HELP,
     "redisops drill failover -i inventories/prod --scenario kill-primary --dry-run": HELP,
     "redisops drill failover -i inventories/prod --scenario kill-primary --confirm redis-main"
-    " --report drill.html": HELP,
+    " --format html --output drill.html": HELP,
     "ansible-playbook -i inventories/prod redisops.kit.restore -e redis_restore_confirm=redis-main"
     " -e redis_restore_backup=latest": HELP,
     "ansible-playbook -i inventories/prod redisops.kit.rolling_restart -e redis_rolling_upgrade=true": HELP,
@@ -163,18 +164,18 @@ CLASSES: dict[str, str] = {
     ".venv/bin/ansible-doc -t module redisops.kit.redis_managed_file": RUN,
     # docs/drills.md
     ".venv/bin/redisops drill failover --scenario kill-primary --dry-run": LAB,
-    ".venv/bin/redisops drill failover --scenario hang-primary --runs 3 --report drill.html"
-    " --json drill.json": HELP,
+    ".venv/bin/redisops drill failover --scenario hang-primary --runs 3"
+    " --format html --output drill.html": HELP,
     ".venv/bin/redisops drill failover -i inventories/prod --group redis-main --scenario manual-failover"
     " --confirm redis-main": HELP,
     ".venv/bin/ansible-playbook playbooks/drill_failover.yml -e redis_drill_scenario=kill-primary": HELP,
-    ".venv/bin/redisops drill backup --keys 10000 --json backup-drill.json --report backup-drill.html": HELP,
+    ".venv/bin/redisops drill backup --keys 10000 --format json --output backup-drill.json": HELP,
     ".venv/bin/redisops drill backup -i inventories/prod --group redis-main --confirm redis-main": HELP,
     ".venv/bin/redisops drill backup --alter-one-key": HELP,
     # docs/lab.md
     ".venv/bin/redisops lab up": HELP,
     ".venv/bin/redisops lab up --hosts 5 --image trixie --flavor valkey --subnet 10.213.8.0/24": HELP,
-    ".venv/bin/redisops lab status --json": LAB,
+    ".venv/bin/redisops lab status --format json": LAB,
     ".venv/bin/redisops lab ssh redis-1 systemctl status redis-server@main.service": HELP,  # Redis labs only
     ".venv/bin/redisops lab rebuild redis-2 redis-3": HELP,
     ".venv/bin/redisops lab image --image trixie": HELP,
