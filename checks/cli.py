@@ -468,6 +468,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
     except KeyboardInterrupt:
         return exits.INTERRUPTED
+    except BrokenPipeError:
+        # Nothing more can be written there; the interpreter's own flush at exit must not try.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exits.PIPE_CLOSED
 
 
 if __name__ == "__main__":

@@ -104,6 +104,22 @@ def test_help_works_for_every_command(path, capsys):
     assert "-q, --quiet" in out
 
 
+def test_a_closed_pipe_ends_the_command_quietly():
+    """'redisops check --catalogue | head -1': the reader went away before the report was written."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "redisops"), "check", "--catalogue"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # before the command has written anything: its first write gets EPIPE
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == exits.PIPE_CLOSED, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
 def test_the_help_lists_the_exit_codes(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])

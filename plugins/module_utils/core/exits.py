@@ -14,6 +14,9 @@ HEAL_FAILED = 3
 USAGE = 64
 # Stopped by Ctrl-C (128 + SIGINT, as a shell reports it), after cleaning up.
 INTERRUPTED = 130
+# The reader of the output went away ('redisops check --list | head'): 128 + SIGPIPE, as a shell
+# reports a command a pipe ended, without a traceback.
+PIPE_CLOSED = 141
 
 
 # For the help texts: one line per code, in the order a reader looks them up.
@@ -24,4 +27,5 @@ DESCRIPTIONS = (
     (HEAL_FAILED, "a drill could not put the group back as it found it: look at it now"),
     (USAGE, "usage error: a wrong option, value or argument; nothing was done"),
     (INTERRUPTED, "interrupted (Ctrl-C), after cleaning up"),
+    (PIPE_CLOSED, "the output's reader went away (a pipe into head)"),
 )
