@@ -182,6 +182,20 @@ def kill_command(unit: str) -> str:
     return f'pid=$(systemctl show -p MainPID --value {unit}); [ "$pid" -gt 0 ] && kill -s KILL "$pid"'
 
 
+def settled(lab_paths, lab) -> bool:
+    """Every sentinel has seen each replica report itself a replica, its link up. healthy() is
+    not enough right after a failover: a sentinel that last saw a restarted server as a primary
+    (it looks at replicas every 10 s) turns the replica a SENTINEL FAILOVER has just promoted
+    straight back into a replica, and the failover times out (seen on the lab)."""
+    for host in lab.hosts:
+        for replica in sentinel(lab_paths, host.address).sentinel_slaves(GROUP):
+            if replica["role-reported"] != "slave" or replica["master-link-status"] != "ok":
+                return False
+            if replica["is_sdown"] or replica["is_disconnected"]:
+                return False
+    return True
+
+
 @dataclass
 class Timeline:
     old: str  # address:port of the primary before
@@ -207,6 +221,9 @@ def fail_over(runs: list[Run], lab, lab_paths, fault) -> Timeline:
     old_host = next(h for h in lab.hosts if h.address == old_address)
     t = Timeline(old=f"{old_address}:{PORT}")
     try:
+        wait_for(
+            "a settled Sentinel group", lambda: healthy(lab_paths, lab.hosts) and settled(lab_paths, lab), 60
+        )
         writing(runs, t.old)
         fault(old_host)
         t.fault_done = time.time()
