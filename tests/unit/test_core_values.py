@@ -47,8 +47,16 @@ def test_sizes_in_messages(n, text):
 
 
 def test_exit_codes_are_distinct():
-    codes = [exits.OK, exits.FAIL, exits.ERROR, exits.HEAL_FAILED, exits.USAGE, exits.INTERRUPTED]
-    assert codes == [0, 1, 2, 3, 64, 130]
+    codes = [
+        exits.OK,
+        exits.FAIL,
+        exits.ERROR,
+        exits.HEAL_FAILED,
+        exits.USAGE,
+        exits.INTERRUPTED,
+        exits.PIPE_CLOSED,
+    ]
+    assert codes == [0, 1, 2, 3, 64, 130, 141]
     # The help texts describe every code, in that order.
     assert [code for code, _ in exits.DESCRIPTIONS] == codes
 

@@ -206,6 +206,23 @@ CLASSES: dict[str, str] = {
     "ansible-vault encrypt_string --name redis_server_admin_password": HELP,
 }
 
+CLASSES.update(
+    {
+        # docs/clients.md: the lab quick start, one shell session (the variables carry from line to line,
+        # so they cannot run one by one); tests/lab/test_clients.py runs the same example with the same
+        # variables on the lab.
+        "S=$(.venv/bin/ansible-inventory --host redis-1 | python3 -c 'import json,sys;"
+        ' print(json.load(sys.stdin)["redisops_lab_state_dir"])\')': HOST,
+        "export REDIS_SENTINELS=10.213.7.11:26379,10.213.7.12:26379,10.213.7.13:26379": HOST,
+        "export REDIS_USERNAME=app REDIS_PASSWORD_FILE=$S/secrets/redis_app": HOST,
+        "export REDIS_SENTINEL_USERNAME=app REDIS_SENTINEL_PASSWORD_FILE=$S/secrets/sentinel_app": HOST,
+        "export REDIS_TLS_CA=$S/pki/ca.crt REDIS_TLS_CERT=$S/pki/clients/app-app.crt"
+        " REDIS_TLS_KEY=$S/pki/clients/app-app.key": HOST,
+        ".venv/bin/python docs/clients/python/app.py 30": HOST,
+        ".venv/bin/pytest -m lab tests/lab/test_clients.py": HELP,
+    }
+)
+
 # What a HOST command may run besides the programs other documented commands run.
 STANDARD_TOOLS = {
     "adduser", "apt-get", "cat", "cd", "chmod", "cp", "date", "echo", "export", "firewall-cmd", "git",
