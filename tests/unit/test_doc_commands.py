@@ -47,8 +47,6 @@ RUN, HELP, DRY_RUN, LAB, HOST = "run", "help", "dry-run", "lab", "host"
 
 CLASSES: dict[str, str] = {
     # README.md: set-up and the lab's first steps.
-    "git clone https://github.com/redis-ops-kit/redis-ops-kit.git": HOST,  # the network; before a checkout
-    "cd redis-ops-kit": HOST,  # into the clone just made
     "make demo": DRY_RUN,
     "make test": DRY_RUN,
     ".venv/bin/redisops check": LAB,
