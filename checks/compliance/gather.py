@@ -127,6 +127,13 @@ def describe_error(exc: BaseException, endpoint: Endpoint) -> str:
     if isinstance(exc, redis.TimeoutError):
         return f"{where} did not answer within {SOCKET_TIMEOUT:.0f} s (host down or firewalled?)"
     if isinstance(exc, redis.ConnectionError):
+        if "refused" in text.lower():
+            # The host answers but nothing listens: the usual first-hour case is hosts that have
+            # not been deployed yet.
+            return (
+                f"nothing listens on {where} (connection refused): deploy it with "
+                "'ansible-playbook playbooks/site.yml', or check the inventory's port"
+            )
         return f"cannot connect to {where}: {text}"
     if isinstance(exc, OSError):
         return f"cannot use {where}: {text}"

@@ -119,3 +119,10 @@ def test_a_wrong_password_is_a_clear_error_without_the_password(server):
     facts = gather_redis(_endpoint(server, "not-the-password"), Thresholds())
     assert facts.error.startswith("authentication as 'checker' refused by 127.0.0.1:")
     assert "not-the-password" not in facts.error
+
+
+def test_a_port_nobody_listens_on_names_the_playbook_that_deploys_it():
+    """The first hour: checks run before site.yml find hosts that answer but no server."""
+    facts = gather_redis(_endpoint(_free_port()), Thresholds())
+    assert facts.error.startswith("nothing listens on 127.0.0.1:"), facts.error
+    assert "'ansible-playbook playbooks/site.yml'" in facts.error
