@@ -660,7 +660,10 @@ class Lab:
         return rows
 
     def address_of(self, name: str) -> str:
-        address_plan = P.plan_from_state(P.load_state(self.paths))
+        state = P.load_state(self.paths)
+        if not state:
+            raise P.LabError("the lab is not up: bring it up with 'redisops lab up' (or 'make demo') first")
+        address_plan = P.plan_from_state(state)
         for host in address_plan.all_hosts:
             if name in (host.name, host.address):
                 return host.address

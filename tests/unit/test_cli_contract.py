@@ -563,3 +563,10 @@ def test_what_the_roles_read_from_the_inventory_carries_the_version(tmp_path, ca
     assert cli.main(argv) == exits.OK
     summary = json.loads(capsys.readouterr().out)
     assert summary["redisops_version"] == version() and {"endpoints", "tls", "inspect"} <= set(summary)
+
+
+def test_lab_ssh_without_a_lab_says_to_bring_it_up(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("REDISOPS_LAB_DIR", str(tmp_path))
+    assert cli.main(["lab", "ssh", "redis-1", "true"]) == exits.ERROR
+    err = capsys.readouterr().err
+    assert "the lab is not up" in err and "'redisops lab up'" in err, err
