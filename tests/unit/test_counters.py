@@ -1,0 +1,241 @@
+"""Cumulative counters judged as changes since the previous run (redisops.compliance.counters):
+the pure comparison and the state kept between runs. No server needed."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from redisops.compliance import counters as C
+from redisops.compliance.facts import ClusterFacts, RedisFacts
+
+from .checks_fixtures import apply_edits, base_facts
+
+T0 = 1_790_000_000.0  # the previous run
+T1 = T0 + 900.0  # this run, 15 minutes later
+RUN_A, RUN_B = "a" * 40, "b" * 40
+
+
+def facts(run_id=RUN_A, uptime=3600, slowlog=(), latency=(), **info) -> RedisFacts:
+    return RedisFacts(
+        target="redis-1:6379", host="redis-1", instance="main", address="10.0.0.11", port=6379,
+        info={"redis_version": "7.0.15", "run_id": run_id, "uptime_in_seconds": uptime, **info},
+        slowlog=[{"id": i, "start_time": T0, "duration_us": 20000, "command": "KEYS *"} for i in slowlog],
+        latency_latest=[list(e) for e in latency],
+    )  # fmt: skip
+
+
+def utc(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch))
+
+
+def reading(at=T1, **kw) -> dict:
+    return C.reading(facts(**kw), at)
+
+
+# ---- what is read -------------------------------------------------------------------------------
+
+
+def test_read_takes_the_stats_commandstats_slowlog_and_latency_counters():
+    f = facts(
+        slowlog=(41, 40, 39),
+        latency=(("command", T0 - 60, 250, 900), ("fork", T0 - 30, 120, 120)),
+        rejected_connections=3, sync_partial_err=1, sync_partial_ok=4, sync_full=2,
+        total_net_input_bytes=99,  # not a counter any check judges
+        cmdstat_keys={"calls": 5, "usec": 10}, **{"cmdstat_config|get": {"calls": 2}},
+    )  # fmt: skip
+    assert C.read(f) == {
+        "rejected_connections": 3, "sync_partial_err": 1, "sync_partial_ok": 4, "sync_full": 2,
+        "cmdstat_keys": 5, "cmdstat_config|get": 2,
+        "slowlog_entries": 42,  # ids count from 0: the newest is the 42nd slow command
+        "latency:command": int(T0 - 60), "latency:fork": int(T0 - 30),
+    }  # fmt: skip
+
+
+def test_an_empty_slowlog_has_no_position_and_the_first_entry_counts_one():
+    assert "slowlog_entries" not in C.read(facts())
+    assert C.read(facts(slowlog=(0,)))["slowlog_entries"] == 1
+
+
+def test_a_reading_names_the_server_run_and_when():
+    assert reading(rejected_connections=2) == {
+        "run_id": RUN_A, "uptime_s": 3600, "at": T1, "counters": {"rejected_connections": 2},
+    }  # fmt: skip
+
+
+# ---- the comparison -----------------------------------------------------------------------------
+
+
+def test_without_a_baseline_the_counters_count_since_the_server_started():
+    since = C.compare(reading(rejected_connections=5), None)
+    assert since["basis"] == C.START
+    assert since["counters"] == {"rejected_connections": 5}
+    assert since["started_at"] == T1 - 3600
+    assert since["interval_s"] == since["previous_at"] == 0.0
+
+
+def test_with_a_baseline_of_the_same_server_run_the_change_is_judged_with_the_interval():
+    before = reading(at=T0, uptime=2700, rejected_connections=5, cmdstat_keys={"calls": 7})
+    now = reading(rejected_connections=8, cmdstat_keys={"calls": 7})
+    since = C.compare(now, before)
+    assert since["basis"] == C.RUN
+    assert since["counters"] == {"rejected_connections": 3, "cmdstat_keys": 0}
+    assert (since["previous_at"], since["interval_s"], since["reset"]) == (T0, 900.0, [])
+
+
+def test_a_new_run_id_is_a_restart_the_counters_count_since_it():
+    before = reading(at=T0, uptime=50_000, rejected_connections=500)
+    now = reading(run_id=RUN_B, uptime=300, rejected_connections=2)
+    since = C.compare(now, before)
+    assert since["basis"] == C.RESTART
+    assert since["counters"] == {"rejected_connections": 2}
+    assert since["started_at"] == T1 - 300 and since["interval_s"] == 900.0
+
+
+def test_a_restart_is_seen_even_when_the_counters_grew_past_the_old_values():
+    before = reading(at=T0, rejected_connections=1)
+    since = C.compare(reading(run_id=RUN_B, rejected_connections=4), before)
+    assert since["basis"] == C.RESTART and since["counters"] == {"rejected_connections": 4}
+
+
+def test_without_run_ids_a_shorter_uptime_is_a_restart():
+    before = reading(at=T0, run_id="", uptime=10_000, rejected_connections=9)
+    assert C.compare(reading(run_id="", uptime=100, rejected_connections=1), before)["basis"] == C.RESTART
+    assert C.compare(reading(run_id="", uptime=10_900, rejected_connections=9), before)["basis"] == C.RUN
+
+
+def test_a_counter_that_went_down_was_reset_and_counts_from_its_reset():
+    """CONFIG RESETSTAT in the same server run: INFO stats restart from 0, the slowlog does not."""
+    before = reading(at=T0, rejected_connections=40, slowlog=(9,))
+    since = C.compare(reading(rejected_connections=2, slowlog=(9,)), before)
+    assert since["basis"] == C.RUN
+    assert since["counters"] == {"rejected_connections": 2, "slowlog_entries": 0}
+    assert since["reset"] == ["rejected_connections"]
+
+
+def test_a_counter_first_seen_in_the_same_server_run_counts_from_zero():
+    before = reading(at=T0, rejected_connections=0)
+    now = reading(rejected_connections=0, cmdstat_keys={"calls": 2}, latency=(("fork", T1 - 10, 150, 150),))
+    assert C.compare(now, before)["counters"] == {
+        "rejected_connections": 0, "cmdstat_keys": 2, "latency:fork": int(T1 - 10),
+    }  # fmt: skip
+
+
+def test_a_latency_event_changes_only_with_a_later_spike():
+    before = reading(at=T0, latency=(("command", T0 - 60, 250, 900),))
+    same = C.compare(reading(latency=(("command", T0 - 60, 250, 900),)), before)
+    later = C.compare(reading(latency=(("command", T0 + 60, 130, 900),)), before)
+    assert same["counters"] == {"latency:command": 0}
+    assert later["counters"] == {"latency:command": 120}
+
+
+# ---- the state between runs ----------------------------------------------------------------------
+
+
+def cluster_of(*redis: RedisFacts, at=T1) -> ClusterFacts:
+    return ClusterFacts(redis=list(redis), gathered_at=at)
+
+
+def test_judge_since_sets_since_on_each_target_read_and_returns_the_new_state():
+    f = facts(rejected_connections=6)
+    state = C.judge_since(cluster_of(f), {"redis-1:6379": reading(at=T0, rejected_connections=4)})
+    assert f.since["basis"] == C.RUN and f.since["counters"] == {"rejected_connections": 2}
+    assert state == {"redis-1:6379": reading(rejected_connections=6)}
+
+
+def test_a_new_target_is_judged_since_its_start_and_joins_the_state():
+    other = facts(rejected_connections=1)
+    other.target = "redis-9:6379"
+    state = C.judge_since(cluster_of(other), {"redis-1:6379": reading(at=T0)})
+    assert other.since["basis"] == C.START and other.since["counters"] == {"rejected_connections": 1}
+    assert set(state) == {"redis-1:6379", "redis-9:6379"}  # the target not in this run keeps its own
+    assert state["redis-1:6379"] == reading(at=T0)
+
+
+def test_a_target_that_could_not_be_read_keeps_its_old_baseline():
+    down = RedisFacts(target="redis-1:6379", host="redis-1", instance="main", address="a", port=6379,
+                      error="connection refused")  # fmt: skip
+    old = {"redis-1:6379": reading(at=T0, rejected_connections=4)}
+    assert C.judge_since(cluster_of(down), old) == old
+    assert down.since == {}
+
+
+def test_the_baseline_keeps_counters_not_shown_this_time_in_the_same_server_run():
+    """An emptied slowlog (SLOWLOG RESET) keeps its position: a later entry is counted from it."""
+    before = reading(at=T0, slowlog=(41,), cmdstat_keys={"calls": 3})
+    state = C.judge_since(cluster_of(facts()), {"redis-1:6379": before})
+    assert state["redis-1:6379"]["counters"] == {"slowlog_entries": 42, "cmdstat_keys": 3}
+    later = facts(slowlog=(43,))
+    C.judge_since(cluster_of(later, at=T1 + 900), state)
+    assert later.since["counters"]["slowlog_entries"] == 2
+    # After a restart nothing is carried over.
+    restarted = C.judge_since(cluster_of(facts(run_id=RUN_B)), {"redis-1:6379": before})
+    assert restarted["redis-1:6379"]["counters"] == {}
+
+
+def test_the_state_file_round_trips_and_holds_no_secret_nor_key_name(tmp_path):
+    data = apply_edits(base_facts(), [])
+    cluster = ClusterFacts.from_dict(data)
+    state = C.judge_since(cluster, {})
+    path = tmp_path / "counters.json"
+    path.write_text(C.state_json(state))
+    assert C.load_state(path) == state
+    text = path.read_text()
+    assert json.loads(text)["kind"] == C.STATE_KIND
+    names = [k["name"] for f in data["redis"] if f.get("keys") for k in f["keys"]["keys"]]
+    assert names and not any(name in text for name in names)
+    assert "password" not in text and "masterauth" not in text
+
+
+def test_no_state_file_is_no_baseline_and_a_foreign_file_is_refused(tmp_path):
+    assert C.load_state(tmp_path / "missing.json") == {}
+    for text in ("not json", '{"endpoints": []}', '{"kind": "redisops-check-counters", "targets": []}'):
+        (tmp_path / "bad.json").write_text(text)
+        with pytest.raises(ValueError, match=r"bad\.json"):
+            C.load_state(tmp_path / "bad.json")
+
+
+# ---- the words of the messages -------------------------------------------------------------------
+
+
+def since_of(now: dict, before: dict | None) -> RedisFacts:
+    f = facts()
+    f.since = C.compare(now, before)
+    return f
+
+
+def test_the_words_say_since_when():
+    before = reading(at=T0, rejected_connections=1)
+    run = C.since_words(since_of(reading(rejected_connections=2), before), ["rejected_connections"])
+    assert run == f"since the previous run at {utc(T0)} UTC (15 min earlier)"
+    restart = C.since_words(since_of(reading(run_id=RUN_B, uptime=120), before), ["rejected_connections"])
+    assert restart.startswith("since the server restarted at ") and ", after the previous run at " in restart
+    reset = C.since_words(since_of(reading(rejected_connections=0), reading(at=T0, rejected_connections=9)),
+                          ["rejected_connections"])  # fmt: skip
+    assert reset.startswith("since they were reset (CONFIG RESETSTAT) after the previous run at ")
+    start = C.since_words(since_of(reading(), None), ["rejected_connections"])
+    assert start == (
+        f"since the server started at {utc(T1 - 3600)} UTC or the last CONFIG RESETSTAT "
+        "(no earlier run to compare with)"
+    )
+    assert C.since_words(since_of(reading(), None), ["slowlog_entries"]).endswith(
+        " or the last SLOWLOG RESET (no earlier run to compare with)"
+    )
+
+
+def test_facts_saved_before_counters_were_compared_are_judged_since_the_start():
+    f = facts(rejected_connections=3)
+    assert f.since == {}
+    assert C.change(f, ["rejected_connections"]) == C.Change(
+        3, "since the server started 60 min ago or the last CONFIG RESETSTAT (no earlier run to compare with)"
+    )
+    words = C.since_words(f, ["rejected_connections"], run_checks_context(T1))
+    assert words.startswith(f"since the server started at {utc(T1 - 3600)} UTC or the last CONFIG RESETSTAT")
+
+
+def run_checks_context(at: float):
+    from redisops.compliance.settings import Context, Thresholds
+
+    return Context(thresholds=Thresholds(), cluster=ClusterFacts(gathered_at=at))
