@@ -1,5 +1,6 @@
 """Cumulative counters judged as changes since the previous run (redisops.compliance.counters):
-the pure comparison and the state kept between runs. No server needed."""
+the pure comparison, the state kept between runs, and each check that judges a counter, on the
+captured lab cluster. No server needed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import time
 import pytest
 
 from redisops.compliance import counters as C
+from redisops.compliance.engine import run_checks
 from redisops.compliance.facts import ClusterFacts, RedisFacts
+from redisops.compliance.model import FAIL, PASS, Severity
 
 from .checks_fixtures import apply_edits, base_facts
 
@@ -239,3 +242,80 @@ def run_checks_context(at: float):
     from redisops.compliance.settings import Context, Thresholds
 
     return Context(thresholds=Thresholds(), cluster=ClusterFacts(gathered_at=at))
+
+
+# ---- each check that judges a counter, over two runs ---------------------------------------------
+
+# The captured cluster's primary, with each counter risen before the previous run.
+EARLIER = {
+    "CON-02": [{"path": ["redis", 0, "info", "rejected_connections"], "set": 5}],
+    "PRF-01": [
+        {
+            "path": ["redis", 0, "slowlog"],
+            "set": [{"id": 7, "start_time": T0 - 600, "duration_us": 25000, "command": "KEYS *"}],
+        },
+        {"path": ["redis", 0, "slowlog_len"], "set": 1},
+    ],
+    "PRF-02": [{"path": ["redis", 0, "latency_latest"], "set": [["command", int(T0 - 600), 250, 900]]}],
+    "PRF-03": [{"path": ["redis", 0, "info", "cmdstat_keys"], "set": {"calls": 3, "usec": 900}}],
+}
+# ... and risen once more after it.
+SINCE = {
+    "CON-02": [{"path": ["redis", 0, "info", "rejected_connections"], "set": 6}],
+    "PRF-01": [
+        {
+            "path": ["redis", 0, "slowlog"],
+            "set": [
+                {"id": 8, "start_time": T1 - 60, "duration_us": 40000, "command": "FLUSHALL"},
+                {"id": 7, "start_time": T0 - 600, "duration_us": 95000, "command": "KEYS *"},
+            ],
+        },
+        {"path": ["redis", 0, "slowlog_len"], "set": 2},
+    ],
+    "PRF-02": [{"path": ["redis", 0, "latency_latest"], "set": [["command", int(T1 - 60), 180, 900]]}],
+    "PRF-03": [{"path": ["redis", 0, "info", "cmdstat_keys"], "set": {"calls": 5, "usec": 1500}}],
+}
+MESSAGES = {
+    "CON-02": ("1 connection rejected since the previous run at ", "rejected_connections 6"),
+    "PRF-01": ("the slowlog logged 1 entry over 10.0 ms since the previous run at ", "FLUSHALL took 40.0 ms"),
+    "PRF-02": ("1 latency event spiked over 100 ms since the previous run at ", "command 180 ms"),
+    "PRF-03": ("INFO commandstats: KEYS 2 times since the previous run at ",),
+}
+
+
+def judged(check_id: str, edits: list[dict], state: dict, at: float) -> tuple[list, dict]:
+    data = apply_edits(base_facts(), edits)
+    data["gathered_at"] = at
+    cluster = ClusterFacts.from_dict(data)
+    new = C.judge_since(cluster, state)
+    results = [r for r in run_checks(cluster, only=[check_id]).results if r.target == "redis-1:6379"]
+    return results, new
+
+
+@pytest.mark.parametrize("check_id", sorted(EARLIER))
+def test_a_counter_that_rose_before_the_previous_run_fails_only_without_a_baseline(check_id):
+    (first,), state = judged(check_id, EARLIER[check_id], {}, T0)
+    assert first.status == FAIL and first.severity <= Severity.HIGH, first
+    assert "since the server started at " in first.message, first.message
+    assert "(no earlier run to compare with)" in first.message, first.message
+    (second,), _ = judged(check_id, EARLIER[check_id], state, T1)
+    assert second.status == PASS, second.message
+
+
+@pytest.mark.parametrize("check_id", sorted(EARLIER))
+def test_a_counter_that_rose_since_the_previous_run_fails(check_id):
+    _, state = judged(check_id, EARLIER[check_id], {}, T0)
+    (result,), _ = judged(check_id, SINCE[check_id], state, T1)
+    assert result.status == FAIL, result
+    for part in MESSAGES[check_id]:
+        assert part in result.message, result.message
+    assert "(15 min earlier)" in result.message
+
+
+@pytest.mark.parametrize("check_id", sorted(EARLIER))
+def test_after_a_restart_the_counters_are_judged_since_it(check_id):
+    _, state = judged(check_id, SINCE[check_id], {}, T0)
+    restart = [*EARLIER[check_id], {"path": ["redis", 0, "info", "run_id"], "set": RUN_B}]
+    (result,), new = judged(check_id, restart, state, T1)
+    assert result.status == FAIL and "since the server restarted at " in result.message, result.message
+    assert new["redis-1:6379"]["run_id"] == RUN_B
