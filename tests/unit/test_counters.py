@@ -319,3 +319,108 @@ def test_after_a_restart_the_counters_are_judged_since_it(check_id):
     (result,), new = judged(check_id, restart, state, T1)
     assert result.status == FAIL and "since the server restarted at " in result.message, result.message
     assert new["redis-1:6379"]["run_id"] == RUN_B
+
+
+# ---- the run: where the counters are kept ---------------------------------------------------------
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    """`redisops check --targets ...` over the captured cluster with edits, gathered at a time:
+    returns (exit code, the JSON report)."""
+    from redisops.cli import main
+    from redisops.compliance import gather
+    from redisops.inventory import Targets, write_targets
+
+    targets = tmp_path / "targets.json"
+    write_targets(Targets(), targets)
+
+    def run_at(at: float, edits: list[dict], *args: str):
+        data = apply_edits(base_facts(), edits)
+        data["gathered_at"] = at
+        monkeypatch.setattr(gather, "gather", lambda *a, **kw: ClusterFacts.from_dict(data))
+        report = tmp_path / "report.json"
+        code = main(["check", "--targets", str(targets), "--format", "json", "--output", str(report), *args])
+        return code, json.loads(report.read_text()) if report.exists() else {}
+
+    return run_at
+
+
+def con02(report: dict) -> dict:
+    (found,) = [r for r in report["results"] if r["check"] == "CON-02" and r["target"] == "redis-1:6379"]
+    return found
+
+
+REJECTED = [{"path": ["redis", 0, "info", "rejected_connections"], "set": 5}]
+ONE_MORE = [{"path": ["redis", 0, "info", "rejected_connections"], "set": 6}]
+
+
+def test_state_keeps_the_counters_between_runs(run, tmp_path):
+    state = tmp_path / "state" / "counters.json"
+    _, first = run(T0, REJECTED, "--state", str(state))
+    assert con02(first)["status"] == FAIL and "(no earlier run to compare with)" in con02(first)["message"]
+    kept = json.loads(state.read_text())
+    assert kept["kind"] == C.STATE_KIND and "redisops_version" in kept
+    assert set(kept["targets"]) == {"redis-1:6379", "redis-2:6379", "redis-3:6379"}
+    assert kept["targets"]["redis-1:6379"]["counters"]["rejected_connections"] == 5
+    _, second = run(T1, REJECTED, "--state", str(state))
+    assert con02(second)["status"] == PASS
+    _, third = run(T1 + 900, ONE_MORE, "--state", str(state))
+    assert con02(third)["status"] == FAIL
+    assert con02(third)["message"].startswith("1 connection rejected since the previous run at ")
+
+
+def test_history_keeps_the_counters_beside_the_reports(run, tmp_path):
+    history = tmp_path / "history"
+    run(T0, REJECTED, "--history", str(history))
+    assert (history / "counters.json").exists()
+    _, second = run(T1, REJECTED, "--history", str(history), "--history-days", "1")
+    assert con02(second)["status"] == PASS
+    # Pruning the reports never takes the counters.
+    assert len(list(history.glob("check-*.json"))) == 2 and (history / "counters.json").exists()
+
+
+def test_without_state_or_history_the_counters_count_since_the_start(run, tmp_path):
+    run(T0, REJECTED)
+    _, again = run(T1, REJECTED)
+    assert con02(again)["status"] == FAIL and "(no earlier run to compare with)" in con02(again)["message"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "targets.json"]
+
+
+def test_a_target_that_could_not_be_read_keeps_its_baseline(run, tmp_path):
+    state = tmp_path / "counters.json"
+    run(T0, REJECTED, "--state", str(state))
+    before = json.loads(state.read_text())["targets"]
+    code, _ = run(T1, [{"path": ["redis", 0, "error"], "set": "connection refused"}], "--state", str(state))
+    assert code == 2
+    after = json.loads(state.read_text())["targets"]
+    assert after["redis-1:6379"] == before["redis-1:6379"]
+    assert after["redis-2:6379"]["at"] == T1
+    # Back again with no new rejection: judged against the run before the outage.
+    _, back = run(T1 + 900, REJECTED, "--state", str(state))
+    assert con02(back)["status"] == PASS
+
+
+def test_a_file_that_is_not_a_counters_file_is_refused_and_kept(run, tmp_path, capsys):
+    state = tmp_path / "targets-copy.json"
+    state.write_text('{"endpoints": []}')
+    code, _ = run(T0, REJECTED, "--state", str(state))
+    assert code == 2 and "is not a counters file of redisops check" in capsys.readouterr().err
+    assert state.read_text() == '{"endpoints": []}'
+
+
+def test_saved_facts_keep_their_changes_and_touch_no_counters_file(run, tmp_path, capsys):
+    from redisops.cli import main
+
+    state, saved = tmp_path / "counters.json", tmp_path / "facts.json"
+    run(T0, REJECTED, "--state", str(state))
+    run(T1, ONE_MORE, "--state", str(state), "--dump-facts", str(saved))
+    assert json.loads(saved.read_text())["redis"][0]["since"]["counters"]["rejected_connections"] == 1
+    kept = state.read_text()
+    history = tmp_path / "history"
+    assert main(["check", "--facts", str(saved), "--format", "json", "--history", str(history)]) == 1
+    (finding,) = [r for r in json.loads(capsys.readouterr().out)["results"] if r["check"] == "CON-02"
+                  and r["status"] == FAIL]  # fmt: skip
+    assert finding["message"].startswith("1 connection rejected since the previous run at ")
+    assert not (history / "counters.json").exists() and state.read_text() == kept
+    assert main(["check", "--facts", str(saved), "--state", str(state)]) == 64
