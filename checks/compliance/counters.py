@@ -66,7 +66,7 @@ def reading(facts: RedisFacts, at: float) -> dict[str, Any]:
     """One target's counters as the state keeps them: with the server run they belong to."""
     return {
         "run_id": str(facts.info.get("run_id", "")),
-        "uptime_s": int(as_float(facts.info.get("uptime_in_seconds"))),
+        "uptime_s": int(as_float(facts.info.get("uptime_in_seconds"), -1)),  # -1: unknown
         "at": float(at),
         "counters": read(facts),
     }
@@ -77,7 +77,8 @@ def restarted(now: dict, before: dict) -> bool:
     shorter uptime."""
     if now.get("run_id") and before.get("run_id"):
         return now["run_id"] != before["run_id"]
-    return int(now.get("uptime_s", 0)) < int(before.get("uptime_s", 0))
+    uptime, earlier = int(now.get("uptime_s", -1)), int(before.get("uptime_s", -1))
+    return 0 <= uptime < earlier
 
 
 def compare(now: dict, before: dict | None) -> dict[str, Any]:
@@ -89,13 +90,13 @@ def compare(now: dict, before: dict | None) -> dict[str, Any]:
     restarted after the previous run (basis ``RESTART``). ``interval_s`` is the time since the
     previous run (0 without one), ``started_at`` when the server started (0 when unknown).
     """
-    at, uptime = float(now.get("at", 0.0)), int(now.get("uptime_s", 0))
+    at, uptime = float(now.get("at", 0.0)), int(now.get("uptime_s", -1))
     current: dict[str, int] = dict(now.get("counters", {}))
     since: dict[str, Any] = {
         "basis": START,
         "previous_at": 0.0,
         "interval_s": 0.0,
-        "started_at": at - uptime if at > 0 and uptime > 0 else 0.0,
+        "started_at": at - uptime if at > 0 and uptime >= 0 else 0.0,
         "counters": current,
         "reset": [],
     }
@@ -222,10 +223,10 @@ def since_words(facts: RedisFacts, names: Iterable[str] = (), ctx=None) -> str:
     names = list(names)
     since = _since(facts)
     basis, started = since.get("basis", START), float(since.get("started_at", 0.0))
-    uptime, now = as_float(facts.info.get("uptime_in_seconds")), _gathered_at(ctx)
-    if not started and now > 0 and uptime > 0:
+    uptime, now = as_float(facts.info.get("uptime_in_seconds"), -1), _gathered_at(ctx)
+    if not started and now > 0 and uptime >= 0:
         started = now - uptime
-    start = f" at {_utc(started)}" if started > 0 else f" {_span(uptime)} ago" if uptime > 0 else ""
+    start = f" at {_utc(started)}" if started > 0 else f" {_span(uptime)} ago" if uptime >= 0 else ""
     previous = float(since.get("previous_at", 0.0))
     run = f"the previous run at {_utc(previous)} ({_span(float(since.get('interval_s', 0.0)))} earlier)"
     reset_by = _reset_by(names)

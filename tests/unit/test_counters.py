@@ -79,6 +79,12 @@ def test_without_a_baseline_the_counters_count_since_the_server_started():
     assert since["interval_s"] == since["previous_at"] == 0.0
 
 
+def test_a_server_started_this_second_is_dated_and_an_unknown_uptime_is_not():
+    assert C.compare(reading(uptime=0), None)["started_at"] == T1
+    unknown = C.reading(RedisFacts(target="t", host="h", instance="i", address="a", port=1), T1)
+    assert unknown["uptime_s"] == -1 and C.compare(unknown, None)["started_at"] == 0.0
+
+
 def test_with_a_baseline_of_the_same_server_run_the_change_is_judged_with_the_interval():
     before = reading(at=T0, uptime=2700, rejected_connections=5, cmdstat_keys={"calls": 7})
     now = reading(rejected_connections=8, cmdstat_keys={"calls": 7})
@@ -319,6 +325,13 @@ def test_after_a_restart_the_counters_are_judged_since_it(check_id):
     (result,), new = judged(check_id, restart, state, T1)
     assert result.status == FAIL and "since the server restarted at " in result.message, result.message
     assert new["redis-1:6379"]["run_id"] == RUN_B
+
+
+def test_con02_judges_without_the_configuration():
+    """A run without the hosts' reader has no CONFIG GET: INFO has all CON-02 needs."""
+    edits = [*SINCE["CON-02"], {"path": ["redis", 0, "unread"], "set": "no reader"}]
+    (result,), _ = judged("CON-02", edits, {}, T1)
+    assert result.status == FAIL and result.message.endswith("rejected_connections 6, maxclients 10000")
 
 
 # ---- the run: where the counters are kept ---------------------------------------------------------

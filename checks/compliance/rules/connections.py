@@ -69,9 +69,11 @@ def rejected_connections(facts: RedisFacts, ctx: Context):
     rejected = change(facts, ["rejected_connections"], ctx)
     if rejected.amount > 0:
         total = int(as_float(facts.info.get("rejected_connections")))
+        # INFO's maxclients: the judgement needs no configuration, so its message needs none either.
+        limit = f", maxclients {facts.info['maxclients']}" if "maxclients" in facts.info else ""
         yield Fail(
             f"{rejected.amount} connection{'s' if rejected.amount != 1 else ''} rejected {rejected.since}: "
-            f"rejected_connections {total}, maxclients {_maxclients(facts):.0f}"
+            f"rejected_connections {total}{limit}"
         )
 
 
