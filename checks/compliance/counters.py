@@ -10,8 +10,10 @@ and the next run judges what changed since then:
   run they belong to (INFO run_id, uptime) and when they were read.
 - ``compare`` is the whole rule, pure: this run's reading of a target against the previous one
   gives the ``since`` mapping the checks judge (``RedisFacts.since``). A new run_id (a restart)
-  starts again from the server's start; a counter lower than before (CONFIG RESETSTAT) counts
-  from its reset; a target never read before is judged since the server started, and says so.
+  starts again from the server's start; a counter lower than before counts from its reset (CONFIG
+  RESETSTAT resets INFO stats and commandstats together: one of them lower, or a command gone from
+  commandstats, resets them all); a target never read before is judged since the server started,
+  and says so.
 - ``judge_since`` sets ``since`` on every target that was read and returns the state to save:
   a target that could not be read keeps its old baseline.
 - ``change`` and ``changed`` are what a check calls: the amount to judge and the words that say
@@ -32,8 +34,17 @@ from typing import Any
 
 from redisops.compliance.facts import ClusterFacts, RedisFacts, as_float
 
-# INFO stats counters the checks judge (CON-02; replication: sync_partial_err and its context).
-STATS = ("rejected_connections", "sync_partial_err", "sync_partial_ok", "sync_full")
+# INFO stats counters the checks judge (CON-02; replication: sync_partial_err and its context), and
+# two that grow with every run's own commands and connection: lower than before, they tell that
+# CONFIG RESETSTAT set every INFO stats and commandstats counter back to 0.
+STATS = (
+    "rejected_connections",
+    "sync_partial_err",
+    "sync_partial_ok",
+    "sync_full",
+    "total_connections_received",
+    "total_commands_processed",
+)
 CMDSTAT = "cmdstat_"  # + command (and |subcommand): its calls, INFO commandstats
 SLOWLOG = "slowlog_entries"  # the newest slowlog entry's id + 1: slow commands logged since the start
 LATENCY = "latency:"  # + event: the time of the event's latest spike, LATENCY LATEST (server clock)
@@ -72,6 +83,12 @@ def reading(facts: RedisFacts, at: float) -> dict[str, Any]:
     }
 
 
+def resettable(name: str) -> bool:
+    """Whether CONFIG RESETSTAT sets the counter back to 0 (the slowlog and the latency monitor
+    keep theirs: SLOWLOG RESET and LATENCY RESET empty them, and their ids and times go on)."""
+    return name in STATS or name.startswith(CMDSTAT)
+
+
 def restarted(now: dict, before: dict) -> bool:
     """Another server run than the one read before: a new run_id, or (without run ids) a
     shorter uptime."""
@@ -85,7 +102,7 @@ def compare(now: dict, before: dict | None) -> dict[str, Any]:
     """The ``since`` mapping of one target: this run's reading against the previous run's.
 
     ``counters`` holds, for every counter read now, the amount to judge: the rise since the
-    previous run; its value when it went down (reset, listed in ``reset``); its value since the
+    previous run; its value when it was reset (listed in ``reset``); its value since the
     server started when there is nothing to compare with (basis ``START``) or the server
     restarted after the previous run (basis ``RESTART``). ``interval_s`` is the time since the
     previous run (0 without one), ``started_at`` when the server started (0 when unknown).
@@ -108,11 +125,12 @@ def compare(now: dict, before: dict | None) -> dict[str, Any]:
         since["basis"] = RESTART
         return since
     since["basis"] = RUN
-    old = before.get("counters", {})
+    old = {name: int(value) for name, value in before.get("counters", {}).items()}
+    stats_reset = any(resettable(n) and (n not in current or current[n] < v) for n, v in old.items())
     changes, reset = {}, []
     for name, value in current.items():
-        previous = int(old.get(name, 0))
-        if value < previous:
+        previous = old.get(name, 0)
+        if value < previous or (stats_reset and resettable(name)):
             reset.append(name)
             changes[name] = value
         else:
@@ -122,13 +140,14 @@ def compare(now: dict, before: dict | None) -> dict[str, Any]:
 
 
 def baseline(now: dict, before: dict | None) -> dict[str, Any]:
-    """What the state keeps of a target read now: its reading, plus the counters it did not
-    show this time but did before in the same server run (an emptied slowlog, a command not
-    called since CONFIG RESETSTAT, a section that could not be read), so they still count from
-    the last value seen."""
+    """What the state keeps of a target read now: its reading, plus the slowlog position and
+    latency spikes it did not show this time but did before in the same server run (SLOWLOG
+    RESET, LATENCY RESET, a section that could not be read), so they still count from the last
+    value seen. INFO counters are always read: one missing was reset, and counts from 0."""
     if not before or restarted(now, before):
         return now
-    return {**now, "counters": {**before.get("counters", {}), **now.get("counters", {})}}
+    kept = {n: v for n, v in before.get("counters", {}).items() if not resettable(n)}
+    return {**now, "counters": {**kept, **now.get("counters", {})}}
 
 
 def judge_since(cluster: ClusterFacts, state: dict[str, dict]) -> dict[str, dict]:
@@ -205,7 +224,7 @@ def _since(facts: RedisFacts) -> dict[str, Any]:
 def _reset_by(names: Iterable[str]) -> str:
     """The command that also sets these counters back to 0, besides a restart."""
     names = list(names)
-    if any(name in STATS or name.startswith(CMDSTAT) for name in names):
+    if any(resettable(name) for name in names):
         return "CONFIG RESETSTAT"
     if SLOWLOG in names:
         return "SLOWLOG RESET"
@@ -232,7 +251,7 @@ def since_words(facts: RedisFacts, names: Iterable[str] = (), ctx=None) -> str:
     reset_by = _reset_by(names)
     if basis == RUN:
         if set(names) & set(since.get("reset", [])):
-            return f"since they were reset ({reset_by}) after {run}"
+            return f"since the counters were reset ({reset_by}) after {run}"
         return f"since {run}"
     if basis == RESTART:
         return f"since the server restarted{start}, after {run}"

@@ -157,3 +157,16 @@ def test_after_a_restart_the_counters_count_from_it(server, check):
     assert after["CON-02"]["status"] == "fail"
     assert after["CON-02"]["message"].startswith("1 connection rejected since the server restarted at ")
     assert ", after the previous run at " in after["CON-02"]["message"]
+
+
+def test_config_resetstat_is_seen_even_when_a_counter_is_back_where_it_was(server, check):
+    """rejected_connections 1, CONFIG RESETSTAT, one more refusal: 1 again, yet one is new."""
+    server.reject_one()
+    check()
+    server.admin().config_resetstat()
+    server.reject_one()
+    after, _ = check()
+    assert after["CON-02"]["status"] == "fail"
+    assert after["CON-02"]["message"].startswith(
+        "1 connection rejected since the counters were reset (CONFIG RESETSTAT) after the previous run at "
+    )

@@ -124,6 +124,27 @@ def test_a_counter_that_went_down_was_reset_and_counts_from_its_reset():
     assert since["reset"] == ["rejected_connections"]
 
 
+def test_config_resetstat_resets_every_info_counter_at_once():
+    """A busy server's KEYS calls can pass their old count after a reset: the run's own commands
+    (total_commands_processed) show the reset, and every INFO counter then counts from it."""
+    before = reading(
+        at=T0, total_commands_processed=90_000, cmdstat_keys={"calls": 3}, rejected_connections=1
+    )
+    now = reading(
+        total_commands_processed=400, cmdstat_keys={"calls": 5}, rejected_connections=1, slowlog=(7,)
+    )
+    since = C.compare(now, before)
+    assert since["counters"] == {
+        "total_commands_processed": 400, "cmdstat_keys": 5, "rejected_connections": 1, "slowlog_entries": 8,
+    }  # fmt: skip
+    assert since["reset"] == ["cmdstat_keys", "rejected_connections", "total_commands_processed"]
+    # A command gone from commandstats tells the same.
+    gone = C.compare(
+        reading(rejected_connections=2), reading(at=T0, cmdstat_keys={"calls": 3}, rejected_connections=1)
+    )
+    assert gone["counters"] == {"rejected_connections": 2} and gone["reset"] == ["rejected_connections"]
+
+
 def test_a_counter_first_seen_in_the_same_server_run_counts_from_zero():
     before = reading(at=T0, rejected_connections=0)
     now = reading(rejected_connections=0, cmdstat_keys={"calls": 2}, latency=(("fork", T1 - 10, 150, 150),))
@@ -171,11 +192,12 @@ def test_a_target_that_could_not_be_read_keeps_its_old_baseline():
     assert down.since == {}
 
 
-def test_the_baseline_keeps_counters_not_shown_this_time_in_the_same_server_run():
-    """An emptied slowlog (SLOWLOG RESET) keeps its position: a later entry is counted from it."""
-    before = reading(at=T0, slowlog=(41,), cmdstat_keys={"calls": 3})
+def test_the_baseline_keeps_the_slowlog_and_latency_not_shown_this_time_in_the_same_server_run():
+    """An emptied slowlog (SLOWLOG RESET) keeps its position: a later entry is counted from it. A
+    command gone from commandstats was reset (CONFIG RESETSTAT): it counts from 0 again."""
+    before = reading(at=T0, slowlog=(41,), latency=(("fork", T0 - 5, 150, 150),), cmdstat_keys={"calls": 3})
     state = C.judge_since(cluster_of(facts()), {"redis-1:6379": before})
-    assert state["redis-1:6379"]["counters"] == {"slowlog_entries": 42, "cmdstat_keys": 3}
+    assert state["redis-1:6379"]["counters"] == {"slowlog_entries": 42, "latency:fork": int(T0 - 5)}
     later = facts(slowlog=(43,))
     C.judge_since(cluster_of(later, at=T1 + 900), state)
     assert later.since["counters"]["slowlog_entries"] == 2
@@ -223,7 +245,7 @@ def test_the_words_say_since_when():
     assert restart.startswith("since the server restarted at ") and ", after the previous run at " in restart
     reset = C.since_words(since_of(reading(rejected_connections=0), reading(at=T0, rejected_connections=9)),
                           ["rejected_connections"])  # fmt: skip
-    assert reset.startswith("since they were reset (CONFIG RESETSTAT) after the previous run at ")
+    assert reset.startswith("since the counters were reset (CONFIG RESETSTAT) after the previous run at ")
     start = C.since_words(since_of(reading(), None), ["rejected_connections"])
     assert start == (
         f"since the server started at {utc(T1 - 3600)} UTC or the last CONFIG RESETSTAT "
