@@ -112,8 +112,8 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
             {
                 exits.OK: "nothing at or above the fail level (--fail-on); --list, --explain, --catalogue",
                 exits.FAIL: "findings at or above the fail level",
-                exits.ERROR: "could not check: a target, the inventory, the targets, facts or waivers "
-                "could not be read",
+                exits.ERROR: "could not check: a target, the inventory, the targets, facts, waivers or "
+                "the counters file could not be read",
             }
         ),
     )
@@ -136,8 +136,17 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:
         "--no-host-facts", action="store_true", help="skip SSH to the hosts (host checks skipped)"
     )
     check.add_argument("--textfile", help="also write the Prometheus textfile here (node_exporter)")
-    check.add_argument("--history", help="also keep this run's JSON report in this directory")
+    check.add_argument(
+        "--history", help="also keep this run's JSON report in this directory (and its counters: --state)"
+    )
     check.add_argument("--history-days", type=int, default=30, help="delete history older than this (30)")
+    check.add_argument(
+        "--state",
+        metavar="FILE",
+        help="judge cumulative counters (rejected connections, commandstats calls, slowlog, latency "
+        "spikes) as changes since the run that wrote FILE, then keep this run's counters there "
+        "(default with --history: HISTORY/counters.json; without either: since each server started)",
+    )
     check.add_argument("--dump-facts", help="save the gathered facts as JSON (no secrets in them)")
     check.add_argument(
         "--write-targets", help="write the resolved targets (with credentials, mode 0600) and stop"

@@ -43,6 +43,11 @@ class RedisFacts:
     expected: dict[str, Any] = field(default_factory=dict)
     # Which server answered, from INFO: {flavor: redis|valkey, version, mode} (redisops.compliance.server).
     server: dict[str, str] = field(default_factory=dict)
+    # The cumulative counters (rejected_connections, commandstats calls, slowlog ids, latency
+    # spikes) as changes since the previous run, set before the checks judge them
+    # (redisops.compliance.counters.compare): {basis, previous_at, interval_s, started_at,
+    # counters: {name: change}, reset: [names]}; {} for facts saved before: judged since the start.
+    since: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         _identify(self)

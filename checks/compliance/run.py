@@ -24,6 +24,23 @@ def keep_history(directory: Path, report_json: str, started: float, days: int) -
     return path
 
 
+def counters_path(args: argparse.Namespace) -> Path | None:
+    """Where the previous run's counters are kept: --state, else counters.json in the --history
+    directory; None when neither is given (counters are then judged since each server started).
+    Saved facts (--facts) carry the changes of the run that saved them: no file is read or written."""
+    from redisops.compliance.counters import STATE_FILE
+
+    if args.facts:
+        if args.state:
+            raise UsageError(
+                "--state is for a run that gathers: facts saved by --dump-facts carry their changes"
+            )
+        return None
+    if args.state:
+        return Path(args.state)
+    return Path(args.history) / STATE_FILE if args.history else None
+
+
 def for_scheduled_host(targets, tls_dir: str | None, no_hosts: bool):
     """The targets as another host sees them: its own TLS file paths; no SSH to the hosts
     unless asked (a monitoring host has no keys to them)."""
@@ -116,6 +133,7 @@ def _command_line(args: argparse.Namespace):
 
 def run_check(args: argparse.Namespace) -> int:
     from redisops.compliance import report as R
+    from redisops.compliance.counters import judge_since, load_state, state_json
     from redisops.compliance.engine import run_checks
     from redisops.compliance.facts import ClusterFacts
     from redisops.compliance.gather import gather
@@ -128,6 +146,7 @@ def run_check(args: argparse.Namespace) -> int:
         emit(_documentation(args), args.output)
         return exits.OK
     fail_on, inspect, overrides = _command_line(args)
+    state_path, state = counters_path(args), {}
     try:
         waivers = load_waivers(Path(args.waivers), set(REGISTRY)) if args.waivers else []
         if args.facts:
@@ -156,9 +175,12 @@ def run_check(args: argparse.Namespace) -> int:
                 return exits.OK
             limits = thresholds({**targets.thresholds, **overrides})
             waivers += parse_waivers(targets.waivers, set(REGISTRY), source="redis_compliance_waivers")
+            kept = load_state(state_path) if state_path else {}
             cluster = gather(
                 targets, limits, hosts=not args.no_host_facts and bool(targets.hosts), inspect=inspect
             )
+            # Cumulative counters are judged as changes since the previous run (compliance.counters).
+            state = judge_since(cluster, kept)
     except (InventoryError, WaiverError, ValueError, OSError) as exc:
         return _error(str(exc))
     if args.dump_facts:
@@ -175,6 +197,9 @@ def run_check(args: argparse.Namespace) -> int:
         write_atomically(path, R.render(result, "prometheus", fail_on, previous=before))
     if args.history:
         keep_history(Path(args.history), R.to_json(result, fail_on), result.started, args.history_days)
+    if state_path:
+        # Last, once the report is out: a run that could not deliver it leaves the baseline as it was.
+        write_atomically(state_path, state_json(state))
     if args.output or args.format != "text":
         progress(R.summary_line(result, fail_on))
     code = result.exit_code(fail_on)

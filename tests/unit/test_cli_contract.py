@@ -244,7 +244,8 @@ def test_the_old_flags_still_parse():
     # The roles' own calls (redis_compliance's unit, redis_backup's unit and its config step).
     unit = ["check", "--targets", "t.json", "--fail-on", "high", "--findings-exit-zero", "--format", "json"]
     unit += ["--output", "last.json", "--textfile", "p.prom", "--history", "h", "--history-days", "30"]
-    assert parse(unit).output == "last.json"
+    unit += ["--state", "counters.json"]
+    assert (parse(unit).output, parse(unit).state) == ("last.json", "counters.json")
     run = parse(["backup", "run", "--config", "c", "--store", "s", "--report", "last.json"])
     assert (run.report, run.format, run.output) == ("last.json", "text", None)
     assert parse(["backup", "config", "-i", "inv", "--output", "c.json", "--tls-dir", "t"]).output == "c.json"

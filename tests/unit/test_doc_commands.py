@@ -75,6 +75,7 @@ CLASSES: dict[str, str] = {
     ".venv/bin/redisops check -i inventories/lab --limit redis-1 --format json --output report.json": HELP,
     ".venv/bin/redisops check --format html --output report.html --fail-on medium -v": HELP,
     ".venv/bin/redisops check --threshold memory_used_warn=0.8 --waivers waivers.yml --no-host-facts": HELP,
+    ".venv/bin/redisops check --state counters.json": HELP,
     ".venv/bin/redisops check --list": RUN,
     ".venv/bin/redisops check --explain MEM-01": RUN,
     ".venv/bin/ansible-playbook playbooks/compliance.yml -e redis_compliance_fail_on=medium"

@@ -40,6 +40,29 @@ def test_the_service_is_hardened_and_fails_only_when_it_could_not_check():
     assert "SuccessExitStatus" not in unit, "a crash (exit 1) must fail the unit"
 
 
+def test_the_scheduled_run_keeps_its_counters_beside_the_history(tmp_path):
+    """Scheduled runs judge cumulative counters (CON-02 ...) as what rose since the previous run:
+    the unit's command line names the counters file, in the directory the service may write."""
+    import shlex
+
+    from redisops.cli import build_parser
+
+    from .test_redis_backup_role import render_unit
+
+    state = tmp_path / "state"
+    unit = render_unit(
+        "redis_compliance", "templates/etc/systemd/system/redisops-check.service.j2",
+        redis_compliance_state_dir=str(state),
+    )  # fmt: skip
+    joined = re.sub(r"\\\n", " ", unit)  # systemd joins continuation lines
+    (line,) = [ln for ln in joined.splitlines() if ln.startswith("ExecStart=")]
+    argv = shlex.split(line.removeprefix("ExecStart="))
+    assert argv[:3] == ["/usr/bin/python3", "-m", "redisops.cli"]
+    args = build_parser().parse_args(argv[3:])
+    assert args.state == f"{state}/counters.json" and args.history == f"{state}/history"
+    assert f"ReadWritePaths={state}\n" in unit
+
+
 def test_the_default_thresholds_are_valid():
     assert thresholds(_yaml("defaults/main.yml")["redis_compliance_thresholds"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from redisops.compliance.counters import change
 from redisops.compliance.facts import RedisFacts, as_float
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.settings import Context
@@ -50,23 +51,29 @@ def clients_share(facts: RedisFacts, ctx: Context):
     area="connections",
     scope="redis",
     severity=Severity.HIGH,
-    title="no connection was rejected (rejected_connections 0)",
+    title="no connection was rejected since the previous run (rejected_connections did not rise)",
     rationale="Redis rejects a connection when maxclients is reached: that client got an error instead "
-    "of service. The counter only grows, since the last restart or CONFIG RESETSTAT.",
-    bad="rejected_connections:1542",
-    good="rejected_connections:0",
+    "of service. The counter only grows until a restart or CONFIG RESETSTAT, so its rise since the "
+    "previous run is judged (the scheduled run keeps the counters); with no earlier run, its value since "
+    "the server started.",
+    bad="rejected_connections:1542  # 1530 at the previous run",
+    good="rejected_connections:12  # 12 at the previous run too",
     remediation="Find why clients piled up (CLIENT LIST; CON-01), fix pooling or raise "
-    "redis_server_maxclients; after the fix, CONFIG RESETSTAT sets the counter back to 0.",
+    "redis_server_maxclients. The next run passes once no more are rejected; a run with no earlier run "
+    "to compare with judges the count since the start, which CONFIG RESETSTAT sets back to 0.",
     source="Prometheus redis_exporter alert rules (RedisRejectedConnections)",
 )
 def rejected_connections(facts: RedisFacts, ctx: Context):
     if "rejected_connections" not in facts.info:
         raise Skip("INFO has no rejected_connections")
-    rejected = int(as_float(facts.info.get("rejected_connections")))
-    if rejected > 0:
+    rejected = change(facts, ["rejected_connections"], ctx)
+    if rejected.amount > 0:
+        total = int(as_float(facts.info.get("rejected_connections")))
+        # INFO's maxclients: the judgement needs no configuration, so its message needs none either.
+        limit = f", maxclients {facts.info['maxclients']}" if "maxclients" in facts.info else ""
         yield Fail(
-            f"rejected_connections {rejected} since the last restart or CONFIG RESETSTAT "
-            f"(maxclients {_maxclients(facts):.0f})"
+            f"{rejected.amount} connection{'s' if rejected.amount != 1 else ''} rejected {rejected.since}: "
+            f"rejected_connections {total}{limit}"
         )
 
 

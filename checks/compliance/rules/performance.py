@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from redisops.compliance.counters import LATENCY, SLOWLOG, change, changed, has_baseline, since_words
 from redisops.compliance.facts import RedisFacts, as_float, key_label, server_of
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.server import REDIS, VALKEY
@@ -39,15 +40,16 @@ def _command_name(command: object) -> str:
     area="performance",
     scope="redis",
     severity=Severity.MEDIUM,
-    title="the slowlog records slow commands, and none are waiting to be reviewed",
+    title="the slowlog records slow commands, and logged none since the previous run",
     rationale="Redis runs commands one at a time: one slow command delays every client. The slowlog "
     "names them, if slowlog-log-slower-than is positive (negative disables it, 0 logs every command "
-    "and buries the slow ones) and slowlog-max-len keeps entries. Recorded entries are reported (low).",
+    "and buries the slow ones) and slowlog-max-len keeps entries. Entries logged since the previous run "
+    "are reported (low); with no earlier run, every entry the slowlog holds.",
     bad="slowlog-log-slower-than -1\nslowlog-max-len 0",
     good="slowlog-log-slower-than 10000  # 10 ms\nslowlog-max-len 1024",
     remediation="Set redis_server_slowlog_log_slower_than (µs) and redis_server_slowlog_max_len and rerun "
-    "site.yml; live: CONFIG SET slowlog-log-slower-than 10000. Review entries with SLOWLOG GET 20, fix "
-    "the commands, then SLOWLOG RESET.",
+    "site.yml; live: CONFIG SET slowlog-log-slower-than 10000. Review entries with SLOWLOG GET 20 and fix "
+    "the commands (SLOWLOG RESET empties the log for a run with no earlier run to compare with).",
     source="Redis docs, SLOWLOG and latency diagnosis; RedisInsight recommendations",
 )
 def slowlog(facts: RedisFacts, ctx: Context):
@@ -66,6 +68,18 @@ def slowlog(facts: RedisFacts, ctx: Context):
     entries = [e for e in facts.slowlog if isinstance(e, dict)]
     if not entries:
         return
+    logged = change(facts, [SLOWLOG], ctx)
+    if has_baseline(facts):
+        # Entry ids count up from 0: the new ones are the last ``logged.amount`` ids.
+        first = max(int(as_float(e.get("id"))) for e in entries) + 1 - logged.amount
+        entries = [e for e in entries if int(as_float(e.get("id"))) >= first]
+        if logged.amount <= 0 or not entries:
+            return
+        noun = "entry" if logged.amount == 1 else "entries"
+        what = f"the slowlog logged {logged.amount} {noun} over {_ms(slower)} {logged.since}"
+    else:
+        held = max(facts.slowlog_len, len(entries))
+        what = f"slowlog holds {held} entr{'y' if held == 1 else 'ies'} over {_ms(slower)} {logged.since}"
     worst = max(entries, key=lambda e: as_float(e.get("duration_us", e.get("duration"))))
     took = as_float(worst.get("duration_us", worst.get("duration")))
     when = ""
@@ -73,8 +87,8 @@ def slowlog(facts: RedisFacts, ctx: Context):
     if now > 0 and as_float(worst.get("start_time")) > 0:
         when = f", {max(0.0, now - as_float(worst['start_time'])) / 3600:.1f} h ago"
     yield Fail(
-        f"slowlog holds {max(facts.slowlog_len, len(entries))} entries over {_ms(slower)}; the slowest "
-        f"of the latest {len(entries)}: {_command_name(worst.get('command', ''))} took {_ms(took)}{when}",
+        f"{what}; the slowest of the latest {len(entries)}: {_command_name(worst.get('command', ''))} "
+        f"took {_ms(took)}{when}",
         severity=Severity.LOW,
     )
 
@@ -84,15 +98,16 @@ def slowlog(facts: RedisFacts, ctx: Context):
     area="performance",
     scope="redis",
     severity=Severity.MEDIUM,
-    title="the latency monitor is on, and has recorded no latency spikes",
+    title="the latency monitor is on, and recorded no latency spike since the previous run",
     rationale="With latency-monitor-threshold 0 Redis does not record latency events (slow commands, "
-    "forks, AOF fsync, expiry cycles) and LATENCY DOCTOR has nothing to analyse. Recorded events are "
-    "reported (low): each is a stall every client felt.",
+    "forks, AOF fsync, expiry cycles) and LATENCY DOCTOR has nothing to analyse. Events with a spike "
+    "since the previous run are reported (low): each is a stall every client felt; with no earlier run, "
+    "every event LATENCY LATEST holds.",
     bad="latency-monitor-threshold 0",
-    good="latency-monitor-threshold 100  # ms; LATENCY LATEST empty",
+    good="latency-monitor-threshold 100  # ms; no new spike in LATENCY LATEST",
     remediation="Set redis_server_latency_monitor_threshold (ms) and rerun site.yml; live: CONFIG SET "
-    "latency-monitor-threshold 100. For events, read LATENCY DOCTOR and LATENCY HISTORY <event>, then "
-    "LATENCY RESET.",
+    "latency-monitor-threshold 100. For events, read LATENCY DOCTOR and LATENCY HISTORY <event> (LATENCY "
+    "RESET clears them for a run with no earlier run to compare with).",
     source="Redis docs, latency monitoring (LATENCY LATEST, LATENCY DOCTOR)",
 )
 def latency_monitor(facts: RedisFacts, ctx: Context):
@@ -106,13 +121,23 @@ def latency_monitor(facts: RedisFacts, ctx: Context):
         )
         return
     events = [e for e in facts.latency_latest if isinstance(e, (list, tuple)) and len(e) >= 4]
-    if events:
-        events.sort(key=lambda e: as_float(e[3]), reverse=True)
+    if has_baseline(facts):
+        # An event's time is its latest spike's: a later time than at the previous run is a new spike.
+        spiked = changed(facts, LATENCY)
+        events = [e for e in events if str(e[0]) in spiked]
+    if not events:
+        return
+    since = since_words(facts, [LATENCY + str(e[0]) for e in events], ctx)
+    events.sort(key=lambda e: as_float(e[3]), reverse=True)
+    noun = "event" if len(events) == 1 else "events"
+    if has_baseline(facts):
+        # The max is since the start (or LATENCY RESET): only the latest spike is new.
+        shown = ", ".join(f"{e[0]} {as_float(e[2]):.0f} ms" for e in events[:5])
+        what = f"{len(events)} latency {noun} spiked over {threshold:.0f} ms {since}"
+    else:
         shown = ", ".join(f"{e[0]} {as_float(e[2]):.0f} ms (max {as_float(e[3]):.0f} ms)" for e in events[:5])
-        yield Fail(
-            f"LATENCY LATEST has {len(events)} events over {threshold:.0f} ms: {shown}",
-            severity=Severity.LOW,
-        )
+        what = f"LATENCY LATEST has {len(events)} {noun} over {threshold:.0f} ms {since}"
+    yield Fail(f"{what}: {shown}", severity=Severity.LOW)
 
 
 @check(
@@ -123,27 +148,31 @@ def latency_monitor(facts: RedisFacts, ctx: Context):
     title="no KEYS, FLUSHALL, FLUSHDB, DEBUG, SAVE or MONITOR in the traffic",
     rationale="KEYS walks the whole keyspace and FLUSHALL/FLUSHDB/SAVE block the single thread for as "
     "long as the dataset is big; MONITOR halves throughput; DEBUG can crash or stall the server. "
-    "INFO commandstats counts their calls since the last restart or CONFIG RESETSTAT.",
+    "INFO commandstats counts their calls until a restart or CONFIG RESETSTAT: calls since the previous "
+    "run are judged; with no earlier run, every call since the server started.",
     bad="cmdstat_keys:calls=1520,usec=98000000",
     good="cmdstat_scan:calls=1520  # SCAN with COUNT instead of KEYS",
     remediation="Replace KEYS with SCAN, SAVE with BGSAVE, FLUSHALL/FLUSHDB with UNLINK or the ASYNC "
     "variants; deny them to applications (redis_server_app_default_commands keeps -@dangerous, or "
-    "redis_server_rename_commands), then CONFIG RESETSTAT.",
+    "redis_server_rename_commands). The next run passes once no more calls are made (CONFIG RESETSTAT "
+    "clears the counts for a run with no earlier run to compare with).",
     source="Redis docs, KEYS (warning) and latency diagnosis; RedisInsight recommendations",
 )
 def costly_commands(facts: RedisFacts, ctx: Context):
-    seen = []
+    seen, counted = [], []
     for command in ctx.thresholds.slow_commands:
         name = command.lower()
-        calls = sum(
-            int(as_float(stats.get("calls")))
+        names = [
+            key
             for key, stats in facts.info.items()
             if isinstance(stats, dict) and (key == f"cmdstat_{name}" or key.startswith(f"cmdstat_{name}|"))
-        )
+        ]
+        calls = change(facts, names, ctx).amount
         if calls > 0:
             seen.append(f"{name.upper()} {calls} time{'s' if calls != 1 else ''}")
+            counted += names
     if seen:
-        yield Fail(f"INFO commandstats: {', '.join(seen)} since the last restart or CONFIG RESETSTAT")
+        yield Fail(f"INFO commandstats: {', '.join(seen)} {since_words(facts, counted, ctx)}")
 
 
 @check(
