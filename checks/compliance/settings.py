@@ -49,7 +49,8 @@ class Thresholds:
     key_sample_budget: int = 1000
     key_scan_count: int = 100
     # Keys and TTLs
-    temporary_prefixes: tuple[str, ...] = ("session:", "cache:", "rate_limit:")  # TTL-01
+    # TTL-01: the prefixes temporary key names start with (matched at the start of a name only)
+    temporary_prefixes: tuple[str, ...] = ("session:", "cache:", "rate_limit:")
     namespace_pattern: str = r"^[A-Za-z0-9_.-]+(:[^:]+)+$"  # KEY-01: type:id[:field]
     namespace_min_share: float = 0.9
     queue_prefixes: tuple[str, ...] = ("queue:", "jobs:")  # KEY-02

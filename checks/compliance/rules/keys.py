@@ -18,8 +18,10 @@ def _sample(facts: RedisFacts) -> list[dict]:
 
 
 def _under(name: str, prefixes: tuple[str, ...]) -> str:
-    """The prefix a key name falls under: at its start or after a colon (app:session:1)."""
-    return next((p for p in prefixes if name.startswith(p) or f":{p}" in name), "")
+    """The prefix a key name starts with ("" for none). Only the start counts: with "cache:",
+    app:cache:1 is not temporary, nor is user:7:cache:settings (a user's stored settings);
+    name the application's prefix ("app:cache:") to cover its keys."""
+    return next((p for p in prefixes if name.startswith(p)), "")
 
 
 def _examples(names: list[str]) -> str:
@@ -101,11 +103,12 @@ def queue_backlog(facts: RedisFacts, ctx: Context):
     title="Temporary data (sessions, caches, rate limits) expires",
     rationale="Sessions, cache entries and rate-limit counters without a TTL are never removed: memory "
     "grows until maxmemory, and then noeviction refuses writes or eviction drops real data.",
-    bad="SET app:session:8f3a ...  # TTL -1",
-    good="SET app:session:8f3a ... EX 3600",
+    bad="SET session:8f3a ...  # TTL -1",
+    good="SET session:8f3a ... EX 3600",
     remediation="Have applications set a TTL when they write temporary keys (SET ... EX, EXPIRE); expire "
-    "existing ones with a SCAN MATCH '*session:*' + EXPIRE script. Adjust temporary_prefixes in "
-    "redis_compliance_thresholds to your key names.",
+    "existing ones with a SCAN MATCH 'session:*' + EXPIRE script. Set temporary_prefixes in "
+    "redis_compliance_thresholds to the prefixes your key names start with (app:session:, not session: "
+    "for app:session:8f3a): a prefix matches at the start of a name only.",
     source="Redis docs, EXPIRE; RedisInsight recommendations (keys without TTL)",
 )
 def temporary_keys_expire(facts: RedisFacts, ctx: Context):
