@@ -42,7 +42,7 @@ class Thresholds:
     big_hash_fields: int = 5000
     big_set_members: int = 100_000
     big_zset_members: int = 100_000
-    big_list_items: int = 1000
+    big_list_items: int = 1000  # queues and logs alike: why a list is long is not in the facts
     big_stream_entries: int = 100_000
     slow_commands: tuple[str, ...] = ("keys", "flushall", "flushdb", "debug", "save", "monitor")  # PRF-03
     # Key sample (bounded: never KEYS)
@@ -53,8 +53,6 @@ class Thresholds:
     temporary_prefixes: tuple[str, ...] = ("session:", "cache:", "rate_limit:")
     namespace_pattern: str = r"^[A-Za-z0-9_.-]+(:[^:]+)+$"  # KEY-01: type:id[:field]
     namespace_min_share: float = 0.9
-    queue_prefixes: tuple[str, ...] = ("queue:", "jobs:")  # KEY-02
-    queue_max_items: int = 1000
     # Security
     password_min_length: int = 32  # SEC-08
     cert_min_days: int = 30  # SEC-09 (files on the hosts), SEC-12 (certificates the servers present)
@@ -73,6 +71,12 @@ class Thresholds:
 
 
 _TUPLES = {f.name for f in fields(Thresholds) if f.type.startswith("tuple")}
+# Settings that went with a check: named in the error, so an inventory that sets one learns what
+# replaced it.
+RETIRED = {
+    "queue_prefixes": "KEY-02 is gone: PRF-05 reports every long list, queue or not",
+    "queue_max_items": "KEY-02 is gone: PRF-05 reports long lists above big_list_items",
+}
 
 
 def _coerce(value: Any, kind: type) -> Any:
@@ -102,6 +106,12 @@ def thresholds(overrides: dict[str, Any] | None) -> Thresholds:
     if not isinstance(overrides, dict):
         raise ValueError("redis_compliance_thresholds must be a dict of threshold name: value")
     known = {f.name: f for f in fields(Thresholds)}
+    retired = sorted(set(overrides) & set(RETIRED))
+    if retired:
+        raise ValueError(
+            "redis_compliance_thresholds: "
+            + "; ".join(f"{name} was removed ({RETIRED[name]})" for name in retired)
+        )
     unknown = sorted(set(overrides) - set(known))
     if unknown:
         raise ValueError(

@@ -3,10 +3,13 @@ misfired once, on the captured lab cluster with a few edits."""
 
 from __future__ import annotations
 
+import pytest
+
 from redisops.compliance.engine import run_checks
-from redisops.compliance.facts import ClusterFacts
-from redisops.compliance.model import FAIL, PASS
+from redisops.compliance.facts import ClusterFacts, key_label
+from redisops.compliance.model import FAIL, PASS, REGISTRY
 from redisops.compliance.settings import thresholds
+from redisops.compliance.waivers import WaiverError, parse_waivers
 
 from .checks_fixtures import apply_edits, base_facts
 
@@ -44,3 +47,44 @@ def test_ttl01_a_prefix_inside_a_name_is_not_temporary_data():
 def test_ttl01_a_name_that_starts_with_the_prefix_is_judged():
     results = _results("TTL-01", [_key("cache:page:/home")], {"temporary_prefixes": ["session:", "cache:"]})
     assert any("1 of 1 temporary keys" in m for m in _failures(results)), _failures(results)
+
+
+# ---- one finding per long list, and no cause assumed ----------------------------------------
+
+
+def _all_failures(edits: list[dict]) -> list[tuple[str, str]]:
+    cluster = ClusterFacts.from_dict(apply_edits(base_facts(), edits))
+    return [
+        (r.check_id, r.message) for r in run_checks(cluster, thresholds(None)).results if r.status == FAIL
+    ]
+
+
+def test_a_long_list_is_one_finding_of_prf05_that_blames_no_consumer():
+    label = key_label("app:queue:jobs")
+    before = [f for f in _all_failures([]) if label in f[1]]
+    found = [f for f in _all_failures([{"path": ["redis", 0, "keys", "keys", 3, "length"], "set": 5000}])]
+    about = [(check, message) for check, message in found if label in message]
+    assert not before
+    assert [check for check, _ in about] == ["PRF-05"], about
+    message = about[0][1]
+    assert f"{label} (list, 5000 items)" in message
+    assert "consumers are not keeping up" not in message
+    assert "a queue its consumers fall behind on, a log nobody trims, or long by design" in message
+
+
+def test_a_long_log_that_is_not_a_queue_gets_the_same_neutral_finding():
+    results = _results("PRF-05", [_key("app:audit:log", type="list", length=20_000)])
+    assert any("app:audit:#" in m and "a log nobody trims" in m for m in _failures(results)), _failures(
+        results
+    )
+
+
+def test_the_removed_check_and_its_settings_say_where_they_went():
+    with pytest.raises(WaiverError, match="PRF-05"):
+        parse_waivers(
+            [{"check": "KEY-02", "target": "*", "justification": "a queue", "expires": "2099-01-01"}],
+            known_checks=set(REGISTRY),
+        )
+    for name in ("queue_max_items", "queue_prefixes"):
+        with pytest.raises(ValueError, match=f"{name} was removed .*PRF-05"):
+            thresholds({name: 5000 if name == "queue_max_items" else ["queue:"]})

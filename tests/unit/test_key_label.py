@@ -63,7 +63,6 @@ def _rename(index: int, name: str) -> dict:
     [
         # 4 of 18 names without namespace: 78% < 90%.
         ("KEY-01", [_rename(i, f"s3cr3t{i}token") for i in range(4)]),
-        ("KEY-02", [{"path": ["redis", 0, "keys", "keys", 3, "length"], "set": 5000}]),
         (
             "TTL-01",
             [

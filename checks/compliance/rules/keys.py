@@ -1,4 +1,5 @@
-"""Checks: keys and TTLs (naming, queue backlogs, temporary data that never expires)."""
+"""Checks: keys and TTLs (naming, temporary data that never expires). Long lists and other big keys
+are PRF-05's (performance)."""
 
 from __future__ import annotations
 
@@ -64,35 +65,6 @@ def namespaced_names(facts: RedisFacts, ctx: Context):
             f"namespace convention, below {ctx.thresholds.namespace_min_share:.0%}; "
             f"e.g. {_examples(offenders)}"
         )
-
-
-@check(
-    "KEY-02",
-    area="keys",
-    scope="redis",
-    severity=Severity.MEDIUM,
-    title="Queues and lists do not pile up",
-    rationale="A list used as a queue that keeps growing means consumers are down or too slow: memory fills "
-    "up and the backlog's age grows with it. Long lists are also slow to read by range.",
-    bad="LLEN app:queue:jobs -> 250000",
-    good="LLEN app:queue:jobs -> 12",
-    remediation="Find and fix the stalled or slow consumers (or add some); bound producers (LTRIM, or XADD "
-    "MAXLEN with streams). Adjust queue_max_items in redis_compliance_thresholds for queues that are "
-    "long by design.",
-    source="RedisInsight recommendations (big lists); Redis docs, lists as queues",
-)
-def queue_backlog(facts: RedisFacts, ctx: Context):
-    limit = ctx.thresholds.queue_max_items
-    for key in _sample(facts):
-        if key.get("type") != "list":
-            continue
-        length = int(key.get("length") or 0)
-        if length > limit:
-            name = str(key.get("name", ""))
-            kind = "queue" if _under(name, ctx.thresholds.queue_prefixes) else "list"
-            yield Fail(
-                f"{kind} {key_label(name)} has {length} items (> {limit}): consumers are not keeping up"
-            )
 
 
 @check(

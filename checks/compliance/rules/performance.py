@@ -194,13 +194,17 @@ _LIMITS = {  # type -> (threshold name, what "length" counts)
     scope="redis",
     severity=Severity.MEDIUM,
     title="no big keys (strings up to 1 MB, hashes 5000 fields, sets 100k members, lists 1000 items)",
-    rationale="A big key is read, written, migrated and deleted in one go: HGETALL, SMEMBERS or DEL of it "
-    "blocks every client, its replies fill output buffers, and it cannot be spread across shards. "
-    "Judged on the primary's bounded key sample (SCAN, never KEYS).",
+    rationale="A big key is read, written, migrated and deleted in one go: HGETALL, SMEMBERS, LRANGE or DEL "
+    "of it blocks every client, its replies fill output buffers, and it cannot be spread across shards. "
+    "A long list is reported here, once, whatever it is for: a queue its consumers fall behind on, a log "
+    "nobody trims, or a list long by design; the finding says how long it is, not why. Judged on the "
+    "primary's bounded key sample (never KEYS).",
     bad="user:all  hash  2500000 fields",
     good="user:1042  hash  12 fields  # one key per object",
     remediation="Split big keys by id or time (bucketing), trim lists and streams (LTRIM, XTRIM MAXLEN), "
-    "and delete big keys with UNLINK; find them with redis-cli --bigkeys or --memkeys.",
+    "and delete big keys with UNLINK; find them with redis-cli --bigkeys or --memkeys. A long queue: see "
+    "whether its consumers run and keep up with its producers. Raise big_list_items (or the type's "
+    "threshold) in redis_compliance_thresholds for keys that are big by design.",
     source="Redis docs, memory optimization and latency diagnosis; RedisInsight recommendations",
 )
 def big_keys(facts: RedisFacts, ctx: Context):
@@ -218,15 +222,25 @@ def big_keys(facts: RedisFacts, ctx: Context):
         if length > threshold:
             size = _size(length) if unit == "bytes" else f"{length:.0f} {unit}"
             found.append(
-                (length / threshold, f"{key_label(str(key.get('name', '')))} ({key['type']}, {size})")
+                (
+                    length / threshold,
+                    f"{key_label(str(key.get('name', '')))} ({key['type']}, {size})",
+                    key["type"],
+                )
             )
     if found:
         found.sort(reverse=True)
         partial = "" if facts.keys.get("complete") else ", an incomplete sample"
         more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        # Why a list is long is not in the facts: say what it may be, blame nobody.
+        why = (
+            "; a long list may be a queue its consumers fall behind on, a log nobody trims, or long by design"
+            if any(kind == "list" for *_, kind in found)
+            else ""
+        )
         yield Fail(
             f"{len(found)} of {len(sample)} sampled keys are big{partial}: "
-            f"{', '.join(text for _, text in found[:5])}{more}"
+            f"{', '.join(text for _, text, _ in found[:5])}{more}{why}"
         )
 
 
