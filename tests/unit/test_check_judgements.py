@@ -8,6 +8,7 @@ import pytest
 from redisops.compliance.engine import run_checks
 from redisops.compliance.facts import ClusterFacts, key_label
 from redisops.compliance.model import FAIL, PASS, REGISTRY
+from redisops.compliance.rules.keys import without_hash_tag
 from redisops.compliance.settings import thresholds
 from redisops.compliance.waivers import WaiverError, parse_waivers
 
@@ -88,3 +89,23 @@ def test_the_removed_check_and_its_settings_say_where_they_went():
     for name in ("queue_max_items", "queue_prefixes"):
         with pytest.raises(ValueError, match=f"{name} was removed .*PRF-05"):
             thresholds({name: 5000 if name == "queue_max_items" else ["queue:"]})
+
+
+# ---- KEY-01: cluster hash tags follow the convention ----------------------------------------
+
+
+def test_key01_accepts_hash_tags():
+    # 4 of 22 names with a hash tag: below 90% if the tags were refused.
+    names = ["{user:1}:profile", "{user:2}:profile", "{order:9}:items", "{session}:8f3a"]
+    results = _results("KEY-01", [_key(n) for n in names])
+    assert _passes(results), _failures(results)
+
+
+def test_key01_reads_only_a_real_hash_tag():
+    assert without_hash_tag("{user:1}:profile") == "user:1:profile"
+    assert without_hash_tag("app:{user:1}:cart") == "app:user:1:cart"
+    assert without_hash_tag("{}:x") == "{}:x"  # an empty tag is no tag: the whole name is hashed
+    assert without_hash_tag("a{b") == "a{b"
+    # Names that break the convention still do, tag or not.
+    results = _results("KEY-01", [_key(n) for n in ("{}x", "{tmp1}", "{a}b", "{}:x")])
+    assert any("follow the namespace convention" in m for m in _failures(results)), _failures(results)

@@ -25,6 +25,17 @@ def _under(name: str, prefixes: tuple[str, ...]) -> str:
     return next((p for p in prefixes if name.startswith(p)), "")
 
 
+def without_hash_tag(name: str) -> str:
+    """The name with its cluster hash tag's braces removed: {user:1}:profile -> user:1:profile. As in
+    the Redis Cluster spec, the tag is what lies between the first '{' and the first '}' after it,
+    when that is not empty; other braces stay."""
+    start = name.find("{")
+    end = name.find("}", start + 1) if start >= 0 else -1
+    if start < 0 or end <= start + 1:
+        return name
+    return name[:start] + name[start + 1 : end] + name[end + 1 :]
+
+
 def _examples(names: list[str]) -> str:
     """A few key names, labelled (never the full name: key names can be secrets)."""
     shown = ", ".join(key_label(str(n)) for n in names[:EXAMPLES])
@@ -44,20 +55,26 @@ def _scope(facts: RedisFacts) -> str:
     title="Key names follow the namespace convention",
     rationale="Names like type:id:field (user:1000:profile) let operators find, count, expire and delete a "
     "kind of data with SCAN MATCH, ACL key patterns (~app:*) and memory reports; unstructured names hide "
-    "what fills the memory.",
+    "what fills the memory. A cluster hash tag is part of the convention: {user:1000}:profile is judged "
+    "as user:1000:profile (the braces only pick the hash slot).",
     bad="1000, tmp_x, userprofile1000",
-    good="user:1000:profile, session:8f3a, cache:page:/home",
+    good="user:1000:profile, session:8f3a, cache:page:/home, {user:1000}:profile",
     remediation="Have applications prefix every key with its kind (and the application, e.g. app:user:1000); "
     "rename existing keys with RENAME during a migration. Adjust namespace_pattern in "
     "redis_compliance_thresholds if your convention differs.",
-    source="Redis docs, keys (naming); RedisInsight recommendations",
+    source="Redis docs, keys and values (key names: stick with a schema such as object-type:id, user:1000); "
+    "Redis Cluster specification (hash tags)",
 )
 def namespaced_names(facts: RedisFacts, ctx: Context):
     keys = _sample(facts)
     if not keys:
         return
     pattern = re.compile(ctx.thresholds.namespace_pattern)
-    offenders = [k.get("name", "") for k in keys if not pattern.search(str(k.get("name", "")))]
+    offenders = [
+        name
+        for name in (str(k.get("name", "")) for k in keys)
+        if not (pattern.search(name) or pattern.search(without_hash_tag(name)))
+    ]
     share = 1 - len(offenders) / len(keys)
     if share < ctx.thresholds.namespace_min_share:
         yield Fail(
