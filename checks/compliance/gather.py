@@ -149,6 +149,43 @@ def _pairs(reply) -> dict:
     return dict(zip(reply[::2], reply[1::2], strict=False)) if isinstance(reply, list) else {}
 
 
+def _reading(value) -> int | None:
+    """An integer reply, or None when the command failed: an error is no reading."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def describe_keys(client, names: list[str]) -> list[dict]:
+    """Per key its type, TTL (PTTL, ms), memory and length, in two pipelines. A reading that failed
+    is None (unknown), never a value: a PTTL refused or lost is not 'no TTL' (-1). A key gone since
+    it was picked (TYPE none, PTTL -2) is left out."""
+    pipe = client.pipeline(transaction=False)
+    for key in names:
+        pipe.type(key)
+        pipe.pttl(key)
+        pipe.memory_usage(key, samples=5)
+    meta = pipe.execute(raise_on_error=False)
+    types = [kind if isinstance(kind, str) else None for kind in meta[0::3]]
+    pipe = client.pipeline(transaction=False)
+    for key, kind in zip(names, types, strict=True):
+        pipe.execute_command(_LENGTH.get(kind or "", "EXISTS"), key)
+    lengths = pipe.execute(raise_on_error=False)
+    out = []
+    for i, key in enumerate(names):
+        ttl = _reading(meta[3 * i + 1])
+        if types[i] == "none" or ttl == -2:
+            continue
+        out.append(
+            {
+                "name": key,
+                "type": types[i] or "unknown",
+                "ttl_ms": ttl,
+                "bytes": _reading(meta[3 * i + 2]),
+                "length": _reading(lengths[i]),
+            }
+        )
+    return out
+
+
 def sample_keys(client, limit: Thresholds) -> dict:
     """A bounded key sample: SCAN with COUNT until the budget, never KEYS; per key its type,
     TTL, memory and length, pipelined one SCAN page at a time."""
@@ -158,27 +195,7 @@ def sample_keys(client, limit: Thresholds) -> dict:
         page = [k for k in page if k not in seen][: limit.key_sample_budget - len(keys)]
         seen.update(page)
         if page:
-            pipe = client.pipeline(transaction=False)
-            for key in page:
-                pipe.type(key)
-                pipe.pttl(key)
-                pipe.memory_usage(key, samples=5)
-            meta = pipe.execute(raise_on_error=False)
-            pipe = client.pipeline(transaction=False)
-            types = meta[0::3]
-            for key, kind in zip(page, types, strict=True):
-                pipe.execute_command(_LENGTH.get(kind, "EXISTS"), key)
-            lengths = pipe.execute(raise_on_error=False)
-            for i, key in enumerate(page):
-                keys.append(
-                    {
-                        "name": key,
-                        "type": types[i] if isinstance(types[i], str) else "none",
-                        "ttl_ms": meta[3 * i + 1] if isinstance(meta[3 * i + 1], int) else -1,
-                        "bytes": meta[3 * i + 2] if isinstance(meta[3 * i + 2], int) else 0,
-                        "length": lengths[i] if isinstance(lengths[i], int) else 0,
-                    }
-                )
+            keys += describe_keys(client, page)
         if cursor == 0:
             break
     return {

@@ -17,7 +17,7 @@ import yaml
 from redisops.compliance.engine import run_checks
 from redisops.compliance.facts import ClusterFacts
 from redisops.compliance.gather import gather_redis
-from redisops.compliance.model import ERROR
+from redisops.compliance.model import ERROR, FAIL, SKIPPED
 from redisops.compliance.settings import Thresholds
 from redisops.inventory import Endpoint
 
@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 MASTERAUTH = "replication-secret-0123456789abcdef"
 CHECKER_PASSWORD = "checker-secret-0123456789abcdefgh"
 ADMIN_PASSWORD = "admin-secret-0123456789abcdefghij"
+# The compliance user without PTTL: every TTL reading fails (NOPERM).
+NO_PTTL_PASSWORD = "no-pttl-secret-0123456789abcdefgh"
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
 
@@ -54,6 +56,7 @@ def server(tmp_path_factory):
         "user default off resetchannels -@all\n"
         f"user admin on >{ADMIN_PASSWORD} ~* &* +@all\n"
         f"user checker on >{CHECKER_PASSWORD} resetchannels {_compliance_user_rules()}\n"
+        f"user nopttl on >{NO_PTTL_PASSWORD} resetchannels {_compliance_user_rules()} -pttl\n"
     )
     (work / "redis.conf").chmod(0o600)
     proc = subprocess.Popen(["redis-server", str(work / "redis.conf")], stdout=subprocess.DEVNULL)
@@ -74,10 +77,10 @@ def server(tmp_path_factory):
     proc.wait(timeout=10)
 
 
-def _endpoint(port: int, password: str = CHECKER_PASSWORD) -> Endpoint:
+def _endpoint(port: int, password: str = CHECKER_PASSWORD, username: str = "checker") -> Endpoint:
     return Endpoint(
         kind="redis", target=f"local:{port}", host="local", address="127.0.0.1", port=port,
-        instance="main", username="checker", password=password,
+        instance="main", username=username, password=password,
     )  # fmt: skip
 
 
@@ -126,3 +129,23 @@ def test_a_port_nobody_listens_on_names_the_playbook_that_deploys_it():
     facts = gather_redis(_endpoint(_free_port()), Thresholds())
     assert facts.error.startswith("nothing listens on 127.0.0.1:"), facts.error
     assert "'ansible-playbook playbooks/site.yml'" in facts.error
+
+
+def test_a_ttl_that_cannot_be_read_is_unknown_not_missing(server):
+    """PTTL refused (NOPERM) is no reading: TTL-01 does not take the keys for keys without a TTL."""
+    facts = gather_redis(_endpoint(server, NO_PTTL_PASSWORD, "nopttl"), Thresholds(key_sample_budget=200))
+    keys = facts.keys["keys"]
+    assert keys and all(k["ttl_ms"] is None for k in keys), keys[:3]
+    assert all(k["type"] in ("string", "hash") and k["length"] for k in keys)
+    cluster = ClusterFacts(redis=[facts], gathered_at=time.time())
+    result = run_checks(cluster, Thresholds(temporary_prefixes=("app:",)), only=["TTL-01"]).results[0]
+    assert result.status == SKIPPED, (result.status, result.message)
+    # The same keys read with PTTL allowed: no TTL (-1), and TTL-01 fails as it should.
+    facts = gather_redis(_endpoint(server), Thresholds(key_sample_budget=200))
+    assert {k["ttl_ms"] for k in facts.keys["keys"]} == {-1}
+    result = run_checks(
+        ClusterFacts(redis=[facts], gathered_at=time.time()),
+        Thresholds(temporary_prefixes=("app:",)),
+        only=["TTL-01"],
+    ).results[0]
+    assert result.status == FAIL, (result.status, result.message)

@@ -7,7 +7,7 @@ import pytest
 
 from redisops.compliance.engine import run_checks
 from redisops.compliance.facts import ClusterFacts, key_label
-from redisops.compliance.model import FAIL, PASS, REGISTRY
+from redisops.compliance.model import FAIL, PASS, REGISTRY, SKIPPED
 from redisops.compliance.rules.keys import without_hash_tag
 from redisops.compliance.settings import thresholds
 from redisops.compliance.waivers import WaiverError, parse_waivers
@@ -109,3 +109,38 @@ def test_key01_reads_only_a_real_hash_tag():
     # Names that break the convention still do, tag or not.
     results = _results("KEY-01", [_key(n) for n in ("{}x", "{tmp1}", "{a}b", "{}:x")])
     assert any("follow the namespace convention" in m for m in _failures(results)), _failures(results)
+
+
+# ---- TTL-01: a TTL that was not read is unknown, never "no TTL" ----------------------------
+
+APP_PREFIXES = {"temporary_prefixes": ["app:session:", "app:cache:"]}
+
+
+def _ttl(index: int, value) -> dict:
+    return {"path": ["redis", 0, "keys", "keys", index, "ttl_ms"], "set": value}
+
+
+def test_ttl01_a_failed_pttl_is_not_judged():
+    # app:session:3 (index 1) and app:session:0 (index 9): a failed reading, and none at all.
+    edits = [_ttl(1, None), {"path": ["redis", 0, "keys", "keys", 9, "ttl_ms"], "delete": True}]
+    results = _results("TTL-01", edits, APP_PREFIXES)
+    assert _passes(results), _failures(results)
+
+
+def test_ttl01_with_no_ttl_read_is_skipped_not_passed_or_failed():
+    everything = [_ttl(i, None) for i in range(len(base_facts()["redis"][0]["keys"]["keys"]))]
+    results = _results("TTL-01", everything, APP_PREFIXES)
+    primary = next(r for r in results if r.target == "redis-1:6379")
+    assert primary.status == SKIPPED and "could be read (PTTL)" in primary.message
+
+
+def test_ttl01_says_how_many_it_could_not_judge():
+    results = _results("TTL-01", [_ttl(1, -1), _ttl(9, None), _ttl(10, "ERR")], APP_PREFIXES)
+    assert any("1 of 8 temporary keys" in m and "2 more not judged" in m for m in _failures(results)), (
+        _failures(results)
+    )
+
+
+def test_ttl01_a_key_gone_meanwhile_is_not_judged():
+    results = _results("TTL-01", [_ttl(1, -2)], APP_PREFIXES)
+    assert _passes(results), _failures(results)

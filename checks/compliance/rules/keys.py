@@ -36,6 +36,12 @@ def without_hash_tag(name: str) -> str:
     return name[:start] + name[start + 1 : end] + name[end + 1 :]
 
 
+def _ttl(key: dict) -> int | None:
+    """The key's PTTL reading, None when it was not read (never taken for 'no TTL')."""
+    value = key.get("ttl_ms")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _examples(names: list[str]) -> str:
     """A few key names, labelled (never the full name: key names can be secrets)."""
     shown = ", ".join(key_label(str(n)) for n in names[:EXAMPLES])
@@ -103,9 +109,16 @@ def namespaced_names(facts: RedisFacts, ctx: Context):
 def temporary_keys_expire(facts: RedisFacts, ctx: Context):
     prefixes = ctx.thresholds.temporary_prefixes
     temporary = [k for k in _sample(facts) if _under(str(k.get("name", "")), prefixes)]
-    forever = [k.get("name", "") for k in temporary if k.get("ttl_ms") == -1]
+    # PTTL: -1 no TTL, -2 gone, a count of ms; anything else (a failed or missing reading) is
+    # unknown and not judged.
+    read = [k for k in temporary if _ttl(k) is not None and _ttl(k) != -2]
+    unread = len(temporary) - len([k for k in temporary if _ttl(k) is not None])
+    if temporary and not read:
+        raise Skip(f"the TTL of none of the {len(temporary)} sampled temporary keys could be read (PTTL)")
+    forever = [k.get("name", "") for k in read if _ttl(k) == -1]
     if forever:
+        not_judged = f"; {unread} more not judged (PTTL not read)" if unread else ""
         yield Fail(
-            f"{len(forever)} of {len(temporary)} temporary keys ({', '.join(prefixes)}) have no TTL "
-            f"({_scope(facts)}); e.g. {_examples(forever)}"
+            f"{len(forever)} of {len(read)} temporary keys ({', '.join(prefixes)}) have no TTL "
+            f"({_scope(facts)}{not_judged}); e.g. {_examples(forever)}"
         )
