@@ -144,3 +144,35 @@ def test_ttl01_says_how_many_it_could_not_judge():
 def test_ttl01_a_key_gone_meanwhile_is_not_judged():
     results = _results("TTL-01", [_ttl(1, -2)], APP_PREFIXES)
     assert _passes(results), _failures(results)
+
+
+# ---- H-02: Redis with disable-thp yes turns THP off for itself ------------------------------
+
+THP_ALWAYS = {"path": ["hosts", 0, "thp", "enabled"], "set": "always"}  # redis-1, with redis-1:6379
+
+
+def _h02_on_redis_1(edits: list[dict]):
+    return next(r for r in _results("H-02", edits) if r.target == "redis-1")
+
+
+def test_h02_thp_always_is_fine_when_every_redis_on_the_host_disables_it():
+    result = _h02_on_redis_1([THP_ALWAYS])  # the captured redis-1:6379 has disable-thp yes
+    assert result.status == PASS, result.message
+
+
+def test_h02_fails_for_a_redis_that_keeps_thp():
+    result = _h02_on_redis_1([THP_ALWAYS, {"path": ["redis", 0, "config", "disable-thp"], "set": "no"}])
+    assert result.status == FAIL and "redis-1:6379 disable-thp no" in result.message
+    older = _h02_on_redis_1([THP_ALWAYS, {"path": ["redis", 0, "config", "disable-thp"], "delete": True}])
+    assert older.status == FAIL and "has no disable-thp (before Redis 6.2)" in older.message
+
+
+def test_h02_is_skipped_when_the_redis_config_was_not_read():
+    result = _h02_on_redis_1(
+        [
+            THP_ALWAYS,
+            {"path": ["redis", 0, "config"], "set": {}},
+            {"path": ["redis", 0, "unread"], "set": "no SSH"},
+        ]
+    )
+    assert result.status == SKIPPED and "redis-1:6379" in result.message
