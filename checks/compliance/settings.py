@@ -61,7 +61,9 @@ class Thresholds:
     # High availability
     min_sentinels: int = MIN_SENTINELS  # HA-04
     replication_lag_max_s: int = 10  # HA-02 (when min-replicas-max-lag is 0)
-    repl_backlog_min_bytes: int = 1 * MB  # HA-07
+    # HA-07: above Redis's own default (1 MB, about a second of a busy primary's writes), which a
+    # 1 MB threshold never judged; the kit deploys 64 MB (redis_server_repl_backlog_size).
+    repl_backlog_min_bytes: int = 16 * MB
     sentinel_down_after_min_ms: int = 1000  # HA-10: shorter turns ordinary pauses into failovers
     # Monitoring
     exporter_port: int = 9121  # MON-01

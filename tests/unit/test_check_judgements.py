@@ -176,3 +176,21 @@ def test_h02_is_skipped_when_the_redis_config_was_not_read():
         ]
     )
     assert result.status == SKIPPED and "redis-1:6379" in result.message
+
+
+# ---- HA-07: Redis's default backlog is too small for the default threshold -----------------
+
+
+def _backlog(size: str) -> dict:
+    return {"path": ["redis", 0, "config", "repl-backlog-size"], "set": size}
+
+
+def test_ha07_fires_on_redis_s_default_backlog():
+    results = _results("HA-07", [_backlog("1048576")])  # redis.conf's repl-backlog-size 1mb
+    failures = _failures(results)
+    assert any("repl-backlog-size 1.0 MB is below 16.0 MB" in m for m in failures), failures
+
+
+def test_ha07_passes_the_kit_s_own_backlog():
+    results = _results("HA-07", [_backlog("67108864")])  # redis_server_repl_backlog_size: 64mb
+    assert _passes(results), _failures(results)

@@ -434,8 +434,9 @@ def one_primary(cluster: ClusterFacts, ctx: Context):
     title="The replication backlog is large enough for partial resyncs",
     rationale="After a short disconnection a replica resumes from the primary's backlog (PSYNC). When the "
     "writes during the outage outgrow the backlog, the replica needs a full resync: a fork and an RDB "
-    "transfer, and no failover candidate meanwhile.",
-    bad="repl-backlog-size 1048576\nsync_partial_err:4",
+    "transfer, and no failover candidate meanwhile. Redis's default backlog, 1 MB, holds about a second "
+    "of a busy primary's writes; the check wants at least 16 MB (repl_backlog_min_bytes).",
+    bad="repl-backlog-size 1048576  # Redis's default\nsync_partial_err:4",
     good="repl-backlog-size 67108864  # minutes of writes\nsync_partial_err:0",
     remediation="Raise redis_server_repl_backlog_size (64mb by default: the write rate times the longest "
     "disconnection to ride out) and rerun site.yml; live: CONFIG SET repl-backlog-size 64mb, then "
