@@ -188,6 +188,13 @@ def config_yes(facts: RedisFacts, name: str) -> bool:
     return str(facts.config.get(name, "")).lower() == "yes"
 
 
+def ttl_reading(key: dict) -> int | None:
+    """A sampled key's PTTL (-1: no TTL, -2: gone, else ms left), None when it was not read: a
+    failed reading is unknown, never 'no TTL'."""
+    value = key.get("ttl_ms")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def key_label(name: str) -> str:
     """A key name fit for a message: key names can be secrets (a session id is a login token),
     so keep at most the first two ':'-separated segments and show the rest as '#' + the first

@@ -21,6 +21,9 @@ class Thresholds:
     memory_used_warn: float = 0.70  # MEM-03
     memory_used_critical: float = 0.90
     rss_ram_share_max: float = 0.90  # MEM-04
+    # MEM-05: a volatile-* policy evicts only keys with a TTL: with fewer than this share of them,
+    # eviction soon runs out of candidates and writes fail as with noeviction.
+    volatile_keys_min_share: float = 0.10
     fragmentation_ratio_max: float = 1.4  # MEM-06 (only when the waste is large too)
     fragmentation_waste_bytes: int = 10 * MB
     client_buffer_avg_bytes: int = 200 * 1024  # MEM-07

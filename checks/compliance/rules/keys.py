@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from redisops.compliance.facts import RedisFacts, key_label
+from redisops.compliance.facts import RedisFacts, key_label, ttl_reading
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.settings import Context
 
@@ -34,12 +34,6 @@ def without_hash_tag(name: str) -> str:
     if start < 0 or end <= start + 1:
         return name
     return name[:start] + name[start + 1 : end] + name[end + 1 :]
-
-
-def _ttl(key: dict) -> int | None:
-    """The key's PTTL reading, None when it was not read (never taken for 'no TTL')."""
-    value = key.get("ttl_ms")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _examples(names: list[str]) -> str:
@@ -111,11 +105,11 @@ def temporary_keys_expire(facts: RedisFacts, ctx: Context):
     temporary = [k for k in _sample(facts) if _under(str(k.get("name", "")), prefixes)]
     # PTTL: -1 no TTL, -2 gone, a count of ms; anything else (a failed or missing reading) is
     # unknown and not judged.
-    read = [k for k in temporary if _ttl(k) is not None and _ttl(k) != -2]
-    unread = len(temporary) - len([k for k in temporary if _ttl(k) is not None])
+    read = [k for k in temporary if ttl_reading(k) is not None and ttl_reading(k) != -2]
+    unread = len(temporary) - len([k for k in temporary if ttl_reading(k) is not None])
     if temporary and not read:
         raise Skip(f"the TTL of none of the {len(temporary)} sampled temporary keys could be read (PTTL)")
-    forever = [k.get("name", "") for k in read if _ttl(k) == -1]
+    forever = [k.get("name", "") for k in read if ttl_reading(k) == -1]
     if forever:
         not_judged = f"; {unread} more not judged (PTTL not read)" if unread else ""
         yield Fail(
