@@ -88,7 +88,9 @@ class HostFacts:
     listening: list[dict] = field(default_factory=list)  # address, port, process
     certificates: list[dict] = field(default_factory=list)  # path, not_after (epoch), error
     now: float = 0.0  # the host's clock when gathered
-    expected: dict[str, Any] = field(default_factory=dict)  # ports, units, files, certs, user
+    # From the inventory: ports, units, files, certs, user, and exporters [{name, kind, port}] (the
+    # redis_exporter role's: one per Redis instance, one for Sentinel, node_exporter).
+    expected: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

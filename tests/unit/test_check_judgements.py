@@ -223,3 +223,47 @@ def test_mem05_keys_whose_ttl_was_not_read_are_left_out():
     unread = [_ttl(i, None) for i in EXPIRING[1:]]
     results = _results("MEM-05", VOLATILE[:1] + unread)
     assert _passes(results), _failures(results)
+
+
+# ---- MON-01: every exporter the inventory deploys, not port 9121 alone -----------------------
+
+
+def _listen(host: int, port: int) -> dict:
+    return {"path": ["hosts", host, "listening"], "append": {"address": "10.213.7.11", "port": port}}
+
+
+def test_mon01_the_redis_exporter_alone_is_not_enough():
+    results = _results("MON-01", [_listen(0, 9121)])
+    on_redis_1 = [r.message for r in results if r.target == "redis-1" and r.status == FAIL]
+    assert sorted(on_redis_1) == [
+        "nothing listens on port 9100 (node_exporter): the host on redis-1 is not monitored",
+        "nothing listens on port 9355 (sentinel): Sentinel on redis-1 is not monitored",
+    ]
+
+
+def test_mon01_every_instance_has_its_exporter():
+    two = [
+        {
+            "path": ["hosts", 0, "expected", "exporters", 0],
+            "set": {"name": "redis-main", "kind": "redis", "port": 9121},
+        },
+        {
+            "path": ["hosts", 0, "expected", "exporters"],
+            "append": {"name": "redis-cache", "kind": "redis", "port": 9122},
+        },
+    ]
+    results = _results("MON-01", two + [_listen(0, p) for p in (9121, 9355, 9100)])
+    failures = [r.message for r in results if r.target == "redis-1" and r.status == FAIL]
+    assert failures == [
+        "nothing listens on port 9122 (redis-cache): Redis instance cache on redis-1 is not monitored"
+    ]
+
+
+def test_mon01_facts_without_the_inventory_s_exporters_fall_back_to_exporter_port():
+    older = [{"path": ["hosts", i, "expected", "exporters"], "delete": True} for i in range(3)]
+    results = _results("MON-01", older + [_listen(i, 9121) for i in range(3)])
+    assert _passes(results), _failures(results)
+    results = _results("MON-01", older + [_listen(i, 9121) for i in range(2)])
+    assert _failures(results) == [
+        "nothing listens on port 9121 (redis_exporter): Redis on redis-3 is not monitored"
+    ]
