@@ -33,8 +33,9 @@ class RedisFacts:
     latency_latest: list[list] = field(default_factory=list)  # [event, time, latest_ms, max_ms]
     latency_doctor: str = ""
     memory_stats: dict[str, Any] = field(default_factory=dict)
-    # {"scanned", "budget", "complete", "keys": [{name, type, ttl_ms, bytes, length}]}; ttl_ms is PTTL
-    # (-1: no TTL), None when PTTL failed (unknown); bytes and length are None when not read.
+    # A random sample of every database with keys: {"scanned", "budget", "complete" (every key of
+    # every database), "unread": {db: why}, "keys": [{name, db, type, ttl_ms, bytes, length}]};
+    # ttl_ms is PTTL (-1: no TTL), None when PTTL failed (unknown); bytes and length None when unread.
     keys: dict[str, Any] | None = None
     # The certificate the server presented (TLS targets): its end, epoch seconds; 0 without TLS.
     tls_cert_not_after: float = 0.0

@@ -198,7 +198,7 @@ _LIMITS = {  # type -> (threshold name, what "length" counts)
     "of it blocks every client, its replies fill output buffers, and it cannot be spread across shards. "
     "A long list is reported here, once, whatever it is for: a queue its consumers fall behind on, a log "
     "nobody trims, or a list long by design; the finding says how long it is, not why. Judged on the "
-    "primary's bounded key sample (never KEYS).",
+    "primary's bounded random key sample of every database (never KEYS).",
     bad="user:all  hash  2500000 fields",
     good="user:1042  hash  12 fields  # one key per object",
     remediation="Split big keys by id or time (bucketing), trim lists and streams (LTRIM, XTRIM MAXLEN), "
