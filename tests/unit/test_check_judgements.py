@@ -3,6 +3,8 @@ misfired once, on the captured lab cluster with a few edits."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from redisops.compliance.engine import run_checks
@@ -267,3 +269,20 @@ def test_mon01_facts_without_the_inventory_s_exporters_fall_back_to_exporter_por
     assert _failures(results) == [
         "nothing listens on port 9121 (redis_exporter): Redis on redis-3 is not monitored"
     ]
+
+
+# ---- every source is upstream, none is the kit itself ----------------------------------------
+
+# The kit's own words are no source: its reference catalogue, its policies, its issues, its files.
+SELF_CITATIONS = re.compile(
+    r"catalogue|kit policy|redis-ops-kit|redisops|\bissue \d+|\.py\b|settings|checks\.md|"
+    + "|".join(re.escape(check_id) for check_id in REGISTRY),
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.parametrize("check_id", sorted(REGISTRY))
+def test_every_check_names_an_upstream_source(check_id):
+    source = REGISTRY[check_id].source
+    assert len(source) >= 10, f"{check_id} has no source"
+    assert not SELF_CITATIONS.search(source), f"{check_id} cites itself or the kit: {source!r}"

@@ -232,7 +232,8 @@ def non_root_user(facts: HostFacts, ctx: Context):
     good="-rw-r----- redis redis /etc/redis/main/users.acl  # 0640; redis.key 0600; data dir 0750",
     remediation="Rerun site.yml (it sets owner redis_server_user and the modes); by hand: "
     "chown redis: FILE && chmod 0640 FILE (0600 for the TLS key, 0750 for the data directory).",
-    source="Redis docs, security; CIS-style file permission hardening",
+    source="Debian's redis-server package (redis.conf 0640 redis:redis, /var/lib/redis 0750 redis); "
+    "Redis docs, ACL (the ACL file holds the users' password hashes)",
 )
 def file_permissions(facts: HostFacts, ctx: Context):
     expected = facts.expected.get("files", [])
@@ -276,7 +277,8 @@ def file_permissions(facts: HostFacts, ctx: Context):
     "listening: 6379, 26379, 22",
     remediation="systemctl enable --now the unit (or rerun site.yml); stop what listens on an unexpected "
     "port, or declare it (redis_server_firewall_extra_ports, or the expected_extra_ports threshold).",
-    source="Redis docs, security (network security); catalogue H-07",
+    source="Redis docs, security (network security: only trusted clients reach the port); systemctl(1) "
+    "(enable: the unit starts at boot)",
 )
 def units_and_ports(facts: HostFacts, ctx: Context):
     units = facts.expected.get("units", [])

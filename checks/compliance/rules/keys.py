@@ -98,7 +98,8 @@ def namespaced_names(facts: RedisFacts, ctx: Context):
     "existing ones with a SCAN MATCH 'session:*' + EXPIRE script. Set temporary_prefixes in "
     "redis_compliance_thresholds to the prefixes your key names start with (app:session:, not session: "
     "for app:session:8f3a): a prefix matches at the start of a name only.",
-    source="Redis docs, EXPIRE; RedisInsight recommendations (keys without TTL)",
+    source="Redis docs, EXPIRE (keys with a timeout); Redis docs, key eviction (under noeviction, keys "
+    "that never expire fill maxmemory and writes fail)",
 )
 def temporary_keys_expire(facts: RedisFacts, ctx: Context):
     prefixes = ctx.thresholds.temporary_prefixes

@@ -21,7 +21,7 @@ from redisops.core.sizes import human as _size
     good="maxmemory 4gb  # 10-20% of RAM left free, less with persistence (MEM-02)",
     remediation="Set redis_server_maxmemory (bytes, units or a share of RAM like '50%') and rerun site.yml; "
     "live: CONFIG SET maxmemory 4gb, then CONFIG REWRITE.",
-    source="Redis docs, admin (memory); RedisInsight recommendations",
+    source="Redis docs, admin (set an explicit maxmemory); Linuxfabrik redis-status (warns on maxmemory 0)",
 )
 def maxmemory_set(facts: RedisFacts, ctx: Context):
     if as_float(facts.config.get("maxmemory")) <= 0:
@@ -116,7 +116,8 @@ def fork_headroom(facts: RedisFacts, ctx: Context):
     remediation="Raise redis_server_maxmemory within MEM-02's fork headroom, remove or expire data, or "
     "split the dataset; live: CONFIG SET maxmemory <bytes>, then CONFIG REWRITE. For a cache, set "
     "redis_server_maxmemory_policy: allkeys-lru.",
-    source="Prometheus redis_exporter alert rules (RedisOutOfMemory); RedisInsight recommendations",
+    source="awesome-prometheus-alerts (RedisOutOfConfiguredMaxmemory: above 90% of maxmemory); "
+    "Linuxfabrik redis-status (memory usage against maxmemory, warning at 90%)",
 )
 def memory_used(facts: RedisFacts, ctx: Context):
     limit = as_float(facts.config.get("maxmemory", facts.info.get("maxmemory")))
@@ -154,7 +155,8 @@ def memory_used(facts: RedisFacts, ctx: Context):
     good="used_memory_rss:8589934592  total_system_memory:16106127360  # 53%",
     remediation="Lower redis_server_maxmemory, reclaim fragmentation (MEM-06: activedefrag yes or a "
     "restart after failover), or move instances to a larger host; live: MEMORY PURGE.",
-    source="Redis MEMORY DOCTOR (RSS overhead); Prometheus redis_exporter alert rules",
+    source="awesome-prometheus-alerts (RedisOutOfSystemMemory) and redis-mixin (RedisOutOfMemory): used "
+    "memory above 90% of total_system_memory (this check counts RSS)",
 )
 def rss_share(facts: RedisFacts, ctx: Context):
     ram = _ram_bytes(facts, ctx)

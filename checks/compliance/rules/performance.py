@@ -48,7 +48,8 @@ def _command_name(command: object) -> str:
     remediation="Set redis_server_slowlog_log_slower_than (µs) and redis_server_slowlog_max_len and rerun "
     "site.yml; live: CONFIG SET slowlog-log-slower-than 10000. Review entries with SLOWLOG GET 20, fix "
     "the commands, then SLOWLOG RESET.",
-    source="Redis docs, SLOWLOG and latency diagnosis; RedisInsight recommendations",
+    source="Redis docs, SLOWLOG GET and latency diagnosis; redis.conf (slowlog-log-slower-than, "
+    "slowlog-max-len)",
 )
 def slowlog(facts: RedisFacts, ctx: Context):
     cfg = facts.config
@@ -129,7 +130,8 @@ def latency_monitor(facts: RedisFacts, ctx: Context):
     remediation="Replace KEYS with SCAN, SAVE with BGSAVE, FLUSHALL/FLUSHDB with UNLINK or the ASYNC "
     "variants; deny them to applications (redis_server_app_default_commands keeps -@dangerous, or "
     "redis_server_rename_commands), then CONFIG RESETSTAT.",
-    source="Redis docs, KEYS (warning) and latency diagnosis; RedisInsight recommendations",
+    source="Redis docs, KEYS (use in production with extreme care), MONITOR (one client can halve the "
+    "throughput) and latency diagnosis (slow commands block every client)",
 )
 def costly_commands(facts: RedisFacts, ctx: Context):
     seen = []
@@ -205,7 +207,8 @@ _LIMITS = {  # type -> (threshold name, what "length" counts)
     "and delete big keys with UNLINK; find them with redis-cli --bigkeys or --memkeys. A long queue: see "
     "whether its consumers run and keep up with its producers. Raise big_list_items (or the type's "
     "threshold) in redis_compliance_thresholds for keys that are big by design.",
-    source="Redis docs, memory optimization and latency diagnosis; RedisInsight recommendations",
+    source="Redis docs, memory optimization and latency diagnosis; RedisInsight recommendations (hashes "
+    "over 5,000 fields, big strings, big sets, long lists)",
 )
 def big_keys(facts: RedisFacts, ctx: Context):
     if facts.keys is None:
@@ -257,7 +260,8 @@ def big_keys(facts: RedisFacts, ctx: Context):
     good="db0:keys=1280,expires=80  # prefixes such as session: and cache:",
     remediation="Move the other databases' keys into db 0 under their own prefixes (or into their own "
     "instance), and point clients at db 0.",
-    source="Redis docs, SELECT (logical databases); RedisInsight recommendations",
+    source="Redis docs, SELECT (logical databases); RedisInsight recommendations (avoid using logical "
+    "databases)",
 )
 def single_database(facts: RedisFacts, ctx: Context):
     used = sorted(
