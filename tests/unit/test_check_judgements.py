@@ -4,8 +4,10 @@ misfired once, on the captured lab cluster with a few edits."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
 from redisops.compliance.engine import run_checks
 from redisops.compliance.facts import ClusterFacts, key_label
@@ -15,6 +17,8 @@ from redisops.compliance.settings import thresholds
 from redisops.compliance.waivers import WaiverError, parse_waivers
 
 from .checks_fixtures import apply_edits, base_facts
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _results(check_id: str, edits: list[dict], overrides: dict | None = None):
@@ -286,3 +290,12 @@ def test_every_check_names_an_upstream_source(check_id):
     source = REGISTRY[check_id].source
     assert len(source) >= 10, f"{check_id} has no source"
     assert not SELF_CITATIONS.search(source), f"{check_id} cites itself or the kit: {source!r}"
+
+
+def test_the_lab_and_example_inventories_name_the_prefixes_their_keys_start_with():
+    """TTL-01 matches at the start of a name: the lab's application keys are app:session:..., which
+    the lab's compliance test writes without a TTL to see TTL-01 fail (tests/lab/test_compliance.py)."""
+    for inventory in ("lab", "example"):
+        path = REPO / "inventories" / inventory / "group_vars" / "all" / "compliance.yml"
+        limits = thresholds(yaml.safe_load(path.read_text())["redis_compliance_thresholds"])
+        assert any("app:session:nottl0".startswith(p) for p in limits.temporary_prefixes), inventory
