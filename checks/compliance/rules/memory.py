@@ -206,10 +206,10 @@ def eviction_policy(facts: RedisFacts, ctx: Context):
     policy = str(facts.config.get("maxmemory-policy", facts.info.get("maxmemory_policy", ""))).lower()
     if not policy.startswith("volatile-"):
         return
-    if facts.keys is not None:
-        sampled = [k for k in facts.keys.get("keys") or [] if isinstance(k, dict)]
+    sampled = [k for k in (facts.keys or {}).get("keys") or [] if isinstance(k, dict)]
+    if sampled:
         readings = [t for t in (ttl_reading(k) for k in sampled) if t is not None and t != -2]
-        if sampled and not readings:
+        if not readings:
             raise Skip(f"the TTL of none of the {len(sampled)} sampled keys could be read (PTTL)")
         keys, expires = len(readings), sum(1 for t in readings if t >= 0)
         basis = "keys in the whole keyspace" if facts.keys.get("complete") else "sampled keys"
