@@ -414,10 +414,16 @@ def exporter_plan(v: dict, in_redis: bool, in_sentinel: bool) -> list[dict]:
     )  # fmt: skip
 
 
-def _exporter_ports(v: dict, in_redis: bool, in_sentinel: bool) -> list[int]:
-    """The ports the redis_exporter role opens on a host (its exporters and node_exporter)."""
-    node = [int(v["redis_exporter_node_port"])] if v.get("redis_exporter_node_exporter") else []
-    return [t["port"] for t in exporter_plan(v, in_redis, in_sentinel)] + node
+def expected_exporters(v: dict, in_redis: bool, in_sentinel: bool) -> list[dict]:
+    """The exporters the redis_exporter role runs on a host: one per Redis instance, one for its
+    Sentinel, and node_exporter: [{name, kind (redis, sentinel, node), port}] (MON-01, H-07)."""
+    out = [
+        {"name": t["name"], "kind": t["kind"], "port": t["port"]}
+        for t in exporter_plan(v, in_redis, in_sentinel)
+    ]
+    if v.get("redis_exporter_node_exporter"):
+        out.append({"name": "node_exporter", "kind": "node", "port": int(v["redis_exporter_node_port"])})
+    return out
 
 
 def from_inventory(
@@ -472,7 +478,14 @@ def from_inventory(
                 return control_tls_files(v)
             return {"ca_cert": v["redis_compliance_tls_ca_cert"], "cert": "", "key": ""}
 
-        expected: dict[str, Any] = {"ports": [], "units": [], "files": [], "certs": [], "user": ""}
+        expected: dict[str, Any] = {
+            "ports": [],
+            "units": [],
+            "files": [],
+            "certs": [],
+            "user": "",
+            "exporters": [],
+        }
         if name in server_hosts:
             expected["user"] = v["redis_server_user"]
             for inst in instances[name]:
@@ -583,7 +596,8 @@ def from_inventory(
                         **(tls_files() if sentinel_tls else {}),
                     )
                 )
-        expected["ports"] += _exporter_ports(v, name in server_hosts, name in sentinel_hosts)
+        expected["exporters"] = expected_exporters(v, name in server_hosts, name in sentinel_hosts)
+        expected["ports"] += [e["port"] for e in expected["exporters"]]
         expected["ports"] = sorted(set(expected["ports"]))
         if name in selected:
             targets.hosts.append(

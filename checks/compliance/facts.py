@@ -33,7 +33,9 @@ class RedisFacts:
     latency_latest: list[list] = field(default_factory=list)  # [event, time, latest_ms, max_ms]
     latency_doctor: str = ""
     memory_stats: dict[str, Any] = field(default_factory=dict)
-    # {"scanned", "budget", "complete", "keys": [{name, type, ttl_ms, bytes, length}]}
+    # A random sample of every database with keys: {"scanned", "budget", "complete" (every key of
+    # every database), "unread": {db: why}, "keys": [{name, db, type, ttl_ms, bytes, length}]};
+    # ttl_ms is PTTL (-1: no TTL), None when PTTL failed (unknown); bytes and length None when unread.
     keys: dict[str, Any] | None = None
     # The certificate the server presented (TLS targets): its end, epoch seconds; 0 without TLS.
     tls_cert_not_after: float = 0.0
@@ -92,7 +94,9 @@ class HostFacts:
     listening: list[dict] = field(default_factory=list)  # address, port, process
     certificates: list[dict] = field(default_factory=list)  # path, not_after (epoch), error
     now: float = 0.0  # the host's clock when gathered
-    expected: dict[str, Any] = field(default_factory=dict)  # ports, units, files, certs, user
+    # From the inventory: ports, units, files, certs, user, and exporters [{name, kind, port}] (the
+    # redis_exporter role's: one per Redis instance, one for Sentinel, node_exporter).
+    expected: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -190,6 +194,13 @@ def as_float(value: Any, default: float = 0.0) -> float:
 
 def config_yes(facts: RedisFacts, name: str) -> bool:
     return str(facts.config.get(name, "")).lower() == "yes"
+
+
+def ttl_reading(key: dict) -> int | None:
+    """A sampled key's PTTL (-1: no TTL, -2: gone, else ms left), None when it was not read: a
+    failed reading is unknown, never 'no TTL'."""
+    value = key.get("ttl_ms")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def key_label(name: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shlex
 import socket
@@ -49,7 +50,7 @@ _LENGTH = {
 SOCKET_TIMEOUT = 5.0
 
 
-def _client(endpoint: Endpoint):
+def _client(endpoint: Endpoint, db: int = 0):
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -63,6 +64,7 @@ def _client(endpoint: Endpoint):
         "socket_connect_timeout": SOCKET_TIMEOUT,
         "decode_responses": True,
         "protocol": 2,
+        "db": db,
         # One try: a run is repeated on schedule, and a dead target must not cost a minute.
         "retry": Retry(NoBackoff(), 0),
     }
@@ -149,42 +151,128 @@ def _pairs(reply) -> dict:
     return dict(zip(reply[::2], reply[1::2], strict=False)) if isinstance(reply, list) else {}
 
 
-def sample_keys(client, limit: Thresholds) -> dict:
-    """A bounded key sample: SCAN with COUNT until the budget, never KEYS; per key its type,
-    TTL, memory and length, pipelined one SCAN page at a time."""
-    cursor, seen, keys = 0, set(), []
-    while len(keys) < limit.key_sample_budget:
-        cursor, page = client.scan(cursor=cursor, count=limit.key_scan_count)
-        page = [k for k in page if k not in seen][: limit.key_sample_budget - len(keys)]
-        seen.update(page)
-        if page:
-            pipe = client.pipeline(transaction=False)
-            for key in page:
-                pipe.type(key)
-                pipe.pttl(key)
-                pipe.memory_usage(key, samples=5)
-            meta = pipe.execute(raise_on_error=False)
-            pipe = client.pipeline(transaction=False)
-            types = meta[0::3]
-            for key, kind in zip(page, types, strict=True):
-                pipe.execute_command(_LENGTH.get(kind, "EXISTS"), key)
-            lengths = pipe.execute(raise_on_error=False)
-            for i, key in enumerate(page):
-                keys.append(
-                    {
-                        "name": key,
-                        "type": types[i] if isinstance(types[i], str) else "none",
-                        "ttl_ms": meta[3 * i + 1] if isinstance(meta[3 * i + 1], int) else -1,
-                        "bytes": meta[3 * i + 2] if isinstance(meta[3 * i + 2], int) else 0,
-                        "length": lengths[i] if isinstance(lengths[i], int) else 0,
-                    }
-                )
+def _reading(value) -> int | None:
+    """An integer reply, or None when the command failed: an error is no reading."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def describe_keys(client, names: list[str]) -> list[dict]:
+    """Per key its type, TTL (PTTL, ms), memory and length, in two pipelines. A reading that failed
+    is None (unknown), never a value: a PTTL refused or lost is not 'no TTL' (-1). A key gone since
+    it was picked (TYPE none, PTTL -2) is left out."""
+    pipe = client.pipeline(transaction=False)
+    for key in names:
+        pipe.type(key)
+        pipe.pttl(key)
+        pipe.memory_usage(key, samples=5)
+    meta = pipe.execute(raise_on_error=False)
+    types = [kind if isinstance(kind, str) else None for kind in meta[0::3]]
+    pipe = client.pipeline(transaction=False)
+    for key, kind in zip(names, types, strict=True):
+        pipe.execute_command(_LENGTH.get(kind or "", "EXISTS"), key)
+    lengths = pipe.execute(raise_on_error=False)
+    out = []
+    for i, key in enumerate(names):
+        ttl = _reading(meta[3 * i + 1])
+        if types[i] == "none" or ttl == -2:
+            continue
+        out.append(
+            {
+                "name": key,
+                "type": types[i] or "unknown",
+                "ttl_ms": ttl,
+                "bytes": _reading(meta[3 * i + 2]),
+                "length": _reading(lengths[i]),
+            }
+        )
+    return out
+
+
+def keyspace_sizes(info: dict) -> dict[int, int]:
+    """Keys per logical database that holds any, from INFO keyspace (db0:keys=...)."""
+    sizes = {}
+    for name, value in info.items():
+        if re.fullmatch(r"db\d+", str(name)) and isinstance(value, dict):
+            try:
+                keys = int(value.get("keys", 0))
+            except (TypeError, ValueError):
+                continue
+            if keys > 0:
+                sizes[int(name[2:])] = keys
+    return sizes
+
+
+def share_budget(sizes: dict[int, int], budget: int) -> dict[int, int]:
+    """The sample budget split over the databases: the smallest get all their keys, the others
+    equal shares of what is left (every database with keys is sampled, none beyond its size)."""
+    shares, left = {}, budget
+    ordered = sorted(sizes.items(), key=lambda item: (item[1], item[0]))
+    for i, (db, keys) in enumerate(ordered):
+        shares[db] = min(keys, left // (len(ordered) - i))
+        left -= shares[db]
+    return {db: share for db, share in sorted(shares.items()) if share > 0}
+
+
+def sample_database(
+    client, want: int, keys_in_db: int, count: int, rng: random.Random
+) -> tuple[list[str], bool]:
+    """Up to ``want`` distinct key names of the client's database, and whether they are all of it.
+    A database no larger than ``want`` (INFO keyspace) is scanned whole: SCAN from cursor 0 to 0. A
+    larger one is sampled from a random cursor: SCAN walks the hash table from that bucket on, and
+    the hash is seeded per process, so the keys found there are a random subset, another one at every
+    run; at the table's end it goes on from cursor 0. Bounded by ``want`` keys or one whole pass;
+    never KEYS."""
+    names: list[str] = []
+    seen: set[str] = set()
+
+    def take(page) -> None:
+        for name in page:
+            if name not in seen:
+                seen.add(name)
+                names.append(name)
+
+    if keys_in_db <= want:
+        cursor = None
+        while cursor != 0:
+            cursor, page = client.scan(cursor=cursor or 0, count=count)
+            take(page)
+        return names[:want], len(names) <= want  # keys added since INFO: then a sample after all
+    cursor, wrapped = rng.getrandbits(64), False
+    while len(names) < want:
+        cursor, page = client.scan(cursor=cursor, count=count)
+        take(page)
         if cursor == 0:
-            break
+            if wrapped:
+                break
+            wrapped = True
+    return names[:want], False
+
+
+def sample_keys(client_for, info: dict, limit: Thresholds, rng: random.Random | None = None) -> dict:
+    """A bounded random key sample of every database that holds keys (INFO keyspace): the budget
+    (key_sample_budget) split over them, per key its type, TTL, memory and length, pipelined.
+    ``client_for(db)`` gives a client on that database; one that cannot be read (SELECT refused by
+    an older compliance user) is left out and named in ``unread``."""
+    rng = rng or random.SystemRandom()
+    sizes = keyspace_sizes(info)
+    shares = share_budget(sizes, limit.key_sample_budget)
+    keys, complete, unread = [], set(shares) == set(sizes), {}  # a budget under the databases' count
+    for db, want in shares.items():
+        try:
+            client = client_for(db)
+            names, whole = sample_database(client, want, sizes[db], limit.key_scan_count, rng)
+            step = max(1, limit.key_scan_count)
+            for i in range(0, len(names), step):
+                keys += [{**key, "db": db} for key in describe_keys(client, names[i : i + step])]
+        except Exception as exc:
+            unread[db] = str(exc)[:200]
+            whole = False
+        complete = complete and whole
     return {
         "scanned": len(keys),
         "budget": limit.key_sample_budget,
-        "complete": cursor == 0,
+        "complete": complete,
+        "unread": unread,
         "keys": keys,
     }
 
@@ -211,6 +299,29 @@ def _optional(facts, what: str, read):
     except Exception as exc:
         facts.gaps.append(f"could not read {what}: {str(exc)[:200]}")
         return None
+
+
+def _sample(endpoint: Endpoint, client, facts: RedisFacts, limit: Thresholds) -> dict:
+    """The key sample over every database, each other than 0 on a client of its own; a database
+    that could not be read is a gap of the run."""
+    others: dict[int, Any] = {}
+
+    def client_for(db: int):
+        if db == 0:
+            return client
+        others[db] = _client(endpoint, db)
+        return others[db]
+
+    try:
+        sample = sample_keys(client_for, facts.info, limit)
+    finally:
+        for other in others.values():
+            other.close()
+    for db, why in sample["unread"].items():
+        facts.gaps.append(
+            f"could not sample db{db}: {why} (the compliance user needs SELECT: rerun site.yml)"
+        )
+    return sample
 
 
 def gather_redis(endpoint: Endpoint, limit: Thresholds) -> RedisFacts:
@@ -253,7 +364,9 @@ def gather_redis(endpoint: Endpoint, limit: Thresholds) -> RedisFacts:
         facts.memory_stats = _plain(_pairs(stats)) if stats else {}
         # One node per group samples keys: the primary holds the truth.
         if facts.info.get("role") == "master":
-            facts.keys = _optional(facts, "a key sample (SCAN)", lambda: sample_keys(client, limit))
+            facts.keys = _optional(
+                facts, "a key sample (SCAN)", lambda: _sample(endpoint, client, facts, limit)
+            )
         if endpoint.tls:
             facts.tls_cert_not_after = (
                 _optional(facts, "the served certificate", lambda: served_certificate_end(endpoint)) or 0.0

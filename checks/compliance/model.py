@@ -96,6 +96,17 @@ class Check:
 
 
 REGISTRY: dict[str, Check] = {}
+# Ids of checks that were removed, and where their findings went: a waiver or --explain naming one
+# is told, not just refused.
+RETIRED = {"KEY-02": "KEY-02 was removed: long lists are reported once, by PRF-05 (big_list_items)"}
+
+
+def no_such_check(check_id: str) -> str:
+    """Why an id names no check, in words for the one who wrote it."""
+    return (
+        RETIRED.get(str(check_id).upper())
+        or f"no check has id {check_id!r} (redisops check --list shows them)"
+    )
 
 
 def check(

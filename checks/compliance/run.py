@@ -94,7 +94,7 @@ def _error(message: str) -> int:
 def _documentation(args: argparse.Namespace) -> str:
     """What --explain, --list and --catalogue print: text (Markdown for the catalogue) or JSON."""
     from redisops.compliance import report as R
-    from redisops.compliance.model import REGISTRY
+    from redisops.compliance.model import REGISTRY, no_such_check
 
     if args.format not in ("text", "json"):
         raise UsageError(
@@ -104,7 +104,7 @@ def _documentation(args: argparse.Namespace) -> str:
     if args.explain:
         check = REGISTRY.get(args.explain.upper())
         if check is None:
-            raise UsageError(f"no check has id {args.explain!r} (redisops check --list shows them)")
+            raise UsageError(no_such_check(args.explain))
         return to_json({"check": check.doc()}) if args.format == "json" else R.explain(args.explain)
     if args.format == "json":
         fields = ("id", "area", "scope", "severity", "title")

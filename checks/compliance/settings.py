@@ -21,6 +21,9 @@ class Thresholds:
     memory_used_warn: float = 0.70  # MEM-03
     memory_used_critical: float = 0.90
     rss_ram_share_max: float = 0.90  # MEM-04
+    # MEM-05: a volatile-* policy evicts only keys with a TTL: with fewer than this share of them,
+    # eviction soon runs out of candidates and writes fail as with noeviction.
+    volatile_keys_min_share: float = 0.10
     fragmentation_ratio_max: float = 1.4  # MEM-06 (only when the waste is large too)
     fragmentation_waste_bytes: int = 10 * MB
     client_buffer_avg_bytes: int = 200 * 1024  # MEM-07
@@ -42,18 +45,17 @@ class Thresholds:
     big_hash_fields: int = 5000
     big_set_members: int = 100_000
     big_zset_members: int = 100_000
-    big_list_items: int = 1000
+    big_list_items: int = 1000  # queues and logs alike: why a list is long is not in the facts
     big_stream_entries: int = 100_000
     slow_commands: tuple[str, ...] = ("keys", "flushall", "flushdb", "debug", "save", "monitor")  # PRF-03
     # Key sample (bounded: never KEYS)
     key_sample_budget: int = 1000
     key_scan_count: int = 100
     # Keys and TTLs
-    temporary_prefixes: tuple[str, ...] = ("session:", "cache:", "rate_limit:")  # TTL-01
+    # TTL-01: the prefixes temporary key names start with (matched at the start of a name only)
+    temporary_prefixes: tuple[str, ...] = ("session:", "cache:", "rate_limit:")
     namespace_pattern: str = r"^[A-Za-z0-9_.-]+(:[^:]+)+$"  # KEY-01: type:id[:field]
     namespace_min_share: float = 0.9
-    queue_prefixes: tuple[str, ...] = ("queue:", "jobs:")  # KEY-02
-    queue_max_items: int = 1000
     # Security
     password_min_length: int = 32  # SEC-08
     cert_min_days: int = 30  # SEC-09 (files on the hosts), SEC-12 (certificates the servers present)
@@ -62,16 +64,25 @@ class Thresholds:
     # High availability
     min_sentinels: int = MIN_SENTINELS  # HA-04
     replication_lag_max_s: int = 10  # HA-02 (when min-replicas-max-lag is 0)
-    repl_backlog_min_bytes: int = 1 * MB  # HA-07
+    # HA-07: above Redis's own default (1 MB, about a second of a busy primary's writes), which a
+    # 1 MB threshold never judged; the kit deploys 64 MB (redis_server_repl_backlog_size).
+    repl_backlog_min_bytes: int = 16 * MB
     sentinel_down_after_min_ms: int = 1000  # HA-10: shorter turns ordinary pauses into failovers
     # Monitoring
-    exporter_port: int = 9121  # MON-01
+    # MON-01 for facts without the inventory's exporters (saved by an older redisops); H-07 allows it.
+    exporter_port: int = 9121
     # Host
     # H-07: ports besides Redis's and Sentinel's: ssh, and node_exporter on monitored hosts
     expected_extra_ports: tuple[int, ...] = (22, 9100)
 
 
 _TUPLES = {f.name for f in fields(Thresholds) if f.type.startswith("tuple")}
+# Settings that went with a check: named in the error, so an inventory that sets one learns what
+# replaced it.
+RETIRED = {
+    "queue_prefixes": "KEY-02 is gone: PRF-05 reports every long list, queue or not",
+    "queue_max_items": "KEY-02 is gone: PRF-05 reports long lists above big_list_items",
+}
 
 
 def _coerce(value: Any, kind: type) -> Any:
@@ -101,6 +112,12 @@ def thresholds(overrides: dict[str, Any] | None) -> Thresholds:
     if not isinstance(overrides, dict):
         raise ValueError("redis_compliance_thresholds must be a dict of threshold name: value")
     known = {f.name: f for f in fields(Thresholds)}
+    retired = sorted(set(overrides) & set(RETIRED))
+    if retired:
+        raise ValueError(
+            "redis_compliance_thresholds: "
+            + "; ".join(f"{name} was removed ({RETIRED[name]})" for name in retired)
+        )
     unknown = sorted(set(overrides) - set(known))
     if unknown:
         raise ValueError(

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from redisops.compliance.model import no_such_check
+
 
 class WaiverError(ValueError):
     pass
@@ -50,7 +52,7 @@ def parse_waivers(data, known_checks: set[str] | None = None, source: str = "wai
             raise WaiverError(f"{where} has unknown field(s) {', '.join(sorted(unknown))}")
         check = str(item["check"]).strip()
         if known_checks is not None and check not in known_checks:
-            raise WaiverError(f"{where}: no check has id {check!r} (redisops check --list shows them)")
+            raise WaiverError(f"{where}: {no_such_check(check)}")
         expires = item["expires"]
         try:
             expires = (

@@ -124,6 +124,8 @@ def test_the_reader_reads_configuration_and_acl(host):
     assert target["error"] == "" and target["port"] == port
     assert target["config"]["masterauth"] == "(set)" and target["config"]["requirepass"] == "(set)"
     assert target["config"]["maxmemory-policy"] and target["config"]["bind"] == "127.0.0.1"
+    # H-02 judges a host with THP always by each instance's disable-thp (Redis 6.2 and later).
+    assert target["config"]["disable-thp"] == "yes"
     users = {line.split()[1]: line for line in target["acl"]}
     assert set(users) == {"default", "admin", "app", "inspector"}
     assert "#<hash>" in users["admin"] and "#<hash>" in users["inspector"]

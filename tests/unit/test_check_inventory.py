@@ -88,6 +88,13 @@ def test_targets_come_from_the_inventory_with_vault_and_role_defaults(tmp_path):
     # The exporters the redis_exporter role opens are expected too (H-07), and node_exporter's.
     assert {9121, 9355, 9100} <= set(hosts["r1"].expected["ports"])
     assert 9121 not in hosts["s3"].expected["ports"] and {9355, 9100} <= set(hosts["s3"].expected["ports"])
+    # Each exporter by name, for MON-01: the instance's, Sentinel's and node_exporter.
+    assert hosts["r1"].expected["exporters"] == [
+        {"name": "redis-main", "kind": "redis", "port": 9121},
+        {"name": "sentinel", "kind": "sentinel", "port": 9355},
+        {"name": "node_exporter", "kind": "node", "port": 9100},
+    ]
+    assert [e["port"] for e in hosts["s3"].expected["exporters"]] == [9355, 9100]
     assert hosts["s3"].expected["units"] == ["redis-sentinel@main.service"]
 
 

@@ -63,8 +63,13 @@ def _rename(index: int, name: str) -> dict:
     [
         # 4 of 18 names without namespace: 78% < 90%.
         ("KEY-01", [_rename(i, f"s3cr3t{i}token") for i in range(4)]),
-        ("KEY-02", [{"path": ["redis", 0, "keys", "keys", 3, "length"], "set": 5000}]),
-        ("TTL-01", [{"path": ["redis", 0, "keys", "keys", 1, "ttl_ms"], "set": -1}]),
+        (
+            "TTL-01",
+            [
+                _rename(1, "session:s3cr3t8f3a"),
+                {"path": ["redis", 0, "keys", "keys", 1, "ttl_ms"], "set": -1},
+            ],
+        ),
         (
             "PRF-05",
             [

@@ -40,7 +40,8 @@ def differing(expected: dict[str, str], live: dict[str, str]) -> list[str]:
     remediation="Rerun site.yml: the redis_server role compares every directive it writes with CONFIG GET "
     "and applies the inventory's value (live, or with a restart when Redis cannot change it live). If the "
     "live value is the one you want, put it in the inventory first.",
-    source="redis-ops-kit: the live cluster is the truth (issue 20)",
+    source="Redis docs, CONFIG SET (a change is not written to redis.conf) and CONFIG REWRITE (which "
+    "writes it)",
 )
 def live_config_matches_inventory(facts: RedisFacts, ctx: Context):
     expected = facts.expected.get("config")

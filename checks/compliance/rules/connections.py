@@ -30,7 +30,8 @@ def _maxclients(facts: RedisFacts) -> float:
     good="connected_clients:350  maxclients:10000",
     remediation="Find who holds the connections (CLIENT LIST: addr, name, age, idle), pool or close them; "
     "or raise redis_server_maxclients (the unit's LimitNOFILE follows) and rerun site.yml.",
-    source="Prometheus redis_exporter alert rules (RedisTooManyConnections); Redis docs, clients",
+    source="redis-mixin and awesome-prometheus-alerts (RedisTooManyConnections); Redis docs, client "
+    "handling (maxclients)",
 )
 def clients_share(facts: RedisFacts, ctx: Context):
     limit = _maxclients(facts)
@@ -61,7 +62,8 @@ def clients_share(facts: RedisFacts, ctx: Context):
     remediation="Find why clients piled up (CLIENT LIST; CON-01), fix pooling or raise "
     "redis_server_maxclients. The next run passes once no more are rejected; a run with no earlier run "
     "to compare with judges the count since the start, which CONFIG RESETSTAT sets back to 0.",
-    source="Prometheus redis_exporter alert rules (RedisRejectedConnections)",
+    source="awesome-prometheus-alerts (RedisRejectedConnections); Redis docs, client handling (at "
+    "maxclients new clients are refused)",
 )
 def rejected_connections(facts: RedisFacts, ctx: Context):
     if "rejected_connections" not in facts.info:
@@ -137,7 +139,8 @@ def _server_process(facts: RedisFacts, processes: list[dict]) -> dict | None:
     good="maxclients 10000  # LimitNOFILE=65535",
     remediation="The kit's unit sets LimitNOFILE to max(65535, maxclients + 32): rerun site.yml and restart "
     "the instance, and remove drop-ins or container limits that lower it; or lower redis_server_maxclients.",
-    source="Redis docs, clients (maximum concurrent connected clients); catalogue CON-04",
+    source="Redis docs, client handling (maxclients is lowered to what the open-file limit allows); "
+    "Redis's startup warning (maxclients has been reduced to compensate for low ulimit)",
 )
 def maxclients_fit_nofile(facts: RedisFacts, ctx: Context):
     host = ctx.cluster.host(facts.host) if ctx.cluster is not None else None

@@ -95,7 +95,8 @@ def _host_address(cluster: ClusterFacts, name: str) -> str:
     remediation="Read the replica's log (auth as redis_server_replication_user, TLS, firewall, repl-timeout, "
     "a full sync that keeps failing for lack of memory or disk); fix the cause and it reconnects by itself. "
     "A replica that stays off: rerun site.yml, which points it at the primary (REPLICAOF host port).",
-    source="Redis docs, replication; catalogue HA-01",
+    source="Redis docs, replication (INFO replication: master_link_status); awesome-prometheus-alerts "
+    "(RedisDisconnectedSlaves, RedisReplicationBroken)",
 )
 def replication_links_up(facts: RedisFacts, ctx: Context):
     role = facts.info.get("role")
@@ -139,7 +140,8 @@ def replication_links_up(facts: RedisFacts, ctx: Context):
     remediation="Find why the replica falls behind: network bandwidth or latency to it, a slow replica "
     "host (disk for AOF, CPU), or big writes (INFO commandstats). Keep redis_server_min_replicas_max_lag "
     "(10) as the bound.",
-    source="Redis docs, replication (min-replicas-max-lag); catalogue HA-02",
+    source="Redis docs, replication (allow writes only with N attached replicas: the lag in seconds); "
+    "redis.conf (min-replicas-max-lag)",
 )
 def replication_lag(facts: RedisFacts, ctx: Context):
     if not is_primary(facts):
@@ -303,7 +305,7 @@ def sentinel_count(cluster: ClusterFacts, ctx: Context):
     "valkey-sentinel@main on Valkey; the firewall to port redis_sentinel_port, the sentinel-peer user's "
     "password); a sentinel that does not monitor the group: "
     "rerun site.yml (redis_sentinel_groups).",
-    source="Redis docs, Sentinel API (SENTINEL CKQUORUM); catalogue HA-05",
+    source="Redis docs, Sentinel API (SENTINEL CKQUORUM)",
 )
 def ckquorum_ok(facts: SentinelFacts, ctx: Context):
     wanted = {name for name, g in _groups(ctx).items() if facts.host in g.get("sentinels", [])}
@@ -417,7 +419,8 @@ def _one_primary(cluster: ClusterFacts, group: dict):
     remediation="Let Sentinel decide: SENTINEL RESET on sentinels with a stale view; a node wrongly "
     "master: REPLICAOF <primary> <port> (or rerun site.yml, which follows redis_server_known_primaries "
     "from the live sentinels); a persistent disagreement: SENTINEL FAILOVER <group> from one sentinel.",
-    source="Redis docs, Sentinel (consistency under partitions); catalogue HA-06",
+    source="Redis docs, Sentinel (consistency under partitions); awesome-prometheus-alerts "
+    "(RedisMissingMaster, RedisTooManyMasters)",
 )
 def one_primary(cluster: ClusterFacts, ctx: Context):
     if not cluster.groups:
@@ -434,8 +437,9 @@ def one_primary(cluster: ClusterFacts, ctx: Context):
     title="The replication backlog is large enough for partial resyncs",
     rationale="After a short disconnection a replica resumes from the primary's backlog (PSYNC). When the "
     "writes during the outage outgrow the backlog, the replica needs a full resync: a fork and an RDB "
-    "transfer, and no failover candidate meanwhile.",
-    bad="repl-backlog-size 1048576\nsync_partial_err:4",
+    "transfer, and no failover candidate meanwhile. Redis's default backlog, 1 MB, holds about a second "
+    "of a busy primary's writes; the check wants at least 16 MB (repl_backlog_min_bytes).",
+    bad="repl-backlog-size 1048576  # Redis's default\nsync_partial_err:4",
     good="repl-backlog-size 67108864  # minutes of writes\nsync_partial_err:0",
     remediation="Raise redis_server_repl_backlog_size (64mb by default: the write rate times the longest "
     "disconnection to ride out) and rerun site.yml; live: CONFIG SET repl-backlog-size 64mb, then "

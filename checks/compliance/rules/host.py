@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from redisops.compliance.facts import HostFacts, as_float
+from redisops.compliance.facts import HostFacts, as_float, config_yes
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.settings import Context
 from redisops.core.sizes import human as _size
@@ -86,25 +86,51 @@ def overcommit_memory(facts: HostFacts, ctx: Context):
     area="host",
     scope="host",
     severity=Severity.HIGH,
-    title="Transparent huge pages are not always on (never or madvise)",
+    title="Transparent huge pages are not always on for Redis (never, madvise, or disable-thp yes)",
     rationale="With THP always on, a write after fork copies a 2 MB page instead of 4 KB: latency spikes "
-    "and memory use grow during every BGSAVE and AOF rewrite. Redis warns about it at start.",
-    bad="/sys/kernel/mm/transparent_hugepage/enabled: [always] madvise never",
-    good="/sys/kernel/mm/transparent_hugepage/enabled: always madvise [never]",
+    "and memory use grow during every BGSAVE and AOF rewrite. Redis 6.2 and later (Valkey too) turn THP "
+    "off for their own process at start when the host says always, unless disable-thp is no: a host at "
+    "always passes when every Redis instance on it has disable-thp yes.",
+    bad="/sys/kernel/mm/transparent_hugepage/enabled: [always] madvise never\ndisable-thp no",
+    good="/sys/kernel/mm/transparent_hugepage/enabled: always madvise [never]\n"
+    "or [always] with disable-thp yes (the default) on every Redis of the host",
     remediation="Keep redis_server_tune_kernel true and rerun site.yml (disable-thp.service sets never "
-    "at boot); live: echo never > /sys/kernel/mm/transparent_hugepage/enabled. In a container, set it on "
-    "the machine that runs it.",
-    source="Redis docs, latency (latency induced by transparent huge pages); Redis's startup warning",
+    "at boot); live: echo never > /sys/kernel/mm/transparent_hugepage/enabled. Or drop 'disable-thp no' "
+    "from redis.conf (yes is the default) and restart: it is read at start only. In a container, set the "
+    "host's THP on the machine that runs it.",
+    source="Redis docs, latency (latency induced by transparent huge pages); redis.conf (disable-thp: on "
+    "'always', Redis disables THP for its own process; redis/redis #7381, Redis 6.2)",
+    applies_to="disable-thp: Redis 6.2 and later, Valkey; earlier servers need the host at never or madvise",
 )
 def transparent_huge_pages(facts: HostFacts, ctx: Context):
     value = str(facts.thp.get("enabled", "")).strip()
     if not value:
         raise Skip("transparent_hugepage/enabled was not read")
-    if value == "always":
-        yield Fail(
-            "transparent huge pages enabled is always: forks copy 2 MB pages, latency and memory spike "
-            f"during BGSAVE and AOF rewrite{_in_container(facts)}"
+    if value != "always":
+        return
+    instances = [r for r in ctx.cluster.redis if r.host == facts.target] if ctx.cluster is not None else []
+    if instances:
+        unknown = [r.target for r in instances if r.error or r.unread]
+        exposed = [r for r in instances if not (r.error or r.unread) and not config_yes(r, "disable-thp")]
+        if not exposed and not unknown:
+            return  # every Redis here turned THP off for itself (prctl at start)
+        if not exposed:
+            raise Skip(f"THP is always; whether {', '.join(unknown)} disable it for themselves was not read")
+        why = ", ".join(
+            f"{r.target} disable-thp {r.config['disable-thp']}"
+            if "disable-thp" in r.config
+            else f"{r.target} has no disable-thp (before Redis 6.2)"
+            for r in exposed
         )
+        yield Fail(
+            f"transparent huge pages enabled is always and Redis keeps them ({why}): forks copy 2 MB pages, "
+            f"latency and memory spike during BGSAVE and AOF rewrite{_in_container(facts)}"
+        )
+        return
+    yield Fail(
+        "transparent huge pages enabled is always: forks copy 2 MB pages, latency and memory spike "
+        f"during BGSAVE and AOF rewrite{_in_container(facts)}"
+    )
 
 
 @check(
@@ -206,7 +232,8 @@ def non_root_user(facts: HostFacts, ctx: Context):
     good="-rw-r----- redis redis /etc/redis/main/users.acl  # 0640; redis.key 0600; data dir 0750",
     remediation="Rerun site.yml (it sets owner redis_server_user and the modes); by hand: "
     "chown redis: FILE && chmod 0640 FILE (0600 for the TLS key, 0750 for the data directory).",
-    source="Redis docs, security; CIS-style file permission hardening",
+    source="Debian's redis-server package (redis.conf 0640 redis:redis, /var/lib/redis 0750 redis); "
+    "Redis docs, ACL (the ACL file holds the users' password hashes)",
 )
 def file_permissions(facts: HostFacts, ctx: Context):
     expected = facts.expected.get("files", [])
@@ -250,7 +277,8 @@ def file_permissions(facts: HostFacts, ctx: Context):
     "listening: 6379, 26379, 22",
     remediation="systemctl enable --now the unit (or rerun site.yml); stop what listens on an unexpected "
     "port, or declare it (redis_server_firewall_extra_ports, or the expected_extra_ports threshold).",
-    source="Redis docs, security (network security); catalogue H-07",
+    source="Redis docs, security (network security: only trusted clients reach the port); systemctl(1) "
+    "(enable: the unit starts at boot)",
 )
 def units_and_ports(facts: HostFacts, ctx: Context):
     units = facts.expected.get("units", [])

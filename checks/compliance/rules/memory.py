@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redisops.compliance.facts import RedisFacts, as_float
+from redisops.compliance.facts import RedisFacts, as_float, ttl_reading
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.settings import Context
 from redisops.core.sizes import human as _size
@@ -21,7 +21,7 @@ from redisops.core.sizes import human as _size
     good="maxmemory 4gb  # 10-20% of RAM left free, less with persistence (MEM-02)",
     remediation="Set redis_server_maxmemory (bytes, units or a share of RAM like '50%') and rerun site.yml; "
     "live: CONFIG SET maxmemory 4gb, then CONFIG REWRITE.",
-    source="Redis docs, admin (memory); RedisInsight recommendations",
+    source="Redis docs, admin (set an explicit maxmemory); Linuxfabrik redis-status (warns on maxmemory 0)",
 )
 def maxmemory_set(facts: RedisFacts, ctx: Context):
     if as_float(facts.config.get("maxmemory")) <= 0:
@@ -116,7 +116,8 @@ def fork_headroom(facts: RedisFacts, ctx: Context):
     remediation="Raise redis_server_maxmemory within MEM-02's fork headroom, remove or expire data, or "
     "split the dataset; live: CONFIG SET maxmemory <bytes>, then CONFIG REWRITE. For a cache, set "
     "redis_server_maxmemory_policy: allkeys-lru.",
-    source="Prometheus redis_exporter alert rules (RedisOutOfMemory); RedisInsight recommendations",
+    source="awesome-prometheus-alerts (RedisOutOfConfiguredMaxmemory: above 90% of maxmemory); "
+    "Linuxfabrik redis-status (memory usage against maxmemory, warning at 90%)",
 )
 def memory_used(facts: RedisFacts, ctx: Context):
     limit = as_float(facts.config.get("maxmemory", facts.info.get("maxmemory")))
@@ -154,7 +155,8 @@ def memory_used(facts: RedisFacts, ctx: Context):
     good="used_memory_rss:8589934592  total_system_memory:16106127360  # 53%",
     remediation="Lower redis_server_maxmemory, reclaim fragmentation (MEM-06: activedefrag yes or a "
     "restart after failover), or move instances to a larger host; live: MEMORY PURGE.",
-    source="Redis MEMORY DOCTOR (RSS overhead); Prometheus redis_exporter alert rules",
+    source="awesome-prometheus-alerts (RedisOutOfSystemMemory) and redis-mixin (RedisOutOfMemory): used "
+    "memory above 90% of total_system_memory (this check counts RSS)",
 )
 def rss_share(facts: RedisFacts, ctx: Context):
     ram = _ram_bytes(facts, ctx)
@@ -185,26 +187,43 @@ def _keyspace(facts: RedisFacts) -> tuple[int, int]:
     area="memory",
     scope="redis",
     severity=Severity.MEDIUM,
-    title="the eviction policy can evict: no volatile-* policy without keys that expire",
-    rationale="volatile-lru/lfu/random/ttl evict only keys with a TTL; with none, Redis at maxmemory "
-    "behaves like noeviction and refuses writes, which the policy's owner did not intend. Whether the "
-    "data is a cache (allkeys-*) or a store (noeviction) is the owner's choice the facts cannot tell.",
-    bad="maxmemory-policy volatile-lru  # db0:keys=120000,expires=0",
-    good="maxmemory-policy allkeys-lru  # a cache; noeviction for a data store",
+    title="the eviction policy can evict: a volatile-* policy has enough keys that expire",
+    rationale="volatile-lru/lfu/random/ttl evict only keys with a TTL; once those are gone, Redis at "
+    "maxmemory behaves like noeviction and refuses writes, which the policy's owner did not intend. One "
+    "expiring key among thousands is as good as none, so the share of keys with a TTL is judged (at "
+    "least 10%): on the primary's key sample (keys whose TTL could not be read left out), elsewhere on "
+    "INFO keyspace. Whether the data is a cache (allkeys-*) or a store (noeviction) is the owner's "
+    "choice the facts cannot tell.",
+    bad="maxmemory-policy volatile-lru  # db0:keys=120000,expires=40",
+    good="maxmemory-policy allkeys-lru  # a cache; noeviction for a store\nmaxmemory-policy volatile-lru  "
+    "# db0:keys=120000,expires=90000",
     remediation="Set redis_server_maxmemory_policy to allkeys-lru or allkeys-lfu for a cache, noeviction "
     "for a store, or give evictable keys a TTL; live: CONFIG SET maxmemory-policy allkeys-lru, then "
-    "CONFIG REWRITE.",
-    source="Redis docs, key eviction (maxmemory policies); RedisInsight recommendations",
+    "CONFIG REWRITE. Adjust volatile_keys_min_share in redis_compliance_thresholds.",
+    source="Redis docs, key eviction (the volatile-* policies behave like noeviction when no key matches)",
 )
 def eviction_policy(facts: RedisFacts, ctx: Context):
     policy = str(facts.config.get("maxmemory-policy", facts.info.get("maxmemory_policy", ""))).lower()
     if not policy.startswith("volatile-"):
         return
-    keys, expires = _keyspace(facts)
-    if keys > 0 and expires == 0:
+    sampled = [k for k in (facts.keys or {}).get("keys") or [] if isinstance(k, dict)]
+    if sampled:
+        readings = [t for t in (ttl_reading(k) for k in sampled) if t is not None and t != -2]
+        if not readings:
+            raise Skip(f"the TTL of none of the {len(sampled)} sampled keys could be read (PTTL)")
+        keys, expires = len(readings), sum(1 for t in readings if t >= 0)
+        basis = "keys in the whole keyspace" if facts.keys.get("complete") else "sampled keys"
+    else:
+        keys, expires = _keyspace(facts)
+        basis = "keys (INFO keyspace)"
+    if keys == 0:
+        return
+    share, least = expires / keys, ctx.thresholds.volatile_keys_min_share
+    if share < least:
         yield Fail(
-            f"maxmemory-policy {policy} evicts only keys with a TTL, and none of the {keys} keys has one: "
-            "at maxmemory writes fail as with noeviction"
+            f"maxmemory-policy {policy} evicts only keys with a TTL, and {expires} of {keys} {basis} "
+            f"({share:.0%}, below {least:.0%}) have one: once they are evicted, writes fail at maxmemory "
+            "as with noeviction"
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redisops.compliance.facts import HostFacts, RedisFacts, SentinelFacts, acl_users
+from redisops.compliance.facts import HostFacts, RedisFacts, SentinelFacts, acl_users, as_float
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.rules.security import acl_allows, dangerous_allowed, enabled, kit_users
 from redisops.compliance.settings import Context
@@ -25,28 +25,50 @@ def _redis_host(facts: HostFacts, ctx: Context) -> bool:
     return any(str(u).startswith(("redis-server", "valkey-server")) for u in facts.expected.get("units", []))
 
 
+def _watched(exporter: dict) -> str:
+    """What an exporter watches, for a message: Redis instance main, Sentinel, the host."""
+    kind, name = str(exporter.get("kind", "")), str(exporter.get("name", ""))
+    if kind == "redis":
+        return f"Redis instance {name.removeprefix('redis-')}" if name.startswith("redis-") else "Redis"
+    return {"sentinel": "Sentinel", "node": "the host"}.get(kind, name or "it")
+
+
 @check(
     "MON-01",
     area="monitoring",
     scope="host",
     severity=Severity.CRITICAL,
-    title="A Prometheus exporter listens on every Redis host",
+    title="Every exporter the inventory deploys on a host listens",
     rationale="Without an exporter nobody sees memory filling up, replication breaking or a failover "
-    "happening until clients fail. Alerts need metrics first.",
-    bad="ss -tln: nothing on :9121",
-    good="ss -tln: 10.0.0.5:9121 redis_exporter",
+    "happening until clients fail. Alerts need metrics first: the redis_exporter role runs one exporter "
+    "per Redis instance, one for Sentinel and node_exporter on each host, and each one missing is a blind "
+    "spot (a second instance, the Sentinel view, the host's disk and memory).",
+    bad="ss -tln: 9121 only, on a host with two instances, a Sentinel and node_exporter expected",
+    good="ss -tln: 9121, 9122 (redis_exporter), 9355 (Sentinel's), 9100 (node_exporter)",
     remediation="Run playbooks/monitoring.yml (site.yml includes it): role redis_exporter runs one exporter "
-    "per instance, logging in as the monitoring ACL user (redis_server_monitoring_user), on port "
-    "redis_exporter_port_base (9121); 'redisops monitoring targets' writes Prometheus's scrape targets. "
-    "Another exporter on another port: set the exporter_port threshold.",
-    source="redis_exporter; awesome-prometheus-alerts and redis-mixin alert rules",
+    "per instance from redis_exporter_port_base (9121) up, logging in as the monitoring ACL user "
+    "(redis_server_monitoring_user), Sentinel's on redis_exporter_sentinel_port (9355) and node_exporter "
+    "on redis_exporter_node_port (9100); 'systemctl status' the one that does not listen. Facts without "
+    "the inventory's exporters are judged on the exporter_port threshold alone.",
+    source="oliver006/redis_exporter (one exporter per Redis instance, and for Sentinel); Prometheus "
+    "node_exporter; awesome-prometheus-alerts and redis-mixin (RedisDown: redis_up == 0, from the exporter)",
 )
 def exporter_listens(facts: HostFacts, ctx: Context):
-    if not _redis_host(facts, ctx):
-        raise Skip("no Redis server on this host")
-    port = ctx.thresholds.exporter_port
-    if not any(int(sock.get("port", 0)) == port for sock in facts.listening):
-        yield Fail(f"nothing listens on port {port}: no exporter, Redis on {facts.target} is not monitored")
+    listening = {int(as_float(sock.get("port"), -1)) for sock in facts.listening}
+    expected = facts.expected.get("exporters")
+    if expected is None:  # facts from before the inventory named them: the Redis exporter's port
+        if not _redis_host(facts, ctx):
+            raise Skip("no Redis server on this host")
+        expected = [{"name": "redis_exporter", "kind": "redis", "port": ctx.thresholds.exporter_port}]
+    if not expected:
+        raise Skip("the inventory deploys no exporter on this host")
+    for exporter in expected:
+        port = int(as_float(exporter.get("port"), -1))
+        if port not in listening:
+            yield Fail(
+                f"nothing listens on port {port} ({exporter.get('name', 'exporter')}): {_watched(exporter)} "
+                f"on {facts.target} is not monitored"
+            )
 
 
 @check(

@@ -50,7 +50,8 @@ def _command_name(command: object) -> str:
     remediation="Set redis_server_slowlog_log_slower_than (µs) and redis_server_slowlog_max_len and rerun "
     "site.yml; live: CONFIG SET slowlog-log-slower-than 10000. Review entries with SLOWLOG GET 20 and fix "
     "the commands (SLOWLOG RESET empties the log for a run with no earlier run to compare with).",
-    source="Redis docs, SLOWLOG and latency diagnosis; RedisInsight recommendations",
+    source="Redis docs, SLOWLOG GET and latency diagnosis; redis.conf (slowlog-log-slower-than, "
+    "slowlog-max-len)",
 )
 def slowlog(facts: RedisFacts, ctx: Context):
     cfg = facts.config
@@ -156,7 +157,8 @@ def latency_monitor(facts: RedisFacts, ctx: Context):
     "variants; deny them to applications (redis_server_app_default_commands keeps -@dangerous, or "
     "redis_server_rename_commands). The next run passes once no more calls are made (CONFIG RESETSTAT "
     "clears the counts for a run with no earlier run to compare with).",
-    source="Redis docs, KEYS (warning) and latency diagnosis; RedisInsight recommendations",
+    source="Redis docs, KEYS (use in production with extreme care), MONITOR (one client can halve the "
+    "throughput) and latency diagnosis (slow commands block every client)",
 )
 def costly_commands(facts: RedisFacts, ctx: Context):
     seen, counted = [], []
@@ -223,14 +225,19 @@ _LIMITS = {  # type -> (threshold name, what "length" counts)
     scope="redis",
     severity=Severity.MEDIUM,
     title="no big keys (strings up to 1 MB, hashes 5000 fields, sets 100k members, lists 1000 items)",
-    rationale="A big key is read, written, migrated and deleted in one go: HGETALL, SMEMBERS or DEL of it "
-    "blocks every client, its replies fill output buffers, and it cannot be spread across shards. "
-    "Judged on the primary's bounded key sample (SCAN, never KEYS).",
+    rationale="A big key is read, written, migrated and deleted in one go: HGETALL, SMEMBERS, LRANGE or DEL "
+    "of it blocks every client, its replies fill output buffers, and it cannot be spread across shards. "
+    "A long list is reported here, once, whatever it is for: a queue its consumers fall behind on, a log "
+    "nobody trims, or a list long by design; the finding says how long it is, not why. Judged on the "
+    "primary's bounded random key sample of every database (never KEYS).",
     bad="user:all  hash  2500000 fields",
     good="user:1042  hash  12 fields  # one key per object",
     remediation="Split big keys by id or time (bucketing), trim lists and streams (LTRIM, XTRIM MAXLEN), "
-    "and delete big keys with UNLINK; find them with redis-cli --bigkeys or --memkeys.",
-    source="Redis docs, memory optimization and latency diagnosis; RedisInsight recommendations",
+    "and delete big keys with UNLINK; find them with redis-cli --bigkeys or --memkeys. A long queue: see "
+    "whether its consumers run and keep up with its producers. Raise big_list_items (or the type's "
+    "threshold) in redis_compliance_thresholds for keys that are big by design.",
+    source="Redis docs, memory optimization and latency diagnosis; RedisInsight recommendations (hashes "
+    "over 5,000 fields, big strings, big sets, long lists)",
 )
 def big_keys(facts: RedisFacts, ctx: Context):
     if facts.keys is None:
@@ -247,15 +254,25 @@ def big_keys(facts: RedisFacts, ctx: Context):
         if length > threshold:
             size = _size(length) if unit == "bytes" else f"{length:.0f} {unit}"
             found.append(
-                (length / threshold, f"{key_label(str(key.get('name', '')))} ({key['type']}, {size})")
+                (
+                    length / threshold,
+                    f"{key_label(str(key.get('name', '')))} ({key['type']}, {size})",
+                    key["type"],
+                )
             )
     if found:
         found.sort(reverse=True)
         partial = "" if facts.keys.get("complete") else ", an incomplete sample"
         more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        # Why a list is long is not in the facts: say what it may be, blame nobody.
+        why = (
+            "; a long list may be a queue its consumers fall behind on, a log nobody trims, or long by design"
+            if any(kind == "list" for *_, kind in found)
+            else ""
+        )
         yield Fail(
             f"{len(found)} of {len(sample)} sampled keys are big{partial}: "
-            f"{', '.join(text for _, text in found[:5])}{more}"
+            f"{', '.join(text for _, text, _ in found[:5])}{more}{why}"
         )
 
 
@@ -272,7 +289,8 @@ def big_keys(facts: RedisFacts, ctx: Context):
     good="db0:keys=1280,expires=80  # prefixes such as session: and cache:",
     remediation="Move the other databases' keys into db 0 under their own prefixes (or into their own "
     "instance), and point clients at db 0.",
-    source="Redis docs, SELECT (logical databases); RedisInsight recommendations",
+    source="Redis docs, SELECT (logical databases); RedisInsight recommendations (avoid using logical "
+    "databases)",
 )
 def single_database(facts: RedisFacts, ctx: Context):
     used = sorted(

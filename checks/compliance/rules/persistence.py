@@ -67,7 +67,8 @@ def persistence_on(facts: RedisFacts, ctx: Context):
     remediation="Read the Redis log (/var/log/redis) for the cause: free disk space in the data directory, "
     "fix its ownership, or set vm.overcommit_memory=1 (redis_server_tune_kernel); then run BGSAVE "
     "(and BGREWRITEAOF) and check INFO persistence again.",
-    source="Redis docs, persistence; Prometheus redis_exporter alert rules (last save/write status)",
+    source="Redis docs, persistence (stop-writes-on-bgsave-error, AOF write errors); Netdata's "
+    "redis_bgsave_broken alert (the last RDB save failed)",
 )
 def persistence_status(facts: RedisFacts, ctx: Context):
     bad = [
@@ -149,7 +150,8 @@ def _offhost_backup(facts: RedisFacts, ctx: Context) -> tuple[bool, list[str]]:
     "redis_backup and run playbooks/backup_timer.yml, read 'journalctl -u redisops-backup' on it for "
     "the failure, and take one now with playbooks/backup.yml. Thresholds: last_save_max_age_s, "
     "backup_max_age_s (0 when backups are taken by other means).",
-    source="Redis docs, persistence (backups); Linuxfabrik redis-status; catalogue PER-03",
+    source="Redis docs, persistence (backing up Redis data: hourly and daily snapshots, copied off the "
+    "host); awesome-prometheus-alerts (RedisMissingBackup: no save in 24 hours)",
 )
 def last_save_age(facts: RedisFacts, ctx: Context):
     problems, skipped = [], ""

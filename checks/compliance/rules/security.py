@@ -157,7 +157,7 @@ def no_nopass_user(facts: RedisFacts, ctx: Context):
     good="user default off resetchannels -@all",
     remediation="The redis_server role always writes 'user default off'; rerun site.yml. Live: "
     "ACL SETUSER default off, then ACL SAVE, and move clients to named users.",
-    source="Redis docs, ACL (the default user); RedisInsight recommendations",
+    source="Redis docs, ACL (the default user); RedisInsight recommendations (set a password)",
 )
 def default_user_off(facts: RedisFacts, ctx: Context):
     rules = acl_users(facts.acl).get("default")
@@ -338,7 +338,8 @@ def supported_version(facts: RedisFacts, ctx: Context):
     remediation="Generate each secret (openssl rand -base64 32), store it with Ansible Vault, set "
     "redis_server_password_min_length / redis_sentinel_password_min_length to 32 so the roles refuse "
     "shorter ones, and rerun site.yml.",
-    source="Redis docs, security (authentication); ACL (password strength)",
+    source="Redis docs, security (authentication: Redis answers many password attempts a second, use a "
+    "long one); Redis docs, ACL (ACL GENPASS: 256-bit passwords)",
 )
 def password_strength(facts: ClusterFacts, ctx: Context):
     if not facts.secret_lengths:
@@ -363,7 +364,7 @@ def password_strength(facts: ClusterFacts, ctx: Context):
     remediation="Rerun site.yml: the redis_server role renews the certificates it generated when they expire "
     "within redis_server_tls_renew_days (30); for your own files, replace redis_server_tls_cert / "
     "redis_server_tls_ca_cert. Redis reloads them with CONFIG SET tls-cert-file (same path).",
-    source="Redis docs, TLS; kit policy",
+    source="Redis docs, TLS; Certbot docs, renewal (a certificate is renewed within 30 days of its expiry)",
 )
 def certificates(facts: HostFacts, ctx: Context):
     wanted = list(facts.expected.get("certs", []))
@@ -484,7 +485,8 @@ def _secret_readers(facts, sentinel: bool = False):
     remediation="Rerun site.yml: the redis_server role gives CONFIG GET and ACL LIST only to the on-host "
     "reader's user (redis_server_inspect_acl_user), whose output masks every secret. Live: ACL SETUSER "
     "compliance -config|get -acl|list, then ACL SAVE.",
-    source="Redis docs, ACL; kit policy (issue 20)",
+    source="Redis docs, ACL (ACL LIST shows each user's password hash; rules per subcommand such as "
+    "-config|get); redis.conf (masterauth: the replication password, which CONFIG GET answers)",
 )
 def secrets_read_only_on_host(facts: RedisFacts, ctx: Context):
     for name, reads in _secret_readers(facts):
@@ -503,7 +505,8 @@ def secrets_read_only_on_host(facts: RedisFacts, ctx: Context):
     good="user monitor on #<sha256> &* -@all +info +sentinel|masters ...",
     remediation="Rerun site.yml: the redis_sentinel role gives ACL LIST only to the on-host reader's user. "
     "Live on each sentinel: ACL SETUSER monitor -acl|list, then SENTINEL FLUSHCONFIG.",
-    source="Redis docs, Sentinel (ACL); kit policy (issue 20)",
+    source="Redis docs, Sentinel (ACL authentication: Sentinel's own users); Redis docs, ACL (ACL LIST "
+    "shows each user's password hash)",
 )
 def sentinel_acl_read_only_on_host(facts: SentinelFacts, ctx: Context):
     for name, reads in _secret_readers(facts, sentinel=True):
@@ -531,7 +534,7 @@ def _days(days: float) -> str:
     "it generated when they expire within redis_server_tls_renew_days (30); for your own files, replace "
     "redis_server_tls_cert / redis_server_tls_ca_cert. Redis reloads them with CONFIG SET tls-cert-file "
     "(same path); Sentinel loads them when it restarts.",
-    source="Redis docs, TLS; kit policy",
+    source="Redis docs, TLS; Certbot docs, renewal (a certificate is renewed within 30 days of its expiry)",
 )
 def presented_certificates(facts: ClusterFacts, ctx: Context):
     presented = []
