@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from redisops.compliance.counters import change
 from redisops.compliance.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary, server_of
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.server import REDIS, VALKEY, Server, loads_rdb, newest_known, rdb_format
@@ -458,12 +459,14 @@ def replication_backlog(facts: RedisFacts, ctx: Context):
             "a full resync"
         )
     if is_primary(facts):
-        errors = _int(facts.info.get("sync_partial_err"))
-        if errors > 0:
+        # A counter since the server started: judged by its rise since the previous run.
+        errors = change(facts, ["sync_partial_err"], ctx)
+        if errors.amount > 0:
             yield Fail(
-                f"sync_partial_err {errors} (sync_partial_ok {_int(facts.info.get('sync_partial_ok'))}, "
-                f"sync_full {_int(facts.info.get('sync_full'))}): replicas asking to resume got a full "
-                "resync; "
+                f"{errors.amount} partial resync{'s' if errors.amount != 1 else ''} refused {errors.since} "
+                f"(sync_partial_err {_int(facts.info.get('sync_partial_err'))}, sync_partial_ok "
+                f"{_int(facts.info.get('sync_partial_ok'))}, sync_full {_int(facts.info.get('sync_full'))}): "
+                "replicas asking to resume got a full resync; "
                 f"the backlog ({_size(size)}) did not cover their outage or the replication ID changed"
             )
 
