@@ -203,6 +203,19 @@ def assert_unchanged(proc: subprocess.CompletedProcess, hosts) -> None:
 BACKUP_METRICS = "/var/lib/prometheus/node-exporter/redisops_backup.prom"
 
 
+def deploy_site(lab: P.AddressPlan, lab_paths: P.LabPaths, backup: bool = False) -> P.AddressPlan:
+    """site.yml, then a healthy Sentinel group, and with ``backup`` a good off-host backup: what
+    most modules' ``deployed`` fixture wants before its first test."""
+    from .test_redis_sentinel import healthy, wait_for  # a test module: not at conftest's import
+
+    proc = run_playbook("playbooks/site.yml")
+    assert proc.returncode == 0, playbook_failure(proc)
+    wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, lab.hosts), timeout=60)
+    if backup:
+        ensure_backup()
+    return lab
+
+
 def ensure_backup() -> None:
     """A good off-host backup of the lab's group, as PER-03 (critical) and so the drills' preflight
     want: when the backup host has none yet, it is set up with its timer off and backs up once."""

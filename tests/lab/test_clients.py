@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, REPO, SERVER, lab_ssh, playbook_failure, run_playbook
+from .conftest import BIN, REPO, SERVER, deploy_site, lab_ssh
 from .test_redis_sentinel import GROUP, SENTINEL_PORT, healthy, master_state, sentinel, wait_for
 from .test_redis_server import client
 
@@ -34,10 +34,7 @@ KEY_PREFIX = "app:clients:test:"  # under the lab application user's keys (app:*
 
 @pytest.fixture(scope="module")
 def deployed(lab, lab_paths):
-    proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, playbook_failure(proc)
-    wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, lab.hosts), timeout=60)
-    return lab
+    return deploy_site(lab, lab_paths)
 
 
 @pytest.fixture(scope="module")

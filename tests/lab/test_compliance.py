@@ -24,7 +24,7 @@ from .conftest import (
     INVENTORY,
     REPO,
     SERVER,
-    ensure_backup,
+    deploy_site,
     lab_ssh,
     playbook_failure,
     recap,
@@ -44,11 +44,7 @@ PROM_LINE = re.compile(
 @pytest.fixture(scope="module")
 def deployed(lab, lab_paths):
     """site.yml once, a healthy group and an off-host backup before any check runs."""
-    proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, playbook_failure(proc)
-    wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, lab.hosts), timeout=60)
-    ensure_backup()
-    return lab
+    return deploy_site(lab, lab_paths, backup=True)
 
 
 def check(*args: str, timeout: float = 120):

@@ -15,8 +15,7 @@ import pytest
 from tests.unit.doc_commands import commands
 from tests.unit.test_doc_commands import CLASSES, LAB
 
-from .conftest import BIN, REPO, ensure_backup, playbook_failure, run_playbook, tool_env
-from .test_redis_sentinel import healthy, wait_for
+from .conftest import BIN, REPO, deploy_site, tool_env
 
 LAB_COMMANDS = sorted({c.key: c for c in commands() if CLASSES.get(c.key) == LAB}.values(), key=str)
 
@@ -24,11 +23,7 @@ LAB_COMMANDS = sorted({c.key: c for c in commands() if CLASSES.get(c.key) == LAB
 @pytest.fixture(scope="module")
 def deployed(lab, lab_paths):
     """site.yml once, a healthy group and an off-host backup before any command runs."""
-    proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, playbook_failure(proc)
-    wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, lab.hosts), timeout=60)
-    ensure_backup()
-    return lab
+    return deploy_site(lab, lab_paths, backup=True)
 
 
 def test_there_are_lab_commands():

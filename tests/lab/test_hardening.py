@@ -16,8 +16,7 @@ import pytest
 from redisops.backup.scratch import sandbox_command
 from redisops.lab import plan as P
 
-from .conftest import INVENTORY, lab_ssh, playbook_failure, run_playbook
-from .test_redis_sentinel import healthy, wait_for
+from .conftest import INVENTORY, deploy_site, lab_ssh, playbook_failure, run_playbook
 from .test_redis_server import outsider  # noqa: F401 (a fixture)
 
 SENTINEL_PORT = 26379
@@ -26,10 +25,7 @@ SENTINEL_TABLE = "inet redis_ops_kit_sentinel"
 
 @pytest.fixture(scope="module")
 def deployed(lab, lab_paths):
-    proc = run_playbook("playbooks/site.yml")
-    assert proc.returncode == 0, playbook_failure(proc)
-    wait_for("a healthy Sentinel group", lambda: healthy(lab_paths, lab.hosts), timeout=60)
-    return lab
+    return deploy_site(lab, lab_paths)
 
 
 def _connect_from_netns(ns: str, address: str, port: int) -> int:
