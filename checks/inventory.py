@@ -509,6 +509,7 @@ def from_inventory(
                             expected={
                                 "group": group,
                                 "persistent": inst["persistent"],
+                                "profile": inst["profile"],
                                 "tls_mode": v["redis_server_tls_mode"],
                                 "config": wanted_server_config(v, inst, name),
                                 "kit_users": {

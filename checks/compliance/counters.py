@@ -44,6 +44,10 @@ STATS = (
     "sync_full",
     "total_connections_received",
     "total_commands_processed",
+    # The profile checks: evictions (PRO-02) and a cache's hits and misses (PRO-03).
+    "evicted_keys",
+    "keyspace_hits",
+    "keyspace_misses",
 )
 CMDSTAT = "cmdstat_"  # + command (and |subcommand): its calls, INFO commandstats
 SLOWLOG = "slowlog_entries"  # the newest slowlog entry's id + 1: slow commands logged since the start

@@ -43,6 +43,7 @@ AREAS = (
     "keys",
     "host",
     "configuration",
+    "profile",
 )
 # What a check looks at: one Redis instance, one Sentinel, one host, or the whole cluster.
 SCOPES = ("redis", "sentinel", "host", "cluster")

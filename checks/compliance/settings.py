@@ -56,6 +56,12 @@ class Thresholds:
     temporary_prefixes: tuple[str, ...] = ("session:", "cache:", "rate_limit:")
     namespace_pattern: str = r"^[A-Za-z0-9_.-]+(:[^:]+)+$"  # KEY-01: type:id[:field]
     namespace_min_share: float = 0.9
+    # Profiles
+    # PRO-03: a cache serves at least this share of its lookups, judged once it saw enough of them.
+    cache_hit_ratio_min: float = 0.80
+    cache_lookups_min: int = 1000
+    # PRO-04: this share of an expiring profile's sampled keys (session, ratelimit) may lack a TTL.
+    expiring_without_ttl_max_share: float = 0.0
     # Security
     password_min_length: int = 32  # SEC-08
     cert_min_days: int = 30  # SEC-09 (files on the hosts), SEC-12 (certificates the servers present)

@@ -12,7 +12,7 @@ import ipaddress
 import json
 import re
 
-from ansible_collections.redisops.kit.plugins.module_utils.core import rdb, sizes
+from ansible_collections.redisops.kit.plugins.module_utils.core import profiles, rdb, sizes
 from ansible_collections.redisops.kit.plugins.module_utils.core.choices import (
     APPENDFSYNC,
     DEBUG_COMMAND,
@@ -414,19 +414,45 @@ def redis_address_clashes(addresses: dict | None) -> list[str]:
     ]
 
 
-# Settings an instance entry may override; everything else is role-wide.
+# Settings an instance entry may override; everything else is role-wide. The profile's settings
+# (core/profiles.py SETTINGS) are resolved by profile_settings().
 INSTANCE_KEYS = {
     "name": None,
     "port": None,
     "tls_port": None,
     "maxmemory": "maxmemory",
-    "maxmemory_policy": "maxmemory_policy",
-    "save": "save",
-    "appendonly": "appendonly",
     "maxclients": "maxclients",
     "replica_priority": "replica_priority",
     "state": None,
 }
+INSTANCE_PROFILE_KEYS = ("profile", *profiles.SETTINGS)
+
+
+def profile_settings(role_vars: dict, inst: dict) -> tuple[str, dict, dict]:
+    """An instance's profile, its profile settings and where each came from (the variable to name).
+
+    Most specific first: the instance's own keys; then its own ``profile``; then the role-wide
+    variables set explicitly (not null); then the group's redis_server_profile (default store).
+    """
+    name = inst.get("name")
+    group_profile = role_vars.get("redis_server_profile") or profiles.STORE
+    own_profile = inst.get("profile")
+    chosen = own_profile or group_profile
+    # An unknown name is refused by redis_server_problems; resolve as store meanwhile.
+    defaults = profiles.BY_NAME.get(chosen, profiles.BY_NAME[profiles.STORE]).defaults()
+    values, where = {}, {}
+    where["profile"] = f"redis_server_instances ({name}).profile" if own_profile else "redis_server_profile"
+    for key in profiles.SETTINGS:
+        role_value = role_vars.get(f"redis_server_{key}")
+        if key in inst and inst[key] is not None:
+            values[key], where[key] = inst[key], f"redis_server_instances ({name}).{key}"
+        elif not own_profile and role_value is not None:
+            values[key], where[key] = role_value, f"redis_server_{key}"
+        else:
+            values[key], where[key] = defaults[key], f"the {chosen} profile's {key}"
+    if isinstance(values["save"], tuple):
+        values["save"] = [dict(rule) for rule in values["save"]]
+    return chosen, values, where
 
 
 def redis_rdb_format(flavor: str, version: str) -> int | None:
@@ -478,6 +504,8 @@ def redis_instances(role_vars: dict, memtotal_mb: int | None) -> list[dict]:
                 item[key] = inst[key]
             elif role_key is not None:
                 item[key] = role_vars.get(f"redis_server_{role_key}")
+        item["profile"], settings, _ = profile_settings(role_vars, inst)
+        item.update(settings)
         name = item["name"]
         port = int(item["port"])
         mode = role_vars.get("redis_server_tls_mode", "only")
@@ -523,6 +551,69 @@ def _save_problems(rules, where: str) -> list[str]:
     return problems
 
 
+def _with_group_profile(role_vars: dict) -> tuple[dict, list[str]]:
+    """The role's variables with each profile setting left null filled in from
+    redis_server_profile, so the role-wide rules below judge what will be deployed; and what is
+    wrong with the profile names themselves."""
+    problems = []
+    group = role_vars.get("redis_server_profile", profiles.STORE)
+    if group not in profiles.PROFILES:
+        problems.append(f"redis_server_profile is {group!r}: choose one of {', '.join(profiles.PROFILES)}")
+        group = profiles.STORE
+    for inst in role_vars.get("redis_server_instances") or []:
+        if isinstance(inst, dict) and "profile" in inst and inst["profile"] not in profiles.PROFILES:
+            problems.append(
+                f"redis_server_instances ({inst.get('name')}).profile is {inst['profile']!r}: "
+                f"choose one of {', '.join(profiles.PROFILES)}"
+            )
+    filled = dict(role_vars)
+    for key, value in profiles.profile(group).defaults().items():
+        if filled.get(f"redis_server_{key}") is None:
+            filled[f"redis_server_{key}"] = [dict(r) for r in value] if key == "save" else value
+    return filled, problems
+
+
+def _instance_profile_problems(role_vars: dict, instances: list, hosts: list | None) -> list[str]:
+    """Each instance's own profile settings, and whether its resolved settings fit its profile
+    (a queue that evicts, a store that does not persist): refused, naming both variables."""
+    problems = []
+    replicas = max(len(hosts) - 1, 0) if hosts is not None else None
+    for inst in instances:
+        if not isinstance(inst, dict) or "name" not in inst:
+            continue
+        where_inst = f"redis_server_instances ({inst['name']})"
+        if "profile" in inst and inst["profile"] not in profiles.PROFILES:
+            continue  # named above
+        if (role_vars.get("redis_server_profile") or profiles.STORE) not in profiles.PROFILES:
+            continue
+        if "min_replicas_max_lag" in inst:
+            lag = inst["min_replicas_max_lag"]
+            problems += redis_range_problems(f"{where_inst}.min_replicas_max_lag", lag, 1, 3600, "seconds")
+        if "min_replicas_to_write" in inst:
+            to_write = redis_whole(inst["min_replicas_to_write"])
+            if to_write is None or to_write < 0:
+                problems.append(f"{where_inst}.min_replicas_to_write is {inst['min_replicas_to_write']!r}: "
+                                "use a whole number, 0 or more")  # fmt: skip
+            elif replicas is not None and to_write > replicas:
+                problems.append(
+                    f"{where_inst}.min_replicas_to_write {to_write} is more than the {replicas} replica(s) "
+                    f"of group 'redis': every write would be refused; use at most {replicas}"
+                )
+        if "lazyfree" in inst and not isinstance(inst["lazyfree"], bool):
+            problems.append(
+                f"{where_inst}.lazyfree is {inst['lazyfree']!r}, not a boolean: use true or false"
+            )
+        if "restart_on_failure" in inst and (
+            inst["restart_on_failure"] != "auto" and not isinstance(inst["restart_on_failure"], bool)
+        ):
+            problems.append(f"{where_inst}.restart_on_failure is {inst['restart_on_failure']!r}: "
+                            "use auto, or a real boolean true or false")  # fmt: skip
+        chosen, values, where = profile_settings(role_vars, inst)
+        if values["maxmemory_policy"] in EVICTION_POLICIES:
+            problems += profiles.problems(chosen, values, where)
+    return problems
+
+
 def redis_server_problems(
     role_vars: dict,
     memtotal_mb: int | None = None,
@@ -536,8 +627,7 @@ def redis_server_problems(
     inventory group 'redis'; ``addresses``: inventory host -> ansible_host of every host the kit
     deploys to.
     """
-    v = role_vars
-    problems: list[str] = []
+    v, problems = _with_group_profile(role_vars)
 
     def need(cond: bool, message: str) -> None:
         if not cond:
@@ -559,10 +649,9 @@ def redis_server_problems(
             inst.get("state", "present") in STATES,
             f"{where}.state {inst.get('state')!r}: choose present or absent",
         )
-        unknown = set(inst) - set(INSTANCE_KEYS)
-        need(
-            not unknown, f"{where} has unknown key(s) {sorted(unknown)}: allowed are {sorted(INSTANCE_KEYS)}"
-        )
+        allowed = set(INSTANCE_KEYS) | set(INSTANCE_PROFILE_KEYS)
+        unknown = set(inst) - allowed
+        need(not unknown, f"{where} has unknown key(s) {sorted(unknown)}: allowed are {sorted(allowed)}")
         need(
             bool(INSTANCE_NAME.fullmatch(str(inst["name"]))),
             f"{where}.name {inst['name']!r} must be lower-case letters, digits, '-' or '_'",
@@ -634,6 +723,7 @@ def redis_server_problems(
                 f"redis_server_instances ({inst.get('name')}).maxmemory_policy {inst['maxmemory_policy']!r} "
                 f"is not a Redis policy: choose one of {', '.join(EVICTION_POLICIES)}"
             )
+    problems += _instance_profile_problems(role_vars, instances, hosts)
     need(
         v.get("redis_server_appendfsync") in APPENDFSYNC,
         f"redis_server_appendfsync {v.get('redis_server_appendfsync')!r}: "
@@ -978,7 +1068,7 @@ SERVER_BOOLEANS = tuple(
         "flavor_switch", "maxmemory_allow_no_fork_headroom", "appendonly", "aof_use_rdb_preamble",
         "stop_writes_on_bgsave_error", "tls_replication", "tls_prefer_server_ciphers", "bind_allow_wildcard",
         "protected_mode", "firewall", "client_networks_allow_any", "repl_diskless_sync", "tune_kernel",
-        "tls_replace_ca",
+        "tls_replace_ca", "lazyfree",
     )
 )  # fmt: skip
 REPL_BACKLOG_MIN = 16 * 1024

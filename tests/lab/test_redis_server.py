@@ -529,16 +529,10 @@ def test_certificates_are_renewed_before_expiry_and_loaded_live(deployed, lab_pa
 
 
 def test_a_second_instance_per_host_then_its_removal(deployed, lab_paths):
-    """A cache instance beside the main one: own port, paths, unit, settings; then state: absent."""
+    """A cache instance beside the main one (profile cache): own port, paths, unit, the profile's
+    settings read back from the live server; then state: absent."""
     main = {"name": "main", "port": PORT}
-    cache = {
-        "name": "cache",
-        "port": 6380,
-        "maxmemory": "64mb",
-        "maxmemory_policy": "allkeys-lru",
-        "save": [],
-        "appendonly": False,
-    }
+    cache = {"name": "cache", "port": 6380, "maxmemory": "64mb", "profile": "cache"}
     with_cache = json.dumps({"redis_server_instances": [main, cache]})
     proc = run_playbook("playbooks/site.yml", "-e", with_cache)
     assert proc.returncode == 0, playbook_failure(proc)
@@ -546,6 +540,11 @@ def test_a_second_instance_per_host_then_its_removal(deployed, lab_paths):
         cfg = client(lab_paths, host.address, port=6380).config_get("*")
         assert (cfg["maxmemory"], cfg["maxmemory-policy"]) == (str(64 * 1024**2), "allkeys-lru")
         assert (cfg["appendonly"], cfg["save"], cfg["dir"]) == ("no", "", SERVER.data_dir("cache"))
+        assert (cfg["lazyfree-lazy-eviction"], cfg["min-replicas-to-write"]) == ("yes", "0")
+        main_cfg = client(lab_paths, host.address).config_get("*")
+        assert (main_cfg["maxmemory-policy"], main_cfg["appendonly"], main_cfg["lazyfree-lazy-eviction"]) == (
+            "noeviction", "yes", "no",
+        )  # fmt: skip
         assert client(lab_paths, host.address).config_get("maxmemory")["maxmemory"] == str(256 * 1024**2)
         unit = lab_ssh(
             host.name, f"systemctl show {SERVER.server_unit('cache')} -p Restart -p ActiveState"

@@ -218,6 +218,8 @@ def test_default_commands_are_command_rules():
 )
 @pytest.mark.parametrize("value", ["no", "false", "yes", 0, 1, None])
 def test_server_booleans_are_real_booleans(name, value):
+    if value is None and name == "redis_server_appendonly":
+        pytest.skip("null takes the profile's value (test_profiles)")
     assert named(server(**{name: value}), f"{name} is")
 
 

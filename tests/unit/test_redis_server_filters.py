@@ -227,7 +227,7 @@ def test_redis_instances_nofile_fits_maxclients(maxclients, nofile):
         ([{"seconds": 60, "changes": 1}], False, True),
         ([], True, True),
         ([], False, False),
-        (None, False, False),
+        (None, False, True),  # null: the store profile's save rules
     ],
 )
 def test_redis_instances_persistent_flag(save, appendonly, persistent):
@@ -458,7 +458,10 @@ def test_wildcard_bind_is_accepted_when_allowed():
     "overrides",
     [
         pytest.param({"redis_server_maxmemory_allow_no_fork_headroom": True}, id="allowed"),
-        pytest.param({"redis_server_save": [], "redis_server_appendonly": False}, id="persistence-off"),
+        pytest.param(
+            {"redis_server_profile": "cache", "redis_server_save": [], "redis_server_appendonly": False},
+            id="persistence-off",
+        ),
     ],
 )
 def test_no_fork_headroom_passes_when_accepted_or_not_persisting(overrides):

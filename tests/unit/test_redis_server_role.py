@@ -240,7 +240,7 @@ def test_redis_conf_the_primary_has_no_replicaof():
 
 
 def test_redis_conf_without_snapshots():
-    _, lines = render_conf(redis_server_save=[], redis_server_appendonly=False)
+    _, lines = render_conf(redis_server_profile="cache", redis_server_save=[], redis_server_appendonly=False)
     assert [line for line in lines if line.startswith("save")] == ['save ""']
     assert "appendonly no" in lines
     assert "# Persistence: RDB snapshots." in lines

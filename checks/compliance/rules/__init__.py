@@ -10,5 +10,6 @@ from redisops.compliance.rules import (  # noqa: F401 - imported for their regis
     monitoring,
     performance,
     persistence,
+    profile,
     security,
 )

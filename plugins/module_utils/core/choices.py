@@ -1,6 +1,8 @@
 """The values a setting may take, where the roles' argument specs, their filters and the checks
 enumerate them. tests/unit/test_core_choices.py holds every argument spec's choices to these."""
 
+from .profiles import PROFILES
+
 REDIS, VALKEY = "redis", "valkey"
 # The servers the kit deploys; Debian names their packages, binaries and units alike.
 FLAVORS = (REDIS, VALKEY)
@@ -25,7 +27,7 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 # Every role variable with a fixed set of values, by name.
 ROLE_VARIABLES = {
     "redis_server_flavor": FLAVORS,
-    "redis_server_maxmemory_policy": EVICTION_POLICIES,
+    "redis_server_profile": PROFILES,
     "redis_server_appendfsync": APPENDFSYNC,
     "redis_server_enable_debug_command": DEBUG_COMMAND,
     "redis_server_tls_mode": TLS_MODES,
