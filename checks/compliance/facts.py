@@ -93,6 +93,12 @@ class HostFacts:
     units: dict[str, dict] = field(default_factory=dict)  # unit -> {active, enabled}
     listening: list[dict] = field(default_factory=list)  # address, port, process
     certificates: list[dict] = field(default_factory=list)  # path, not_after (epoch), error
+    # Installed server packages (dpkg-query): {"redis-server": "5:7.0.15-1~deb12u6"}; {} when none
+    # or not a dpkg system.
+    packages: dict[str, str] = field(default_factory=dict)
+    # Each expected Sentinel config file: {path: {"deny-scripts-reconfig": "yes"|"no"|"" (absent)}}
+    # or {path: {"error": why}}; only the directives host_probe.SENTINEL_DIRECTIVES leave the host.
+    sentinel_conf: dict[str, dict] = field(default_factory=dict)
     now: float = 0.0  # the host's clock when gathered
     # From the inventory: ports, units, files, certs, user, and exporters [{name, kind, port}] (the
     # redis_exporter role's: one per Redis instance, one for Sentinel, node_exporter).

@@ -409,7 +409,7 @@ def gather_sentinel(endpoint: Endpoint) -> SentinelFacts:
 
 _PROBE = Path(__file__).with_name("host_probe.py")
 _PROBED = ("container", "sysctl", "thp", "mem_total_bytes", "processes", "files", "units", "listening",
-           "certificates", "now")  # fmt: skip
+           "certificates", "packages", "sentinel_conf", "now")  # fmt: skip
 
 
 def _testinfra_host(spec: HostSpec):
@@ -427,6 +427,7 @@ def gather_host(spec: HostSpec) -> HostFacts:
         "files": [f["path"] for f in spec.expected.get("files", [])],
         "units": spec.expected.get("units", []),
         "certs": spec.expected.get("certs", []),
+        "sentinel_confs": [f["path"] for f in spec.expected.get("files", []) if f.get("writable_by_owner")],
     }
     command = f"python3 -c {shlex.quote(_PROBE.read_text())} {shlex.quote(json.dumps(want))}"
     try:

@@ -1,8 +1,9 @@
 """Runs ON a Redis host (python3, standard library only) and prints its facts as JSON.
 
 Shipped by the gatherer as one command over the host connection, so a host costs one round
-trip. Reads only: /proc, /sys, stat(), ``ss``, ``systemctl is-*`` and ``openssl x509``.
-Argument: JSON {"files": [...], "units": [...], "certs": [...]}.
+trip. Reads only: /proc, /sys, stat(), ``ss``, ``systemctl is-*``, ``openssl x509``, ``dpkg-query``
+and, of each Sentinel config file, the directives in SENTINEL_DIRECTIVES (never a password line).
+Argument: JSON {"files": [...], "units": [...], "certs": [...], "sentinel_confs": [...]}.
 """
 
 import calendar
@@ -121,6 +122,43 @@ def certificates(paths):
     return out
 
 
+# The server packages whose version says which fixes a distribution backported (SEC-16).
+PACKAGES = ("redis-server", "redis-sentinel", "valkey-server", "valkey-sentinel")
+# What leaves the host of a Sentinel config file: these directives' values only.
+SENTINEL_DIRECTIVES = ("deny-scripts-reconfig",)
+
+
+def packages():
+    """Installed server packages and their versions (dpkg systems; {} elsewhere)."""
+    out = {}
+    fmt = "${Package}\t${Version}\t${db:Status-Abbrev}\n"
+    for line in run("dpkg-query", "-W", "-f", fmt, *PACKAGES).splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[2].startswith("ii"):
+            out[parts[0]] = parts[1]
+    return out
+
+
+def sentinel_settings(paths):
+    """Per Sentinel config file: {directive: value} for SENTINEL_DIRECTIVES ('' when absent), or
+    {"error": why}."""
+    out = {}
+    for path in paths:
+        try:
+            with open(path) as fh:
+                lines = fh.read().splitlines()
+        except OSError as exc:
+            out[path] = {"error": exc.strerror or "unreadable"}
+            continue
+        found = {name: "" for name in SENTINEL_DIRECTIVES}
+        for line in lines:
+            words = line.split()
+            if len(words) == 3 and words[0].lower() == "sentinel" and words[1].lower() in found:
+                found[words[1].lower()] = words[2].strip('"').lower()
+        out[path] = found
+    return out
+
+
 def selected(text):
     found = re.search(r"\[(\w+)\]", text)
     return found.group(1) if found else text
@@ -149,6 +187,8 @@ def main():
                 "units": units(want.get("units", [])),
                 "listening": listening(),
                 "certificates": certificates(want.get("certs", [])),
+                "packages": packages(),
+                "sentinel_conf": sentinel_settings(want.get("sentinel_confs", [])),
                 "now": time.time(),
             }
         )

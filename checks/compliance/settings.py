@@ -73,6 +73,8 @@ class Thresholds:
     # HA-07: above Redis's own default (1 MB, about a second of a busy primary's writes), which a
     # 1 MB threshold never judged; the kit deploys 64 MB (redis_server_repl_backlog_size).
     repl_backlog_min_bytes: int = 16 * MB
+    sentinel_tilt_grace_s: int = 0  # HA-13: a TILT younger than this passes (0: any TILT fails)
+    min_promotable_replicas: int = 1  # HA-14: replicas per group Sentinel can promote
     sentinel_down_after_min_ms: int = 1000  # HA-10: shorter turns ordinary pauses into failovers
     # Monitoring
     # MON-01 for facts without the inventory's exporters (saved by an older redisops); H-07 allows it.
@@ -80,6 +82,7 @@ class Thresholds:
     # Host
     # H-07: ports besides Redis's and Sentinel's: ssh, and node_exporter on monitored hosts
     expected_extra_ports: tuple[int, ...] = (22, 9100)
+    swappiness_max: int = 1  # H-09: 0 or 1 swaps only under real memory pressure
 
 
 _TUPLES = {f.name for f in fields(Thresholds) if f.type.startswith("tuple")}

@@ -299,3 +299,60 @@ def test_the_lab_and_example_inventories_name_the_prefixes_their_keys_start_with
         path = REPO / "inventories" / inventory / "group_vars" / "all" / "compliance.yml"
         limits = thresholds(yaml.safe_load(path.read_text())["redis_compliance_thresholds"])
         assert any("app:session:nottl0".startswith(p) for p in limits.temporary_prefixes), inventory
+
+
+# ---- SEC-16: the vulnerability floor, by INFO and by the installed package ------------------
+
+
+def _sec16(edits: list[dict]) -> list:
+    return [r for r in _results("SEC-16", edits) if r.target == "redis-1:6379"]
+
+
+def test_sec16_valkey_is_judged_by_its_own_version_against_its_branch():
+    valkey = [
+        {"path": ["redis", 0, "info", "server_name"], "set": "valkey"},
+        {"path": ["redis", 0, "info", "redis_version"], "set": "7.2.4"},
+        {"path": ["hosts", 0, "packages"], "set": {}},
+    ]
+    (old,) = _sec16([*valkey, {"path": ["redis", 0, "info", "valkey_version"], "set": "8.1.3"}])
+    (fixed,) = _sec16([*valkey, {"path": ["redis", 0, "info", "valkey_version"], "set": "8.1.4"}])
+    assert old.status == FAIL and "branch 8.1 needs Valkey 8.1.4 or later" in old.message
+    assert fixed.status == PASS
+
+
+def test_sec16_a_package_that_is_not_the_running_version_is_not_credited():
+    (result,) = _sec16([{"path": ["hosts", 0, "packages", "redis-server"], "set": "5:7.2.4-1~deb12u9"}])
+    assert result.status == FAIL and "is not the version that runs (7.0.15)" in result.message
+
+
+def test_sec16_without_host_facts_a_version_below_the_floor_is_not_condemned():
+    (result,) = _sec16([{"path": ["host_facts_gathered"], "set": False}, {"path": ["hosts"], "set": []}])
+    assert result.status == SKIPPED and "whether a distribution backport has the fixes" in result.message
+
+
+def test_debian_versions_order_as_dpkg_orders_them():
+    from redisops.compliance.vulnerabilities import DebianVersion as V
+
+    assert V("5:7.0.15-1~deb12u10") > V("5:7.0.15-1~deb12u6") > V("5:7.0.15-1~deb12u5")
+    assert V("5:7.0.15-1") > V("5:7.0.15-1~deb12u6")  # ~ sorts before the end
+    assert V("5:6.0.16-1") > V("7.2.4-1")  # the epoch first
+
+
+# ---- PRF-08: the doctor's own sentences --------------------------------------------------------
+
+
+def test_prf08_a_report_of_spikes_without_an_easy_fix_passes_and_monitoring_off_is_skipped():
+    no_fix = (
+        "Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do "
+        "you Dave?\n\n1. command: 2 latency spikes (average 150ms, mean deviation 10ms, period 3.00 sec). "
+        "Worst all time event 160ms.\n\nWhile there are latency events logged, I'm not able to suggest any "
+        "easy fix. Please use the Redis community to get some help, providing this report in your help "
+        "request.\n"
+    )
+    off = "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance.\n"
+    (passed,) = [r for r in _results("PRF-08", [{"path": ["redis", 0, "latency_doctor"], "set": no_fix}])
+                 if r.target == "redis-1:6379"]  # fmt: skip
+    (skipped,) = [r for r in _results("PRF-08", [{"path": ["redis", 0, "latency_doctor"], "set": off}])
+                  if r.target == "redis-1:6379"]  # fmt: skip
+    assert passed.status == PASS
+    assert skipped.status == SKIPPED and "PRF-02" in skipped.message

@@ -757,3 +757,88 @@ def group_can_move_to_valkey(cluster: ClusterFacts, ctx: Context):
         if unknown:
             raise Skip(f"the kit does not know the RDB format of {', '.join(unknown)}")
         raise Skip("no group has exactly one primary that was read")
+
+
+# ---- Sentinel's own state ------------------------------------------------------------------
+
+
+@check(
+    "HA-13",
+    area="high-availability",
+    scope="sentinel",
+    severity=Severity.HIGH,
+    title="Sentinel is not in TILT mode",
+    rationale="Sentinel enters TILT when its timer sees time jump (the process was blocked, the machine "
+    "paused, or the system clock changed): it then keeps watching but takes no action, so a primary "
+    "failing during TILT is not failed over. It leaves TILT after 30 s of normal timing; a sentinel "
+    "found in TILT is either still paused again and again or was just hit by a jump worth finding.",
+    bad="sentinel_tilt:1\nsentinel_tilt_since_seconds:12",
+    good="sentinel_tilt:0\nsentinel_tilt_since_seconds:-1",
+    remediation="Find what pauses the sentinel process or moves the clock: the sentinel's log (+tilt and "
+    "-tilt events), a VM being migrated or starved of CPU, an NTP step instead of a slew (use chrony or "
+    "systemd-timesyncd, which slew). Threshold: sentinel_tilt_grace_s (a TILT younger than this passes).",
+    source="Redis docs, Sentinel (TILT mode: entered when the timer sees time jump, no action is taken while "
+    "in TILT, left after 30 s); INFO of a sentinel (sentinel_tilt, sentinel_tilt_since_seconds, Redis 7.0)",
+)
+def sentinel_not_in_tilt(facts: SentinelFacts, ctx: Context):
+    if "sentinel_tilt" not in facts.info:
+        raise Skip("the sentinel's INFO has no sentinel_tilt")
+    if _int(facts.info.get("sentinel_tilt")) != 1:
+        return
+    since = _int(facts.info.get("sentinel_tilt_since_seconds"), -1)
+    if 0 <= since < ctx.thresholds.sentinel_tilt_grace_s:
+        return
+    how_long = f" for {since} s" if since >= 0 else ""
+    yield Fail(
+        f"the sentinel is in TILT mode{how_long}: it takes no action, a failing primary is not failed over"
+    )
+
+
+def _promotable_why_not(replica: dict) -> str:
+    """Why Sentinel would not promote this replica as SENTINEL REPLICAS shows it ('' when it would)."""
+    flags = set(str(replica.get("flags", "")).split(","))
+    down = sorted(flags & {"s_down", "o_down", "disconnected"})
+    if down:
+        return ",".join(down)
+    if str(replica.get("master-link-status", "")).lower() != "ok":
+        return f"master-link-status {replica.get('master-link-status', '?')}"
+    priority = replica.get("replica-priority", replica.get("slave-priority"))
+    if priority is not None and _int(priority, 100) == 0:
+        return "replica-priority 0"
+    return ""
+
+
+@check(
+    "HA-14",
+    area="high-availability",
+    scope="sentinel",
+    severity=Severity.CRITICAL,
+    title="Every monitored group has a replica Sentinel can promote",
+    rationale="A failover promotes one replica: Sentinel skips replicas it sees down or disconnected, "
+    "whose link to the primary is down (their data is stale), and those with replica-priority 0. With "
+    "none left, the primary's failure ends in -failover-abort-no-good-slave: the group has no primary "
+    "until one comes back by hand.",
+    bad="SENTINEL REPLICAS redis-main\n  flags s_down,slave ...\n  flags slave, slave-priority 0 ...",
+    good="SENTINEL REPLICAS redis-main\n  flags slave, master-link-status ok, slave-priority 100",
+    remediation="Bring the replicas back (systemctl status redis-server@main, HA-01 for their links); give "
+    "at least one a non-zero priority (redis_server_replica_priority, CONFIG SET replica-priority 100). "
+    "Threshold: min_promotable_replicas.",
+    source="Redis docs, Sentinel (replica selection: replicas disconnected, in SDOWN, with a stale link or "
+    "replica-priority 0 are not promoted); Redis docs, SENTINEL REPLICAS",
+)
+def promotable_replica(facts: SentinelFacts, ctx: Context):
+    if not facts.masters:
+        raise Skip("this sentinel monitors no group")
+    need = ctx.thresholds.min_promotable_replicas
+    for name in sorted(facts.masters):
+        replicas = facts.replicas.get(name, [])
+        reasons = {
+            str(r.get("name") or f"{r.get('ip')}:{r.get('port')}"): _promotable_why_not(r) for r in replicas
+        }
+        good = [n for n, why in reasons.items() if not why]
+        if len(good) >= need:
+            continue
+        seen = "; ".join(f"{n} {why}" for n, why in sorted(reasons.items()) if why) or "no replica at all"
+        yield Fail(
+            f"group {name} has {len(good)} promotable replica(s), below {need}: {seen}; a failover aborts"
+        )

@@ -81,6 +81,25 @@ def overcommit_memory(facts: HostFacts, ctx: Context):
         )
 
 
+def _thp_kept_by(facts: HostFacts, ctx: Context) -> tuple[list, list[str]]:
+    """With THP enabled always: the Redis instances of this host that keep huge pages (no
+    disable-thp yes), and those whose configuration was not read. Redis 6.2+ and Valkey turn THP off
+    for their own process at start when the host says always, unless disable-thp is no."""
+    instances = [r for r in ctx.cluster.redis if r.host == facts.target] if ctx.cluster is not None else []
+    unknown = [r.target for r in instances if r.error or r.unread]
+    exposed = [r for r in instances if not (r.error or r.unread) and not config_yes(r, "disable-thp")]
+    return exposed, unknown
+
+
+def _thp_why(exposed: list) -> str:
+    return ", ".join(
+        f"{r.target} disable-thp {r.config['disable-thp']}"
+        if "disable-thp" in r.config
+        else f"{r.target} has no disable-thp (before Redis 6.2)"
+        for r in exposed
+    )
+
+
 @check(
     "H-02",
     area="host",
@@ -108,23 +127,15 @@ def transparent_huge_pages(facts: HostFacts, ctx: Context):
         raise Skip("transparent_hugepage/enabled was not read")
     if value != "always":
         return
-    instances = [r for r in ctx.cluster.redis if r.host == facts.target] if ctx.cluster is not None else []
-    if instances:
-        unknown = [r.target for r in instances if r.error or r.unread]
-        exposed = [r for r in instances if not (r.error or r.unread) and not config_yes(r, "disable-thp")]
+    if ctx.cluster is not None and any(r.host == facts.target for r in ctx.cluster.redis):
+        exposed, unknown = _thp_kept_by(facts, ctx)
         if not exposed and not unknown:
             return  # every Redis here turned THP off for itself (prctl at start)
         if not exposed:
             raise Skip(f"THP is always; whether {', '.join(unknown)} disable it for themselves was not read")
-        why = ", ".join(
-            f"{r.target} disable-thp {r.config['disable-thp']}"
-            if "disable-thp" in r.config
-            else f"{r.target} has no disable-thp (before Redis 6.2)"
-            for r in exposed
-        )
         yield Fail(
-            f"transparent huge pages enabled is always and Redis keeps them ({why}): forks copy 2 MB pages, "
-            f"latency and memory spike during BGSAVE and AOF rewrite{_in_container(facts)}"
+            f"transparent huge pages enabled is always and Redis keeps them ({_thp_why(exposed)}): forks "
+            f"copy 2 MB pages, latency and memory spike during BGSAVE and AOF rewrite{_in_container(facts)}"
         )
         return
     yield Fail(
@@ -357,3 +368,77 @@ def sentinel_config_writable(facts: HostFacts, ctx: Context):
             yield Fail(
                 f"{path} mode {got.get('mode')} lacks the owner's write bit: Sentinel cannot rewrite it"
             )
+
+
+@check(
+    "H-09",
+    area="host",
+    scope="host",
+    severity=Severity.MEDIUM,
+    title="vm.swappiness keeps the kernel from swapping Redis out early",
+    rationale="A command that touches a swapped-out page waits for the disk, and every client behind it "
+    "on Redis's single thread waits too (H-03 finds pages already swapped). The kernel's default "
+    "swappiness (60) swaps anonymous memory, Redis's whole dataset, out to keep page cache, long before "
+    "memory runs short; 0 or 1 makes it swap only under real memory pressure, while swap still exists "
+    "as a last resort instead of the OOM killer.",
+    bad="vm.swappiness = 60  # the kernel's default",
+    good="vm.swappiness = 1  # /etc/sysctl.d/",
+    remediation="The redis_server role does not set it: add 'vm.swappiness = 1' to a file in "
+    "/etc/sysctl.d/ on the hosts and load it (sysctl --system); live: sysctl -w vm.swappiness=1. In a "
+    "container, set it on the machine that runs it. Threshold: swappiness_max.",
+    source="Linux kernel docs, admin-guide/sysctl/vm (swappiness: how aggressively anonymous memory is "
+    "swapped relative to page cache, default 60); Redis docs, latency (latency induced by swapping)",
+)
+def swappiness(facts: HostFacts, ctx: Context):
+    text = str(facts.sysctl.get("vm.swappiness", "")).strip()
+    if not text:
+        raise Skip("vm.swappiness was not read")
+    limit = ctx.thresholds.swappiness_max
+    if as_float(text) > limit:
+        yield Fail(
+            f"vm.swappiness is {text} (above {limit}): the kernel swaps Redis's memory out to keep page "
+            f"cache before memory runs short{_in_container(facts)}"
+        )
+
+
+@check(
+    "H-10",
+    area="host",
+    scope="host",
+    severity=Severity.MEDIUM,
+    title="THP defrag is not always while Redis keeps transparent huge pages",
+    rationale="With defrag always, a process that asks for a huge page and finds none free stalls in "
+    "direct reclaim and compaction on the page fault itself: on Redis's thread, every client waits. It "
+    "matters where Redis gets huge pages, which H-02 judges the same way: THP enabled always and a "
+    "Redis without disable-thp yes (Redis 6.2+ and Valkey turn THP off for their own process at start "
+    "unless disable-thp is no). With THP never or madvise, or disable-thp yes, Redis's memory never "
+    "waits on this setting.",
+    bad="/sys/kernel/mm/transparent_hugepage/enabled: [always]\n"
+    "/sys/kernel/mm/transparent_hugepage/defrag: [always] defer defer+madvise madvise never\n"
+    "disable-thp no",
+    good="/sys/kernel/mm/transparent_hugepage/defrag: always defer defer+madvise madvise [never]\n"
+    "or disable-thp yes (the default) on every Redis of the host",
+    remediation="Keep redis_server_tune_kernel true and rerun site.yml (disable-thp.service writes never "
+    "to enabled and defrag at boot); live: echo never > /sys/kernel/mm/transparent_hugepage/defrag. Or "
+    "drop 'disable-thp no' from redis.conf and restart. In a container, set it on the machine that runs it.",
+    source="Linux kernel docs, admin-guide/mm/transhuge (defrag always: an application requesting THP "
+    "stalls on allocation failure and directly reclaims and compacts memory); redis.conf (disable-thp)",
+)
+def thp_defrag(facts: HostFacts, ctx: Context):
+    enabled = str(facts.thp.get("enabled", "")).strip()
+    defrag = str(facts.thp.get("defrag", "")).strip()
+    if not enabled or not defrag:
+        raise Skip("transparent_hugepage/enabled or defrag was not read")
+    if defrag != "always" or enabled != "always":
+        return
+    if ctx.cluster is None or not any(r.host == facts.target for r in ctx.cluster.redis):
+        raise Skip("no Redis instance of this host was read: nothing says whether it keeps huge pages")
+    exposed, unknown = _thp_kept_by(facts, ctx)
+    if not exposed:
+        if unknown:
+            raise Skip(f"THP is always; whether {', '.join(unknown)} disable it for themselves was not read")
+        return
+    yield Fail(
+        f"transparent huge pages defrag is always and Redis keeps huge pages ({_thp_why(exposed)}): a page "
+        f"fault can stall Redis in direct compaction{_in_container(facts)}"
+    )

@@ -354,3 +354,72 @@ def deprecated_settings(facts: RedisFacts, ctx: Context):
             "Valkey answer as Redis, scheduled to have no effect in Valkey 9.0: the clients or tools that "
             "need it break on that upgrade"
         )
+
+
+# LATENCY DOCTOR's report (src/latency.c): the sentences that say which kind of answer it is.
+_DOCTOR_OFF = "latency monitoring is disabled"
+_DOCTOR_CLEAN = "no latency spike was observed"
+_DOCTOR_SPIKES = "i have observed latency spikes"
+_DOCTOR_NO_FIX = "not able to suggest any easy fix"
+_DOCTOR_ADVICE = re.compile(r"I have a few advices? for you:", re.I)
+_DOCTOR_EVENT = re.compile(r"^\d+\. ([\w.-]+): (\d+) latency spikes", re.M)
+
+
+def doctor_report(text: str) -> dict | None:
+    """What a LATENCY DOCTOR answer says: {off, clean, events {name: spikes}, advice [first sentence]};
+    None when the text is none of the answers the doctor writes."""
+    lower = text.lower()
+    events = {name: int(n) for name, n in _DOCTOR_EVENT.findall(text)}
+    advice_at = _DOCTOR_ADVICE.search(text)
+    advice = []
+    if advice_at:
+        for line in text[advice_at.end() :].splitlines():
+            if line.startswith("- "):
+                advice.append(re.split(r"(?<=\.)\s", line[2:].strip(), maxsplit=1)[0])
+    known = (_DOCTOR_OFF, _DOCTOR_CLEAN, _DOCTOR_SPIKES, _DOCTOR_NO_FIX)
+    if not advice_at and not events and not any(sentence in lower for sentence in known):
+        return None
+    return {"off": _DOCTOR_OFF in lower, "clean": _DOCTOR_CLEAN in lower, "events": events, "advice": advice}
+
+
+@check(
+    "PRF-08",
+    area="performance",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="LATENCY DOCTOR has no advice",
+    rationale="LATENCY DOCTOR reads the latency monitor's events (forks, AOF fsync, slow commands, expiry "
+    "cycles) and the host (transparent huge pages in use) and says what to change: a slow fork on a VM, "
+    "fsync contention, commands to move out of the hot path. PRF-02 counts the spikes; this reports the "
+    "doctor's advice. Its events count from the start or LATENCY RESET: with a previous run, advice is "
+    "reported while an event spiked since then, or when it needs no event (huge pages).",
+    bad="Dave, I have observed latency spikes in this Redis instance. ...\n1. fork: 3 latency spikes ...\n"
+    "I have a few advices for you:\n- If you are using a virtual machine, consider upgrading it ...",
+    good="Dave, no latency spike was observed during the lifetime of this Redis instance, not in the "
+    "slightest bit. ...",
+    remediation="Read redis-cli LATENCY DOCTOR on the instance and follow its advice (e.g. "
+    "no-appendfsync-on-rewrite, local disks, THP off: H-02); then LATENCY RESET so the next run judges "
+    "new events only. Latency monitoring needs redis_server_latency_monitor_threshold above 0 (PRF-02).",
+    source="Redis docs, latency monitoring (LATENCY DOCTOR: human-readable analysis and advice); Redis "
+    "src/latency.c (the report's sentences: 'no latency spike was observed', 'I have observed latency "
+    "spikes', 'I have a few advices for you')",
+)
+def latency_doctor(facts: RedisFacts, ctx: Context):
+    if not facts.latency_doctor.strip():
+        raise Skip("LATENCY DOCTOR was not read")
+    report = doctor_report(facts.latency_doctor)
+    if report is None:
+        raise Skip("LATENCY DOCTOR answered a report this check does not know")
+    if report["off"]:
+        raise Skip("latency monitoring is off: the doctor has nothing to analyse (PRF-02)")
+    if report["clean"] or not report["advice"]:
+        return  # no spike, or spikes without an easy fix (PRF-02 reports them)
+    events = report["events"]
+    if has_baseline(facts) and events:
+        spiked = changed(facts, LATENCY)
+        if not set(events) & set(spiked):
+            return  # its advice is about spikes already reported by an earlier run
+    seen = ", ".join(f"{name} {n} spikes" for name, n in sorted(events.items())) or "no event"
+    advice = "; ".join(a[:120] for a in report["advice"][:3])
+    more = f" (+{len(report['advice']) - 3} more)" if len(report["advice"]) > 3 else ""
+    yield Fail(f"LATENCY DOCTOR ({seen}) advises: {advice}{more}")

@@ -16,6 +16,13 @@ from redisops.compliance.facts import (
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.server import REDIS, VALKEY, version_tuple
 from redisops.compliance.settings import Context
+from redisops.compliance.vulnerabilities import (
+    DebianVersion,
+    branch_of,
+    floor,
+    package_floor,
+    upstream_version,
+)
 
 # The users the kit's roles create, by role, with the roles' default names; the inventory's
 # names come in facts.expected["kit_users"]. Every other enabled user is an application's.
@@ -559,3 +566,116 @@ def presented_certificates(facts: ClusterFacts, ctx: Context):
             )
         elif days < minimum:
             yield Fail(f"{what} expires on {date}, in {_days(days)} (< {minimum})", target=target)
+
+
+@check(
+    "SEC-15",
+    area="security",
+    scope="host",
+    severity=Severity.HIGH,
+    title="Sentinel refuses to change its scripts at runtime (deny-scripts-reconfig yes)",
+    rationale="Sentinel runs its notification-script and client-reconfig-script as its own user on "
+    "every event. With deny-scripts-reconfig no, any client allowed SENTINEL SET can point a script at "
+    "any program on the host and trigger it with a failover: code execution on every sentinel host. "
+    "SENTINEL CONFIG GET does not answer this setting, so it is read from each sentinel.conf on the "
+    "host (only this directive leaves the host); absent means Sentinel's default, yes.",
+    bad="sentinel deny-scripts-reconfig no",
+    good="sentinel deny-scripts-reconfig yes  # or absent: the default",
+    remediation="The redis_sentinel role writes 'sentinel deny-scripts-reconfig yes' into sentinel.conf "
+    "when it first writes the file: set the line to yes (or remove it) and restart that sentinel "
+    "(it is read at start only, SENTINEL SET cannot change it); or remove the file and rerun site.yml.",
+    source="Redis sentinel.conf (SECURITY: by default SENTINEL SET cannot change notification-script and "
+    "client-reconfig-script at runtime, which avoids clients setting a script and triggering a failover)",
+)
+def sentinel_scripts_locked(facts: HostFacts, ctx: Context):
+    paths = [f.get("path") for f in facts.expected.get("files", []) if f.get("writable_by_owner")]
+    if not paths:
+        raise Skip("no Sentinel config file is expected on this host")
+    for path in paths:
+        reading = facts.sentinel_conf.get(path)
+        if reading is None:
+            raise Skip(f"{path} was not read (host facts from an older probe)")
+        if reading.get("error"):
+            raise Skip(f"{path} could not be read: {reading['error']} (H-08 judges the file)")
+        value = str(reading.get("deny-scripts-reconfig", "")).lower()
+        if value and value != "yes":
+            yield Fail(
+                f"{path} has deny-scripts-reconfig {value}: clients allowed SENTINEL SET can make Sentinel "
+                "run any program on this host"
+            )
+
+
+_UNREAD = "the host's package was not read"
+
+
+def _package_credit(facts: RedisFacts, ctx: Context, package: str) -> tuple[bool, str]:
+    """Whether the host's distribution package carries the fixes although the version string is below
+    the floor, and why (or why it cannot be credited)."""
+    cluster = ctx.cluster
+    host = cluster.host(facts.host) if cluster is not None else None
+    if host is None or host.error or not (cluster.host_facts_gathered if cluster else False):
+        return False, f"{_UNREAD} (no host facts): whether a distribution backport has the fixes is unknown"
+    installed = host.packages.get(package)
+    if not installed:
+        return False, f"no {package} dpkg package on {facts.host}: judged by INFO alone (rpm is not read)"
+    server = server_of(facts)
+    if upstream_version(installed) != server.version:
+        return False, (
+            f"{package} {installed} on {facts.host} is not the version that runs ({server.version}): "
+            "restart the server after upgrading"
+        )
+    fixed = package_floor(package, installed)
+    if fixed is None:
+        return False, f"{package} {installed}: no recorded backport of the fixes for this package series"
+    if DebianVersion(installed) < DebianVersion(fixed):
+        return False, f"{package} {installed} is older than {fixed}, the first revision with the fixes"
+    return True, f"{package} {installed} carries the fixes"
+
+
+@check(
+    "SEC-16",
+    area="security",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="Redis or Valkey carries its release branch's latest critical security fixes",
+    rationale="SEC-07 asks for a supported release; this asks for the patch release of that branch that "
+    "fixes the latest critical vulnerabilities, e.g. CVE-2025-49844 (a Lua use-after-free that gives "
+    "remote code execution to any user allowed EVAL) and the other October 2025 Lua fixes. Each "
+    "branch's floor is in one table (redisops.compliance.vulnerabilities) with its CVEs and sources. "
+    "Distributions backport fixes without changing the version string (Debian 12 stays at 7.0.15), "
+    "so a server below the floor passes when the host's installed package is a revision recorded as "
+    "carrying the fixes and is the version that runs; without host facts it is skipped.",
+    bad="redis_version:7.0.15  # redis-server 5:7.0.15-1~deb12u5\nredis_version:7.4.5",
+    good="redis_version:7.4.6\nredis_version:7.0.15  # redis-server 5:7.0.15-1~deb12u6 (backport)",
+    remediation="Upgrade the server package (apt-get install --only-upgrade redis-server, or "
+    "redis_server_packages for another source) and restart one node at a time with "
+    "playbooks/rolling_restart.yml, replicas first. Until then, close the Lua CVEs to applications: add "
+    '"-@scripting" to redis_server_app_default_commands (the default allows EVAL) and rerun site.yml.',
+    source="Redis release notes 6.2.20, 7.2.11, 7.4.6, 8.0.4, 8.2.2 and Valkey 8.0.6, 8.1.4 (security "
+    "fixes CVE-2025-49844, CVE-2025-46817, CVE-2025-46818, CVE-2025-46819); Debian redis changelog "
+    "5:7.0.15-1~deb12u6 (bookworm-security, the same CVEs); redis/redis#14346 (no 7.0 release)",
+    applies_to="Redis 6.2, 7.0, 7.2, 7.4, 8.0, 8.2 and Valkey 8.0, 8.1 (the branches in the table); Debian "
+    "12's redis-server package; other branches and packages are not judged",
+)
+def vulnerability_floor(facts: RedisFacts, ctx: Context):
+    server = server_of(facts)
+    if server.flavor not in (REDIS, VALKEY):
+        raise Skip("INFO names neither Redis nor Valkey")
+    branch = branch_of(server.version)
+    needed = floor(server.flavor, branch)
+    if needed is None:
+        raise Skip(f"no advisory in the table names {server.name} {branch or server.version}: not judged")
+    if needed.release and version_tuple(server.version) >= version_tuple(needed.release):
+        return
+    credited, why = _package_credit(facts, ctx, f"{server.flavor}-server")
+    if credited:
+        return
+    if why.startswith(_UNREAD):
+        # Distributions backport to every branch (Debian 13's 8.0.2 too): INFO alone condemns none.
+        raise Skip(f"{server.name} {server.version} is below its branch's floor by INFO; {why}")
+    fixed_in = f"{server.name} {needed.release} or later"
+    want = fixed_in if needed.release else "a maintained branch (no fixed release)"
+    yield Fail(
+        f"{server.name} {server.version} lacks the fixes for {', '.join(needed.cves)}: branch {branch} needs "
+        f"{want}; {why}"
+    )
