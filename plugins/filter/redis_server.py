@@ -1051,6 +1051,7 @@ SERVER_RANGES = {
     "redis_server_tcp_keepalive": (0, 7200, "seconds"),
     "redis_server_tcp_backlog": (1, 65535, ""),
     "redis_server_somaxconn": (128, 65535, ""),
+    "redis_server_swappiness": (0, 100, ""),
     "redis_server_maxmemory_samples": (1, 64, ""),
     "redis_server_slowlog_log_slower_than": (-1, 60_000_000, "microseconds (-1: off)"),
     "redis_server_slowlog_max_len": (0, 1_000_000, "entries"),

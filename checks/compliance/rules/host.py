@@ -383,8 +383,8 @@ def sentinel_config_writable(facts: HostFacts, ctx: Context):
     "as a last resort instead of the OOM killer.",
     bad="vm.swappiness = 60  # the kernel's default",
     good="vm.swappiness = 1  # /etc/sysctl.d/",
-    remediation="The redis_server role does not set it: add 'vm.swappiness = 1' to a file in "
-    "/etc/sysctl.d/ on the hosts and load it (sysctl --system); live: sysctl -w vm.swappiness=1. In a "
+    remediation="Rerun site.yml: the redis_server role writes vm.swappiness (redis_server_swappiness, "
+    "default 1) to /etc/sysctl.d/60-redis.conf and loads it; live: sysctl -w vm.swappiness=1. In a "
     "container, set it on the machine that runs it. Threshold: swappiness_max.",
     source="Linux kernel docs, admin-guide/sysctl/vm (swappiness: how aggressively anonymous memory is "
     "swapped relative to page cache, default 60); Redis docs, latency (latency induced by swapping)",
