@@ -29,6 +29,8 @@ class Thresholds:
     client_buffer_avg_bytes: int = 200 * 1024  # MEM-07
     replica_buffer_bytes: int = 10 * MB
     lua_scripts_max: int = 1000  # MEM-08
+    # MEM-09: writes refused at maxmemory (errorstat_OOM) since the previous run; 0: any fails.
+    oom_errors_max: int = 0
     # Persistence
     last_save_max_age_s: int = 24 * 3600  # PER-03
     # PER-03: the newest off-host backup (redis_backup's metrics); a daily schedule plus slack.
@@ -48,6 +50,9 @@ class Thresholds:
     big_list_items: int = 1000  # queues and logs alike: why a list is long is not in the facts
     big_stream_entries: int = 100_000
     slow_commands: tuple[str, ...] = ("keys", "flushall", "flushdb", "debug", "save", "monitor")  # PRF-03
+    # PRF-08: BUSY replies (a script or function ran past busy-reply-threshold) since the previous
+    # run; 0: any fails, every client was refused while it ran.
+    busy_errors_max: int = 0
     # Key sample (bounded: never KEYS)
     key_sample_budget: int = 1000
     key_scan_count: int = 100
@@ -58,6 +63,9 @@ class Thresholds:
     namespace_min_share: float = 0.9
     # Security
     password_min_length: int = 32  # SEC-08
+    # SEC-15: ACL denials (errorstat_NOPERM) per minute, since the previous run (else since the
+    # start): an operator's odd denied command passes, a client denied on every call does not.
+    noperm_errors_per_min_max: float = 1.0
     cert_min_days: int = 30  # SEC-09 (files on the hosts), SEC-12 (certificates the servers present)
     min_version: str = "7.0.0"  # SEC-07, Redis
     min_valkey_version: str = "7.2.5"  # SEC-07, Valkey (its valkey_version, never its redis_version)
@@ -68,6 +76,8 @@ class Thresholds:
     # 1 MB threshold never judged; the kit deploys 64 MB (redis_server_repl_backlog_size).
     repl_backlog_min_bytes: int = 16 * MB
     sentinel_down_after_min_ms: int = 1000  # HA-10: shorter turns ordinary pauses into failovers
+    # HA-13: writes refused by a replica (errorstat_READONLY) since the previous run; 0: any fails.
+    readonly_errors_max: int = 0
     # Monitoring
     # MON-01 for facts without the inventory's exporters (saved by an older redisops); H-07 allows it.
     exporter_port: int = 9121

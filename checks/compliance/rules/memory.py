@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from redisops.compliance.counters import error_replies, keeps_errorstats
 from redisops.compliance.facts import RedisFacts, as_float, ttl_reading
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.settings import Context
@@ -325,4 +326,37 @@ def script_cache(facts: RedisFacts, ctx: Context):
         lua = as_float(facts.info.get("used_memory_scripts", facts.info.get("used_memory_lua")))
         yield Fail(
             f"{scripts} Lua scripts are cached (above {ctx.thresholds.lua_scripts_max}), using {_size(lua)}"
+        )
+
+
+@check(
+    "MEM-09",
+    area="memory",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="no write was refused at maxmemory since the previous run (errorstat_OOM did not rise)",
+    rationale="At maxmemory, with noeviction or a volatile-* policy that found nothing to evict, Redis "
+    "answers every command that may add memory with an OOM error: the application lost writes. MEM-03 "
+    "warns while there is headroom left; this check says the limit was actually hit. INFO errorstats "
+    "counts the OOM replies until a restart or CONFIG RESETSTAT: the rise since the previous run is "
+    "judged; with no earlier run, the count since the server started.",
+    bad="errorstat_OOM:count=1250  # 0 at the previous run",
+    good="errorstat_OOM:count=0  # or no errorstat_OOM line at all",
+    remediation="Raise redis_server_maxmemory within MEM-02's headroom, expire or remove data, or set "
+    "redis_server_maxmemory_policy to allkeys-lru for a cache, and rerun site.yml; live: CONFIG SET "
+    "maxmemory <bytes>, then CONFIG REWRITE. Adjust oom_errors_max in redis_compliance_thresholds.",
+    source="Redis docs, key eviction (noeviction: writes return an error once maxmemory is reached; the "
+    "volatile-* policies behave like noeviction without keys to evict) and INFO (errorstats: "
+    "errorstat_<prefix>:count, reset by CONFIG RESETSTAT)",
+)
+def oom_errors(facts: RedisFacts, ctx: Context):
+    if not keeps_errorstats(facts):
+        raise Skip("INFO has no errorstats (total_error_replies): before Redis 6.2")
+    oom = error_replies(facts, "OOM", ctx)
+    if oom.amount > ctx.thresholds.oom_errors_max:
+        limit = _size(as_float(facts.info.get("maxmemory")))
+        policy = facts.info.get("maxmemory_policy", "unknown")
+        yield Fail(
+            f"{oom.amount} command{'s' if oom.amount != 1 else ''} refused with OOM {oom.since} (above "
+            f"{ctx.thresholds.oom_errors_max}): writes failed at maxmemory {limit}, policy {policy}"
         )

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import re
 
-from redisops.compliance.counters import LATENCY, SLOWLOG, change, changed, has_baseline, since_words
+from redisops.compliance.counters import (
+    LATENCY,
+    SLOWLOG,
+    change,
+    changed,
+    error_replies,
+    has_baseline,
+    keeps_errorstats,
+    since_words,
+)
 from redisops.compliance.facts import RedisFacts, as_float, key_label, server_of
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.server import REDIS, VALKEY
@@ -353,4 +362,35 @@ def deprecated_settings(facts: RedisFacts, ctx: Context):
             f"extended-redis-compatibility yes on {server}: a temporary switch (Valkey 8.0) that makes "
             "Valkey answer as Redis, scheduled to have no effect in Valkey 9.0: the clients or tools that "
             "need it break on that upgrade"
+        )
+
+
+@check(
+    "PRF-08",
+    area="performance",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="no script or function blocked the server since the previous run (errorstat_BUSY did not rise)",
+    rationale="A Lua script or function runs on the single thread to its end. Past busy-reply-threshold "
+    "(lua-time-limit before Redis 7; 5 s by default) Redis answers every other client BUSY until the "
+    "script ends or is killed: for that time the server served nobody, and Sentinel may see it as down. "
+    "INFO errorstats counts the BUSY replies until a restart or CONFIG RESETSTAT: the rise since the "
+    "previous run is judged; with no earlier run, the count since the server started.",
+    bad="errorstat_BUSY:count=310  # 0 at the previous run",
+    good="errorstat_BUSY:count=0  # scripts that touch few keys and end in milliseconds",
+    remediation="Find the script in SLOWLOG GET (EVAL, EVALSHA, FCALL) and make it do less per call (bounded "
+    "loops, SCAN-like batches driven by the client); stop a running one with SCRIPT KILL or FUNCTION KILL "
+    "(SHUTDOWN NOSAVE if it already wrote). Adjust busy_errors_max in redis_compliance_thresholds.",
+    source="Redis docs, scripting (busy-reply-threshold, BUSY replies, SCRIPT KILL and FUNCTION KILL) and "
+    "INFO (errorstats: errorstat_<prefix>:count, reset by CONFIG RESETSTAT)",
+)
+def busy_errors(facts: RedisFacts, ctx: Context):
+    if not keeps_errorstats(facts):
+        raise Skip("INFO has no errorstats (total_error_replies): before Redis 6.2")
+    busy = error_replies(facts, "BUSY", ctx)
+    if busy.amount > ctx.thresholds.busy_errors_max:
+        yield Fail(
+            f"{busy.amount} command{'s' if busy.amount != 1 else ''} refused with BUSY {busy.since} (above "
+            f"{ctx.thresholds.busy_errors_max}): a script or function blocked the server past "
+            "busy-reply-threshold"
         )
