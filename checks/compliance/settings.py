@@ -40,6 +40,9 @@ class Thresholds:
     clients_share_warn: float = 0.80  # CON-01
     tcp_keepalive_min_s: int = 1  # CON-03
     tcp_keepalive_max_s: int = 300
+    # CON-05: connections opened per second between two runs; a pooled application opens a few at
+    # start, monitoring one per scrape: 10 a second (36,000 an hour) is clients connecting per request.
+    connections_per_s_max: float = 10.0
     # Performance
     fork_rate_min_gb_s: float = 25.0  # PRF-04 (GB copied per second of fork)
     fork_min_memory_bytes: int = 100 * MB  # smaller forks are too quick to judge
@@ -49,6 +52,9 @@ class Thresholds:
     big_zset_members: int = 100_000
     big_list_items: int = 1000  # queues and logs alike: why a list is long is not in the facts
     big_stream_entries: int = 100_000
+    # PRF-09: MEMORY USAGE of one key, whatever its length: ten times the 1 MB a string may hold
+    # (PRF-05), so collections within PRF-05's lengths pass unless their members are big values.
+    big_key_bytes: int = 10 * MB
     slow_commands: tuple[str, ...] = ("keys", "flushall", "flushdb", "debug", "save", "monitor")  # PRF-03
     # PRF-08: BUSY replies (a script or function ran past busy-reply-threshold) since the previous
     # run; 0: any fails, every client was refused while it ran.

@@ -299,3 +299,40 @@ def test_the_lab_and_example_inventories_name_the_prefixes_their_keys_start_with
         path = REPO / "inventories" / inventory / "group_vars" / "all" / "compliance.yml"
         limits = thresholds(yaml.safe_load(path.read_text())["redis_compliance_thresholds"])
         assert any("app:session:nottl0".startswith(p) for p in limits.temporary_prefixes), inventory
+
+
+# ---- PRF-09 judges memory, PRF-05 length: one finding per key ------------------------------
+
+
+def test_a_long_and_heavy_key_is_reported_once_by_prf05_and_a_short_heavy_one_by_prf09():
+    long_heavy = _key("app:export:all", type="hash", length=80_000, bytes=200 * 1024 * 1024)
+    short_heavy = _key("app:profile:42", type="hash", length=10, bytes=50 * 1024 * 1024)
+    found = _all_failures([long_heavy, short_heavy])
+    about_long = [check for check, message in found if key_label("app:export:all") in message]
+    about_short = [check for check, message in found if key_label("app:profile:42") in message]
+    assert about_long == ["PRF-05"] and about_short == ["PRF-09"], found
+
+
+def test_prf09_is_skipped_when_no_key_could_be_weighed():
+    unread = [
+        {"path": ["redis", 0, "keys", "keys", i, "bytes"], "set": None}
+        for i in range(len(base_facts()["redis"][0]["keys"]["keys"]))
+    ]
+    primary = next(r for r in _results("PRF-09", unread) if r.target == "redis-1:6379")
+    assert primary.status == SKIPPED and "MEMORY USAGE could be read for none" in primary.message
+
+
+# ---- MEM-10: client-output-buffer-limit as CONFIG GET answers it ---------------------------
+
+
+def test_mem10_reads_each_class_of_the_limits_in_bytes_or_units():
+    from redisops.compliance.rules.memory import output_buffer_limits
+
+    assert output_buffer_limits("normal 0 0 0 slave 268435456 67108864 60 pubsub 32mb 8mb 60") == {
+        "normal": (0, 0, 0), "replica": (268435456, 67108864, 60), "pubsub": (32 * 1024**2, 8 * 1024**2, 60),
+    }  # fmt: skip
+    # A soft limit alone still bounds the buffer; Valkey names the class replica.
+    limits = "normal 0 0 0 replica 0 64mb 60 pubsub 0 0 0"
+    edit = {"path": ["redis", 0, "config", "client-output-buffer-limit"], "set": limits}
+    failures = _failures(_results("MEM-10", [edit]))
+    assert [m.split(":")[0] for m in failures] == ["client-output-buffer-limit pubsub 0 0"], failures

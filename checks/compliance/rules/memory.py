@@ -7,6 +7,7 @@ from redisops.compliance.facts import RedisFacts, as_float, ttl_reading
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.settings import Context
 from redisops.core.sizes import human as _size
+from redisops.core.sizes import parse as _bytes
 
 
 @check(
@@ -359,4 +360,52 @@ def oom_errors(facts: RedisFacts, ctx: Context):
         yield Fail(
             f"{oom.amount} command{'s' if oom.amount != 1 else ''} refused with OOM {oom.since} (above "
             f"{ctx.thresholds.oom_errors_max}): writes failed at maxmemory {limit}, policy {policy}"
+        )
+
+
+def output_buffer_limits(value: str) -> dict[str, tuple[int, int, int]]:
+    """client-output-buffer-limit as CONFIG GET answers it ('normal 0 0 0 slave 268435456 67108864 60
+    pubsub ...'): class -> (hard bytes, soft bytes, soft seconds); 'slave' is read as 'replica'. A class
+    whose figures are not sizes is left out."""
+    words, out = str(value).split(), {}
+    for i in range(0, len(words) - 3, 4):
+        name, hard, soft, seconds = words[i].lower(), *(_bytes(w) for w in words[i + 1 : i + 4])
+        if None not in (hard, soft, seconds):
+            out["replica" if name == "slave" else name] = (hard, soft, seconds)
+    return out
+
+
+@check(
+    "MEM-10",
+    area="memory",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="replica and pub/sub output buffers are bounded (client-output-buffer-limit not 0 0)",
+    rationale="A replica that cannot keep up, or a subscriber that reads slower than messages are "
+    "published, makes Redis queue the replies in its output buffer. With hard and soft limit 0 the buffer "
+    "grows without bound, outside maxmemory's control, until the host swaps or the OOM killer ends Redis; "
+    "with a limit, Redis drops that one client (a replica resyncs) and the others go on. Normal clients "
+    "are unlimited by default because they only get the replies they asked for; MEM-07 and MEM-11 judge "
+    "their buffers.",
+    bad="client-output-buffer-limit normal 0 0 0 replica 0 0 0 pubsub 0 0 0",
+    good="client-output-buffer-limit normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60  # defaults",
+    remediation="The kit leaves Redis's defaults (replica 256mb 64mb 60, pubsub 32mb 8mb 60): remove the "
+    "client-output-buffer-limit line that lifts them from the configuration; live: CONFIG SET "
+    "client-output-buffer-limit 'replica 256mb 64mb 60 pubsub 32mb 8mb 60', then CONFIG REWRITE. Raise the "
+    "replica limit rather than removing it when full syncs of a large dataset hit it.",
+    source="Redis docs, client handling (output buffer limits: hard and soft limit per class, 0 disables "
+    "them; defaults for replica and pubsub clients) and redis.conf (client-output-buffer-limit)",
+)
+def bounded_output_buffers(facts: RedisFacts, ctx: Context):
+    if "client-output-buffer-limit" not in facts.config:
+        raise Skip("client-output-buffer-limit was not gathered")
+    limits = output_buffer_limits(facts.config["client-output-buffer-limit"])
+    unknown = [name for name in ("replica", "pubsub") if name not in limits]
+    if unknown:
+        raise Skip(f"client-output-buffer-limit names no {' or '.join(unknown)} class")
+    unbounded = [name for name in ("replica", "pubsub") if limits[name][:2] == (0, 0)]
+    if unbounded:
+        yield Fail(
+            f"client-output-buffer-limit {' and '.join(f'{n} 0 0' for n in unbounded)}: the output buffer of "
+            f"a slow {' or '.join(unbounded)} client grows without bound, outside maxmemory"
         )

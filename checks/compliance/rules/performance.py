@@ -285,6 +285,60 @@ def big_keys(facts: RedisFacts, ctx: Context):
         )
 
 
+def _reported_by_prf05(key: dict, ctx: Context) -> bool:
+    """Whether PRF-05 reports the key already: its length is above its type's threshold."""
+    limit = _LIMITS.get(str(key.get("type", "")))
+    return limit is not None and as_float(key.get("length")) > getattr(ctx.thresholds, limit[0])
+
+
+@check(
+    "PRF-09",
+    area="performance",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="no key uses more than 10 MB of memory (MEMORY USAGE), whatever its length",
+    rationale="PRF-05 judges how long a key is; a key can be short and still huge: a hash of 10 fields "
+    "holding 5 MB documents each passes PRF-05's 5000 fields and weighs 50 MB. Reading, deleting, "
+    "expiring, migrating or replicating it moves all of it in one go and blocks every other client "
+    "meanwhile, and one reply of it fills an output buffer. Here the memory of each key of the primary's "
+    "bounded random sample (MEMORY USAGE) is judged; the keys PRF-05 already reports for their length are "
+    "not reported again.",
+    bad="app:profile:42  hash  10 fields  MEMORY USAGE 52428980  # 50 MB",
+    good="app:profile:42  hash  10 fields  MEMORY USAGE 2048  # documents kept small, or one key each",
+    remediation="Split the big values (one key per document, chunks of a few hundred KB, bucketing by id), "
+    "compress them in the application, or keep blobs out of Redis; delete big keys with UNLINK. "
+    "redis-cli --memkeys finds them all. Adjust big_key_bytes in redis_compliance_thresholds.",
+    source="Redis docs, MEMORY USAGE and latency diagnosis (deleting or reading a large object blocks the "
+    "server; UNLINK frees it in the background); RedisInsight recommendations (big strings: over 5 MB of "
+    "memory)",
+)
+def big_keys_by_memory(facts: RedisFacts, ctx: Context):
+    if facts.keys is None:
+        raise Skip("no key sample: only the primary samples keys")
+    sample = [k for k in facts.keys.get("keys", []) if isinstance(k, dict)]
+    weighed = [k for k in sample if isinstance(k.get("bytes"), int) and not isinstance(k.get("bytes"), bool)]
+    if sample and not weighed:
+        raise Skip(f"MEMORY USAGE could be read for none of the {len(sample)} sampled keys")
+    most = ctx.thresholds.big_key_bytes
+    found = sorted(
+        (k for k in weighed if k["bytes"] > most and not _reported_by_prf05(k, ctx)),
+        key=lambda k: k["bytes"],
+        reverse=True,
+    )
+    if found:
+        partial = "" if facts.keys.get("complete") else ", an incomplete sample"
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        shown = ", ".join(
+            f"{key_label(str(k.get('name', '')))} ({k.get('type', 'unknown')}, length "
+            f"{as_float(k.get('length')):.0f}, {_size(k['bytes'])})"
+            for k in found[:5]
+        )
+        yield Fail(
+            f"{len(found)} of {len(weighed)} sampled keys use more than {_size(most)} each{partial}: "
+            f"{shown}{more}"
+        )
+
+
 @check(
     "PRF-06",
     area="performance",
