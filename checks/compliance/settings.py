@@ -28,6 +28,9 @@ class Thresholds:
     fragmentation_waste_bytes: int = 10 * MB
     client_buffer_avg_bytes: int = 200 * 1024  # MEM-07
     replica_buffer_bytes: int = 10 * MB
+    # MEM-11: one normal or pub/sub client's output or query buffer: Redis's own hard limit for a
+    # pub/sub client (client-output-buffer-limit pubsub 32mb), which would have dropped it.
+    client_buffer_max_bytes: int = 32 * MB
     lua_scripts_max: int = 1000  # MEM-08
     # MEM-09: writes refused at maxmemory (errorstat_OOM) since the previous run; 0: any fails.
     oom_errors_max: int = 0
@@ -62,6 +65,8 @@ class Thresholds:
     # Key sample (bounded: never KEYS)
     key_sample_budget: int = 1000
     key_scan_count: int = 100
+    # CLIENT LIST: the clients with the biggest buffers kept in the facts (the others only counted)
+    client_list_keep: int = 20
     # Keys and TTLs
     # TTL-01: the prefixes temporary key names start with (matched at the start of a name only)
     temporary_prefixes: tuple[str, ...] = ("session:", "cache:", "rate_limit:")

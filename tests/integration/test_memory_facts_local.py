@@ -1,21 +1,24 @@
 """What the memory checks read from a real redis-server on 127.0.0.1 (no lab), as the role's
-compliance user: a key's real MEMORY USAGE makes PRF-09 fail where PRF-05's length passes."""
+compliance user: a key's real MEMORY USAGE makes PRF-09 fail where PRF-05's length passes, and
+CLIENT LIST, bounded and without addresses, finds a subscriber's real output buffer (MEM-11)."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
 import time
 
 import pytest
 
 from redisops.compliance.engine import run_checks
 from redisops.compliance.facts import ClusterFacts, key_label
-from redisops.compliance.gather import gather_redis
+from redisops.compliance.gather import CLIENT_FIELDS, gather_redis
 from redisops.compliance.model import FAIL, PASS
 from redisops.compliance.settings import Thresholds
 from redisops.inventory import Endpoint
 
-from .test_counters_local import CHECKER_PASSWORD, Server
+from .test_counters_local import ADMIN_PASSWORD, CHECKER_PASSWORD, Server
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
 MB = 1024 * 1024
@@ -28,12 +31,15 @@ def server(tmp_path):
     local.stop()
 
 
-def _gather(server: Server):
-    endpoint = Endpoint(
+def _endpoint(server: Server) -> Endpoint:
+    return Endpoint(
         kind="redis", target=f"local:{server.port}", host="local", address="127.0.0.1", port=server.port,
         instance="main", username="checker", password=CHECKER_PASSWORD,
     )  # fmt: skip
-    facts = gather_redis(endpoint, Thresholds())
+
+
+def _gather(server: Server):
+    facts = gather_redis(_endpoint(server), Thresholds())
     assert facts.error == "" and facts.gaps == [], (facts.error, facts.gaps)
     return facts
 
@@ -57,3 +63,36 @@ def test_a_50_mb_hash_of_10_fields_fails_prf09_and_not_prf05(server):
     assert _judged(facts, "PRF-05").status == PASS
     admin.unlink("app:profile:42")
     assert _judged(_gather(server), "PRF-09").status == PASS
+
+
+def test_client_list_is_read_bounded_and_without_addresses_and_finds_the_worst_client(server):
+    """A subscriber that never reads while 40 MB are published to it: its real output buffer."""
+    admin = server.admin()
+    # Redis's own pubsub limit would drop it at 32 MB: lifted, so the buffer is there to be seen.
+    admin.config_set("client-output-buffer-limit", "pubsub 0 0 0")
+    slow = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.sendall(
+        b"AUTH admin " + ADMIN_PASSWORD.encode() + b"\r\nCLIENT SETNAME slow-reader\r\nSUBSCRIBE news\r\n"
+    )
+    time.sleep(0.2)
+    for _ in range(40):
+        admin.publish("news", "x" * MB)
+    idle = [server.admin() for _ in range(5)]
+    for other in idle:
+        other.ping()
+    endpoint_facts = gather_redis(_endpoint(server), Thresholds(client_list_keep=3))
+    assert endpoint_facts.gaps == [], endpoint_facts.gaps
+    clients = endpoint_facts.clients
+    assert clients["listed"] >= 8 and len(clients["kept"]) == 3  # admin, 5 idle, the reader, the check
+    worst = clients["kept"][0]
+    assert worst["name"] == "slow-reader" and worst["type"] == "pubsub" and worst["omem"] > 20 * MB, worst
+    assert all(set(c) <= {"type", *CLIENT_FIELDS} for c in clients["kept"])
+    assert "127.0.0.1" not in json.dumps(clients)
+    mem11 = _judged(endpoint_facts, "MEM-11")
+    assert (
+        mem11.status == FAIL and "pubsub client id=" in mem11.message and "name=slow-reader" in mem11.message
+    )
+    slow.close()
+    for other in idle:
+        other.close()

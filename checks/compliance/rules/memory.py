@@ -409,3 +409,49 @@ def bounded_output_buffers(facts: RedisFacts, ctx: Context):
             f"client-output-buffer-limit {' and '.join(f'{n} 0 0' for n in unbounded)}: the output buffer of "
             f"a slow {' or '.join(unbounded)} client grows without bound, outside maxmemory"
         )
+
+
+def _client_words(entry: dict) -> str:
+    """Who a client is, to find it in CLIENT LIST: id, name, last command, age and idle time."""
+    name = f" name={entry['name']}" if entry.get("name") else " (no name)"
+    return (
+        f"{entry.get('type', 'normal')} client id={entry.get('id', '?')}{name} cmd={entry.get('cmd', '?')}, "
+        f"connected {as_float(entry.get('age')):.0f} s, idle {as_float(entry.get('idle')):.0f} s"
+    )
+
+
+@check(
+    "MEM-11",
+    area="memory",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="no single client holds more than 32 MB of output or query buffer",
+    rationale="MEM-07 judges the average over every client, and one client with a huge buffer among "
+    "hundreds of idle ones passes it. That one client is a reply it cannot read fast enough (a big "
+    "HGETALL, LRANGE 0 -1 or KEYS, a subscriber falling behind) or a request it sends faster than Redis "
+    "parses it (a giant MSET or pipeline); its buffer counts against maxmemory and can make Redis evict or "
+    "refuse writes. The biggest normal or pub/sub client's output buffer (CLIENT LIST omem) and query "
+    "buffer (qbuf) are judged against 32 MB, the hard limit Redis itself puts on a pub/sub client; "
+    "replicas are MEM-07's.",
+    bad="id=4711 name=report-job omem=268435456 qbuf=0 cmd=hgetall  # 256 MB of replies not read",
+    good="id=4711 name=report-job omem=0 qbuf=0 cmd=hscan  # reads in pages",
+    remediation="Find the client in CLIENT LIST (id, name, cmd) and fix its reads (HSCAN, SSCAN, ZSCAN, "
+    "LRANGE in pages) or its writes (smaller pipelines); CLIENT KILL ID <id> frees the memory now. Bound "
+    "normal clients with client-output-buffer-limit normal (CONFIG SET, then CONFIG REWRITE). Adjust "
+    "client_buffer_max_bytes in redis_compliance_thresholds.",
+    source="Redis docs, CLIENT LIST (omem, qbuf, tot-mem) and client handling (output buffer limits; pubsub "
+    "hard limit 32mb by default); Redis MEMORY DOCTOR (src/object.c: big client buffers)",
+)
+def worst_client_buffer(facts: RedisFacts, ctx: Context):
+    if facts.clients is None:
+        raise Skip("CLIENT LIST was not read")
+    most = ctx.thresholds.client_buffer_max_bytes
+    kept = [c for c in facts.clients.get("kept") or [] if isinstance(c, dict)]
+    for what, field in (("output", "omem"), ("query", "qbuf")):
+        worst = max(kept, key=lambda c: as_float(c.get(field)), default=None)
+        size = as_float((worst or {}).get(field))
+        if size > most:
+            yield Fail(
+                f"one client holds {_size(size)} of {what} buffer ({field}, above {_size(most)}): "
+                f"{_client_words(worst)}"
+            )
