@@ -45,6 +45,7 @@ STATS = (
     "sync_full",
     "total_connections_received",
     "total_commands_processed",
+    "evicted_scripts",  # MEM-12: EVAL scripts evicted from the script cache (Redis 8)
 )
 CMDSTAT = "cmdstat_"  # + command (and |subcommand): its calls, INFO commandstats
 ERRORSTAT = "errorstat_"  # + error prefix (OOM, NOPERM, ...): the errors replied, INFO errorstats

@@ -32,6 +32,11 @@ class Thresholds:
     # pub/sub client (client-output-buffer-limit pubsub 32mb), which would have dropped it.
     client_buffer_max_bytes: int = 32 * MB
     lua_scripts_max: int = 1000  # MEM-08
+    # MEM-12: EVAL scripts evicted from Redis 8's bounded script cache since the previous run; 0: any.
+    evicted_scripts_max: int = 0
+    # MEM-13: the functions' memory (FUNCTION LOAD libraries and their Lua engine): RedisInsight's
+    # bound on the EVAL Lua engine's memory (used_memory_lua above 3,000,000 bytes).
+    functions_memory_max_bytes: int = 3_000_000
     # MEM-09: writes refused at maxmemory (errorstat_OOM) since the previous run; 0: any fails.
     oom_errors_max: int = 0
     # Persistence

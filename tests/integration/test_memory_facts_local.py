@@ -14,7 +14,7 @@ import pytest
 from redisops.compliance.engine import run_checks
 from redisops.compliance.facts import ClusterFacts, key_label
 from redisops.compliance.gather import CLIENT_FIELDS, gather_redis
-from redisops.compliance.model import FAIL, PASS
+from redisops.compliance.model import FAIL, PASS, SKIPPED
 from redisops.compliance.settings import Thresholds
 from redisops.inventory import Endpoint
 
@@ -96,3 +96,36 @@ def test_client_list_is_read_bounded_and_without_addresses_and_finds_the_worst_c
     slow.close()
     for other in idle:
         other.close()
+
+
+LIBRARY = "#!lua name=app{i}\nredis.register_function('hello{i}', function(keys, args) return '{pad}' end)"
+
+
+def test_loaded_functions_raise_the_functions_memory_mem13_judges(server):
+    admin = server.admin()
+    empty = _gather(server)
+    before = sum(empty.info.get(n, 0) for n in ("used_memory_functions", "used_memory_vm_functions"))
+    for i in range(50):
+        admin.function_load(LIBRARY.format(i=i, pad="x" * 2000))
+    facts = _gather(server)
+    after = sum(facts.info.get(n, 0) for n in ("used_memory_functions", "used_memory_vm_functions"))
+    assert facts.info["number_of_libraries"] == 50 and after > before + 50 * 2000, (before, after)
+    judged = run_checks(
+        ClusterFacts(redis=[facts], gathered_at=time.time()),
+        Thresholds(functions_memory_max_bytes=before + 50 * 2000),
+        only=["MEM-13"],
+    ).results
+    assert judged[0].status == FAIL and "for 50 libraries loaded" in judged[0].message, judged
+    assert _judged(facts, "MEM-13").status == PASS  # far below the default 3,000,000 bytes
+
+
+def test_evicted_scripts_are_judged_where_the_server_reports_them(server):
+    admin = server.admin()
+    if "evicted_scripts" not in admin.info("stats"):
+        result = _judged(_gather(server), "MEM-12")
+        assert result.status == SKIPPED and "has no evicted_scripts" in result.message
+        return
+    for i in range(600):  # scripts with their values built in: Redis 8 keeps 500 of them
+        admin.eval(f"return {i}", 0)
+    result = _judged(_gather(server), "MEM-12")
+    assert result.status == FAIL and "EVAL scripts evicted from the script cache" in result.message

@@ -336,3 +336,20 @@ def test_mem10_reads_each_class_of_the_limits_in_bytes_or_units():
     edit = {"path": ["redis", 0, "config", "client-output-buffer-limit"], "set": limits}
     failures = _failures(_results("MEM-10", [edit]))
     assert [m.split(":")[0] for m in failures] == ["client-output-buffer-limit pubsub 0 0"], failures
+
+
+# ---- MEM-12 and MEM-13: what a server reports --------------------------------------------
+
+
+def test_mem12_skips_servers_without_evicted_scripts_and_mem13_judges_whichever_field_is_reported():
+    (primary, *_) = _results("MEM-12", [])  # the captured Redis 7.0 has no evicted_scripts
+    assert primary.status == SKIPPED and "has no evicted_scripts" in primary.message
+    only_vm = [
+        {"path": ["redis", 0, "info", "used_memory_functions"], "delete": True},
+        {"path": ["redis", 0, "info", "used_memory_vm_functions"], "set": 4_000_000},
+    ]
+    assert any("(used_memory_vm_functions; above" in m for m in _failures(_results("MEM-13", only_vm)))
+    neither = [{"path": ["redis", 0, "info", name], "delete": True} for name in
+               ("used_memory_functions", "used_memory_vm_functions")]  # fmt: skip
+    primary = next(r for r in _results("MEM-13", neither) if r.target == "redis-1:6379")
+    assert primary.status == SKIPPED and "reports no functions memory" in primary.message

@@ -312,6 +312,7 @@ EARLIER = {
     "PRF-08": [{"path": ["redis", 0, "info", "errorstat_BUSY"], "set": {"count": 2}}],
     "HA-13": [{"path": ["redis", 0, "info", "errorstat_READONLY"], "set": {"count": 30}}],
     "SEC-15": [{"path": ["redis", 0, "info", "errorstat_NOPERM"], "set": {"count": 400}}],
+    "MEM-12": [{"path": ["redis", 0, "info", "evicted_scripts"], "set": 4800}],
 }
 # ... and risen once more after it.
 SINCE = {
@@ -333,6 +334,7 @@ SINCE = {
     "HA-13": [{"path": ["redis", 0, "info", "errorstat_READONLY"], "set": {"count": 31}}],
     # 300 more in the 15 minutes between the runs: 20 a minute.
     "SEC-15": [{"path": ["redis", 0, "info", "errorstat_NOPERM"], "set": {"count": 700}}],
+    "MEM-12": [{"path": ["redis", 0, "info", "evicted_scripts"], "set": 5200}],
 }
 MESSAGES = {
     "CON-02": ("1 connection rejected since the previous run at ", "rejected_connections 6"),
@@ -343,6 +345,7 @@ MESSAGES = {
     "PRF-08": ("1 command refused with BUSY since the previous run at ",),
     "HA-13": ("1 write refused with READONLY since the previous run at ",),
     "SEC-15": ("300 commands denied with NOPERM since the previous run at ", "20.0 a minute (above 1)"),
+    "MEM-12": ("400 EVAL scripts evicted from the script cache since the previous run at ",),
 }
 
 

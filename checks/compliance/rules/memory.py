@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from redisops.compliance.counters import error_replies, keeps_errorstats
-from redisops.compliance.facts import RedisFacts, as_float, ttl_reading
+from redisops.compliance.counters import change, error_replies, keeps_errorstats
+from redisops.compliance.facts import RedisFacts, as_float, server_of, ttl_reading
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.settings import Context
 from redisops.core.sizes import human as _size
@@ -455,3 +455,80 @@ def worst_client_buffer(facts: RedisFacts, ctx: Context):
                 f"one client holds {_size(size)} of {what} buffer ({field}, above {_size(most)}): "
                 f"{_client_words(worst)}"
             )
+
+
+@check(
+    "MEM-12",
+    area="memory",
+    scope="redis",
+    severity=Severity.LOW,
+    title="no EVAL script was evicted from the script cache since the previous run",
+    rationale="Since Redis 8.0 the scripts sent with EVAL are kept in a bounded cache and the least "
+    "recently used are evicted (INFO evicted_scripts counts them). Evictions mean an application sends "
+    "hundreds of distinct scripts, values built into their text instead of passed as KEYS and ARGV: each "
+    "one is compiled again, and an EVALSHA of an evicted script fails with NOSCRIPT. The counter grows "
+    "until a restart or CONFIG RESETSTAT: the rise since the previous run is judged; with no earlier run, "
+    "the count since the server started. Servers that do not report it are skipped.",
+    bad="evicted_scripts:5200  # 4800 at the previous run",
+    good="evicted_scripts:0  # a few fixed scripts, values passed as KEYS and ARGV",
+    remediation="Make the application send fixed scripts (SCRIPT LOAD + EVALSHA, or FUNCTION LOAD + FCALL) "
+    "with the values as arguments; SCRIPT FLUSH ASYNC empties the cache meanwhile. Adjust "
+    "evicted_scripts_max in redis_compliance_thresholds.",
+    source="Redis docs, EVAL (from Redis 8.0, scripts loaded with EVAL or EVAL_RO are evicted in least "
+    "recently used order; INFO evicted_scripts counts them)",
+    applies_to="servers whose INFO reports evicted_scripts (Redis 8.0 and later)",
+)
+def evicted_scripts(facts: RedisFacts, ctx: Context):
+    if "evicted_scripts" not in facts.info:
+        raise Skip(f"INFO of {server_of(facts)} has no evicted_scripts (Redis 8.0 and later report it)")
+    evicted = change(facts, ["evicted_scripts"], ctx)
+    if evicted.amount > ctx.thresholds.evicted_scripts_max:
+        cached = int(as_float(facts.info.get("number_of_cached_scripts")))
+        yield Fail(
+            f"{evicted.amount} EVAL script{'s' if evicted.amount != 1 else ''} evicted from the script cache "
+            f"{evicted.since} (above {ctx.thresholds.evicted_scripts_max}; {cached} cached now): the "
+            "application sends scripts with values built in"
+        )
+
+
+# The functions' memory in INFO: the libraries' own structures and their Lua engine; a server reports
+# either or both (Redis 7 and Valkey report both).
+_FUNCTIONS_MEMORY = ("used_memory_functions", "used_memory_vm_functions")
+
+
+@check(
+    "MEM-13",
+    area="memory",
+    scope="redis",
+    severity=Severity.LOW,
+    title="the loaded functions use little memory (at most 3,000,000 bytes)",
+    rationale="Libraries loaded with FUNCTION LOAD stay in memory, in every replica and in every RDB and "
+    "AOF file, until FUNCTION DELETE or FLUSH; their Lua engine grows with the code loaded. Megabytes of "
+    "functions mean libraries generated per tenant or per use, or loaded again under new names, and the "
+    "memory does not come back by itself. Judged: INFO used_memory_functions plus "
+    "used_memory_vm_functions, whichever the server reports, against the 3,000,000 bytes RedisInsight "
+    "allows the EVAL Lua engine.",
+    bad="used_memory_vm_functions:52428800  number_of_libraries:4000",
+    good="used_memory_vm_functions:65536  number_of_libraries:3",
+    remediation="List the libraries (FUNCTION LIST, number_of_libraries) and delete the ones no "
+    "application calls (FUNCTION DELETE); load one library per purpose, replaced in place with FUNCTION "
+    "LOAD REPLACE. Adjust functions_memory_max_bytes in redis_compliance_thresholds.",
+    source="Redis docs, functions (libraries are persisted and replicated with the dataset) and INFO "
+    "(used_memory_functions, used_memory_vm_functions); RedisInsight recommendations (avoid dynamic Lua "
+    "scripts: used_memory_lua above 3,000,000 bytes)",
+    applies_to="servers with functions (Redis 7.0 and later, Valkey)",
+)
+def functions_memory(facts: RedisFacts, ctx: Context):
+    reported = [name for name in _FUNCTIONS_MEMORY if name in facts.info]
+    if not reported:
+        raise Skip(f"INFO of {server_of(facts)} reports no functions memory (functions came with Redis 7.0)")
+    used, most = (
+        sum(as_float(facts.info[name]) for name in reported),
+        ctx.thresholds.functions_memory_max_bytes,
+    )
+    if used > most:
+        libraries = facts.info.get("number_of_libraries", "?")
+        yield Fail(
+            f"functions use {_size(used)} ({' + '.join(reported)}; above {_size(most)}) for {libraries} "
+            "libraries loaded"
+        )
