@@ -353,3 +353,25 @@ def test_mem12_skips_servers_without_evicted_scripts_and_mem13_judges_whichever_
                ("used_memory_functions", "used_memory_vm_functions")]  # fmt: skip
     primary = next(r for r in _results("MEM-13", neither) if r.target == "redis-1:6379")
     assert primary.status == SKIPPED and "reports no functions memory" in primary.message
+
+
+# ---- CON-05: a rate needs two readings -----------------------------------------------------
+
+
+def test_con05_is_skipped_without_a_previous_run_even_after_many_connections():
+    edits = [{"path": ["redis", 0, "info", "total_connections_received"], "set": 5_000_000}]
+    primary = next(r for r in _results("CON-05", edits) if r.target == "redis-1:6379")
+    assert primary.status == SKIPPED and "no previous run" in primary.message
+
+
+def test_con05_passes_a_fast_rise_that_only_added_clients():
+    # 3000 connections in 2 minutes, all of them still connected: growth, not churn.
+    since = {
+        "basis": "previous run", "previous_at": 1795997339.9, "interval_s": 120.0, "started_at": 1795997293.9,
+        "counters": {"total_connections_received": 3000}, "reset": [],
+    }  # fmt: skip
+    edits = [
+        {"path": ["redis", 0, "since"], "set": since},
+        {"path": ["redis", 0, "info", "connected_clients"], "set": 3100},
+    ]
+    assert _passes(_results("CON-05", edits)), _failures(_results("CON-05", edits))
