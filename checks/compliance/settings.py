@@ -64,7 +64,7 @@ class Thresholds:
     # (PRF-05), so collections within PRF-05's lengths pass unless their members are big values.
     big_key_bytes: int = 10 * MB
     slow_commands: tuple[str, ...] = ("keys", "flushall", "flushdb", "debug", "save", "monitor")  # PRF-03
-    # PRF-08: BUSY replies (a script or function ran past busy-reply-threshold) since the previous
+    # PRF-10: BUSY replies (a script or function ran past busy-reply-threshold) since the previous
     # run; 0: any fails, every client was refused while it ran.
     busy_errors_max: int = 0
     # Key sample (bounded: never KEYS)
@@ -79,7 +79,7 @@ class Thresholds:
     namespace_min_share: float = 0.9
     # Security
     password_min_length: int = 32  # SEC-08
-    # SEC-15: ACL denials (errorstat_NOPERM) per minute, since the previous run (else since the
+    # SEC-17: ACL denials (errorstat_NOPERM) per minute, since the previous run (else since the
     # start): an operator's odd denied command passes, a client denied on every call does not.
     noperm_errors_per_min_max: float = 1.0
     cert_min_days: int = 30  # SEC-09 (files on the hosts), SEC-12 (certificates the servers present)
@@ -92,7 +92,7 @@ class Thresholds:
     # 1 MB threshold never judged; the kit deploys 64 MB (redis_server_repl_backlog_size).
     repl_backlog_min_bytes: int = 16 * MB
     sentinel_down_after_min_ms: int = 1000  # HA-10: shorter turns ordinary pauses into failovers
-    # HA-13: writes refused by a replica (errorstat_READONLY) since the previous run; 0: any fails.
+    # HA-15: writes refused by a replica (errorstat_READONLY) since the previous run; 0: any fails.
     readonly_errors_max: int = 0
     # Monitoring
     # MON-01 for facts without the inventory's exporters (saved by an older redisops); H-07 allows it.

@@ -309,9 +309,9 @@ EARLIER = {
     "PRF-02": [{"path": ["redis", 0, "latency_latest"], "set": [["command", int(T0 - 600), 250, 900]]}],
     "PRF-03": [{"path": ["redis", 0, "info", "cmdstat_keys"], "set": {"calls": 3, "usec": 900}}],
     "MEM-09": [{"path": ["redis", 0, "info", "errorstat_OOM"], "set": {"count": 12}}],
-    "PRF-08": [{"path": ["redis", 0, "info", "errorstat_BUSY"], "set": {"count": 2}}],
-    "HA-13": [{"path": ["redis", 0, "info", "errorstat_READONLY"], "set": {"count": 30}}],
-    "SEC-15": [{"path": ["redis", 0, "info", "errorstat_NOPERM"], "set": {"count": 400}}],
+    "PRF-10": [{"path": ["redis", 0, "info", "errorstat_BUSY"], "set": {"count": 2}}],
+    "HA-15": [{"path": ["redis", 0, "info", "errorstat_READONLY"], "set": {"count": 30}}],
+    "SEC-17": [{"path": ["redis", 0, "info", "errorstat_NOPERM"], "set": {"count": 400}}],
     "MEM-12": [{"path": ["redis", 0, "info", "evicted_scripts"], "set": 4800}],
 }
 # ... and risen once more after it.
@@ -330,10 +330,10 @@ SINCE = {
     "PRF-02": [{"path": ["redis", 0, "latency_latest"], "set": [["command", int(T1 - 60), 180, 900]]}],
     "PRF-03": [{"path": ["redis", 0, "info", "cmdstat_keys"], "set": {"calls": 5, "usec": 1500}}],
     "MEM-09": [{"path": ["redis", 0, "info", "errorstat_OOM"], "set": {"count": 15}}],
-    "PRF-08": [{"path": ["redis", 0, "info", "errorstat_BUSY"], "set": {"count": 3}}],
-    "HA-13": [{"path": ["redis", 0, "info", "errorstat_READONLY"], "set": {"count": 31}}],
+    "PRF-10": [{"path": ["redis", 0, "info", "errorstat_BUSY"], "set": {"count": 3}}],
+    "HA-15": [{"path": ["redis", 0, "info", "errorstat_READONLY"], "set": {"count": 31}}],
     # 300 more in the 15 minutes between the runs: 20 a minute.
-    "SEC-15": [{"path": ["redis", 0, "info", "errorstat_NOPERM"], "set": {"count": 700}}],
+    "SEC-17": [{"path": ["redis", 0, "info", "errorstat_NOPERM"], "set": {"count": 700}}],
     "MEM-12": [{"path": ["redis", 0, "info", "evicted_scripts"], "set": 5200}],
 }
 MESSAGES = {
@@ -342,9 +342,9 @@ MESSAGES = {
     "PRF-02": ("1 latency event spiked over 100 ms since the previous run at ", "command 180 ms"),
     "PRF-03": ("INFO commandstats: KEYS 2 times since the previous run at ",),
     "MEM-09": ("3 commands refused with OOM since the previous run at ",),
-    "PRF-08": ("1 command refused with BUSY since the previous run at ",),
-    "HA-13": ("1 write refused with READONLY since the previous run at ",),
-    "SEC-15": ("300 commands denied with NOPERM since the previous run at ", "20.0 a minute (above 1)"),
+    "PRF-10": ("1 command refused with BUSY since the previous run at ",),
+    "HA-15": ("1 write refused with READONLY since the previous run at ",),
+    "SEC-17": ("300 commands denied with NOPERM since the previous run at ", "20.0 a minute (above 1)"),
     "MEM-12": ("400 EVAL scripts evicted from the script cache since the previous run at ",),
 }
 

@@ -760,7 +760,7 @@ def group_can_move_to_valkey(cluster: ClusterFacts, ctx: Context):
 
 
 @check(
-    "HA-13",
+    "HA-15",
     area="high-availability",
     scope="redis",
     severity=Severity.HIGH,

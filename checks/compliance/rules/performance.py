@@ -420,7 +420,7 @@ def deprecated_settings(facts: RedisFacts, ctx: Context):
 
 
 @check(
-    "PRF-08",
+    "PRF-10",
     area="performance",
     scope="redis",
     severity=Severity.HIGH,

@@ -563,7 +563,7 @@ def presented_certificates(facts: ClusterFacts, ctx: Context):
 
 
 @check(
-    "SEC-15",
+    "SEC-17",
     area="security",
     scope="redis",
     severity=Severity.MEDIUM,
