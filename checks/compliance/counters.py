@@ -1,6 +1,7 @@
 """Cumulative counters, judged as changes since the previous run rather than since the start.
 
-INFO's rejected_connections and sync_partial_err, INFO commandstats calls, the slowlog's entry ids
+INFO's rejected_connections and sync_partial_err, INFO commandstats calls, INFO errorstats counts
+(errorstat_OOM, errorstat_NOPERM, ...), the slowlog's entry ids
 and LATENCY LATEST's spike times only grow while a server runs: judged as they stand, one refused
 client fails CON-02 until the next restart. So each run keeps every target's counters in a small
 JSON file (``redisops check --state FILE``, or ``counters.json`` in the ``--history`` directory),
@@ -11,16 +12,16 @@ and the next run judges what changed since then:
 - ``compare`` is the whole rule, pure: this run's reading of a target against the previous one
   gives the ``since`` mapping the checks judge (``RedisFacts.since``). A new run_id (a restart)
   starts again from the server's start; a counter lower than before counts from its reset (CONFIG
-  RESETSTAT resets INFO stats and commandstats together: one of them lower, or a command gone from
-  commandstats, resets them all); a target never read before is judged since the server started,
-  and says so.
+  RESETSTAT resets INFO stats, commandstats and errorstats together: one of them lower, or a command
+  gone from commandstats or an error gone from errorstats, resets them all); a target never read
+  before is judged since the server started, and says so.
 - ``judge_since`` sets ``since`` on every target that was read and returns the state to save:
   a target that could not be read keeps its old baseline.
 - ``change`` and ``changed`` are what a check calls: the amount to judge and the words that say
   since when.
 
-The file holds counters, run ids and times only: no secret, no key name. Command and latency
-event names are Redis's own.
+The file holds counters, run ids and times only: no secret, no key name. Command, error and
+latency event names are Redis's own.
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ STATS = (
     "evicted_keys",
     "keyspace_hits",
     "keyspace_misses",
+    "evicted_scripts",  # MEM-12: EVAL scripts evicted from the script cache (Redis 8)
 )
 CMDSTAT = "cmdstat_"  # + command (and |subcommand): its calls, INFO commandstats
+ERRORSTAT = "errorstat_"  # + error prefix (OOM, NOPERM, ...): the errors replied, INFO errorstats
 SLOWLOG = "slowlog_entries"  # the newest slowlog entry's id + 1: slow commands logged since the start
 LATENCY = "latency:"  # + event: the time of the event's latest spike, LATENCY LATEST (server clock)
 # What a ``since`` mapping's basis says the changes are counted from.
@@ -68,6 +71,8 @@ def read(facts: RedisFacts) -> dict[str, int]:
     for key, value in info.items():
         if key.startswith(CMDSTAT) and isinstance(value, dict):
             out[key] = int(as_float(value.get("calls")))
+        elif key.startswith(ERRORSTAT) and isinstance(value, dict):
+            out[key] = int(as_float(value.get("count")))
     ids = [int(as_float(e.get("id"), -1)) for e in facts.slowlog if isinstance(e, dict)]
     if ids and max(ids) >= 0:
         out[SLOWLOG] = max(ids) + 1  # ids count from 0 and SLOWLOG RESET does not reset them
@@ -90,7 +95,7 @@ def reading(facts: RedisFacts, at: float) -> dict[str, Any]:
 def resettable(name: str) -> bool:
     """Whether CONFIG RESETSTAT sets the counter back to 0 (the slowlog and the latency monitor
     keep theirs: SLOWLOG RESET and LATENCY RESET empty them, and their ids and times go on)."""
-    return name in STATS or name.startswith(CMDSTAT)
+    return name in STATS or name.startswith((CMDSTAT, ERRORSTAT))
 
 
 def restarted(now: dict, before: dict) -> bool:
@@ -284,3 +289,26 @@ def changed(facts: RedisFacts, prefix: str) -> dict[str, int]:
 def has_baseline(facts: RedisFacts) -> bool:
     """Whether the changes count from the previous run (not from a server start)."""
     return _since(facts).get("basis") == RUN
+
+
+def keeps_errorstats(facts: RedisFacts) -> bool:
+    """Whether the server counts its error replies by prefix (INFO errorstats, Redis 6.2 and Valkey
+    on): it then always reports total_error_replies, and an error absent from errorstats never
+    happened (or was reset)."""
+    return "total_error_replies" in facts.info
+
+
+def error_replies(facts: RedisFacts, prefix: str, ctx=None) -> Change:
+    """The error replies starting with ``prefix`` (OOM, NOPERM, ...) and since when they count."""
+    return change(facts, [ERRORSTAT + prefix], ctx)
+
+
+def per_minute(facts: RedisFacts, amount: int) -> float:
+    """A change as a rate: over the time since the previous run, else since the server started
+    (INFO uptime); at least a minute, so one event just after a start is not a burst."""
+    since = _since(facts)
+    if since.get("basis") == RUN:
+        seconds = float(since.get("interval_s", 0.0))
+    else:
+        seconds = as_float(facts.info.get("uptime_in_seconds"))
+    return amount / (max(seconds, 60.0) / 60.0)

@@ -37,6 +37,10 @@ class RedisFacts:
     # every database), "unread": {db: why}, "keys": [{name, db, type, ttl_ms, bytes, length}]};
     # ttl_ms is PTTL (-1: no TTL), None when PTTL failed (unknown); bytes and length None when unread.
     keys: dict[str, Any] | None = None
+    # CLIENT LIST of the normal and pub/sub clients, bounded: {"listed": clients listed, "kept": the
+    # ones with the biggest buffers, [{type, id, name, age, idle, qbuf, omem, tot-mem, cmd}]}, never
+    # their addresses; None when not read.
+    clients: dict[str, Any] | None = None
     # The certificate the server presented (TLS targets): its end, epoch seconds; 0 without TLS.
     tls_cert_not_after: float = 0.0
     gaps: list[str] = field(default_factory=list)  # optional sections that could not be read, and why

@@ -277,6 +277,35 @@ def sample_keys(client_for, info: dict, limit: Thresholds, rng: random.Random | 
     }
 
 
+# What the checks keep of CLIENT LIST: buffers, ages, what the client last ran and its name (to find it);
+# never its address, nor the databases and users it works with.
+CLIENT_FIELDS = ("id", "name", "age", "idle", "qbuf", "omem", "tot-mem", "cmd")
+_CLIENT_NUMBERS = ("id", "age", "idle", "qbuf", "omem", "tot-mem")
+
+
+def client_buffers(entry: dict) -> int:
+    """A CLIENT LIST entry's memory: tot-mem (Redis 6.2 on), else its output and query buffers."""
+    if "tot-mem" in entry:
+        return int(entry["tot-mem"])
+    return int(entry.get("omem", 0)) + int(entry.get("qbuf", 0))
+
+
+def read_clients(client, keep: int) -> dict:
+    """The normal and pub/sub clients (CLIENT LIST TYPE: replicas are MEM-07's), only CLIENT_FIELDS
+    of each, the ``keep`` with the most memory; ``listed`` counts them all."""
+    clients = []
+    for kind in ("normal", "pubsub"):
+        for entry in client.client_list(_type=kind):
+            kept = {"type": kind}
+            for name in CLIENT_FIELDS:
+                if name in entry:
+                    value = entry[name]
+                    kept[name] = int(value) if name in _CLIENT_NUMBERS else str(value)[:64]
+            clients.append(kept)
+    clients.sort(key=client_buffers, reverse=True)
+    return {"listed": len(clients), "kept": clients[: max(0, keep)]}
+
+
 def served_certificate_end(endpoint: Endpoint) -> float:
     """When the certificate the server presents expires (epoch seconds), from a TLS handshake of
     our own: scheduled runs see certificate expiry without SSH to the host."""
@@ -359,6 +388,11 @@ def gather_redis(endpoint: Endpoint, limit: Thresholds) -> RedisFacts:
         )
         facts.latency_doctor = str(
             _optional(facts, "LATENCY DOCTOR", lambda: client.execute_command("LATENCY", "DOCTOR")) or ""
+        )
+        facts.clients = _optional(
+            facts,
+            "CLIENT LIST (the compliance user needs it: rerun site.yml)",
+            lambda: read_clients(client, limit.client_list_keep),
         )
         stats = _optional(facts, "MEMORY STATS", lambda: client.execute_command("MEMORY", "STATS"))
         facts.memory_stats = _plain(_pairs(stats)) if stats else {}

@@ -28,7 +28,17 @@ class Thresholds:
     fragmentation_waste_bytes: int = 10 * MB
     client_buffer_avg_bytes: int = 200 * 1024  # MEM-07
     replica_buffer_bytes: int = 10 * MB
+    # MEM-11: one normal or pub/sub client's output or query buffer: Redis's own hard limit for a
+    # pub/sub client (client-output-buffer-limit pubsub 32mb), which would have dropped it.
+    client_buffer_max_bytes: int = 32 * MB
     lua_scripts_max: int = 1000  # MEM-08
+    # MEM-12: EVAL scripts evicted from Redis 8's bounded script cache since the previous run; 0: any.
+    evicted_scripts_max: int = 0
+    # MEM-13: the functions' memory (FUNCTION LOAD libraries and their Lua engine): RedisInsight's
+    # bound on the EVAL Lua engine's memory (used_memory_lua above 3,000,000 bytes).
+    functions_memory_max_bytes: int = 3_000_000
+    # MEM-09: writes refused at maxmemory (errorstat_OOM) since the previous run; 0: any fails.
+    oom_errors_max: int = 0
     # Persistence
     last_save_max_age_s: int = 24 * 3600  # PER-03
     # PER-03: the newest off-host backup (redis_backup's metrics); a daily schedule plus slack.
@@ -38,6 +48,9 @@ class Thresholds:
     clients_share_warn: float = 0.80  # CON-01
     tcp_keepalive_min_s: int = 1  # CON-03
     tcp_keepalive_max_s: int = 300
+    # CON-05: connections opened per second between two runs; a pooled application opens a few at
+    # start, monitoring one per scrape: 10 a second (36,000 an hour) is clients connecting per request.
+    connections_per_s_max: float = 10.0
     # Performance
     fork_rate_min_gb_s: float = 25.0  # PRF-04 (GB copied per second of fork)
     fork_min_memory_bytes: int = 100 * MB  # smaller forks are too quick to judge
@@ -47,10 +60,18 @@ class Thresholds:
     big_zset_members: int = 100_000
     big_list_items: int = 1000  # queues and logs alike: why a list is long is not in the facts
     big_stream_entries: int = 100_000
+    # PRF-09: MEMORY USAGE of one key, whatever its length: ten times the 1 MB a string may hold
+    # (PRF-05), so collections within PRF-05's lengths pass unless their members are big values.
+    big_key_bytes: int = 10 * MB
     slow_commands: tuple[str, ...] = ("keys", "flushall", "flushdb", "debug", "save", "monitor")  # PRF-03
+    # PRF-10: BUSY replies (a script or function ran past busy-reply-threshold) since the previous
+    # run; 0: any fails, every client was refused while it ran.
+    busy_errors_max: int = 0
     # Key sample (bounded: never KEYS)
     key_sample_budget: int = 1000
     key_scan_count: int = 100
+    # CLIENT LIST: the clients with the biggest buffers kept in the facts (the others only counted)
+    client_list_keep: int = 20
     # Keys and TTLs
     # TTL-01: the prefixes temporary key names start with (matched at the start of a name only)
     temporary_prefixes: tuple[str, ...] = ("session:", "cache:", "rate_limit:")
@@ -64,6 +85,9 @@ class Thresholds:
     expiring_without_ttl_max_share: float = 0.0
     # Security
     password_min_length: int = 32  # SEC-08
+    # SEC-17: ACL denials (errorstat_NOPERM) per minute, since the previous run (else since the
+    # start): an operator's odd denied command passes, a client denied on every call does not.
+    noperm_errors_per_min_max: float = 1.0
     cert_min_days: int = 30  # SEC-09 (files on the hosts), SEC-12 (certificates the servers present)
     min_version: str = "7.0.0"  # SEC-07, Redis
     min_valkey_version: str = "7.2.5"  # SEC-07, Valkey (its valkey_version, never its redis_version)
@@ -76,6 +100,8 @@ class Thresholds:
     sentinel_tilt_grace_s: int = 0  # HA-13: a TILT younger than this passes (0: any TILT fails)
     min_promotable_replicas: int = 1  # HA-14: replicas per group Sentinel can promote
     sentinel_down_after_min_ms: int = 1000  # HA-10: shorter turns ordinary pauses into failovers
+    # HA-15: writes refused by a replica (errorstat_READONLY) since the previous run; 0: any fails.
+    readonly_errors_max: int = 0
     # Monitoring
     # MON-01 for facts without the inventory's exporters (saved by an older redisops); H-07 allows it.
     exporter_port: int = 9121

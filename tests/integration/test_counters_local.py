@@ -21,6 +21,7 @@ from redisops.inventory import Endpoint, Targets, write_targets
 REPO = Path(__file__).resolve().parents[2]
 CHECKER_PASSWORD = "checker-secret-0123456789abcdefgh"
 ADMIN_PASSWORD = "admin-secret-0123456789abcdefghij"
+APP_PASSWORD = "app-secret-0123456789abcdefghijklm"  # an application user with GET and SET on app:*
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
 
@@ -51,6 +52,7 @@ class Server:
             "user default off resetchannels -@all\n"
             f"user admin on >{ADMIN_PASSWORD} ~* &* +@all\n"
             f"user checker on >{CHECKER_PASSWORD} resetchannels {_compliance_user_rules()}\n"
+            f"user app on >{APP_PASSWORD} resetchannels ~app:* -@all +get +set\n"
         )
         self.conf.chmod(0o600)
         self.proc = None
@@ -85,6 +87,27 @@ class Server:
         finally:
             admin.config_set("maxclients", 10000)
         assert admin.info("stats")["rejected_connections"] == before + 1
+        admin.close()
+
+    def denied(self, times: int) -> None:
+        """The application user runs commands and touches keys its ACL rules deny."""
+        app = redis.Redis(port=self.port, username="app", password=APP_PASSWORD, socket_timeout=5)
+        for i in range(times):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                app.get(f"other:{i}") if i % 2 else app.delete("app:1")
+        app.close()
+
+    def refuse_writes_at_maxmemory(self) -> None:
+        """Writes that need memory beyond maxmemory, with noeviction: OOM errors."""
+        admin = self.admin()
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", 1)  # below what the server already uses: every write is refused
+        try:
+            for i in range(3):
+                with pytest.raises(redis.exceptions.OutOfMemoryError):
+                    admin.set(f"app:blob:{i}", "x" * 1000)
+        finally:
+            admin.config_set("maxmemory", 0)
         admin.close()
 
 
@@ -170,3 +193,25 @@ def test_config_resetstat_is_seen_even_when_a_counter_is_back_where_it_was(serve
     assert after["CON-02"]["message"].startswith(
         "1 connection rejected since the counters were reset (CONFIG RESETSTAT) after the previous run at "
     )
+
+
+def test_acl_denials_fail_sec15_until_they_stop(server, check):
+    server.denied(20)  # 20 in the server's first seconds: counted over a minute, 20 a minute
+    first, kept = check()
+    assert kept["counters"]["errorstat_NOPERM"] == 20
+    assert first["SEC-17"]["status"] == "fail", first["SEC-17"]
+    assert first["SEC-17"]["message"].startswith("20 commands denied with NOPERM since the server started")
+    second, _ = check()
+    assert second["SEC-17"]["status"] == "pass", second["SEC-17"]
+
+
+def test_writes_refused_at_maxmemory_fail_mem09_once(server, check):
+    first, _ = check()
+    assert first["MEM-09"]["status"] == "pass", first["MEM-09"]
+    server.refuse_writes_at_maxmemory()
+    second, kept = check()
+    assert kept["counters"]["errorstat_OOM"] == 3
+    assert second["MEM-09"]["status"] == "fail", second["MEM-09"]
+    assert second["MEM-09"]["message"].startswith("3 commands refused with OOM since the previous run at ")
+    third, _ = check()
+    assert third["MEM-09"]["status"] == "pass", third["MEM-09"]

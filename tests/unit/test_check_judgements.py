@@ -356,3 +356,79 @@ def test_prf08_a_report_of_spikes_without_an_easy_fix_passes_and_monitoring_off_
                   if r.target == "redis-1:6379"]  # fmt: skip
     assert passed.status == PASS
     assert skipped.status == SKIPPED and "PRF-02" in skipped.message
+
+
+# ---- PRF-09 judges memory, PRF-05 length: one finding per key ------------------------------
+
+
+def test_a_long_and_heavy_key_is_reported_once_by_prf05_and_a_short_heavy_one_by_prf09():
+    long_heavy = _key("app:export:all", type="hash", length=80_000, bytes=200 * 1024 * 1024)
+    short_heavy = _key("app:profile:42", type="hash", length=10, bytes=50 * 1024 * 1024)
+    found = _all_failures([long_heavy, short_heavy])
+    about_long = [check for check, message in found if key_label("app:export:all") in message]
+    about_short = [check for check, message in found if key_label("app:profile:42") in message]
+    assert about_long == ["PRF-05"] and about_short == ["PRF-09"], found
+
+
+def test_prf09_is_skipped_when_no_key_could_be_weighed():
+    unread = [
+        {"path": ["redis", 0, "keys", "keys", i, "bytes"], "set": None}
+        for i in range(len(base_facts()["redis"][0]["keys"]["keys"]))
+    ]
+    primary = next(r for r in _results("PRF-09", unread) if r.target == "redis-1:6379")
+    assert primary.status == SKIPPED and "MEMORY USAGE could be read for none" in primary.message
+
+
+# ---- MEM-10: client-output-buffer-limit as CONFIG GET answers it ---------------------------
+
+
+def test_mem10_reads_each_class_of_the_limits_in_bytes_or_units():
+    from redisops.compliance.rules.memory import output_buffer_limits
+
+    assert output_buffer_limits("normal 0 0 0 slave 268435456 67108864 60 pubsub 32mb 8mb 60") == {
+        "normal": (0, 0, 0), "replica": (268435456, 67108864, 60), "pubsub": (32 * 1024**2, 8 * 1024**2, 60),
+    }  # fmt: skip
+    # A soft limit alone still bounds the buffer; Valkey names the class replica.
+    limits = "normal 0 0 0 replica 0 64mb 60 pubsub 0 0 0"
+    edit = {"path": ["redis", 0, "config", "client-output-buffer-limit"], "set": limits}
+    failures = _failures(_results("MEM-10", [edit]))
+    assert [m.split(":")[0] for m in failures] == ["client-output-buffer-limit pubsub 0 0"], failures
+
+
+# ---- MEM-12 and MEM-13: what a server reports --------------------------------------------
+
+
+def test_mem12_skips_servers_without_evicted_scripts_and_mem13_judges_whichever_field_is_reported():
+    (primary, *_) = _results("MEM-12", [])  # the captured Redis 7.0 has no evicted_scripts
+    assert primary.status == SKIPPED and "has no evicted_scripts" in primary.message
+    only_vm = [
+        {"path": ["redis", 0, "info", "used_memory_functions"], "delete": True},
+        {"path": ["redis", 0, "info", "used_memory_vm_functions"], "set": 4_000_000},
+    ]
+    assert any("(used_memory_vm_functions; above" in m for m in _failures(_results("MEM-13", only_vm)))
+    neither = [{"path": ["redis", 0, "info", name], "delete": True} for name in
+               ("used_memory_functions", "used_memory_vm_functions")]  # fmt: skip
+    primary = next(r for r in _results("MEM-13", neither) if r.target == "redis-1:6379")
+    assert primary.status == SKIPPED and "reports no functions memory" in primary.message
+
+
+# ---- CON-05: a rate needs two readings -----------------------------------------------------
+
+
+def test_con05_is_skipped_without_a_previous_run_even_after_many_connections():
+    edits = [{"path": ["redis", 0, "info", "total_connections_received"], "set": 5_000_000}]
+    primary = next(r for r in _results("CON-05", edits) if r.target == "redis-1:6379")
+    assert primary.status == SKIPPED and "no previous run" in primary.message
+
+
+def test_con05_passes_a_fast_rise_that_only_added_clients():
+    # 3000 connections in 2 minutes, all of them still connected: growth, not churn.
+    since = {
+        "basis": "previous run", "previous_at": 1795997339.9, "interval_s": 120.0, "started_at": 1795997293.9,
+        "counters": {"total_connections_received": 3000}, "reset": [],
+    }  # fmt: skip
+    edits = [
+        {"path": ["redis", 0, "since"], "set": since},
+        {"path": ["redis", 0, "info", "connected_clients"], "set": 3100},
+    ]
+    assert _passes(_results("CON-05", edits)), _failures(_results("CON-05", edits))

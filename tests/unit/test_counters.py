@@ -145,6 +145,28 @@ def test_config_resetstat_resets_every_info_counter_at_once():
     assert gone["counters"] == {"rejected_connections": 2} and gone["reset"] == ["rejected_connections"]
 
 
+def test_errorstats_are_counters_that_config_resetstat_resets_with_the_others():
+    assert C.read(facts(errorstat_OOM={"count": 4}, errorstat_NOPERM={"count": 9})) == {
+        "errorstat_OOM": 4, "errorstat_NOPERM": 9,
+    }  # fmt: skip
+    before = reading(at=T0, errorstat_OOM={"count": 4}, rejected_connections=1)
+    rose = C.compare(reading(errorstat_OOM={"count": 6}, rejected_connections=1), before)
+    assert rose["counters"] == {"errorstat_OOM": 2, "rejected_connections": 0} and rose["reset"] == []
+    # CONFIG RESETSTAT empties errorstats: an error gone from it resets every INFO counter.
+    gone = C.compare(reading(rejected_connections=1, errorstat_NOPERM={"count": 1}), before)
+    assert gone["counters"] == {"rejected_connections": 1, "errorstat_NOPERM": 1}
+    assert gone["reset"] == ["errorstat_NOPERM", "rejected_connections"]
+
+
+def test_a_rate_counts_over_the_time_since_the_previous_run_else_since_the_start():
+    since = C.compare(reading(errorstat_NOPERM={"count": 40}), reading(at=T0, errorstat_NOPERM={"count": 10}))
+    judged_now = facts(errorstat_NOPERM={"count": 40})
+    judged_now.since = since
+    assert C.per_minute(judged_now, 30) == pytest.approx(2.0)  # 30 in 15 minutes
+    assert C.per_minute(facts(uptime=7200), 60) == pytest.approx(0.5)  # no baseline: 60 in 2 hours
+    assert C.per_minute(facts(uptime=5), 3) == pytest.approx(3.0)  # counted over a minute at least
+
+
 def test_a_counter_first_seen_in_the_same_server_run_counts_from_zero():
     before = reading(at=T0, rejected_connections=0)
     now = reading(rejected_connections=0, cmdstat_keys={"calls": 2}, latency=(("fork", T1 - 10, 150, 150),))
@@ -286,6 +308,11 @@ EARLIER = {
     ],
     "PRF-02": [{"path": ["redis", 0, "latency_latest"], "set": [["command", int(T0 - 600), 250, 900]]}],
     "PRF-03": [{"path": ["redis", 0, "info", "cmdstat_keys"], "set": {"calls": 3, "usec": 900}}],
+    "MEM-09": [{"path": ["redis", 0, "info", "errorstat_OOM"], "set": {"count": 12}}],
+    "PRF-10": [{"path": ["redis", 0, "info", "errorstat_BUSY"], "set": {"count": 2}}],
+    "HA-15": [{"path": ["redis", 0, "info", "errorstat_READONLY"], "set": {"count": 30}}],
+    "SEC-17": [{"path": ["redis", 0, "info", "errorstat_NOPERM"], "set": {"count": 400}}],
+    "MEM-12": [{"path": ["redis", 0, "info", "evicted_scripts"], "set": 4800}],
 }
 # ... and risen once more after it.
 SINCE = {
@@ -302,12 +329,23 @@ SINCE = {
     ],
     "PRF-02": [{"path": ["redis", 0, "latency_latest"], "set": [["command", int(T1 - 60), 180, 900]]}],
     "PRF-03": [{"path": ["redis", 0, "info", "cmdstat_keys"], "set": {"calls": 5, "usec": 1500}}],
+    "MEM-09": [{"path": ["redis", 0, "info", "errorstat_OOM"], "set": {"count": 15}}],
+    "PRF-10": [{"path": ["redis", 0, "info", "errorstat_BUSY"], "set": {"count": 3}}],
+    "HA-15": [{"path": ["redis", 0, "info", "errorstat_READONLY"], "set": {"count": 31}}],
+    # 300 more in the 15 minutes between the runs: 20 a minute.
+    "SEC-17": [{"path": ["redis", 0, "info", "errorstat_NOPERM"], "set": {"count": 700}}],
+    "MEM-12": [{"path": ["redis", 0, "info", "evicted_scripts"], "set": 5200}],
 }
 MESSAGES = {
     "CON-02": ("1 connection rejected since the previous run at ", "rejected_connections 6"),
     "PRF-01": ("the slowlog logged 1 entry over 10.0 ms since the previous run at ", "FLUSHALL took 40.0 ms"),
     "PRF-02": ("1 latency event spiked over 100 ms since the previous run at ", "command 180 ms"),
     "PRF-03": ("INFO commandstats: KEYS 2 times since the previous run at ",),
+    "MEM-09": ("3 commands refused with OOM since the previous run at ",),
+    "PRF-10": ("1 command refused with BUSY since the previous run at ",),
+    "HA-15": ("1 write refused with READONLY since the previous run at ",),
+    "SEC-17": ("300 commands denied with NOPERM since the previous run at ", "20.0 a minute (above 1)"),
+    "MEM-12": ("400 EVAL scripts evicted from the script cache since the previous run at ",),
 }
 
 

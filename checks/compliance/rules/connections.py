@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from redisops.compliance.counters import change
+from redisops.compliance.counters import change, has_baseline
 from redisops.compliance.facts import RedisFacts, as_float
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.settings import Context
@@ -160,4 +160,41 @@ def maxclients_fit_nofile(facts: RedisFacts, ctx: Context):
         yield Fail(
             f"maxclients {need - _RESERVED_FDS} + {_RESERVED_FDS} needs {need} descriptors but "
             f"{name} (pid {proc.get('pid')}) may open {nofile}"
+        )
+
+
+@check(
+    "CON-05",
+    area="connections",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="clients reuse their connections (at most 10 new connections a second between runs)",
+    rationale="Every new connection costs the server an accept, a client structure, an AUTH (an ACL "
+    "password check) and with TLS a handshake, on the thread that serves commands; the clients pay a round "
+    "trip or more each time. An application with a connection pool opens its connections once; one that "
+    "connects per request opens thousands a minute while connected_clients stays flat, and it often "
+    "leaves sockets in TIME_WAIT on the hosts. The rise of total_connections_received between two runs is "
+    "judged as a rate when it is also more than the clients connected now (the connections were replaced, "
+    "not added). It needs a previous run: without one it is skipped.",
+    bad="total_connections_received:+54000 in 15 min  connected_clients:12  # 60 a second",
+    good="total_connections_received:+40 in 15 min  connected_clients:60  # pooled, monitoring scrapes",
+    remediation="Use the client library's connection pool (one per process, shared by its threads) or a "
+    "long-lived multiplexed client, and stop creating a client per request; CLIENT LIST (age, name) shows "
+    "who keeps reconnecting. Adjust connections_per_s_max in redis_compliance_thresholds.",
+    source="Redis docs, connection pools and multiplexing (opening and closing connections often is "
+    "inefficient: make as few separate connections as possible, through a pool or a multiplexed client)",
+)
+def connection_churn(facts: RedisFacts, ctx: Context):
+    if "total_connections_received" not in facts.info:
+        raise Skip("INFO has no total_connections_received")
+    interval = as_float((facts.since or {}).get("interval_s"))
+    if not has_baseline(facts) or interval <= 0:
+        raise Skip("no previous run of this server to compare with: a connection rate needs two readings")
+    opened = change(facts, ["total_connections_received"], ctx)
+    rate, most = opened.amount / interval, ctx.thresholds.connections_per_s_max
+    clients = int(as_float(facts.info.get("connected_clients")))
+    if rate > most and opened.amount > clients:
+        yield Fail(
+            f"{opened.amount} connections opened {opened.since}: {rate:.1f} a second (above {most:g}) while "
+            f"{clients} are connected: clients connect per request instead of reusing pooled connections"
         )

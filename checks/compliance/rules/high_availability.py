@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from redisops.compliance.counters import change
+from redisops.compliance.counters import change, error_replies, keeps_errorstats
 from redisops.compliance.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary, server_of
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.server import REDIS, VALKEY, Server, loads_rdb, newest_known, rdb_format
@@ -841,4 +841,38 @@ def promotable_replica(facts: SentinelFacts, ctx: Context):
         seen = "; ".join(f"{n} {why}" for n, why in sorted(reasons.items()) if why) or "no replica at all"
         yield Fail(
             f"group {name} has {len(good)} promotable replica(s), below {need}: {seen}; a failover aborts"
+        )
+
+
+@check(
+    "HA-15",
+    area="high-availability",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="no client wrote to a replica since the previous run (errorstat_READONLY did not rise)",
+    rationale="A replica (replica-read-only yes) answers writes with READONLY. Clients that get it write "
+    "to the wrong node: an address of a server that a failover demoted, kept in a connection pool or a "
+    "configuration file, instead of asking Sentinel for the primary. After every failover they lose "
+    "writes until they are restarted. INFO errorstats counts the READONLY replies until a restart or "
+    "CONFIG RESETSTAT: the rise since the previous run is judged; with no earlier run, the count since the "
+    "server started.",
+    bad="role:slave  errorstat_READONLY:count=4200  # 0 at the previous run",
+    good="role:slave  errorstat_READONLY:count=0  # clients ask Sentinel for the primary",
+    remediation="Make the applications discover the primary through Sentinel (SENTINEL "
+    "GET-MASTER-ADDR-BY-NAME, a Sentinel-aware client) and reconnect when a READONLY error or a failover "
+    "tells them the role changed (docs/clients.md); CLIENT LIST on the replica names the writers (addr, "
+    "name). Adjust readonly_errors_max in redis_compliance_thresholds.",
+    source="Redis docs, replication (read-only replicas reject writes) and Sentinel client guidelines "
+    "(clients ask Sentinel for the primary and reconnect after a failover); INFO (errorstats)",
+)
+def readonly_errors(facts: RedisFacts, ctx: Context):
+    if not keeps_errorstats(facts):
+        raise Skip("INFO has no errorstats (total_error_replies): before Redis 6.2")
+    refused = error_replies(facts, "READONLY", ctx)
+    if refused.amount > ctx.thresholds.readonly_errors_max:
+        now = " (the primary now: a replica when they were refused)" if is_primary(facts) else ""
+        yield Fail(
+            f"{refused.amount} write{'s' if refused.amount != 1 else ''} refused with READONLY "
+            f"{refused.since} (above {ctx.thresholds.readonly_errors_max}){now}: clients write to a node "
+            "that is not the primary"
         )

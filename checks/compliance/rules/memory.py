@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from redisops.compliance.facts import RedisFacts, as_float, ttl_reading
+from redisops.compliance.counters import change, error_replies, keeps_errorstats
+from redisops.compliance.facts import RedisFacts, as_float, server_of, ttl_reading
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.settings import Context
 from redisops.core.sizes import human as _size
+from redisops.core.sizes import parse as _bytes
 
 
 @check(
@@ -325,4 +327,208 @@ def script_cache(facts: RedisFacts, ctx: Context):
         lua = as_float(facts.info.get("used_memory_scripts", facts.info.get("used_memory_lua")))
         yield Fail(
             f"{scripts} Lua scripts are cached (above {ctx.thresholds.lua_scripts_max}), using {_size(lua)}"
+        )
+
+
+@check(
+    "MEM-09",
+    area="memory",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="no write was refused at maxmemory since the previous run (errorstat_OOM did not rise)",
+    rationale="At maxmemory, with noeviction or a volatile-* policy that found nothing to evict, Redis "
+    "answers every command that may add memory with an OOM error: the application lost writes. MEM-03 "
+    "warns while there is headroom left; this check says the limit was actually hit. INFO errorstats "
+    "counts the OOM replies until a restart or CONFIG RESETSTAT: the rise since the previous run is "
+    "judged; with no earlier run, the count since the server started.",
+    bad="errorstat_OOM:count=1250  # 0 at the previous run",
+    good="errorstat_OOM:count=0  # or no errorstat_OOM line at all",
+    remediation="Raise redis_server_maxmemory within MEM-02's headroom, expire or remove data, or set "
+    "redis_server_maxmemory_policy to allkeys-lru for a cache, and rerun site.yml; live: CONFIG SET "
+    "maxmemory <bytes>, then CONFIG REWRITE. Adjust oom_errors_max in redis_compliance_thresholds.",
+    source="Redis docs, key eviction (noeviction: writes return an error once maxmemory is reached; the "
+    "volatile-* policies behave like noeviction without keys to evict) and INFO (errorstats: "
+    "errorstat_<prefix>:count, reset by CONFIG RESETSTAT)",
+)
+def oom_errors(facts: RedisFacts, ctx: Context):
+    if not keeps_errorstats(facts):
+        raise Skip("INFO has no errorstats (total_error_replies): before Redis 6.2")
+    oom = error_replies(facts, "OOM", ctx)
+    if oom.amount > ctx.thresholds.oom_errors_max:
+        limit = _size(as_float(facts.info.get("maxmemory")))
+        policy = facts.info.get("maxmemory_policy", "unknown")
+        yield Fail(
+            f"{oom.amount} command{'s' if oom.amount != 1 else ''} refused with OOM {oom.since} (above "
+            f"{ctx.thresholds.oom_errors_max}): writes failed at maxmemory {limit}, policy {policy}"
+        )
+
+
+def output_buffer_limits(value: str) -> dict[str, tuple[int, int, int]]:
+    """client-output-buffer-limit as CONFIG GET answers it ('normal 0 0 0 slave 268435456 67108864 60
+    pubsub ...'): class -> (hard bytes, soft bytes, soft seconds); 'slave' is read as 'replica'. A class
+    whose figures are not sizes is left out."""
+    words, out = str(value).split(), {}
+    for i in range(0, len(words) - 3, 4):
+        name, hard, soft, seconds = words[i].lower(), *(_bytes(w) for w in words[i + 1 : i + 4])
+        if None not in (hard, soft, seconds):
+            out["replica" if name == "slave" else name] = (hard, soft, seconds)
+    return out
+
+
+@check(
+    "MEM-10",
+    area="memory",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="replica and pub/sub output buffers are bounded (client-output-buffer-limit not 0 0)",
+    rationale="A replica that cannot keep up, or a subscriber that reads slower than messages are "
+    "published, makes Redis queue the replies in its output buffer. With hard and soft limit 0 the buffer "
+    "grows without bound, outside maxmemory's control, until the host swaps or the OOM killer ends Redis; "
+    "with a limit, Redis drops that one client (a replica resyncs) and the others go on. Normal clients "
+    "are unlimited by default because they only get the replies they asked for; MEM-07 and MEM-11 judge "
+    "their buffers.",
+    bad="client-output-buffer-limit normal 0 0 0 replica 0 0 0 pubsub 0 0 0",
+    good="client-output-buffer-limit normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60  # defaults",
+    remediation="The kit leaves Redis's defaults (replica 256mb 64mb 60, pubsub 32mb 8mb 60): remove the "
+    "client-output-buffer-limit line that lifts them from the configuration; live: CONFIG SET "
+    "client-output-buffer-limit 'replica 256mb 64mb 60 pubsub 32mb 8mb 60', then CONFIG REWRITE. Raise the "
+    "replica limit rather than removing it when full syncs of a large dataset hit it.",
+    source="Redis docs, client handling (output buffer limits: hard and soft limit per class, 0 disables "
+    "them; defaults for replica and pubsub clients) and redis.conf (client-output-buffer-limit)",
+)
+def bounded_output_buffers(facts: RedisFacts, ctx: Context):
+    if "client-output-buffer-limit" not in facts.config:
+        raise Skip("client-output-buffer-limit was not gathered")
+    limits = output_buffer_limits(facts.config["client-output-buffer-limit"])
+    unknown = [name for name in ("replica", "pubsub") if name not in limits]
+    if unknown:
+        raise Skip(f"client-output-buffer-limit names no {' or '.join(unknown)} class")
+    unbounded = [name for name in ("replica", "pubsub") if limits[name][:2] == (0, 0)]
+    if unbounded:
+        yield Fail(
+            f"client-output-buffer-limit {' and '.join(f'{n} 0 0' for n in unbounded)}: the output buffer of "
+            f"a slow {' or '.join(unbounded)} client grows without bound, outside maxmemory"
+        )
+
+
+def _client_words(entry: dict) -> str:
+    """Who a client is, to find it in CLIENT LIST: id, name, last command, age and idle time."""
+    name = f" name={entry['name']}" if entry.get("name") else " (no name)"
+    return (
+        f"{entry.get('type', 'normal')} client id={entry.get('id', '?')}{name} cmd={entry.get('cmd', '?')}, "
+        f"connected {as_float(entry.get('age')):.0f} s, idle {as_float(entry.get('idle')):.0f} s"
+    )
+
+
+@check(
+    "MEM-11",
+    area="memory",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="no single client holds more than 32 MB of output or query buffer",
+    rationale="MEM-07 judges the average over every client, and one client with a huge buffer among "
+    "hundreds of idle ones passes it. That one client is a reply it cannot read fast enough (a big "
+    "HGETALL, LRANGE 0 -1 or KEYS, a subscriber falling behind) or a request it sends faster than Redis "
+    "parses it (a giant MSET or pipeline); its buffer counts against maxmemory and can make Redis evict or "
+    "refuse writes. The biggest normal or pub/sub client's output buffer (CLIENT LIST omem) and query "
+    "buffer (qbuf) are judged against 32 MB, the hard limit Redis itself puts on a pub/sub client; "
+    "replicas are MEM-07's.",
+    bad="id=4711 name=report-job omem=268435456 qbuf=0 cmd=hgetall  # 256 MB of replies not read",
+    good="id=4711 name=report-job omem=0 qbuf=0 cmd=hscan  # reads in pages",
+    remediation="Find the client in CLIENT LIST (id, name, cmd) and fix its reads (HSCAN, SSCAN, ZSCAN, "
+    "LRANGE in pages) or its writes (smaller pipelines); CLIENT KILL ID <id> frees the memory now. Bound "
+    "normal clients with client-output-buffer-limit normal (CONFIG SET, then CONFIG REWRITE). Adjust "
+    "client_buffer_max_bytes in redis_compliance_thresholds.",
+    source="Redis docs, CLIENT LIST (omem, qbuf, tot-mem) and client handling (output buffer limits; pubsub "
+    "hard limit 32mb by default); Redis MEMORY DOCTOR (src/object.c: big client buffers)",
+)
+def worst_client_buffer(facts: RedisFacts, ctx: Context):
+    if facts.clients is None:
+        raise Skip("CLIENT LIST was not read")
+    most = ctx.thresholds.client_buffer_max_bytes
+    kept = [c for c in facts.clients.get("kept") or [] if isinstance(c, dict)]
+    for what, field in (("output", "omem"), ("query", "qbuf")):
+        worst = max(kept, key=lambda c: as_float(c.get(field)), default=None)
+        size = as_float((worst or {}).get(field))
+        if size > most:
+            yield Fail(
+                f"one client holds {_size(size)} of {what} buffer ({field}, above {_size(most)}): "
+                f"{_client_words(worst)}"
+            )
+
+
+@check(
+    "MEM-12",
+    area="memory",
+    scope="redis",
+    severity=Severity.LOW,
+    title="no EVAL script was evicted from the script cache since the previous run",
+    rationale="Since Redis 8.0 the scripts sent with EVAL are kept in a bounded cache and the least "
+    "recently used are evicted (INFO evicted_scripts counts them). Evictions mean an application sends "
+    "hundreds of distinct scripts, values built into their text instead of passed as KEYS and ARGV: each "
+    "one is compiled again, and an EVALSHA of an evicted script fails with NOSCRIPT. The counter grows "
+    "until a restart or CONFIG RESETSTAT: the rise since the previous run is judged; with no earlier run, "
+    "the count since the server started. Servers that do not report it are skipped.",
+    bad="evicted_scripts:5200  # 4800 at the previous run",
+    good="evicted_scripts:0  # a few fixed scripts, values passed as KEYS and ARGV",
+    remediation="Make the application send fixed scripts (SCRIPT LOAD + EVALSHA, or FUNCTION LOAD + FCALL) "
+    "with the values as arguments; SCRIPT FLUSH ASYNC empties the cache meanwhile. Adjust "
+    "evicted_scripts_max in redis_compliance_thresholds.",
+    source="Redis docs, EVAL (from Redis 8.0, scripts loaded with EVAL or EVAL_RO are evicted in least "
+    "recently used order; INFO evicted_scripts counts them)",
+    applies_to="servers whose INFO reports evicted_scripts (Redis 8.0 and later)",
+)
+def evicted_scripts(facts: RedisFacts, ctx: Context):
+    if "evicted_scripts" not in facts.info:
+        raise Skip(f"INFO of {server_of(facts)} has no evicted_scripts (Redis 8.0 and later report it)")
+    evicted = change(facts, ["evicted_scripts"], ctx)
+    if evicted.amount > ctx.thresholds.evicted_scripts_max:
+        cached = int(as_float(facts.info.get("number_of_cached_scripts")))
+        yield Fail(
+            f"{evicted.amount} EVAL script{'s' if evicted.amount != 1 else ''} evicted from the script cache "
+            f"{evicted.since} (above {ctx.thresholds.evicted_scripts_max}; {cached} cached now): the "
+            "application sends scripts with values built in"
+        )
+
+
+# The functions' memory in INFO: the libraries' own structures and their Lua engine; a server reports
+# either or both (Redis 7 and Valkey report both).
+_FUNCTIONS_MEMORY = ("used_memory_functions", "used_memory_vm_functions")
+
+
+@check(
+    "MEM-13",
+    area="memory",
+    scope="redis",
+    severity=Severity.LOW,
+    title="the loaded functions use little memory (at most 3,000,000 bytes)",
+    rationale="Libraries loaded with FUNCTION LOAD stay in memory, in every replica and in every RDB and "
+    "AOF file, until FUNCTION DELETE or FLUSH; their Lua engine grows with the code loaded. Megabytes of "
+    "functions mean libraries generated per tenant or per use, or loaded again under new names, and the "
+    "memory does not come back by itself. Judged: INFO used_memory_functions plus "
+    "used_memory_vm_functions, whichever the server reports, against the 3,000,000 bytes RedisInsight "
+    "allows the EVAL Lua engine.",
+    bad="used_memory_vm_functions:52428800  number_of_libraries:4000",
+    good="used_memory_vm_functions:65536  number_of_libraries:3",
+    remediation="List the libraries (FUNCTION LIST, number_of_libraries) and delete the ones no "
+    "application calls (FUNCTION DELETE); load one library per purpose, replaced in place with FUNCTION "
+    "LOAD REPLACE. Adjust functions_memory_max_bytes in redis_compliance_thresholds.",
+    source="Redis docs, functions (libraries are persisted and replicated with the dataset) and INFO "
+    "(used_memory_functions, used_memory_vm_functions); RedisInsight recommendations (avoid dynamic Lua "
+    "scripts: used_memory_lua above 3,000,000 bytes)",
+    applies_to="servers with functions (Redis 7.0 and later, Valkey)",
+)
+def functions_memory(facts: RedisFacts, ctx: Context):
+    reported = [name for name in _FUNCTIONS_MEMORY if name in facts.info]
+    if not reported:
+        raise Skip(f"INFO of {server_of(facts)} reports no functions memory (functions came with Redis 7.0)")
+    used, most = (
+        sum(as_float(facts.info[name]) for name in reported),
+        ctx.thresholds.functions_memory_max_bytes,
+    )
+    if used > most:
+        libraries = facts.info.get("number_of_libraries", "?")
+        yield Fail(
+            f"functions use {_size(used)} ({' + '.join(reported)}; above {_size(most)}) for {libraries} "
+            "libraries loaded"
         )

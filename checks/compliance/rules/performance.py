@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import re
 
-from redisops.compliance.counters import LATENCY, SLOWLOG, change, changed, has_baseline, since_words
+from redisops.compliance.counters import (
+    LATENCY,
+    SLOWLOG,
+    change,
+    changed,
+    error_replies,
+    has_baseline,
+    keeps_errorstats,
+    since_words,
+)
 from redisops.compliance.facts import RedisFacts, as_float, key_label, server_of
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.server import REDIS, VALKEY
@@ -276,6 +285,60 @@ def big_keys(facts: RedisFacts, ctx: Context):
         )
 
 
+def _reported_by_prf05(key: dict, ctx: Context) -> bool:
+    """Whether PRF-05 reports the key already: its length is above its type's threshold."""
+    limit = _LIMITS.get(str(key.get("type", "")))
+    return limit is not None and as_float(key.get("length")) > getattr(ctx.thresholds, limit[0])
+
+
+@check(
+    "PRF-09",
+    area="performance",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="no key uses more than 10 MB of memory (MEMORY USAGE), whatever its length",
+    rationale="PRF-05 judges how long a key is; a key can be short and still huge: a hash of 10 fields "
+    "holding 5 MB documents each passes PRF-05's 5000 fields and weighs 50 MB. Reading, deleting, "
+    "expiring, migrating or replicating it moves all of it in one go and blocks every other client "
+    "meanwhile, and one reply of it fills an output buffer. Here the memory of each key of the primary's "
+    "bounded random sample (MEMORY USAGE) is judged; the keys PRF-05 already reports for their length are "
+    "not reported again.",
+    bad="app:profile:42  hash  10 fields  MEMORY USAGE 52428980  # 50 MB",
+    good="app:profile:42  hash  10 fields  MEMORY USAGE 2048  # documents kept small, or one key each",
+    remediation="Split the big values (one key per document, chunks of a few hundred KB, bucketing by id), "
+    "compress them in the application, or keep blobs out of Redis; delete big keys with UNLINK. "
+    "redis-cli --memkeys finds them all. Adjust big_key_bytes in redis_compliance_thresholds.",
+    source="Redis docs, MEMORY USAGE and latency diagnosis (deleting or reading a large object blocks the "
+    "server; UNLINK frees it in the background); RedisInsight recommendations (big strings: over 5 MB of "
+    "memory)",
+)
+def big_keys_by_memory(facts: RedisFacts, ctx: Context):
+    if facts.keys is None:
+        raise Skip("no key sample: only the primary samples keys")
+    sample = [k for k in facts.keys.get("keys", []) if isinstance(k, dict)]
+    weighed = [k for k in sample if isinstance(k.get("bytes"), int) and not isinstance(k.get("bytes"), bool)]
+    if sample and not weighed:
+        raise Skip(f"MEMORY USAGE could be read for none of the {len(sample)} sampled keys")
+    most = ctx.thresholds.big_key_bytes
+    found = sorted(
+        (k for k in weighed if k["bytes"] > most and not _reported_by_prf05(k, ctx)),
+        key=lambda k: k["bytes"],
+        reverse=True,
+    )
+    if found:
+        partial = "" if facts.keys.get("complete") else ", an incomplete sample"
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        shown = ", ".join(
+            f"{key_label(str(k.get('name', '')))} ({k.get('type', 'unknown')}, length "
+            f"{as_float(k.get('length')):.0f}, {_size(k['bytes'])})"
+            for k in found[:5]
+        )
+        yield Fail(
+            f"{len(found)} of {len(weighed)} sampled keys use more than {_size(most)} each{partial}: "
+            f"{shown}{more}"
+        )
+
+
 @check(
     "PRF-06",
     area="performance",
@@ -423,3 +486,34 @@ def latency_doctor(facts: RedisFacts, ctx: Context):
     advice = "; ".join(a[:120] for a in report["advice"][:3])
     more = f" (+{len(report['advice']) - 3} more)" if len(report["advice"]) > 3 else ""
     yield Fail(f"LATENCY DOCTOR ({seen}) advises: {advice}{more}")
+
+
+@check(
+    "PRF-10",
+    area="performance",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="no script or function blocked the server since the previous run (errorstat_BUSY did not rise)",
+    rationale="A Lua script or function runs on the single thread to its end. Past busy-reply-threshold "
+    "(lua-time-limit before Redis 7; 5 s by default) Redis answers every other client BUSY until the "
+    "script ends or is killed: for that time the server served nobody, and Sentinel may see it as down. "
+    "INFO errorstats counts the BUSY replies until a restart or CONFIG RESETSTAT: the rise since the "
+    "previous run is judged; with no earlier run, the count since the server started.",
+    bad="errorstat_BUSY:count=310  # 0 at the previous run",
+    good="errorstat_BUSY:count=0  # scripts that touch few keys and end in milliseconds",
+    remediation="Find the script in SLOWLOG GET (EVAL, EVALSHA, FCALL) and make it do less per call (bounded "
+    "loops, SCAN-like batches driven by the client); stop a running one with SCRIPT KILL or FUNCTION KILL "
+    "(SHUTDOWN NOSAVE if it already wrote). Adjust busy_errors_max in redis_compliance_thresholds.",
+    source="Redis docs, scripting (busy-reply-threshold, BUSY replies, SCRIPT KILL and FUNCTION KILL) and "
+    "INFO (errorstats: errorstat_<prefix>:count, reset by CONFIG RESETSTAT)",
+)
+def busy_errors(facts: RedisFacts, ctx: Context):
+    if not keeps_errorstats(facts):
+        raise Skip("INFO has no errorstats (total_error_replies): before Redis 6.2")
+    busy = error_replies(facts, "BUSY", ctx)
+    if busy.amount > ctx.thresholds.busy_errors_max:
+        yield Fail(
+            f"{busy.amount} command{'s' if busy.amount != 1 else ''} refused with BUSY {busy.since} (above "
+            f"{ctx.thresholds.busy_errors_max}): a script or function blocked the server past "
+            "busy-reply-threshold"
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from redisops.compliance.counters import error_replies, keeps_errorstats, per_minute
 from redisops.compliance.facts import (
     ClusterFacts,
     HostFacts,
@@ -679,3 +680,35 @@ def vulnerability_floor(facts: RedisFacts, ctx: Context):
         f"{server.name} {server.version} lacks the fixes for {', '.join(needed.cves)}: branch {branch} needs "
         f"{want}; {why}"
     )
+
+
+@check(
+    "SEC-17",
+    area="security",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="ACL denials stay rare (errorstat_NOPERM at most 1 a minute since the previous run)",
+    rationale="Redis answers NOPERM when an ACL user runs a command, or touches a key or channel, its "
+    "rules deny. A steady stream of them means an application or tool runs with the wrong rights (it "
+    "fails on every call) or someone probes what a stolen password allows. An operator's odd denied "
+    "command is normal, so a rate is judged: the rise of INFO errorstats' NOPERM count since the "
+    "previous run, per minute between the runs; with no earlier run, since the server started.",
+    bad="errorstat_NOPERM:count=5400  # 0 at the previous run, 15 minutes earlier: 360 a minute",
+    good="errorstat_NOPERM:count=2  # an operator's denied command last week",
+    remediation="ACL LOG names each denial's user, command or key, and client: give the application's "
+    "user the rights it needs in redis_server_acl_users (commands, keys, channels) and rerun site.yml, or "
+    "stop the client; a user that should not exist at all is SEC-02's business. Adjust "
+    "noperm_errors_per_min_max in redis_compliance_thresholds.",
+    source="Redis docs, ACL (NOPERM replies; ACL LOG records the denied commands, keys and channels) and "
+    "INFO (errorstats: errorstat_<prefix>:count, reset by CONFIG RESETSTAT)",
+)
+def acl_denials(facts: RedisFacts, ctx: Context):
+    if not keeps_errorstats(facts):
+        raise Skip("INFO has no errorstats (total_error_replies): before Redis 6.2")
+    denied = error_replies(facts, "NOPERM", ctx)
+    rate, most = per_minute(facts, denied.amount), ctx.thresholds.noperm_errors_per_min_max
+    if denied.amount > 0 and rate > most:
+        yield Fail(
+            f"{denied.amount} command{'s' if denied.amount != 1 else ''} denied with NOPERM {denied.since}: "
+            f"{rate:.1f} a minute (above {most:g}); ACL LOG names the users and commands"
+        )
