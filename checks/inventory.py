@@ -440,7 +440,10 @@ def from_inventory(
     sentinel = _role_filters("redis_sentinel")
     targets = Targets()
     first = resolved[groups["redis"][0]]
-    targets.thresholds = first.get("redis_compliance_thresholds") or {}
+    targets.thresholds = dict(first.get("redis_compliance_thresholds") or {})
+    if first.get("redis_compliance_key_classes") is not None:
+        # Carried with the thresholds (and in the targets file of scheduled runs).
+        targets.thresholds["key_classes"] = first["redis_compliance_key_classes"]
     targets.waivers = first.get("redis_compliance_waivers") or []
     server_hosts = list(groups.get("redis", []))
     sentinel_hosts = list(groups.get("sentinel", []))

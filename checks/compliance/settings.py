@@ -14,6 +14,83 @@ from redisops.core.topology import MIN_SENTINELS
 MB = 1024 * 1024
 
 
+# The key types a key class may name (TYPE's answers; HyperLogLogs are strings).
+KEY_KINDS = ("string", "hash", "list", "set", "zset", "stream")
+
+
+@dataclass(frozen=True)
+class KeyClass:
+    """A kind of key the applications write, named by the start of its name: what type its keys
+    have, whether each must carry a TTL, and the longest TTL it may have (0: no maximum)."""
+
+    prefix: str
+    kinds: tuple[str, ...] = ()  # empty: any type
+    ttl_required: bool = False
+    ttl_max_s: int = 0
+
+    def to_dict(self) -> dict:
+        return {"prefix": self.prefix, "kinds": list(self.kinds), "ttl_required": self.ttl_required,
+                "ttl_max_s": self.ttl_max_s}  # fmt: skip
+
+
+# The guide's own key names: users as hashes, sessions and cached values and rate limits that
+# expire, leaderboards on sorted sets, queues on lists, sorted sets or streams.
+KEY_CLASSES = (
+    KeyClass("user:", ("hash",)),
+    KeyClass("session:", ("string", "hash"), True, 7 * 86400),
+    KeyClass("cache:", (), True, 86400),
+    KeyClass("rate_limit:", ("string", "zset"), True, 86400),
+    KeyClass("leaderboard:", ("zset",)),
+    KeyClass("queue:", ("list", "zset", "stream")),
+)
+KEY_CLASSES_VAR = "redis_compliance_key_classes"
+
+
+def key_classes(value: Any) -> tuple[KeyClass, ...]:
+    """The inventory's key classes (a list of {prefix, kinds, ttl_required, ttl_max_s}), each
+    checked; ValueError naming the variable and the entry otherwise."""
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"{KEY_CLASSES_VAR} must be a list of {{prefix, kinds, ttl_required, ttl_max_s}}")
+    out = []
+    for i, entry in enumerate(value):
+        where = f"{KEY_CLASSES_VAR}[{i}]"
+        if isinstance(entry, KeyClass):
+            out.append(entry)
+            continue
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where} must be a mapping like {{prefix: 'session:', ttl_required: true}}")
+        unknown = sorted(set(entry) - {"prefix", "kinds", "ttl_required", "ttl_max_s"})
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)} (known: prefix, kinds, "
+                             "ttl_required, ttl_max_s)")  # fmt: skip
+        prefix = entry.get("prefix")
+        if not isinstance(prefix, str) or not prefix:
+            raise ValueError(f"{where}.prefix must be the start of the key names, such as 'session:'")
+        kinds = entry.get("kinds", [])
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        if not isinstance(kinds, list | tuple) or any(k not in KEY_KINDS for k in kinds):
+            raise ValueError(f"{where}.kinds {entry.get('kinds')!r}: a list of {', '.join(KEY_KINDS)}")
+        required = entry.get("ttl_required", False)
+        if not isinstance(required, bool):
+            raise ValueError(f"{where}.ttl_required is {required!r}: use true or false")
+        ttl_max = entry.get("ttl_max_s", 0)
+        if isinstance(ttl_max, bool) or not isinstance(ttl_max, int) or ttl_max < 0:
+            raise ValueError(f"{where}.ttl_max_s is {ttl_max!r}: seconds, 0 for no maximum")
+        out.append(KeyClass(prefix, tuple(kinds), required, ttl_max))
+    prefixes = [c.prefix for c in out]
+    twice = sorted({p for p in prefixes if prefixes.count(p) > 1})
+    if twice:
+        raise ValueError(f"{KEY_CLASSES_VAR} names prefix {', '.join(twice)} twice: one class per prefix")
+    return tuple(out)
+
+
+def key_class(name: str, classes: tuple[KeyClass, ...]) -> KeyClass | None:
+    """The class of a key name: the longest prefix its name starts with (app:session:1 belongs to
+    app:session:, not to app:); only the start counts."""
+    found = [c for c in classes if name.startswith(c.prefix)]
+    return max(found, key=lambda c: len(c.prefix)) if found else None
+
+
 @dataclass(frozen=True)
 class Thresholds:
     # Memory
@@ -73,8 +150,8 @@ class Thresholds:
     # CLIENT LIST: the clients with the biggest buffers kept in the facts (the others only counted)
     client_list_keep: int = 20
     # Keys and TTLs
-    # TTL-01: the prefixes temporary key names start with (matched at the start of a name only)
-    temporary_prefixes: tuple[str, ...] = ("session:", "cache:", "rate_limit:")
+    # TTL-01, TTL-02, KEY-03: the kinds of keys the applications write (redis_compliance_key_classes)
+    key_classes: tuple[KeyClass, ...] = KEY_CLASSES
     namespace_pattern: str = r"^[A-Za-z0-9_.-]+(:[^:]+)+$"  # KEY-01: type:id[:field]
     namespace_min_share: float = 0.9
     # Profiles
@@ -111,10 +188,12 @@ class Thresholds:
     swappiness_max: int = 1  # H-09: 0 or 1 swaps only under real memory pressure
 
 
-_TUPLES = {f.name for f in fields(Thresholds) if f.type.startswith("tuple")}
+_TUPLES = {f.name for f in fields(Thresholds) if f.type.startswith("tuple") and f.name != "key_classes"}
 # Settings that went with a check: named in the error, so an inventory that sets one learns what
 # replaced it.
 RETIRED = {
+    "temporary_prefixes": "redis_compliance_key_classes replaced it: a class per prefix, with "
+    "ttl_required: true for temporary keys",
     "queue_prefixes": "KEY-02 is gone: PRF-05 reports every long list, queue or not",
     "queue_max_items": "KEY-02 is gone: PRF-05 reports long lists above big_list_items",
 }
@@ -161,6 +240,9 @@ def thresholds(overrides: dict[str, Any] | None) -> Thresholds:
     values = {}
     for name, value in overrides.items():
         default = getattr(base, name)
+        if name == "key_classes":
+            values[name] = key_classes(value)
+            continue
         try:
             if name in _TUPLES:
                 if isinstance(value, str | dict) or not hasattr(value, "__iter__"):

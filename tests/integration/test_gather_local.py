@@ -18,7 +18,7 @@ from redisops.compliance.engine import run_checks
 from redisops.compliance.facts import ClusterFacts
 from redisops.compliance.gather import gather_redis
 from redisops.compliance.model import ERROR, FAIL, SKIPPED
-from redisops.compliance.settings import Thresholds
+from redisops.compliance.settings import KeyClass, Thresholds
 from redisops.inventory import Endpoint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -145,14 +145,16 @@ def test_a_ttl_that_cannot_be_read_is_unknown_not_missing(server):
     assert keys and all(k["ttl_ms"] is None for k in keys), keys[:3]
     assert all(k["type"] in ("string", "hash") and k["length"] for k in keys)
     cluster = ClusterFacts(redis=[facts], gathered_at=time.time())
-    result = run_checks(cluster, Thresholds(temporary_prefixes=("app:",)), only=["TTL-01"]).results[0]
+    result = run_checks(
+        cluster, Thresholds(key_classes=(KeyClass("app:", (), True),)), only=["TTL-01"]
+    ).results[0]
     assert result.status == SKIPPED, (result.status, result.message)
     # The same keys read with PTTL allowed: no TTL (-1), and TTL-01 fails as it should.
     facts = gather_redis(_endpoint(server), Thresholds(key_sample_budget=200))
     assert {k["ttl_ms"] for k in facts.keys["keys"]} == {-1}
     result = run_checks(
         ClusterFacts(redis=[facts], gathered_at=time.time()),
-        Thresholds(temporary_prefixes=("app:",)),
+        Thresholds(key_classes=(KeyClass("app:", (), True),)),
         only=["TTL-01"],
     ).results[0]
     assert result.status == FAIL, (result.status, result.message)

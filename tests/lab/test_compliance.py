@@ -69,6 +69,23 @@ def roles(lab_paths, hosts) -> tuple:
     return primary[0], [h for h in hosts if h is not primary[0]]
 
 
+def test_a_healthy_lab_stays_free_of_findings_across_a_failover_and_restarts(deployed, lab_paths, tmp_path):
+    """Issue 23's misfires: counters judged since the previous run, a killed primary that rejoins
+    with a new replication ID, servers restarted one by one. A run before, a kill-primary drill, a
+    rolling restart of every server, a run after with the same state: nothing fails."""
+    state = tmp_path / "counters.json"
+    code, before = report_of("--state", str(state))
+    assert code == 0 and failing(before) == set(), failing(before)
+    proc = redisops("drill", "failover", "--scenario", "kill-primary", check=False, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    proc = run_playbook("playbooks/rolling_restart.yml")
+    assert proc.returncode == 0, playbook_failure(proc)
+    wait_for("a healthy group", lambda: healthy(lab_paths, deployed.hosts), 120)
+    code, after = report_of("--state", str(state))
+    assert failing(after) == set(), failing(after)
+    assert code == 0
+
+
 @pytest.mark.flavors
 def test_the_deployed_lab_has_no_high_finding(deployed, lab_paths, tmp_path):
     code, report = report_of()

@@ -13,7 +13,7 @@ from redisops.compliance.engine import run_checks
 from redisops.compliance.facts import ClusterFacts, key_label
 from redisops.compliance.model import FAIL, PASS, REGISTRY, SKIPPED
 from redisops.compliance.rules.keys import without_hash_tag
-from redisops.compliance.settings import thresholds
+from redisops.compliance.settings import key_class, key_classes, thresholds
 from redisops.compliance.waivers import WaiverError, parse_waivers
 
 from .checks_fixtures import apply_edits, base_facts
@@ -43,16 +43,18 @@ def _key(name: str, **fields) -> dict:
 
 # ---- TTL-01: a temporary prefix counts at the start of a key name only ---------------------
 
+TEMPORARY = [{"prefix": "session:", "ttl_required": True}, {"prefix": "cache:", "ttl_required": True}]
+
 
 def test_ttl01_a_prefix_inside_a_name_is_not_temporary_data():
     # A user's stored cache settings, a report of sessions: neither starts with a temporary prefix.
     edits = [_key("user:7:cache:settings"), _key("report:session:2024")]
-    results = _results("TTL-01", edits, {"temporary_prefixes": ["session:", "cache:"]})
+    results = _results("TTL-01", edits, {"key_classes": TEMPORARY})
     assert _passes(results), _failures(results)
 
 
 def test_ttl01_a_name_that_starts_with_the_prefix_is_judged():
-    results = _results("TTL-01", [_key("cache:page:/home")], {"temporary_prefixes": ["session:", "cache:"]})
+    results = _results("TTL-01", [_key("cache:page:/home")], {"key_classes": TEMPORARY})
     assert any("1 of 1 temporary keys" in m for m in _failures(results)), _failures(results)
 
 
@@ -119,7 +121,12 @@ def test_key01_reads_only_a_real_hash_tag():
 
 # ---- TTL-01: a TTL that was not read is unknown, never "no TTL" ----------------------------
 
-APP_PREFIXES = {"temporary_prefixes": ["app:session:", "app:cache:"]}
+APP_PREFIXES = {
+    "key_classes": [
+        {"prefix": "app:session:", "ttl_required": True},
+        {"prefix": "app:cache:", "ttl_required": True},
+    ]
+}
 
 
 def _ttl(index: int, value) -> dict:
@@ -297,8 +304,9 @@ def test_the_lab_and_example_inventories_name_the_prefixes_their_keys_start_with
     the lab's compliance test writes without a TTL to see TTL-01 fail (tests/lab/test_compliance.py)."""
     for inventory in ("lab", "example"):
         path = REPO / "inventories" / inventory / "group_vars" / "all" / "compliance.yml"
-        limits = thresholds(yaml.safe_load(path.read_text())["redis_compliance_thresholds"])
-        assert any("app:session:nottl0".startswith(p) for p in limits.temporary_prefixes), inventory
+        classes = key_classes(yaml.safe_load(path.read_text())["redis_compliance_key_classes"])
+        found = key_class("app:session:nottl0", classes)
+        assert found is not None and found.ttl_required, inventory
 
 
 # ---- SEC-16: the vulnerability floor, by INFO and by the installed package ------------------

@@ -414,6 +414,8 @@ def test_the_thresholds_and_alert_durations_are_usable():
     # The checks read thresholds from the first Redis host (checks/inventory.py).
     first = resolved(groups()["redis"][0])
     check_settings().thresholds(first["redis_compliance_thresholds"])
+    classes = check_settings().key_classes(first["redis_compliance_key_classes"])
+    assert {c.prefix for c in classes if c.ttl_required} == {"app:session:", "app:cache:"}
     for host in groups()["prometheus"]:
         v = resolved(host)
         durations = {k: val for k, val in v.items() if k.startswith("redis_exporter_alert_")

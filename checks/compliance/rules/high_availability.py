@@ -439,7 +439,10 @@ def one_primary(cluster: ClusterFacts, ctx: Context):
     rationale="After a short disconnection a replica resumes from the primary's backlog (PSYNC). When the "
     "writes during the outage outgrow the backlog, the replica needs a full resync: a fork and an RDB "
     "transfer, and no failover candidate meanwhile. Redis's default backlog, 1 MB, holds about a second "
-    "of a busy primary's writes; the check wants at least 16 MB (repl_backlog_min_bytes).",
+    "of a busy primary's writes; the check wants at least 16 MB (repl_backlog_min_bytes). Refused "
+    "resumes (sync_partial_err) count against the backlog only once it has filled up "
+    "(repl_backlog_histlen at its size): before that they come from replicas with an unknown replication "
+    "ID, such as a killed primary that restarted and rejoined, which no backlog size avoids.",
     bad="repl-backlog-size 1048576  # Redis's default\nsync_partial_err:4",
     good="repl-backlog-size 67108864  # minutes of writes\nsync_partial_err:0",
     remediation="Raise redis_server_repl_backlog_size (64mb by default: the write rate times the longest "
@@ -459,8 +462,15 @@ def replication_backlog(facts: RedisFacts, ctx: Context):
             "a full resync"
         )
     if is_primary(facts):
-        # A counter since the server started: judged by its rise since the previous run.
+        # A counter since the server started: judged by its rise since the previous run. A primary
+        # refuses a resume for two reasons: the replica's offset fell out of the backlog, or the
+        # replica asks with a replication ID the primary does not know (a server that restarted
+        # without its replication state, after a kill or a failover: normal). Only the first is
+        # the backlog's fault, and it needs a backlog that has filled up and dropped old writes.
         errors = change(facts, ["sync_partial_err"], ctx)
+        held = _int(facts.info.get("repl_backlog_histlen", -1))
+        if errors.amount > 0 and 0 <= held < size:
+            return  # the backlog still holds every write since it was created: not its size
         if errors.amount > 0:
             yield Fail(
                 f"{errors.amount} partial resync{'s' if errors.amount != 1 else ''} refused {errors.since} "

@@ -7,7 +7,7 @@ import re
 
 from redisops.compliance.facts import RedisFacts, key_label, ttl_reading
 from redisops.compliance.model import Fail, Severity, Skip, check
-from redisops.compliance.settings import Context
+from redisops.compliance.settings import Context, KeyClass, key_class
 
 EXAMPLES = 3
 
@@ -16,13 +16,6 @@ def _sample(facts: RedisFacts) -> list[dict]:
     if facts.keys is None:
         raise Skip("no key sample on a replica")
     return list(facts.keys.get("keys") or [])
-
-
-def _under(name: str, prefixes: tuple[str, ...]) -> str:
-    """The prefix a key name starts with ("" for none). Only the start counts: with "cache:",
-    app:cache:1 is not temporary, nor is user:7:cache:settings (a user's stored settings);
-    name the application's prefix ("app:cache:") to cover its keys."""
-    return next((p for p in prefixes if name.startswith(p)), "")
 
 
 def without_hash_tag(name: str) -> str:
@@ -84,36 +77,117 @@ def namespaced_names(facts: RedisFacts, ctx: Context):
         )
 
 
+def _classed(facts: RedisFacts, ctx: Context, pick) -> list[tuple[dict, KeyClass]]:
+    """The sampled keys with the key class each belongs to, for the classes ``pick`` selects."""
+    classes = tuple(c for c in ctx.thresholds.key_classes if pick(c))
+    out = []
+    for k in _sample(facts):
+        found = key_class(str(k.get("name", "")), ctx.thresholds.key_classes)
+        if found is not None and found in classes:
+            out.append((k, found))
+    return out
+
+
+def _prefixes(classes) -> str:
+    return ", ".join(sorted({c.prefix for c in classes}))
+
+
 @check(
     "TTL-01",
     area="keys",
     scope="redis",
     severity=Severity.MEDIUM,
-    title="Temporary data (sessions, caches, rate limits) expires",
+    title="Temporary data (the key classes that require a TTL: sessions, caches, rate limits) expires",
     rationale="Sessions, cache entries and rate-limit counters without a TTL are never removed: memory "
-    "grows until maxmemory, and then noeviction refuses writes or eviction drops real data.",
+    "grows until maxmemory, and then noeviction refuses writes or eviction drops real data. A key "
+    "belongs to the key class (redis_compliance_key_classes) whose prefix its name starts with, the "
+    "longest one when several do.",
     bad="SET session:8f3a ...  # TTL -1",
     good="SET session:8f3a ... EX 3600",
     remediation="Have applications set a TTL when they write temporary keys (SET ... EX, EXPIRE); expire "
-    "existing ones with a SCAN MATCH 'session:*' + EXPIRE script. Set temporary_prefixes in "
-    "redis_compliance_thresholds to the prefixes your key names start with (app:session:, not session: "
-    "for app:session:8f3a): a prefix matches at the start of a name only.",
+    "existing ones with a SCAN MATCH 'session:*' + EXPIRE script. Describe your key names in "
+    "redis_compliance_key_classes ({prefix: 'app:session:', ttl_required: true}): a prefix matches at "
+    "the start of a name only.",
     source="Redis docs, EXPIRE (keys with a timeout); Redis docs, key eviction (under noeviction, keys "
     "that never expire fill maxmemory and writes fail)",
 )
 def temporary_keys_expire(facts: RedisFacts, ctx: Context):
-    prefixes = ctx.thresholds.temporary_prefixes
-    temporary = [k for k in _sample(facts) if _under(str(k.get("name", "")), prefixes)]
+    temporary = _classed(facts, ctx, lambda c: c.ttl_required)
+    prefixes = _prefixes(c for _, c in temporary) or _prefixes(c for c in ctx.thresholds.key_classes
+                                                               if c.ttl_required)  # fmt: skip
     # PTTL: -1 no TTL, -2 gone, a count of ms; anything else (a failed or missing reading) is
     # unknown and not judged.
-    read = [k for k in temporary if ttl_reading(k) is not None and ttl_reading(k) != -2]
-    unread = len(temporary) - len([k for k in temporary if ttl_reading(k) is not None])
+    read = [k for k, _ in temporary if ttl_reading(k) is not None and ttl_reading(k) != -2]
+    unread = len(temporary) - len([k for k, _ in temporary if ttl_reading(k) is not None])
     if temporary and not read:
         raise Skip(f"the TTL of none of the {len(temporary)} sampled temporary keys could be read (PTTL)")
     forever = [k.get("name", "") for k in read if ttl_reading(k) == -1]
     if forever:
         not_judged = f"; {unread} more not judged (PTTL not read)" if unread else ""
         yield Fail(
-            f"{len(forever)} of {len(read)} temporary keys ({', '.join(prefixes)}) have no TTL "
+            f"{len(forever)} of {len(read)} temporary keys ({prefixes}) have no TTL "
             f"({_scope(facts)}{not_judged}); e.g. {_examples(forever)}"
+        )
+
+
+@check(
+    "TTL-02",
+    area="keys",
+    scope="redis",
+    severity=Severity.LOW,
+    title="Temporary keys expire within their class's longest TTL",
+    rationale="A session that lives for a month or a cached value kept for a year is temporary in name "
+    "only: it outlives the data it stands for (a logged-out user, a changed record) and holds memory "
+    "long after anyone reads it. A key class may say how long its keys may live (ttl_max_s).",
+    bad="SET session:8f3a ... EX 2592000  # 30 days, class session: allows 7",
+    good="SET session:8f3a ... EX 1800",
+    remediation="Shorten the TTL the application sets (and EXPIRE the existing keys), or raise ttl_max_s of "
+    "the class in redis_compliance_key_classes if the longer life is intended.",
+    source="Redis docs, EXPIRE (timeouts, refreshing a TTL on each access); OWASP Session Management Cheat "
+    "Sheet (idle and absolute session timeouts)",
+)
+def temporary_keys_expire_in_time(facts: RedisFacts, ctx: Context):
+    bounded = _classed(facts, ctx, lambda c: c.ttl_max_s > 0)
+    if not bounded:
+        raise Skip("no sampled key belongs to a key class with ttl_max_s")
+    late = [(k, c) for k, c in bounded if (ttl := ttl_reading(k)) is not None and ttl > c.ttl_max_s * 1000]
+    if late:
+        worst = max(ttl_reading(k) for k, _ in late) / 1000
+        classes = _prefixes(c for _, c in late)
+        yield Fail(
+            f"{len(late)} of {len(bounded)} keys of classes with a longest TTL ({classes}) live longer "
+            f"(up to {worst:.0f} s; {_scope(facts)}); e.g. {_examples([k.get('name', '') for k, _ in late])}"
+        )
+
+
+@check(
+    "KEY-03",
+    area="keys",
+    scope="redis",
+    severity=Severity.LOW,
+    title="Keys have the type their key class says",
+    rationale="A key class names the data structure its keys use (a leaderboard is a sorted set, a queue a "
+    "list or a stream). A key of another type under that prefix is a collision between two applications "
+    "or a bug that writes the wrong structure: the commands for the right type fail with WRONGTYPE.",
+    bad="SET leaderboard:weekly 12  # class leaderboard: holds sorted sets",
+    good="ZADD leaderboard:weekly 12 player:7",
+    remediation="Find the writer of the odd key (CLIENT LIST, MONITOR briefly on a replica is not enough: "
+    "check the applications) and rename or delete it; or correct kinds of the class in "
+    "redis_compliance_key_classes.",
+    source="Redis docs, data types (which structure fits which use: sorted sets for leaderboards, lists and "
+    "streams for queues); Redis docs, keys and values (WRONGTYPE)",
+)
+def keys_have_their_class_type(facts: RedisFacts, ctx: Context):
+    typed = [(k, c) for k, c in _classed(facts, ctx, lambda c: bool(c.kinds)) if k.get("type")]
+    if not typed:
+        raise Skip("no sampled key belongs to a key class that names its types")
+    odd = [(k, c) for k, c in typed if str(k.get("type")) not in c.kinds]
+    if odd:
+        shown = "; ".join(
+            f"{key_label(str(k.get('name', '')))} is a {k.get('type')}, class {c.prefix} holds "
+            f"{' or '.join(c.kinds)}"
+            for k, c in odd[:EXAMPLES]
+        )
+        yield Fail(
+            f"{len(odd)} of {len(typed)} keys of typed classes have another type ({_scope(facts)}): {shown}"
         )
