@@ -61,6 +61,17 @@ const redis = new Redis({
 });
 redis.on("error", (err) => console.log(`${now()} event ${err.message}`));
 
+// ioredis 5 can give up for good in a failover: when +switch-master arrives while it is still
+// reconnecting through the sentinels, its connector stops with "Connection is closed." and the
+// client ends; every command then fails at once (ioredis issue 1683, seen on the lab). Start it
+// again, unless the program is stopping.
+let stopping = false;
+redis.on("end", () => {
+  if (stopping) return;
+  console.log(`${now()} event connection ended: connecting again`);
+  setTimeout(() => redis.connect().catch(() => {}), 100);
+});
+
 // INCR, and the server that took it (CLIENT INFO's laddr, over the same connection).
 async function write(key) {
   const [[incrError, count], [infoError, info]] = await redis.pipeline().incr(key).client("INFO").exec();
@@ -93,6 +104,7 @@ async function main() {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   console.log(`${now()} done ok=${ok} errors=${errors} last=${lastOk ? "ok" : "error"}`);
+  stopping = true;
   redis.disconnect();
   return lastOk ? 0 : 1;
 }
