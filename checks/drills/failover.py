@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,10 +22,10 @@ import redis
 from redisops.collection import NAME, NAMESPACE, ansible_env
 from redisops.compliance.server import identify
 from redisops.core import health, topology
-from redisops.drills import history as H
 from redisops.drills.observe import EventObserver, Hosts
 from redisops.drills.targets import DrillTargets, Node
-from redisops.drills.workload import Workload
+from redisops.drills.verdict import Expectations, GroupState, Recording, verdict
+from redisops.drills.workload import Workload, read_final
 
 WARMUP_S = 2.0
 COOLDOWN_S = 2.0
@@ -189,10 +188,22 @@ class Run:
 class Scenario:
     name: str
     summary: str
-    expects_failover: bool
+    expect: Expectations  # what a run must show: judged by verdict.verdict, a pure function
     inject: Callable[[Run], None]  # sets run.heal first, then breaks something
-    zero_loss: str = "waited"  # "waited": WAIT-confirmed writes never lost; "all": no ack lost; "": none
     needs_power_on: bool = False  # the heal powers a host back on (redis_drill_power_on_command)
+    # After the fault of a scenario without failover: how long to keep the load on before the heal.
+    hold_s: float = 2.0
+
+    @property
+    def expects_failover(self) -> bool:
+        return self.expect.failover
+
+    @property
+    def zero_loss(self) -> str:
+        """ "all": no acknowledged write may be lost; "waited": no WAIT-confirmed one; "": either may."""
+        if not self.expect.acked_loss:
+            return "all"
+        return "" if self.expect.waited_loss else "waited"
 
 
 def _signal_command(unit: str, signal: str) -> str:
@@ -371,69 +382,78 @@ def _replica_loss(run: Run):
     time.sleep(run.t.down_after_ms / 1000 + 2)
 
 
+# A killed process is one instant (docs/drills.md): promotion within down-after + the margin, and
+# the bench's error windows (docs/benchmarks.md) well within down-after + 4 s. A hang, a
+# partition or a power-off takes effect over a moment (sockets stall, rules load, an orderly
+# shutdown): 3 s more to promote.
+_KILLED = Expectations(error_window_margin_s=4.0)
+_GRADUAL = Expectations(promote_slack_s=3.0)
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
-        Scenario("kill-primary", "SIGKILL the primary's server process", True, _kill_primary),
-        Scenario("hang-primary", "SIGSTOP the primary, resume it after the failover", True, _hang_primary),
+        Scenario("kill-primary", "SIGKILL the primary's server process", _KILLED, _kill_primary),
+        Scenario(
+            "hang-primary", "SIGSTOP the primary, resume it after the failover", _GRADUAL, _hang_primary
+        ),
         Scenario(
             "partition-primary",
             "cut the primary's host off from the other hosts, the client still reaching it",
-            True,
+            # The client keeps writing to the old primary until min-replicas-max-lag: WAIT
+            # confirms some of those writes from nowhere the new primary sees (Jepsen's case).
+            replace(_GRADUAL, waited_loss=True),
             _partition(client_with_primary=True),
-            zero_loss="",
         ),
         Scenario(
             "partition-primary-alone",
             "cut the primary's host off from the other hosts and from the client",
-            True,
+            _GRADUAL,
             _partition(client_with_primary=False),
         ),
         Scenario(
             "manual-failover",
             "SENTINEL FAILOVER with writes paused first",
-            True,
+            Expectations(promote_slack_s=None, acked_loss=False),
             _manual_failover,
-            zero_loss="all",
         ),
         Scenario(
-            "sentinel-minority-loss", "one sentinel down, then SIGKILL the primary", True, _sentinel_loss(1)
+            "sentinel-minority-loss",
+            "one sentinel down, then SIGKILL the primary",
+            _KILLED,
+            _sentinel_loss(1),
         ),
         Scenario(
             "sentinel-majority-loss",
             "two sentinels down, then SIGKILL the primary: no failover may happen",
-            False,
+            Expectations(failover=False, lost_majority=True),
             _sentinel_loss(2),
         ),
-        Scenario("replica-loss", "SIGKILL a replica, then start it again", False, _replica_loss),
+        Scenario(
+            "replica-loss",
+            "SIGKILL a replica, then start it again",
+            Expectations(failover=False),
+            _replica_loss,
+            hold_s=0.0,  # the fault waits itself
+        ),
         Scenario(
             "poweroff-primary",
             "power off the primary's whole host, then power it on",
-            True,
+            _GRADUAL,
             _poweroff_primary,
             needs_power_on=True,
         ),
-        Scenario("loop", "kill-primary, --runs times in a row", True, _kill_primary),
+        Scenario("loop", "kill-primary, --runs times in a row", _KILLED, _kill_primary),
     )
 }
-
-
-_INSTANT_FAULTS = ("kill-primary", "sentinel-minority-loss", "loop")
 
 
 # ---- one run ------------------------------------------------------------------------------
 
 
 def _final_state(t: DrillTargets, node: Node, keys) -> dict:
-    client = admin(t, node)
+    client = admin(t, node, timeout=10)
     try:
-        return {
-            "waited": set(client.smembers(keys.waited)),
-            "plain": set(client.smembers(keys.plain)),
-            "counter": int(client.get(keys.counter) or 0),
-            "board": int(sum(score for _, score in client.zrange(keys.board, 0, -1, withscores=True))),
-            "queue": client.lrange(keys.queue, 0, -1),
-        }
+        return read_final(client, keys)
     finally:
         client.close()
 
@@ -514,10 +534,6 @@ def remove_keys(t: DrillTargets, pattern: str, say: Callable[[str], None] | None
     return problems
 
 
-def _criterion(name: str, passed: bool, measured, limit, unit: str) -> dict:
-    return {"name": name, "passed": bool(passed), "measured": measured, "limit": limit, "unit": unit}
-
-
 def high_findings(t: DrillTargets) -> list[str]:
     """The compliance checks' findings at high or critical (waivers applied): a drill on a
     group that is already wrong would measure the wrong thing."""
@@ -580,8 +596,8 @@ def run_once(
                 budget = t.down_after_ms / 1000 + min(10, t.failover_timeout_ms / 1000) + 5
                 promoted = wait_until(lambda: observer.seen("+switch-master", fault_at), budget)
                 say(f"promoted: {promoted['detail']}" if promoted else f"no promotion within {budget:.0f} s")
-            elif scenario.name != "replica-loss":
-                time.sleep(2)
+            else:
+                time.sleep(scenario.hold_s)
         finally:
             if run.heal is not None:
                 say("heal")
@@ -597,154 +613,32 @@ def run_once(
         new = t.server_at(new_addr) if new_addr else old
         # Writes stopped: wait for every replica to hold the primary's offset, then compare data.
         wait_until(lambda: not healthy(t) and _offsets_equal(t, new), 30)
-        final = _final_state(t, new, workload.keys)
-        digests = {n.addr: data_digest(t, n, workload.keys.pattern) for n in t.servers}
-        info_after = _node_info(t)
-        syncs = sum(
-            # A restarted node counts from 0 again.
-            after["sync_full"] - (before["sync_full"] if after["sync_full"] >= before["sync_full"] else 0)
-            for addr, after in info_after.items()
-            if (before := info_before.get(addr)) is not None
-        )
-
-        waited = H.set_loss(ops, final["waited"], key=workload.keys.waited)
-        plain = H.set_loss(ops, final["plain"], key=workload.keys.plain)
-        counter = H.counter_loss(ops, final["counter"], key=workload.keys.counter)
-        board_ops = [replace(op, kind="incr") for op in ops if op.kind == "zincrby"]
-        board = H.counter_loss(board_ops, final["board"], key=workload.keys.board)
-        queue = H.queue_outcome(ops, final["queue"])
-        times = H.sentinel_times(events, fault_at, master=t.group)
-        failed_over = new_addr != old_addr
-        promote = times.get("time_to_promote")
-        promoted_at = fault_at + promote if promote is not None else None
-        measures = {
-            "time_to_detect_s": times.get("time_to_detect"),
-            "time_to_promote_s": times.get("time_to_promote"),
-            # Until the first write acknowledged by the primary the group ends with.
-            "error_window_s": round(
-                H.error_window(ops, since=fault_at, node=new_addr if failed_over else None), 3
+        recording = Recording(
+            ops=ops,
+            events=events,
+            fault_at=fault_at,
+            down_after_s=t.down_after_ms / 1000,
+            group=t.group,
+            old_primary=old_addr,
+            new_primary=new_addr,
+            keys=workload.keys,
+            final=_final_state(t, new, workload.keys),
+            after=GroupState(
+                roles=server_roles(t),
+                views=sentinel_views(t),
+                settle=settle,
+                digests={n.addr: data_digest(t, n, workload.keys.pattern) for n in t.servers},
             ),
-            "longest_gap_s": round(H.longest_gap(ops), 3),
-            "acked_lost_waited": waited["lost_waited"] + plain["lost_waited"],
-            "acked_lost_plain": waited["lost_plain"] + plain["lost_plain"],
-            "indeterminate_survived": waited["indeterminate_survived"] + plain["indeterminate_survived"],
-            "counter_lost": counter["lost"] + board["lost"],
-            "queue_lost": queue["lost"],
-            "queue_duplicated": queue["duplicated"],
-            "full_resyncs": syncs,
-            # From the promotion (or the new primary's first ack, if earlier) to the old one's last ack.
-            "split_brain_s": round(H.split_brain_window(ops, old_addr, new_addr, since=promoted_at), 3)
-            if failed_over
-            else 0.0,
-            "ops": len(ops),
-        }
-        verify = [
-            {
-                "name": "exactly one primary",
-                "passed": sum(r.get("role") == "master" for r in server_roles(t).values()) == 1,
-                "detail": new_addr,
-            },
-            {
-                "name": "every sentinel names it",
-                "passed": set(sentinel_views(t).values()) == {new_addr},
-                "detail": str(sentinel_views(t)),
-            },
-            {
-                "name": "the group is healthy again (replicas linked, CKQUORUM OK)",
-                "passed": not settle,
-                "detail": "; ".join(settle) if settle else "yes",
-            },
-            {
-                "name": "the same data on every node",
-                "passed": len(set(digests.values())) == 1,
-                "detail": ", ".join(f"{a}: {d}" for a, d in digests.items()),
-            },
-        ]
-        if failed_over:
-            role = server_roles(t).get(old_addr, {})
-            verify.append(
-                {
-                    "name": "the old primary rejoined as a replica",
-                    "passed": role.get("role") == "slave" and health.link_up(role),
-                    "detail": f"{old_addr}: {role.get('role', 'unreachable')}",
-                }
-            )
-        if site_check:
-            verify.append(_site_unchanged(t))
-
-        criteria = []
-        down_after = t.down_after_ms / 1000
-        if scenario.expects_failover:
-            criteria.append(
-                _criterion("failed over to another server", failed_over, new_addr, "not " + old_addr, "")
-            )
-            if scenario.name != "manual-failover":
-                promote = measures["time_to_promote_s"]
-                # The tight bound where the fault is one instant (a killed process, drills.md);
-                # a hang, a partition or a power-off takes effect over a moment (sockets stall,
-                # rules load, an orderly shutdown), so 3 s more there.
-                margin = promote_margin_s if scenario.name in _INSTANT_FAULTS else promote_margin_s + 3
-                limit = round(down_after + margin, 1)
-                criteria.append(
-                    _criterion(
-                        f"promoted within down-after + {margin:g} s",
-                        promote is not None and promote <= limit,
-                        promote,
-                        limit,
-                        "s",
-                    )
-                )
-        else:
-            criteria.append(_criterion("no failover", not failed_over, new_addr, old_addr, ""))
-        if scenario.name == "sentinel-majority-loss":
-            during = run.notes.get("ckquorum_during_fault", {})
-            reachable = {
-                k: v for k, v in during.items() if not v.startswith("ERROR Error") and "Connection" not in v
-            }
-            criteria.append(
-                _criterion(
-                    "CKQUORUM reports the lost majority",
-                    bool(reachable) and all("NOQUORUM" in v for v in reachable.values()),
-                    "; ".join(f"{k}: {v}" for k, v in reachable.items()) or "no sentinel answered",
-                    "not OK",
-                    "",
-                )
-            )
-        confirmed = waited.get("acknowledged_waited", 0)
-        criteria.append(
-            _criterion(
-                "writes confirmed by WAIT 1 (so the loss count means something)",
-                confirmed > 0,
-                confirmed,
-                "> 0",
-                "writes",
-            )
+            info_before=info_before,
+            info_after=_node_info(t),
+            notes=run.notes,
+            extra_verify=[_site_unchanged(t)] if site_check else [],
         )
-        if scenario.zero_loss in ("waited", "all"):
-            criteria.append(
-                _criterion(
-                    "WAIT-confirmed writes lost",
-                    measures["acked_lost_waited"] == 0,
-                    measures["acked_lost_waited"],
-                    0,
-                    "writes",
-                )
-            )
-        if scenario.zero_loss == "all":
-            criteria.append(
-                _criterion(
-                    "acknowledged writes lost",
-                    measures["acked_lost_plain"] == 0,
-                    measures["acked_lost_plain"],
-                    0,
-                    "writes",
-                )
-            )
-        criteria += [_criterion(v["name"], v["passed"], v["detail"], "", "") for v in verify]
+        judged = verdict(scenario.expect, recording, promote_margin_s)
         return {
             "run": number,
             "run_id": run_id,
-            "passed": all(c["passed"] for c in criteria),
+            "passed": judged["passed"],
             "old_primary": old_addr,
             "new_primary": new_addr,
             # What each node ran when the run started (INFO server): flavour and version.
@@ -753,37 +647,18 @@ def run_once(
             "fault_at": round(fault_at or 0.0, 3),
             "healed_at": round(healed_at or 0.0, 3),
             "duration": round(clock(), 3),
-            "criteria": criteria,
-            "measures": measures,
-            "details": {
-                "sets": {"waited": _brief(waited), "plain": _brief(plain)},
-                "counter": counter,
-                "leaderboard": board,
-                "queue": _brief(queue),
-                "notes": run.notes,
-                "info_before": info_before,
-                "info_after": info_after,
-                # What clients were told while it failed: the most frequent errors.
-                "errors": [
-                    {"outcome": k[0], "error": k[1], "count": n}
-                    for k, n in Counter(
-                        (op.outcome, op.error[:100]) for op in ops if op.outcome != "ok"
-                    ).most_common(5)
-                ],
-            },
+            "criteria": judged["criteria"],
+            "measures": judged["measures"],
+            "details": judged["details"],
             "events": events,
-            "timeline": H.timeline(H.writes(ops)),
-            "verify": verify,
+            "timeline": judged["timeline"],
+            "verify": judged["verify"],
         }
     finally:
         for stop in (workload.stop, observer.stop):
             with contextlib.suppress(Exception):
                 stop()
         remove_keys(t, workload.keys.pattern, say)
-
-
-def _brief(result: dict) -> dict:
-    return {k: v for k, v in result.items() if not isinstance(v, list) or len(v) <= 20}
 
 
 def _offsets_equal(t: DrillTargets, primary: Node) -> bool:

@@ -19,13 +19,17 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-WRITE_KINDS = frozenset({"sadd", "incr", "setex", "zincrby", "lpush"})
+WRITE_KINDS = frozenset(
+    {"sadd", "incr", "setex", "zincrby", "lpush", "set", "expire", "zadd", "pfadd", "xadd", "xack"}
+)
+# Ops that read or take what others wrote: a consumer's BRPOP or XREADGROUP, a cache's GET.
+READ_KINDS = frozenset({"brpop", "get", "xreadgroup"})
 SAMPLE_SIZE = 20
 
 
 @dataclass
 class Op:
-    kind: str  # "sadd", "incr", "setex", "zincrby", "lpush", or "brpop" (a consumer took an item)
+    kind: str  # a write (WRITE_KINDS) or a read (READ_KINDS: "brpop" and "xreadgroup" took an item)
     key: str
     value: str  # the unique element / item / member written or taken ("" for incr)
     invoke: float  # seconds since the run started (monotonic)
@@ -43,8 +47,9 @@ def outcome_of(op: Op) -> str:
 
 
 def writes(ops: Iterable[Op]) -> list[Op]:
-    """The ops that change data: every kind except "brpop", whatever their outcome, in history order."""
-    return [op for op in ops if op.kind != "brpop"]
+    """The ops that change data: every kind but the reads (READ_KINDS), whatever their outcome, in
+    history order."""
+    return [op for op in ops if op.kind not in READ_KINDS]
 
 
 def _natural(value: str) -> tuple:
@@ -232,24 +237,33 @@ def split_brain_window(
     return max(0.0, max(old) - min(starts))
 
 
-def timeline(ops: Iterable[Op], bucket: float = 0.1) -> list[dict]:
+def timeline(ops: Iterable[Op], bucket: float = 0.1, lost: set[tuple[str, str]] | None = None) -> list[dict]:
     """Completed ops per `bucket` seconds of completion time, from 0 to the bucket holding the last
-    completion, empty buckets included: [{"t": bucket start, "ok": n, "fail": n, "info": n}, ...].
-    Every op given is counted (pass `writes(ops)` for writes only); ops still in flight are not.
+    completion, empty buckets included: [{"t": bucket start, "ok": n, "fail": n, "info": n,
+    "lost": n}, ...]. Every op given is counted (pass `writes(ops)` for writes only); ops still
+    in flight are not. "lost" is the part of "ok" found lost afterwards: acknowledged ops whose
+    (key, value) is in `lost`.
     """
     if bucket <= 0:
         raise ValueError(f"bucket must be positive, got {bucket}")
-    # The epsilon keeps 0.3 in the bucket starting at 0.3, which plain float division would miss.
-    counts = Counter(
-        (max(0, math.floor(op.complete / bucket + 1e-9)), outcome_of(op))
-        for op in ops
-        if op.complete is not None
-    )
+    lost = lost or set()
+    counts: Counter = Counter()
+    for op in ops:
+        if op.complete is None:
+            continue
+        # The epsilon keeps 0.3 in the bucket starting at 0.3, which plain float division would miss.
+        index, outcome = max(0, math.floor(op.complete / bucket + 1e-9)), outcome_of(op)
+        counts[index, outcome] += 1
+        if outcome == "ok" and (op.key, op.value) in lost:
+            counts[index, "lost"] += 1
     if not counts:
         return []
     last = max(index for index, _ in counts)
     return [
-        {"t": round(i * bucket, 9), **{outcome: counts[i, outcome] for outcome in ("ok", "fail", "info")}}
+        {
+            "t": round(i * bucket, 9),
+            **{outcome: counts[i, outcome] for outcome in ("ok", "fail", "info", "lost")},
+        }
         for i in range(last + 1)
     ]
 

@@ -37,6 +37,8 @@ EVENT_COLOURS = {
     "+tilt": "#4a148c",
 }
 _OK, _FAIL, _INFO = "#43a047", "#e53935", "#fb8c00"
+# Acknowledged, then found lost after the run: not the ok green, which would hide the loss.
+_LOST = "#6a1b9a"
 
 
 # --------------------------------------------------------------------------- values
@@ -102,7 +104,37 @@ def _run(run: dict) -> dict:
         "timeline": list(run.get("timeline") or []),
         "verify": list(run.get("verify") or []),
         "nodes": [n for n in run.get("nodes") or [] if isinstance(n, dict)],
+        "patterns": patterns(run),
     }
+
+
+_PATTERN_OWN = ("invariant", "judged_as", "checked", "violations", "samples")
+
+
+def patterns(run: dict) -> list[dict]:
+    """The use-case patterns' outcomes of a run (details.patterns), one row each: name,
+    invariant, how a violation is judged, checked, violations, the other counts as text and the
+    samples (what was lost or stale) as text."""
+    found = (run.get("details") or {}).get("patterns") or {}
+    rows = []
+    for name, p in found.items() if isinstance(found, dict) else ():
+        if not isinstance(p, dict):
+            continue
+        counts = ", ".join(f"{k} {fmt_value(v)}" for k, v in p.items() if k not in _PATTERN_OWN)
+        samples = p.get("samples") if isinstance(p.get("samples"), dict) else {}
+        shown = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in samples.items() if v)
+        rows.append(
+            {
+                "name": str(name),
+                "invariant": str(p.get("invariant") or "-"),
+                "judged_as": str(p.get("judged_as") or "-"),
+                "checked": p.get("checked"),
+                "violations": p.get("violations"),
+                "counts": counts,
+                "samples": shown,
+            }
+        )
+    return rows
 
 
 def servers_line(nodes: list[dict]) -> str:
@@ -175,6 +207,14 @@ def to_text(result: dict) -> str:
             lines.append(f"         servers: {servers_line(r['nodes'])}")
         if r["error"]:
             lines.append(f"         error: {r['error']}")
+        if r["patterns"]:
+            lines.append(
+                "         patterns (violations/checked): "
+                + ", ".join(
+                    f"{p['name']} {fmt_value(p['violations'])}/{fmt_value(p['checked'])}"
+                    for p in r["patterns"]
+                )
+            )
     if not runs:
         lines.append("no runs")
     keys = _measure_keys(runs)
@@ -232,16 +272,19 @@ def _bucket_width(times: list[float]) -> float:
 
 
 def timeline_svg(run: dict, width: int = 900, height: int = 220) -> str:
-    """The run's writes per bucket (ok green, failed red, indeterminate orange, stacked), the
-    fault and heal as dashed lines, and a marker per sentinel event (its name as a tooltip), over
-    seconds since the run started. Valid XML; every text is escaped."""
+    """The run's writes per bucket (ok green, acknowledged but found lost afterwards purple,
+    failed red, indeterminate orange, stacked), the fault and heal as dashed lines, and a marker
+    per sentinel event (its name as a tooltip), over seconds since the run started. Valid XML;
+    every text is escaped."""
     r = _run(run)
     buckets = []
     for b in r["timeline"]:
         t = _num(b.get("t"))
         if t is not None:
-            counts = [max(_num(b.get(k)) or 0.0, 0.0) for k in ("ok", "fail", "info")]
-            buckets.append((t, *counts))
+            ok, fail, info = (max(_num(b.get(k)) or 0.0, 0.0) for k in ("ok", "fail", "info"))
+            # "lost" is part of "ok" (older timelines have none).
+            lost = min(max(_num(b.get("lost")) or 0.0, 0.0), ok)
+            buckets.append((t, ok - lost, lost, fail, info))
     buckets.sort()
     events = [(t, e) for e in r["events"] if (t := _num(e.get("t"))) is not None]
     fault_at, healed_at = _num(r["fault_at"]), _num(r["healed_at"])
@@ -262,7 +305,7 @@ def timeline_svg(run: dict, width: int = 900, height: int = 220) -> str:
     plot_bottom = max(height - pad_b, plot_top + 10)
     plot_w = max(width - pad_l - pad_r, 10)
     plot_h = plot_bottom - plot_top
-    vmax = max([b[1] + b[2] + b[3] for b in buckets] + [1.0])
+    vmax = max([sum(b[1:]) for b in buckets] + [1.0])
 
     def xt(t: float) -> float:
         return pad_l + (t - t0) / (t1 - t0) * plot_w
@@ -295,8 +338,9 @@ def timeline_svg(run: dict, width: int = 900, height: int = 220) -> str:
         tick += step
     out.append(f'<text x="{pad_l - 6}" y="{plot_bottom + 15}" text-anchor="end" fill="#555">t (s)</text>')
 
-    # The writes: one path per kind, a bar per bucket, stacked ok / failed / indeterminate.
-    for idx, (cls, colour) in enumerate((("ok", _OK), ("fail", _FAIL), ("info", _INFO)), start=1):
+    # The writes: one path per kind, a bar per bucket, stacked ok / lost / failed / indeterminate.
+    kinds = (("ok", _OK), ("lost", _LOST), ("fail", _FAIL), ("info", _INFO))
+    for idx, (cls, colour) in enumerate(kinds, start=1):
         d = []
         for b in buckets:
             below, value = sum(b[1:idx]), b[idx]
@@ -357,7 +401,10 @@ def timeline_svg(run: dict, width: int = 900, height: int = 220) -> str:
     # The legend, under the tick labels.
     y = height - 8
     x = pad_l
-    for text, colour in (("ok", _OK), ("failed", _FAIL), ("indeterminate", _INFO)):
+    legend = [("ok", _OK), ("failed", _FAIL), ("indeterminate", _INFO)]
+    if any(b[2] for b in buckets):
+        legend.insert(1, ("ok, later lost", _LOST))
+    for text, colour in legend:
         out.append(f'<rect x="{x}" y="{y - 8}" width="9" height="9" fill="{colour}"/>')
         out.append(f'<text x="{x + 12}" y="{y}">{text}</text>')
         x += 20 + 7 * len(text)

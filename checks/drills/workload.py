@@ -3,12 +3,20 @@
 Workers, each with its own connections, record every operation (invoke and completion times,
 ok / fail / info) so nothing is inferred from aggregate counters:
 - a set writer whose writes are confirmed with ``WAIT 1`` and one that does not wait;
-- a counter (INCR), sessions with a TTL (SETEX), a leaderboard (ZINCRBY);
-- a work queue: a producer (LPUSH of unique items) and two consumers (BRPOP).
+- a counter (INCR);
+- the guide's use-case patterns (``patterns.PATTERNS`` judges each by its own invariant):
+  cache-aside (versions written through, read back), sessions with a TTL (SETEX, then
+  ``WAIT 1``), the INCR + EXPIRE rate limiter written the guide's non-atomic way, a
+  sliding-window limiter on a sorted set (MULTI/EXEC), a leaderboard (ZINCRBY), a HyperLogLog
+  (PFADD), a work queue (a producer's LPUSH of unique items, two BRPOP consumers) and a stream
+  with a consumer group (XADD; XREADGROUP, XACK, at least once).
+
+Every key is under the run's prefix (``Keys``), so the drill deletes them all afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -18,6 +26,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from redisops.drills.history import Op
+from redisops.drills.patterns import CACHE_KEYS, RATE_CLIENTS, RATE_WINDOW_S, SLIDING_WINDOW_MS
 from redisops.drills.targets import DrillTargets
 
 SOCKET_TIMEOUT = 1.0
@@ -55,7 +64,18 @@ class Keys:
         self.sessions = base + "session:"
         self.board = base + "board"
         self.queue = base + "queue"
+        self.cache = base + "cache:"
+        self.ratelimit = base + "rl:"
+        self.window = base + "window:"
+        self.hll = base + "visitors"
+        self.stream = base + "stream"
+        self.stream_group = "drill"  # the consumer group (a name inside the stream, not a key)
         self.pattern = base + "*"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Keys) and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Workload:
@@ -66,6 +86,8 @@ class Workload:
         self.keys = Keys(targets.key_prefix, run_id)
         self.clock = clock
         self.ops: list[Op] = []
+        self._versions: dict[str, int] = {}  # cache-aside: the database's version of each key
+        self._stream_pending = True  # the stream consumer re-reads its pending entries first
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -147,11 +169,115 @@ class Workload:
     def _session(self, client: redis.Redis, n: int) -> None:
         key = f"{self.keys.sessions}{n}"
         op = Op("setex", key, str(n), self.clock())
-        self._do(client, op, lambda: client.setex(key, 600, "user-session"))
+
+        def write():
+            client.execute_command("SETEX", key, 600, "user-session")  # acknowledged from here on
+            try:
+                op.waited = int(client.execute_command("WAIT", 1, 500))
+            except (redis.RedisError, OSError):
+                op.waited = 0
+
+        self._do(client, op, write)
 
     def _board(self, client: redis.Redis, n: int) -> None:
         op = Op("zincrby", self.keys.board, f"player{n % 10}", self.clock())
         self._do(client, op, lambda: client.zincrby(self.keys.board, 1, f"player{n % 10}"))
+
+    def _cache(self, client: redis.Redis, n: int) -> None:
+        """Cache-aside, written through: an update writes the database's new version to the cache,
+        a read takes the cache's and, on a miss, loads the database's version into it."""
+        key = f"{self.keys.cache}{(n // 2) % CACHE_KEYS}"
+        if n % 2:
+            version = self._versions[key] = self._versions.get(key, 0) + 1
+            self._cache_set(client, key, version)
+            return
+        op = Op("get", key, "", self.clock())
+        value = self._do(client, op, lambda: client.get(key))
+        if op.outcome == "ok":
+            op.value = value or ""
+            if value is None and key in self._versions:
+                self._cache_set(client, key, self._versions[key])
+
+    def _cache_set(self, client: redis.Redis, key: str, version: int) -> None:
+        op = Op("set", key, str(version), self.clock())
+        self._do(client, op, lambda: client.set(key, str(version), ex=600))
+
+    def _rate_limit(self, client: redis.Redis, n: int) -> None:
+        """The guide's INCR limiter as written there: INCR, then EXPIRE when the INCR made the
+        counter. Not atomic: see docs/drills.md for the atomic form. (The TTL outlives the
+        window so the drill can read the counters afterwards.)"""
+        key = f"{self.keys.ratelimit}{n % RATE_CLIENTS}:{int(self.clock() / RATE_WINDOW_S)}"
+        op = Op("incr", key, "", self.clock())
+        count = self._do(client, op, lambda: client.incr(key))
+        if op.outcome == "ok":
+            op.value = str(count)
+            if count == 1:
+                expire = Op("expire", key, "", self.clock())
+                self._do(client, expire, lambda: client.expire(key, 600))
+
+    def _sliding(self, client: redis.Redis, n: int) -> None:
+        """A sliding-window limiter: in one MULTI/EXEC, drop the requests older than the window,
+        add this one, count the window."""
+        key = f"{self.keys.window}{n % RATE_CLIENTS}"
+        now_ms = int(self.clock() * 1000)
+        member = f"r{n}:{now_ms}"
+        op = Op("zadd", key, member, self.clock())
+
+        def request():
+            client.execute_command("MULTI")
+            try:
+                client.execute_command("ZREMRANGEBYSCORE", key, "-inf", f"({now_ms - SLIDING_WINDOW_MS}")
+                client.execute_command("ZADD", key, now_ms, member)
+                client.execute_command("ZCARD", key)
+                client.execute_command("EXPIRE", key, 600)
+            except redis.ResponseError:
+                # A command refused while queuing: leave the transaction (EXEC would abort it).
+                with contextlib.suppress(redis.RedisError, OSError):
+                    client.execute_command("DISCARD")
+                raise
+            return client.execute_command("EXEC")
+
+        self._do(client, op, request)
+
+    def _hll(self, client: redis.Redis, n: int) -> None:
+        op = Op("pfadd", self.keys.hll, f"u{n}", self.clock())
+        self._do(client, op, lambda: client.pfadd(self.keys.hll, f"u{n}"))
+
+    def _xadd(self, client: redis.Redis, n: int) -> None:
+        op = Op("xadd", self.keys.stream, f"e{n}", self.clock())
+        self._do(client, op, lambda: client.xadd(self.keys.stream, {"item": f"e{n}"}))
+
+    def _xconsume(self, client: redis.Redis, n: int) -> None:
+        """A consumer of the group, at least once: after a start or an error it re-reads its own
+        pending entries (id 0), then takes new ones (>); each entry is XACKed once processed. A
+        group that is missing (a new stream, or one lost in a failover) is created from 0."""
+        key, group = self.keys.stream, self.keys.stream_group
+        pending = self._stream_pending
+        op = Op("xreadgroup", key, "", self.clock())
+        reply = self._do(
+            client,
+            op,
+            lambda: client.xreadgroup(group, "c1", {key: "0" if pending else ">"}, count=1,
+                                      block=None if pending else 500),
+        )  # fmt: skip
+        entries = reply[0][1] if op.outcome == "ok" and reply else []
+        if op.outcome != "ok":
+            self._stream_pending = True
+            if "NOGROUP" in op.error:
+                with contextlib.suppress(redis.RedisError, OSError):
+                    client.xgroup_create(key, group, id="0", mkstream=True)
+            return
+        if not entries:  # nothing (left) to take: not an operation worth recording
+            with self._lock:
+                self.ops.remove(op)
+            self._stream_pending = False
+            return
+        entry_id, fields = entries[0]
+        op.value = fields.get("item", "")
+        ack = Op("xack", key, op.value, self.clock())
+        self._do(client, ack, lambda: client.xack(key, group, entry_id))
+        if ack.outcome != "ok":
+            self._stream_pending = True
 
     def _produce(self, client: redis.Redis, n: int) -> None:
         op = Op("lpush", self.keys.queue, f"job{n}", self.clock())
@@ -170,7 +296,8 @@ class Workload:
     def start(self) -> Workload:
         workers = [
             self._set_waited, self._set_plain, self._counter, self._session, self._board,
-            self._produce, self._consume, self._consume,
+            self._produce, self._consume, self._consume, self._cache, self._rate_limit,
+            self._sliding, self._hll, self._xadd, self._xconsume,
         ]  # fmt: skip
         for worker in workers:
             thread = threading.Thread(target=self._loop, args=(worker,), daemon=True)
@@ -185,6 +312,61 @@ class Workload:
         # Consumers may hold an item taken after stop: the history has it either way.
         with self._lock:
             return sorted(self.ops, key=lambda op: op.invoke)
+
+
+def _scan(client: redis.Redis, prefix: str) -> list[str]:
+    return sorted(client.scan_iter(match=prefix + "*", count=1000))
+
+
+def _ttls(client: redis.Redis, keys: list[str]) -> list[int]:
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.ttl(key)
+    return [int(t) for t in pipe.execute()] if keys else []
+
+
+def read_final(client: redis.Redis, keys: Keys) -> dict:
+    """What the workload's keys hold after the run (``client``: the primary, decode_responses),
+    as the pure judgements take it: the sets, counters and queue by name, and each pattern's
+    state under its name in ``patterns.PATTERNS``."""
+    sessions = _scan(client, keys.sessions)
+    counters = _scan(client, keys.ratelimit)
+    windows = _scan(client, keys.window)
+    cache_keys = [f"{keys.cache}{i}" for i in range(CACHE_KEYS)]
+    board = {m: float(s) for m, s in client.zrange(keys.board, 0, -1, withscores=True)}
+    queue = client.lrange(keys.queue, 0, -1)
+    try:
+        pending = int(client.xpending(keys.stream, keys.stream_group)["pending"])
+    except redis.ResponseError:  # no stream or no group
+        pending = 0
+    return {
+        "waited": set(client.smembers(keys.waited)),
+        "plain": set(client.smembers(keys.plain)),
+        "counter": int(client.get(keys.counter) or 0),
+        "board": int(sum(board.values())),
+        "queue": queue,
+        "cache-aside": dict(zip(cache_keys, client.mget(cache_keys), strict=True)),
+        "sessions": dict(
+            zip((k[len(keys.sessions) :] for k in sessions), _ttls(client, sessions), strict=True)
+        ),
+        "rate-limit-incr": {
+            "prefix": keys.ratelimit,
+            "counters": {
+                k: (int(v or 0), ttl)
+                for k, v, ttl in zip(
+                    counters, client.mget(counters) if counters else [], _ttls(client, counters), strict=True
+                )
+            },
+        },
+        "sliding-window": {k: client.zrange(k, 0, -1) for k in windows},
+        "leaderboard": board,
+        "hyperloglog": {"count": int(client.pfcount(keys.hll))},
+        "list-queue": {"items": queue},
+        "stream-group": {
+            "items": [f.get("item", "") for _, f in client.xrange(keys.stream)],
+            "pending": pending,
+        },
+    }
 
 
 def _node_of(client: redis.Redis) -> str:

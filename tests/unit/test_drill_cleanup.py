@@ -130,7 +130,7 @@ def one_run(monkeypatch):
     FakeWorkload.made.clear()
 
     def run(inject):
-        scenario = F.Scenario("test", "a test fault", True, inject)
+        scenario = F.Scenario("test", "a test fault", F.Expectations(), inject)
         return F.run_once(_targets(), scenario, 1, lambda line: None, preflight_checks=False)
 
     return run, removed

@@ -27,7 +27,7 @@ def sadd(value, invoke, complete, outcome="ok", waited=None, node=OLD, key="s"):
 # --- writes
 
 
-def test_writes_are_everything_but_brpop():
+def test_writes_are_everything_but_the_reads():
     ops = [
         sadd(1, 0.0, 0.1),
         Op("incr", "c", "", 0.1, 0.2, "ok"),
@@ -35,8 +35,11 @@ def test_writes_are_everything_but_brpop():
         Op("zincrby", "board", "alice", 0.3, None),
         Op("lpush", "q", "j1", 0.4, 0.5, "info"),
         Op("brpop", "q", "j1", 0.5, 0.6, "ok"),
+        Op("get", "cache:1", "3", 0.6, 0.7, "ok"),
+        Op("xreadgroup", "stream", "e1", 0.7, 0.8, "ok"),
+        Op("xack", "stream", "e1", 0.8, 0.9, "ok"),
     ]
-    assert [op.kind for op in writes(ops)] == ["sadd", "incr", "setex", "zincrby", "lpush"]
+    assert [op.kind for op in writes(ops)] == ["sadd", "incr", "setex", "zincrby", "lpush", "xack"]
 
 
 # --- set_loss
@@ -310,13 +313,27 @@ def test_timeline_buckets_by_completion_with_empty_buckets():
         sadd(5, 0.4, None, ""),  # in flight: no completion
     ]
     assert timeline(ops) == [
-        {"t": 0.0, "ok": 1, "fail": 0, "info": 0},
-        {"t": 0.1, "ok": 0, "fail": 0, "info": 0},
-        {"t": 0.2, "ok": 0, "fail": 0, "info": 0},
-        {"t": 0.3, "ok": 0, "fail": 1, "info": 1},
-        {"t": 0.4, "ok": 1, "fail": 0, "info": 0},
+        {"t": 0.0, "ok": 1, "fail": 0, "info": 0, "lost": 0},
+        {"t": 0.1, "ok": 0, "fail": 0, "info": 0, "lost": 0},
+        {"t": 0.2, "ok": 0, "fail": 0, "info": 0, "lost": 0},
+        {"t": 0.3, "ok": 0, "fail": 1, "info": 1, "lost": 0},
+        {"t": 0.4, "ok": 1, "fail": 0, "info": 0, "lost": 0},
     ]
-    assert timeline(ops, bucket=1.0) == [{"t": 0.0, "ok": 2, "fail": 1, "info": 1}]
+    assert timeline(ops, bucket=1.0) == [{"t": 0.0, "ok": 2, "fail": 1, "info": 1, "lost": 0}]
+
+
+def test_timeline_counts_the_acknowledged_writes_found_lost_within_ok():
+    ops = [
+        sadd(1, 0.0, 0.05),
+        sadd(2, 0.05, 0.08),  # acknowledged, later lost
+        sadd(3, 0.1, 0.15, "info"),  # indeterminate and "lost": not an acknowledged write lost
+        sadd(4, 0.1, 0.12, key="other"),  # the same value under another key survived
+    ]
+    lost = {("s", "2"), ("s", "3"), ("other", "2")}
+    assert timeline(ops, lost=lost) == [
+        {"t": 0.0, "ok": 2, "fail": 0, "info": 0, "lost": 1},
+        {"t": 0.1, "ok": 1, "fail": 0, "info": 1, "lost": 0},
+    ]
 
 
 def test_timeline_of_nothing_and_a_bad_bucket():

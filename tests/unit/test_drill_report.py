@@ -310,3 +310,86 @@ def test_timeline_svg_keeps_tick_labels_and_line_labels_readable_on_a_narrow_pic
     # At the edges the labels flip to the inner side of their line.
     assert labels["fault-label"].get("text-anchor") == "start"
     assert labels["healed-label"].get("text-anchor") == "end"
+
+
+# --------------------------------------------------------------------------- lost writes, patterns
+
+
+def _partition_history():
+    """A partition: the old primary acknowledges writes for 3 s after the fault (at 2 s); the
+    group keeps those from before the fault and loses those after it."""
+    from redisops.drills.history import Op, timeline
+
+    ops = [Op("sadd", "s", f"e{i}", i * 0.05, i * 0.05 + 0.01, "ok", None, "old") for i in range(100)]
+    lost = {("s", op.value) for op in ops if op.invoke >= 2.0}
+    return {
+        "run": 1,
+        "fault_at": 2.0,
+        "healed_at": 5.0,
+        "duration": 6.0,
+        "timeline": timeline(ops, lost=lost),
+    }
+
+
+def _bars(svg: str, cls: str) -> list[tuple[float, float]]:
+    """The (left x, height) of each bar of one path of the timeline."""
+    path = next((p for p in ET.fromstring(svg).iter(f"{SVG}path") if p.get("class") == cls), None)
+    if path is None:
+        return []
+    bars = []
+    for bar in path.get("d").split("Z")[:-1]:
+        x, y0 = (float(v) for v in bar[1:].split("V")[0].split(","))
+        y1 = float(bar.split("V")[1].split("H")[0])
+        bars.append((x, round(y0 - y1, 1)))
+    return bars
+
+
+def test_acknowledged_writes_found_lost_have_their_own_colour_not_ok_green():
+    run = _partition_history()
+    svg = D.timeline_svg(run)
+    paths = {p.get("class"): p.get("fill") for p in ET.fromstring(svg).iter(f"{SVG}path")}
+    assert paths == {"ok": D._OK, "lost": D._LOST} and D._LOST not in (D._OK, D._FAIL, D._INFO)
+    fault_x = float(
+        next(ln for ln in ET.fromstring(svg).iter(f"{SVG}line") if ln.get("class") == "fault").get("x1")
+    )
+    ok, lost = _bars(svg, "ok"), _bars(svg, "lost")
+    # Green only before the fault, the lost colour only after it, as tall as what was written.
+    assert ok and all(x < fault_x for x, _ in ok)
+    assert len(lost) == 30 and all(x >= fault_x - 0.1 for x, _ in lost)
+    assert {h for _, h in ok} == {h for _, h in lost}
+    assert "ok, later lost" in svg
+    page = D.to_html({"drill": "failover", "scenario": "partition-primary", "runs": [run]})
+    assert f'class="lost" fill="{D._LOST}"' in page
+
+
+def test_a_timeline_without_lost_counts_draws_as_before_and_lost_never_exceeds_ok():
+    run = _partition_history()
+    for b in run["timeline"]:
+        b.pop("lost")
+    svg = D.timeline_svg(run)
+    assert {p.get("class") for p in ET.fromstring(svg).iter(f"{SVG}path")} == {"ok"}
+    assert "later lost" not in svg
+    run["timeline"] = [{"t": 0.0, "ok": 2, "lost": 5, "fail": 1}]
+    svg = D.timeline_svg(run)
+    assert [h for _, h in _bars(svg, "lost")] and not _bars(svg, "ok")  # all of ok, no more
+
+
+def test_the_patterns_are_in_the_text_and_the_html(result):
+    result["runs"][0]["details"] = {
+        "patterns": {
+            "cache-aside": {"invariant": "no stale value read", "judged_as": "acked", "checked": 120,
+                            "violations": 2, "stale": 2, "misses_after_write": 0,
+                            "samples": {"stale": ["3@8.10: v4 < v5", "<b>"]}},
+            "sessions": {"invariant": "no WAIT-confirmed session lost", "judged_as": "waited", "checked": 50,
+                         "violations": 0, "lost_waited": 0, "samples": {"lost_waited": []}},
+        }
+    }  # fmt: skip
+    text = D.to_text(result)
+    assert "patterns (violations/checked): cache-aside 2/120, sessions 0/50" in text
+    page = D.to_html(result)
+    assert "<h3>Use-case patterns</h3>" in page and page.count("no use-case patterns recorded") == 1
+    assert '<td class="num error">2</td>' in page and "stale 2, misses_after_write 0" in page
+    assert (
+        "stale: 3@8.10: v4 &lt; v5, &lt;b&gt;" in page
+        and "<b>" not in page.split("Use-case patterns")[1].split("</table>")[0]
+    )
