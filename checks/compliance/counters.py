@@ -87,6 +87,7 @@ def reading(facts: RedisFacts, at: float) -> dict[str, Any]:
     return {
         "run_id": str(facts.info.get("run_id", "")),
         "uptime_s": int(as_float(facts.info.get("uptime_in_seconds"), -1)),  # -1: unknown
+        "role": str(facts.info.get("role", "")),  # a failover in between changes it (HA-15)
         "at": float(at),
         "counters": read(facts),
     }
@@ -134,6 +135,8 @@ def compare(now: dict, before: dict | None) -> dict[str, Any]:
         since["basis"] = RESTART
         return since
     since["basis"] = RUN
+    # Promoted or demoted since the previous run: the replies of that switch are expected.
+    since["role_changed"] = bool(now.get("role") and before.get("role") and now["role"] != before["role"])
     old = {name: int(value) for name, value in before.get("counters", {}).items()}
     stats_reset = any(resettable(n) and (n not in current or current[n] < v) for n, v in old.items())
     changes, reset = {}, []

@@ -440,3 +440,33 @@ def test_con05_passes_a_fast_rise_that_only_added_clients():
         {"path": ["redis", 0, "info", "connected_clients"], "set": 3100},
     ]
     assert _passes(_results("CON-05", edits)), _failures(_results("CON-05", edits))
+
+
+# ---- HA-15: a failover's READONLY burst is not a misdirected client -------------------------
+
+
+def _readonly(since: dict | None) -> list[dict]:
+    edits = [{"path": ["redis", 1, "info", "errorstat_READONLY"], "set": {"count": 40}}]
+    if since is not None:
+        edits.append({"path": ["redis", 1, "since"], "set": since})
+    return edits
+
+
+def _ha15(edits: list[dict]):
+    return next(r for r in _results("HA-15", edits) if r.target == "redis-2:6379")
+
+
+def test_ha15_without_a_previous_run_is_not_judged():
+    result = _ha15(_readonly(None))
+    assert result.status == SKIPPED and "without a previous run" in result.message, result.message
+
+
+def test_ha15_a_role_change_since_the_previous_run_excuses_the_burst():
+    since = {
+        "basis": "previous run", "previous_at": 1795997339.9, "interval_s": 120.0, "started_at": 1795997293.9,
+        "counters": {"errorstat_READONLY": 40}, "reset": [], "role_changed": True,
+    }  # fmt: skip
+    result = _ha15(_readonly(since))
+    assert result.status == SKIPPED and "changed role" in result.message, result.message
+    result = _ha15(_readonly({**since, "role_changed": False}))
+    assert result.status == FAIL and "40 writes refused with READONLY" in result.message, result.message

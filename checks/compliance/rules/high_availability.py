@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from redisops.compliance.counters import change, error_replies, keeps_errorstats
+from redisops.compliance.counters import RUN, change, error_replies, keeps_errorstats
 from redisops.compliance.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary, server_of
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.server import REDIS, VALKEY, Server, loads_rdb, newest_known, rdb_format
@@ -864,8 +864,9 @@ def promotable_replica(facts: SentinelFacts, ctx: Context):
     "to the wrong node: an address of a server that a failover demoted, kept in a connection pool or a "
     "configuration file, instead of asking Sentinel for the primary. After every failover they lose "
     "writes until they are restarted. INFO errorstats counts the READONLY replies until a restart or "
-    "CONFIG RESETSTAT: the rise since the previous run is judged; with no earlier run, the count since the "
-    "server started.",
+    "CONFIG RESETSTAT: the rise since the previous run is judged, and only while the server kept its "
+    "role (a failover turns away the writes in flight once, which is expected); without a previous run "
+    "the check is skipped.",
     bad="role:slave  errorstat_READONLY:count=4200  # 0 at the previous run",
     good="role:slave  errorstat_READONLY:count=0  # clients ask Sentinel for the primary",
     remediation="Make the applications discover the primary through Sentinel (SENTINEL "
@@ -880,6 +881,22 @@ def readonly_errors(facts: RedisFacts, ctx: Context):
         raise Skip("INFO has no errorstats (total_error_replies): before Redis 6.2")
     refused = error_replies(facts, "READONLY", ctx)
     if refused.amount > ctx.thresholds.readonly_errors_max:
+        # Every failover turns away the writes of clients still on the demoted primary until they
+        # reconnect: a burst that says nothing about the clients. What counts is READONLY while
+        # the server kept its role, which needs a previous run to compare with.
+        since = facts.since or {}
+        if since.get("basis") != RUN:
+            raise Skip(
+                f"{refused.amount} READONLY replies {refused.since}: without a previous run of this "
+                "server they cannot be told from those a failover turns away (clients still on the demoted "
+                "primary); judged from the next run with --state on"
+            )
+        if since.get("role_changed"):
+            raise Skip(
+                f"{refused.amount} READONLY replies {refused.since}, when the server changed role "
+                "(a failover): "
+                "clients still on the demoted primary were turned away until they reconnected"
+            )
         now = " (the primary now: a replica when they were refused)" if is_primary(facts) else ""
         yield Fail(
             f"{refused.amount} write{'s' if refused.amount != 1 else ''} refused with READONLY "
