@@ -610,9 +610,34 @@ def redis_sentinel_gate(
     return verdict.messages
 
 
+def redis_sentinel_gate_epoch(results: list[dict], group: str) -> int:
+    """The newest configuration epoch of ``group`` any sentinel reported (SENTINEL MASTERS
+    config-epoch; 0 when none did). Every failover or switchover raises it: a sentinel that reports
+    an older one has not yet heard of the last switch."""
+    epochs = []
+    for res in results:
+        master = (res.get("masters") or {}).get(group) or {}
+        try:
+            epochs.append(int(master.get("config-epoch", 0)))
+        except (TypeError, ValueError):
+            continue
+    return max(epochs, default=0)
+
+
+def redis_sentinel_gate_current(result: dict, group: str, epoch: int) -> bool:
+    """Whether one sentinel's view of ``group`` is at least as new as ``epoch``."""
+    master = (result.get("masters") or {}).get(group) or {}
+    try:
+        return int(master.get("config-epoch", 0)) >= int(epoch)
+    except (TypeError, ValueError):
+        return False
+
+
 class FilterModule:
     def filters(self):
         return {
+            "redis_sentinel_gate_epoch": redis_sentinel_gate_epoch,
+            "redis_sentinel_gate_current": redis_sentinel_gate_current,
             "redis_sentinel_groups": redis_sentinel_groups,
             "redis_sentinel_problems": redis_sentinel_problems,
             "redis_sentinel_instance_problems": redis_sentinel_instance_problems,

@@ -240,3 +240,15 @@ def test_the_gate_can_spare_the_replica_about_to_be_replaced():
     assert SF.redis_sentinel_gate([info], "redis-main", 1, 2, spare="10.0.0.3:6379") != []
     del info["masters"]["redis-main"]["ok-replica-addrs"]
     assert SF.redis_sentinel_gate([info], "redis-main", 1, 2, spare="10.0.0.1:6379") != []
+
+
+def test_the_gate_knows_the_newest_switch_and_who_has_not_heard_of_it():
+    def seen(epoch) -> dict:
+        return {"masters": {"redis-main": {"config-epoch": epoch, "ip": "10.0.0.12"}}}
+
+    results = [seen("3"), seen("4"), {"running": False, "masters": {}}]
+    assert SF.redis_sentinel_gate_epoch(results, "redis-main") == 4
+    assert SF.redis_sentinel_gate_epoch([], "redis-main") == 0
+    assert SF.redis_sentinel_gate_current(seen("4"), "redis-main", 4)
+    assert not SF.redis_sentinel_gate_current(seen("3"), "redis-main", 4)
+    assert not SF.redis_sentinel_gate_current({"masters": {}}, "redis-main", 1)
