@@ -171,6 +171,12 @@ class Thresholds:
     # hour of the min-idle-time in the Redis docs' XCLAIM and XAUTOCLAIM examples (3600000 ms),
     # far beyond the seconds a live worker's XREADGROUP BLOCK loop leaves between reads.
     stream_consumer_idle_max_s: int = 3600
+    # KEY-07: items a sampled list may gain between two runs; PRF-05's long list (big_list_items): a
+    # queue that gains a whole long list in one interval falls behind faster than it is drained.
+    list_growth_max: int = 1000
+    # KEY-07: the sampled lists whose lengths the counters state keeps for the next run (the
+    # longest), under a digest of database and name: never the name.
+    list_growth_lists_max: int = 100
     # Profiles
     # PRO-03: a cache serves at least this share of its lookups, judged once it saw enough of them.
     cache_hit_ratio_min: float = 0.80

@@ -1,6 +1,7 @@
 """Queues against a real redis-server on 127.0.0.1 (no lab), through `redisops check` as the role's
 compliance user: a consumer group with entries read and never acknowledged, and the consumer that
-holds them left idle, fails KEY-04, KEY-05 and KEY-06 until they are acknowledged."""
+holds them left idle, fails KEY-04, KEY-05 and KEY-06 until they are acknowledged; a list that grows
+between two runs with a state file fails KEY-07 in the second."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ import time
 import pytest
 
 from redisops.cli import main
+from redisops.compliance.counters import list_digest
 from redisops.inventory import Endpoint, Targets, write_targets
 
 from .test_counters_local import CHECKER_PASSWORD, Server
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
 
-STREAM = "app:stream:jobs"
+STREAM, QUEUE = "app:stream:jobs", "app:queue:jobs"
 SECRET = "card-4111111111111111"  # in every entry: never in the facts, the report or the state
 
 
@@ -95,4 +97,30 @@ def test_unacknowledged_entries_and_an_idle_consumer_fail_until_acknowledged(ser
     second, _, _ = check(**STREAM_LIMITS)
     for check_id in ("KEY-04", "KEY-05", "KEY-06"):
         assert second[check_id]["status"] == "pass", second[check_id]
+    admin.close()
+
+
+def test_a_list_that_grows_between_two_runs_fails_key07_in_the_second(server, check):
+    admin = server.admin()
+    admin.rpush(QUEUE, *[f"{SECRET}:{i}" for i in range(10)])
+    first, _, state = check(list_growth_max=20)
+    assert first["KEY-07"]["status"] == "skipped"
+    assert "no earlier run to compare the lengths with" in first["KEY-07"]["message"]
+    kept = json.loads(state)["targets"][f"local:{server.port}"]["lists"]
+    assert kept == {list_digest(0, QUEUE): 10}
+    assert QUEUE not in state and SECRET not in state
+
+    admin.rpush(QUEUE, *[f"{SECRET}:{i}" for i in range(10, 40)])  # producers outrun the consumers
+    second, _, _ = check(list_growth_max=20)
+    assert second["KEY-07"]["status"] == "fail", second["KEY-07"]
+    assert (
+        "1 of 1 lists sampled by both runs grew by more than 20 items since the previous run at "
+        in (second["KEY-07"]["message"])
+    )
+    assert "10 -> 40 items (+30)" in second["KEY-07"]["message"]
+    assert QUEUE not in second["KEY-07"]["message"]
+
+    admin.lpop(QUEUE, 5)  # consumers catch up a little: no growth
+    third, _, _ = check(list_growth_max=20)
+    assert third["KEY-07"]["status"] == "pass", third["KEY-07"]
     admin.close()

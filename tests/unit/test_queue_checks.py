@@ -1,11 +1,16 @@
-"""Streams used as queues (KEY-04 to KEY-06) without a server: what is gathered of a stream's consumer
-groups (a fake pipeline), and what each check judges on the captured lab cluster.
-tests/integration/test_queues_local.py runs them on a real redis-server."""
+"""Queues (KEY-04 to KEY-07) without a server: what is gathered of a stream's consumer groups (a fake
+pipeline), what the counters state keeps of the sampled lists, and what each check judges on the
+captured lab cluster. tests/integration/test_queues_local.py runs them on a real redis-server."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
+from redisops.compliance import counters as C
 from redisops.compliance.engine import run_checks
-from redisops.compliance.facts import ClusterFacts, key_label
+from redisops.compliance.facts import ClusterFacts, RedisFacts, key_label
 from redisops.compliance.gather import describe_streams
 from redisops.compliance.model import FAIL, PASS, SKIPPED
 from redisops.compliance.settings import Thresholds, thresholds
@@ -14,6 +19,7 @@ from .checks_fixtures import apply_edits, base_facts
 
 STREAM = 18  # app:stream:jobs in the captured primary's sample
 GROUP = ["redis", 0, "keys", "keys", STREAM, "groups", 0]
+T0 = 1_790_000_000.0
 
 
 # ---- gathering: XINFO GROUPS and CONSUMERS, bounded, never an entry ------------------------------
@@ -139,3 +145,98 @@ def test_streams_whose_groups_could_not_be_read_are_skipped_not_passed():
     for check_id in ("KEY-04", "KEY-05", "KEY-06"):
         status, message = _statuses(_results(check_id, unread))["redis-1:6379"]
         assert status == SKIPPED and "none of the 1 sampled streams were read" in message, (check_id, message)
+
+
+# ---- KEY-07: list lengths in the counters state, under a digest ---------------------------------
+
+
+def _facts(keys: list[dict] | None, run_id: str = "a" * 40) -> RedisFacts:
+    return RedisFacts(
+        target="redis-1:6379", host="redis-1", instance="main", address="10.0.0.11", port=6379,
+        info={"redis_version": "7.0.15", "run_id": run_id, "uptime_in_seconds": 3600, "role": "master"},
+        keys=None if keys is None else {"keys": keys, "complete": True, "scanned": len(keys)},
+    )  # fmt: skip
+
+
+def _list(name: str, length: int, db: int = 0) -> dict:
+    return {"name": name, "db": db, "type": "list", "ttl_ms": -1, "bytes": 100, "length": length}
+
+
+def test_the_state_keeps_the_longest_sampled_lists_by_digest_and_never_their_names():
+    keys = [_list(f"app:queue:secret-{i}", i) for i in range(10)] + [
+        {"name": "app:user:1", "type": "hash", "length": 99},
+        {"name": "app:queue:unread", "type": "list", "length": None},
+    ]
+    now = C.reading(_facts(keys), T0, lists_max=3)
+    assert now["lists"] == {C.list_digest(0, f"app:queue:secret-{i}"): i for i in (9, 8, 7)}
+    text = C.state_json({"redis-1:6379": now})
+    assert "secret" not in text and "app:" not in text
+    assert all(len(d) == 16 for d in json.loads(text)["targets"]["redis-1:6379"]["lists"])
+
+
+def test_the_digest_tells_databases_apart():
+    assert C.list_digest(0, "app:queue:jobs") != C.list_digest(1, "app:queue:jobs")
+    assert C.list_digest("0", "app:queue:jobs") == C.list_digest(0, "app:queue:jobs")
+
+
+def test_a_replica_keeps_no_lists_and_the_comparison_holds_only_lists_read_by_both_runs():
+    assert "lists" not in C.reading(_facts(None), T0)
+    before = C.reading(_facts([_list("app:queue:a", 5), _list("app:queue:b", 7)]), T0)
+    now = C.reading(_facts([_list("app:queue:a", 50), _list("app:queue:c", 1)], run_id="b" * 40), T0 + 60)
+    since = C.compare(now, before)
+    # A restart in between: the counters count from it, the lengths still compare.
+    assert since["basis"] == C.RESTART
+    assert since["lists"] == {C.list_digest(0, "app:queue:a"): 5}
+    assert "lists" not in C.compare(now, None)
+    # The state keeps this run's lists only.
+    assert C.baseline(now, before)["lists"] == now["lists"]
+
+
+def _grow(cluster: ClusterFacts, state: dict, length: int, overrides: dict | None = None):
+    """One run over the captured cluster with app:queue:jobs at ``length``: KEY-07 on the primary."""
+    cluster.redis[0].keys["keys"][3]["length"] = length
+    state = C.judge_since(cluster, state)
+    results = run_checks(cluster, thresholds(overrides), only=["KEY-07"]).results
+    return _statuses(results)["redis-1:6379"], state
+
+
+def test_key07_judges_the_growth_between_two_runs_and_only_then():
+    cluster = ClusterFacts.from_dict(base_facts())
+    (status, message), state = _grow(cluster, {}, 10)
+    assert status == SKIPPED and "no earlier run to compare the lengths with" in message
+    cluster.gathered_at += 900
+    (status, message), state = _grow(cluster, state, 1500)
+    assert status == FAIL, message
+    assert f"{key_label('app:queue:jobs')} 10 -> 1500 items (+1490)" in message
+    assert "(15 min earlier)" in message
+    cluster.gathered_at += 900
+    (status, _), state = _grow(cluster, state, 1600)  # +100 since the run before
+    assert status == PASS
+
+
+def test_key07_says_why_a_list_sampled_only_now_is_not_judged():
+    previous = {"basis": "previous run", "previous_at": 1795997339.9, "interval_s": 120.0, "counters": {},
+                "reset": [], "lists": {C.list_digest(0, "app:queue:other"): 3}}  # fmt: skip
+    results = _results("KEY-07", [{"path": ["redis", 0, "since"], "set": previous}])
+    status, message = _statuses(results)["redis-1:6379"]
+    assert status == SKIPPED
+    assert "none of the 1 sampled lists was sampled by the previous run at" in message
+    assert "a list sampled by this run but not the previous one is not judged" in message
+    without = {k: v for k, v in previous.items() if k != "lists"}
+    status, message = _statuses(_results("KEY-07", [{"path": ["redis", 0, "since"], "set": without}]))[
+        "redis-1:6379"
+    ]
+    assert status == SKIPPED and "kept no list lengths" in message
+
+
+@pytest.mark.parametrize("db", [0, 3])
+def test_key07_finds_a_list_by_its_database_and_name(db):
+    since = {"basis": "previous run", "previous_at": 1795997339.9, "interval_s": 120.0, "counters": {},
+             "reset": [], "lists": {C.list_digest(db, "app:queue:jobs"): 10}}  # fmt: skip
+    edits = [
+        {"path": ["redis", 0, "since"], "set": since},
+        {"path": ["redis", 0, "keys", "keys", 3, "db"], "set": 0},
+        {"path": ["redis", 0, "keys", "keys", 3, "length"], "set": 9000},
+    ]
+    status, _ = _statuses(_results("KEY-07", edits))["redis-1:6379"]
+    assert status == (FAIL if db == 0 else SKIPPED)

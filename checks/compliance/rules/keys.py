@@ -1,11 +1,12 @@
-"""Checks: keys and TTLs (naming, temporary data that never expires), and streams used as queues
-(consumer groups that fall behind or hold entries nobody acknowledges). Long
+"""Checks: keys and TTLs (naming, temporary data that never expires), and queues (streams' consumer
+groups that fall behind or hold entries nobody acknowledges, lists that grow between runs). Long
 lists and other big keys are PRF-05's (performance)."""
 
 from __future__ import annotations
 
 import re
 
+from redisops.compliance.counters import LISTS, list_digest, previous_run
 from redisops.compliance.facts import RedisFacts, key_label, ttl_reading
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.settings import Context, KeyClass, key_class
@@ -194,7 +195,7 @@ def keys_have_their_class_type(facts: RedisFacts, ctx: Context):
         )
 
 
-# ---- queues: streams' consumer groups --------------------------------------------------------
+# ---- queues: streams' consumer groups, lists that grow ---------------------------------------
 
 
 def _count(value) -> int | None:
@@ -385,4 +386,63 @@ def stream_consumers_alive(facts: RedisFacts, ctx: Context):
             f"{len(idle)} consumers hold {entries} pending entries and have not read or claimed for over "
             f"{_duration(most_ms)} ({_scope(facts)}{_unread_groups(facts)}): {shown}{more}; nobody "
             "processes their entries until a live consumer claims them (XAUTOCLAIM)"
+        )
+
+
+@check(
+    "KEY-07",
+    area="keys",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="Lists do not grow by more than 1000 items between two runs",
+    rationale="A list used as a queue stays short while its consumers keep up with its producers; one that "
+    "gains thousands of items between two runs is being filled faster than it is drained, and will be "
+    "long (PRF-05) and hold memory until its consumers catch up. PRF-05 says how long a list is; this says "
+    "how fast it grows. The lengths of the primary's sampled lists are kept in the counters state "
+    "(redisops check --state, or --history) under a digest of their database and name, never the name, "
+    "and compared at the next run. The sample is random: only lists sampled by both runs are judged.",
+    bad="LLEN app:queue:jobs  # 1200 at the previous run, 48000 now",
+    good="LLEN app:queue:jobs  # 1200 at the previous run, 90 now",
+    remediation="Check that the list's consumers run (BLPOP/BLMOVE clients in CLIENT LIST) and keep up; "
+    "add consumers, or slow the producers. A list that only grows is a log: trim it (LTRIM) or move it "
+    "to a stream with XADD MAXLEN. Adjust list_growth_max in redis_compliance_thresholds.",
+    source="Redis docs, lists (lists as queues: producers LPUSH, consumers BRPOP/BLMOVE, LLEN) and LLEN; "
+    "redis_exporter key metrics (redis_key_size with --check-keys, to watch a queue's length over time)",
+)
+def lists_do_not_grow(facts: RedisFacts, ctx: Context):
+    lists = [k for k in _sample(facts) if k.get("type") == "list" and _count(k.get("length")) is not None]
+    if not lists:
+        raise Skip("no list in the key sample")
+    when = previous_run(facts)
+    if not when:
+        raise Skip("no earlier run to compare the lengths with (redisops check --state keeps them)")
+    previous = facts.since.get(LISTS)
+    if not isinstance(previous, dict):
+        raise Skip(f"{when} kept no list lengths (it sampled no keys of this server)")
+    judged = [
+        (k, previous[d])
+        for k in lists
+        if (d := list_digest(k.get("db", 0), str(k.get("name", "")))) in previous
+    ]
+    if not judged:
+        raise Skip(
+            f"none of the {len(lists)} sampled lists was sampled by {when}: a list sampled by this run but "
+            "not the previous one is not judged"
+        )
+    most = ctx.thresholds.list_growth_max
+    grown = sorted(
+        ((k, before) for k, before in judged if k["length"] - before > most),
+        key=lambda kb: kb[1] - kb[0]["length"],
+    )
+    if grown:
+        shown = ", ".join(
+            f"{key_label(str(k.get('name', '')))} {before} -> {k['length']} items (+{k['length'] - before})"
+            for k, before in grown[:EXAMPLES]
+        )
+        more = f" and {len(grown) - EXAMPLES} more" if len(grown) > EXAMPLES else ""
+        unjudged = len(lists) - len(judged)
+        not_judged = f"; {unjudged} more sampled lists not judged (not sampled then)" if unjudged else ""
+        yield Fail(
+            f"{len(grown)} of {len(judged)} lists sampled by both runs grew by more than {most} items since "
+            f"{when}{not_judged}: {shown}{more}"
         )
