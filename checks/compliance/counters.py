@@ -21,11 +21,14 @@ and the next run judges what changed since then:
   since when.
 
 The file holds counters, run ids and times only: no secret, no key name. Command, error and
-latency event names are Redis's own.
+latency event names are Redis's own. The one reading of keys it keeps is the length of the lists
+of the primary's key sample (KEY-07 judges how much they grew), a bounded number of them, each
+under a digest of its database and name (``list_digest``), never the name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterable
@@ -82,15 +85,51 @@ def read(facts: RedisFacts) -> dict[str, int]:
     return out
 
 
-def reading(facts: RedisFacts, at: float) -> dict[str, Any]:
-    """One target's counters as the state keeps them: with the server run they belong to."""
-    return {
+LISTS = "lists"  # in a reading: list_digest -> length of the sampled lists (KEY-07)
+LISTS_MAX = 100  # the sampled lists a reading keeps, by default (Thresholds.list_growth_lists_max)
+
+
+def list_digest(db: object, name: str) -> str:
+    """What the state keeps a sampled list under: the first 16 hex digits of the SHA-256 of its
+    database and name, so its length can be compared at the next run without the state holding
+    the name."""
+    text = f"{int(as_float(db))}\n{name}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _length(key: dict) -> int | None:
+    value = key.get("length")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def sampled_lists(facts: RedisFacts, most: int = LISTS_MAX) -> dict[str, int] | None:
+    """The lengths of the lists of the target's key sample by digest, the ``most`` longest ones;
+    None when the target sampled no keys (a replica, a sample that failed)."""
+    if facts.keys is None:
+        return None
+    lists = [
+        (list_digest(k.get("db", 0), str(k.get("name", ""))), length)
+        for k in facts.keys.get("keys") or []
+        if isinstance(k, dict) and k.get("type") == "list" and (length := _length(k)) is not None
+    ]
+    lists.sort(key=lambda item: (-item[1], item[0]))
+    return dict(lists[: max(0, most)])
+
+
+def reading(facts: RedisFacts, at: float, lists_max: int = LISTS_MAX) -> dict[str, Any]:
+    """One target's counters as the state keeps them: with the server run they belong to, and the
+    lengths of its sampled lists when it sampled keys."""
+    out = {
         "run_id": str(facts.info.get("run_id", "")),
         "uptime_s": int(as_float(facts.info.get("uptime_in_seconds"), -1)),  # -1: unknown
         "role": str(facts.info.get("role", "")),  # a failover in between changes it (HA-15)
         "at": float(at),
         "counters": read(facts),
     }
+    lists = sampled_lists(facts, lists_max)
+    if lists is not None:
+        out[LISTS] = lists
+    return out
 
 
 def resettable(name: str) -> bool:
@@ -131,6 +170,11 @@ def compare(now: dict, before: dict | None) -> dict[str, Any]:
         return since
     since["previous_at"] = float(before.get("at", 0.0))
     since["interval_s"] = max(0.0, at - since["previous_at"]) if since["previous_at"] else 0.0
+    # The previous lengths of the lists sampled by both runs (KEY-07), whatever happened in between:
+    # a length is no counter, a restart does not reset it. Absent when either run sampled no keys.
+    if isinstance(now.get(LISTS), dict) and isinstance(before.get(LISTS), dict):
+        previous = before[LISTS]
+        since[LISTS] = {d: int(previous[d]) for d in now[LISTS] if isinstance(previous.get(d), int)}
     if restarted(now, before):
         since["basis"] = RESTART
         return since
@@ -162,15 +206,16 @@ def baseline(now: dict, before: dict | None) -> dict[str, Any]:
     return {**now, "counters": {**kept, **now.get("counters", {})}}
 
 
-def judge_since(cluster: ClusterFacts, state: dict[str, dict]) -> dict[str, dict]:
+def judge_since(cluster: ClusterFacts, state: dict[str, dict], lists_max: int = LISTS_MAX) -> dict[str, dict]:
     """Set ``since`` on every Redis target that was read, against ``state`` (target ->
     reading of the previous run), and return the state to keep: the new readings of the targets
-    read now, and the old ones of the targets that were not (unreachable, or not in this run)."""
+    read now, and the old ones of the targets that were not (unreachable, or not in this run).
+    Of the sampled lists, the state keeps the ``lists_max`` longest of this run only."""
     new = dict(state)
     for facts in cluster.redis:
         if facts.error or not facts.info:
             continue
-        now = reading(facts, cluster.gathered_at or time.time())
+        now = reading(facts, cluster.gathered_at or time.time(), lists_max)
         before = state.get(facts.target)
         facts.since = compare(now, before)
         new[facts.target] = baseline(now, before)
@@ -287,6 +332,15 @@ def changed(facts: RedisFacts, prefix: str) -> dict[str, int]:
         for name, value in counters.items()
         if name.startswith(prefix) and int(value) > 0
     }
+
+
+def previous_run(facts: RedisFacts) -> str:
+    """When the previous run read the target, in words ("" when no earlier run did)."""
+    since = _since(facts)
+    previous = float(since.get("previous_at", 0.0))
+    if since.get("basis") == START or previous <= 0:
+        return ""
+    return f"the previous run at {_utc(previous)} ({_span(float(since.get('interval_s', 0.0)))} earlier)"
 
 
 def has_baseline(facts: RedisFacts) -> bool:

@@ -188,6 +188,77 @@ def describe_keys(client, names: list[str]) -> list[dict]:
     return out
 
 
+def _count(value) -> int | None:
+    """A count in an XINFO reply: an integer, None when the server has none (lag it cannot tell,
+    a field older servers lack)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _group(reply: dict) -> dict:
+    """A consumer group as the facts keep it (XINFO GROUPS): counts and ids, never an entry.
+    ``lag`` (Redis 7.0 on) is None when the server cannot tell it or does not report it."""
+    return {
+        "name": str(reply.get("name", ""))[:64],
+        "consumers": _count(reply.get("consumers")),
+        "pending": _count(reply.get("pending")),
+        "last_delivered_id": str(reply.get("last-delivered-id", ""))[:64],
+        "entries_read": _count(reply.get("entries-read")),
+        "lag": _count(reply.get("lag")),
+    }
+
+
+def _consumer(reply: dict) -> dict:
+    """A consumer as the facts keep it (XINFO CONSUMERS): its name, pending entries, and idle
+    (since its last attempted read or claim) and inactive (since its last successful one, Redis
+    7.2 on: else None) in ms."""
+    return {
+        "name": str(reply.get("name", ""))[:64],
+        "pending": _count(reply.get("pending")),
+        "idle_ms": _count(reply.get("idle")),
+        "inactive_ms": _count(reply.get("inactive")),
+    }
+
+
+def describe_streams(client, streams: list[dict], limit: Thresholds) -> list[str]:
+    """The consumer groups of sampled streams (``{name, ...}`` of describe_keys), set on each as
+    ``groups`` (at most stream_groups_max, the ones with the most pending and undelivered entries
+    first) and ``groups_total``; for each kept group with pending entries its consumers holding
+    some, the longest idle first (at most stream_consumers_keep), under ``consumers``, and
+    ``consumers_pending`` how many hold some. Two pipelines (XINFO GROUPS, then XINFO CONSUMERS),
+    bounded by the thresholds; entries are never read. Returns why streams could not be read."""
+    errors: list[str] = []
+    if not streams:
+        return errors
+    pipe = client.pipeline(transaction=False)
+    for stream in streams:
+        pipe.execute_command("XINFO", "GROUPS", stream["name"])
+    replies = pipe.execute(raise_on_error=False)
+    wanted: list[tuple[dict, dict]] = []
+    for stream, reply in zip(streams, replies, strict=True):
+        if not isinstance(reply, list):
+            errors.append(str(reply)[:200])
+            continue
+        groups = [_group(_pairs(g)) for g in reply]
+        groups.sort(key=lambda g: (-(g["pending"] or 0), -(g["lag"] or 0), g["name"]))
+        stream["groups_total"] = len(groups)
+        stream["groups"] = groups[: max(0, limit.stream_groups_max)]
+        wanted += [(stream, g) for g in stream["groups"] if (g["pending"] or 0) > 0]
+    if not wanted:
+        return errors
+    pipe = client.pipeline(transaction=False)
+    for stream, group in wanted:
+        pipe.execute_command("XINFO", "CONSUMERS", stream["name"], group["name"])
+    for (_, group), reply in zip(wanted, pipe.execute(raise_on_error=False), strict=True):
+        if not isinstance(reply, list):
+            errors.append(str(reply)[:200])
+            continue
+        holding = [c for c in (_consumer(_pairs(r)) for r in reply) if (c["pending"] or 0) > 0]
+        holding.sort(key=lambda c: (-(c["idle_ms"] or 0), c["name"]))
+        group["consumers_pending"] = len(holding)
+        group["consumers_kept"] = holding[: max(0, limit.stream_consumers_keep)]
+    return errors
+
+
 def keyspace_sizes(info: dict) -> dict[int, int]:
     """Keys per logical database that holds any, from INFO keyspace (db0:keys=...)."""
     sizes = {}
@@ -257,13 +328,23 @@ def sample_keys(client_for, info: dict, limit: Thresholds, rng: random.Random | 
     sizes = keyspace_sizes(info)
     shares = share_budget(sizes, limit.key_sample_budget)
     keys, complete, unread = [], set(shares) == set(sizes), {}  # a budget under the databases' count
+    streams_left, stream_errors = max(0, limit.stream_sample_max), []
     for db, want in shares.items():
         try:
             client = client_for(db)
             names, whole = sample_database(client, want, sizes[db], limit.key_scan_count, rng)
             step = max(1, limit.key_scan_count)
+            described = []
             for i in range(0, len(names), step):
-                keys += [{**key, "db": db} for key in describe_keys(client, names[i : i + step])]
+                described += [{**key, "db": db} for key in describe_keys(client, names[i : i + step])]
+            keys += described
+            # The consumer groups of the first sampled streams (the sample is random already).
+            streams = [k for k in described if k["type"] == "stream"][:streams_left]
+            streams_left -= len(streams)
+            try:
+                stream_errors += describe_streams(client, streams, limit)
+            except Exception as exc:  # the keys were read: only their groups are missing
+                stream_errors += [str(exc)[:200]] * len(streams)
         except Exception as exc:
             unread[db] = str(exc)[:200]
             whole = False
@@ -274,6 +355,9 @@ def sample_keys(client_for, info: dict, limit: Thresholds, rng: random.Random | 
         "complete": complete,
         "unread": unread,
         "keys": keys,
+        # Sampled streams whose groups could not be read (XINFO refused): why, at most a few.
+        "stream_errors": stream_errors[:3],
+        "streams_unread": len(stream_errors),
     }
 
 
@@ -349,6 +433,12 @@ def _sample(endpoint: Endpoint, client, facts: RedisFacts, limit: Thresholds) ->
     for db, why in sample["unread"].items():
         facts.gaps.append(
             f"could not sample db{db}: {why} (the compliance user needs SELECT: rerun site.yml)"
+        )
+    if sample["streams_unread"]:
+        facts.gaps.append(
+            f"could not read the consumer groups of {sample['streams_unread']} sampled streams: "
+            f"{sample['stream_errors'][0]} (the compliance user needs XINFO GROUPS and CONSUMERS: rerun "
+            "site.yml)"
         )
     return sample
 

@@ -180,7 +180,7 @@ def run_check(args: argparse.Namespace) -> int:
                 targets, limits, hosts=not args.no_host_facts and bool(targets.hosts), inspect=inspect
             )
             # Cumulative counters are judged as changes since the previous run (compliance.counters).
-            state = judge_since(cluster, kept)
+            state = judge_since(cluster, kept, limits.list_growth_lists_max)
     except (InventoryError, WaiverError, ValueError, OSError) as exc:
         return _error(str(exc))
     if args.dump_facts:

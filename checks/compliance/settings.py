@@ -147,6 +147,12 @@ class Thresholds:
     # Key sample (bounded: never KEYS)
     key_sample_budget: int = 1000
     key_scan_count: int = 100
+    # Streams of the key sample whose consumer groups are read (XINFO GROUPS), groups kept per stream
+    # (the most pending and undelivered first), and consumers kept per group with pending entries
+    # (XINFO CONSUMERS, the longest idle first): a bounded number of commands and facts per run.
+    stream_sample_max: int = 10
+    stream_groups_max: int = 5
+    stream_consumers_keep: int = 5
     # CLIENT LIST: the clients with the biggest buffers kept in the facts (the others only counted)
     client_list_keep: int = 20
     # Keys and TTLs
@@ -154,6 +160,23 @@ class Thresholds:
     key_classes: tuple[KeyClass, ...] = KEY_CLASSES
     namespace_pattern: str = r"^[A-Za-z0-9_.-]+(:[^:]+)+$"  # KEY-01: type:id[:field]
     namespace_min_share: float = 0.9
+    # KEY-04: entries a consumer group delivered and no consumer acknowledged (its PEL). A healthy
+    # group's PEL holds what its consumers work on now, a few times their XREADGROUP COUNT; 1000 is
+    # PRF-05's long list (big_list_items): a backlog of that size is a backlog whatever holds it.
+    stream_pending_max: int = 1000
+    # KEY-05: entries of a stream its group has not been delivered yet (XINFO GROUPS lag): the same
+    # 1000 as a list queue's backlog (big_list_items).
+    stream_lag_max: int = 1000
+    # KEY-06: a consumer that holds pending entries and has not read or claimed for this long: the
+    # hour of the min-idle-time in the Redis docs' XCLAIM and XAUTOCLAIM examples (3600000 ms),
+    # far beyond the seconds a live worker's XREADGROUP BLOCK loop leaves between reads.
+    stream_consumer_idle_max_s: int = 3600
+    # KEY-07: items a sampled list may gain between two runs; PRF-05's long list (big_list_items): a
+    # queue that gains a whole long list in one interval falls behind faster than it is drained.
+    list_growth_max: int = 1000
+    # KEY-07: the sampled lists whose lengths the counters state keeps for the next run (the
+    # longest), under a digest of database and name: never the name.
+    list_growth_lists_max: int = 100
     # Profiles
     # PRO-03: a cache serves at least this share of its lookups, judged once it saw enough of them.
     cache_hit_ratio_min: float = 0.80

@@ -61,7 +61,7 @@ def _rename(index: int, name: str) -> dict:
 @pytest.mark.parametrize(
     ("check_id", "edits"),
     [
-        # 4 of 18 names without namespace: 78% < 90%.
+        # 4 of 19 names without namespace: 79% < 90%.
         ("KEY-01", [_rename(i, f"s3cr3t{i}token") for i in range(4)]),
         (
             "TTL-01",

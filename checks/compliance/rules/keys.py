@@ -1,10 +1,12 @@
-"""Checks: keys and TTLs (naming, temporary data that never expires). Long lists and other big keys
-are PRF-05's (performance)."""
+"""Checks: keys and TTLs (naming, temporary data that never expires), and queues (streams' consumer
+groups that fall behind or hold entries nobody acknowledges, lists that grow between runs). Long
+lists and other big keys are PRF-05's (performance)."""
 
 from __future__ import annotations
 
 import re
 
+from redisops.compliance.counters import LISTS, list_digest, previous_run
 from redisops.compliance.facts import RedisFacts, key_label, ttl_reading
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.settings import Context, KeyClass, key_class
@@ -190,4 +192,257 @@ def keys_have_their_class_type(facts: RedisFacts, ctx: Context):
         )
         yield Fail(
             f"{len(odd)} of {len(typed)} keys of typed classes have another type ({_scope(facts)}): {shown}"
+        )
+
+
+# ---- queues: streams' consumer groups, lists that grow ---------------------------------------
+
+
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _groups(facts: RedisFacts) -> list[tuple[dict, dict]]:
+    """The consumer groups read of the sampled streams, as (stream, group); Skip when there is
+    nothing to judge, saying why."""
+    streams = [k for k in _sample(facts) if k.get("type") == "stream"]
+    if not streams:
+        raise Skip("no stream in the key sample")
+    read = [k for k in streams if isinstance(k.get("groups"), list)]
+    if not read:
+        raise Skip(
+            f"the consumer groups of none of the {len(streams)} sampled streams were read (XINFO GROUPS)"
+        )
+    groups = [(k, g) for k in read for g in k["groups"] if isinstance(g, dict)]
+    if not groups:
+        raise Skip(f"none of the {len(read)} sampled streams has a consumer group")
+    return groups
+
+
+def _group_name(stream: dict, group: dict) -> str:
+    return f"{key_label(str(stream.get('name', '')))} group {group.get('name', '?')}"
+
+
+def _unread_groups(facts: RedisFacts) -> str:
+    """What the stream facts leave out, for a message: streams and groups beyond the bounds."""
+    streams = [k for k in (facts.keys or {}).get("keys") or [] if k.get("type") == "stream"]
+    unread = len([k for k in streams if not isinstance(k.get("groups"), list)])
+    beyond = sum(max(0, int(k.get("groups_total") or 0) - len(k.get("groups") or [])) for k in streams)
+    parts = [f"{unread} more sampled streams not read"] if unread else []
+    parts += [f"{beyond} more groups not read"] if beyond else []
+    return f"; {', '.join(parts)}" if parts else ""
+
+
+@check(
+    "KEY-04",
+    area="keys",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="Stream consumer groups acknowledge what they were delivered (pending entries under 1000)",
+    rationale="A consumer group remembers every entry it delivered until a consumer acknowledges it (XACK): "
+    "its pending entries list (PEL). A healthy group's PEL holds what its consumers are working on now; "
+    "one that keeps growing holds work that failed, crashed or is never acknowledged. Those entries are "
+    "not delivered again to XREADGROUP >, so nobody processes them unless claimed, and the PEL costs "
+    "memory and makes XPENDING and XAUTOCLAIM scans longer. Judged on the groups of the streams of the "
+    "primary's bounded key sample (XINFO GROUPS pending).",
+    bad="XINFO GROUPS app:stream:jobs  # name workers, pending 48210",
+    good="XINFO GROUPS app:stream:jobs  # name workers, pending 12  (XACK after each entry is processed)",
+    remediation="Make consumers XACK each entry once processed (or XREADGROUP ... NOACK where losing one is "
+    "acceptable); have a recovery loop XAUTOCLAIM entries idle too long to a live consumer, and move "
+    "entries delivered too many times (XPENDING's delivery count) to a dead-letter stream and XACK them. "
+    "Adjust stream_pending_max in redis_compliance_thresholds.",
+    source="Redis docs, XINFO GROUPS (pending: the length of the group's pending entries list) and XPENDING; "
+    "Redis docs, streams introduction (consumer groups, the pending entries list, recovering from permanent "
+    "failures with XAUTOCLAIM); redis_exporter stream metrics (redis_stream_group_messages_pending)",
+)
+def stream_groups_acknowledge(facts: RedisFacts, ctx: Context):
+    groups = _groups(facts)
+    most = ctx.thresholds.stream_pending_max
+    over = sorted(
+        ((s, g) for s, g in groups if (_count(g.get("pending")) or 0) > most),
+        key=lambda sg: -sg[1]["pending"],
+    )
+    if over:
+        shown = ", ".join(
+            f"{_group_name(s, g)} {g['pending']} pending ({_count(g.get('consumers')) or 0} consumers)"
+            for s, g in over[:EXAMPLES]
+        )
+        more = f" and {len(over) - EXAMPLES} more" if len(over) > EXAMPLES else ""
+        yield Fail(
+            f"{len(over)} of {len(groups)} consumer groups hold more than {most} entries delivered and "
+            f"never acknowledged ({_scope(facts)}{_unread_groups(facts)}): {shown}{more}"
+        )
+
+
+@check(
+    "KEY-05",
+    area="keys",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="Stream consumer groups keep up with their stream (lag under 1000 entries)",
+    rationale="A consumer group's lag is the number of entries added to the stream that it has not "
+    "delivered to any consumer yet: the backlog of a stream used as a queue. It grows when consumers are "
+    "too few, too slow, or stopped, and the entries wait (or are trimmed away by XTRIM MAXLEN before "
+    "anyone reads them). Judged on the groups of the streams of the primary's bounded key sample "
+    "(XINFO GROUPS lag); a group whose lag the server cannot tell (after XDEL or trimming of undelivered "
+    "entries) is not judged.",
+    bad="XINFO GROUPS app:stream:jobs  # name workers, entries-read 1200, lag 250000",
+    good="XINFO GROUPS app:stream:jobs  # name workers, entries-read 251190, lag 10",
+    remediation="Find why the consumers fall behind: are they running (XINFO CONSUMERS idle), are there "
+    "enough of them, does each entry take too long? Add consumers to the group or speed them up; a group "
+    "nobody reads any more is deleted with XGROUP DESTROY. Adjust stream_lag_max in "
+    "redis_compliance_thresholds.",
+    source="Redis docs, XINFO GROUPS (entries-read and lag: the entries still waiting to be delivered to "
+    "the group's consumers, Redis 7.0 and later); redis_exporter stream metrics (redis_stream_group_lag)",
+    applies_to="servers whose XINFO GROUPS reports lag (Redis 7.0 and later, Valkey); earlier servers are "
+    "skipped",
+)
+def stream_groups_keep_up(facts: RedisFacts, ctx: Context):
+    groups = _groups(facts)
+    known = [(s, g) for s, g in groups if _count(g.get("lag")) is not None]
+    if not known:
+        raise Skip(
+            f"the lag of none of the {len(groups)} consumer groups is known (XINFO GROUPS reports it from "
+            "Redis 7.0 on, and not after undelivered entries were deleted or trimmed)"
+        )
+    most = ctx.thresholds.stream_lag_max
+    over = sorted(((s, g) for s, g in known if g["lag"] > most), key=lambda sg: -sg[1]["lag"])
+    if over:
+        shown = ", ".join(f"{_group_name(s, g)} lag {g['lag']}" for s, g in over[:EXAMPLES])
+        more = f" and {len(over) - EXAMPLES} more" if len(over) > EXAMPLES else ""
+        unknown = len(groups) - len(known)
+        not_judged = f"; {unknown} more not judged (lag unknown)" if unknown else ""
+        yield Fail(
+            f"{len(over)} of {len(known)} consumer groups have more than {most} entries not yet delivered "
+            f"({_scope(facts)}{_unread_groups(facts)}{not_judged}): {shown}{more}"
+        )
+
+
+def _duration(ms: int) -> str:
+    seconds = ms / 1000
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+@check(
+    "KEY-06",
+    area="keys",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="No stream consumer holds pending entries while idle for over an hour",
+    rationale="Entries delivered to a consumer stay its own until it acknowledges them. A consumer that "
+    "stopped (a crashed or scaled-down worker, a renamed pod) keeps them: they are never delivered to "
+    "another consumer and nobody processes them until a live consumer claims them (XCLAIM, XAUTOCLAIM). "
+    "A consumer's idle time is how long since it last tried to read or claim; a live worker's XREADGROUP "
+    "loop keeps it to seconds. Judged on the consumers holding entries of the groups of the primary's "
+    "bounded key sample's streams (XINFO CONSUMERS pending and idle).",
+    bad="XINFO CONSUMERS app:stream:jobs workers  # name worker-7, pending 312, idle 86400000",
+    good="XINFO CONSUMERS app:stream:jobs workers  # name worker-7, pending 3, idle 850",
+    remediation="Have a live consumer take over the entries: XAUTOCLAIM app:stream:jobs workers worker-1 "
+    "3600000 0-0 COUNT 100, in a recovery loop of the workers; then remove the dead consumer with XGROUP "
+    "DELCONSUMER (it deletes its pending entries too: claim them first). Give workers stable names so a "
+    "restarted one resumes its own. Adjust stream_consumer_idle_max_s in redis_compliance_thresholds.",
+    source="Redis docs, XINFO CONSUMERS (pending, idle; inactive from Redis 7.2); Redis docs, XAUTOCLAIM and "
+    "XCLAIM (claiming entries idle for an hour, 3600000 ms, from a consumer that failed) and streams "
+    "introduction (recovering from permanent failures); redis_exporter stream metrics "
+    "(redis_stream_group_consumer_idle_seconds, redis_stream_group_consumer_messages_pending)",
+)
+def stream_consumers_alive(facts: RedisFacts, ctx: Context):
+    groups = [(s, g) for s, g in _groups(facts) if (_count(g.get("pending")) or 0) > 0]
+    if not groups:
+        return  # every entry delivered was acknowledged: no consumer holds any
+    read = [(s, g) for s, g in groups if isinstance(g.get("consumers_kept"), list)]
+    if not read:
+        raise Skip(
+            f"the consumers of none of the {len(groups)} consumer groups with pending entries were read "
+            "(XINFO CONSUMERS)"
+        )
+    most_ms = ctx.thresholds.stream_consumer_idle_max_s * 1000
+    idle = sorted(
+        (
+            (s, g, c)
+            for s, g in read
+            for c in g["consumers_kept"]
+            if isinstance(c, dict)
+            and (_count(c.get("pending")) or 0) > 0
+            and (_count(c.get("idle_ms")) or 0) > most_ms
+        ),
+        key=lambda sgc: -sgc[2]["idle_ms"],
+    )
+    if idle:
+        shown = ", ".join(
+            f"{_group_name(s, g)} consumer {c.get('name', '?')} {c['pending']} pending, idle "
+            f"{_duration(c['idle_ms'])}"
+            for s, g, c in idle[:EXAMPLES]
+        )
+        more = f" and {len(idle) - EXAMPLES} more" if len(idle) > EXAMPLES else ""
+        entries = sum(c["pending"] for _, _, c in idle)
+        yield Fail(
+            f"{len(idle)} consumers hold {entries} pending entries and have not read or claimed for over "
+            f"{_duration(most_ms)} ({_scope(facts)}{_unread_groups(facts)}): {shown}{more}; nobody "
+            "processes their entries until a live consumer claims them (XAUTOCLAIM)"
+        )
+
+
+@check(
+    "KEY-07",
+    area="keys",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="Lists do not grow by more than 1000 items between two runs",
+    rationale="A list used as a queue stays short while its consumers keep up with its producers; one that "
+    "gains thousands of items between two runs is being filled faster than it is drained, and will be "
+    "long (PRF-05) and hold memory until its consumers catch up. PRF-05 says how long a list is; this says "
+    "how fast it grows. The lengths of the primary's sampled lists are kept in the counters state "
+    "(redisops check --state, or --history) under a digest of their database and name, never the name, "
+    "and compared at the next run. The sample is random: only lists sampled by both runs are judged.",
+    bad="LLEN app:queue:jobs  # 1200 at the previous run, 48000 now",
+    good="LLEN app:queue:jobs  # 1200 at the previous run, 90 now",
+    remediation="Check that the list's consumers run (BLPOP/BLMOVE clients in CLIENT LIST) and keep up; "
+    "add consumers, or slow the producers. A list that only grows is a log: trim it (LTRIM) or move it "
+    "to a stream with XADD MAXLEN. Adjust list_growth_max in redis_compliance_thresholds.",
+    source="Redis docs, lists (lists as queues: producers LPUSH, consumers BRPOP/BLMOVE, LLEN) and LLEN; "
+    "redis_exporter key metrics (redis_key_size with --check-keys, to watch a queue's length over time)",
+)
+def lists_do_not_grow(facts: RedisFacts, ctx: Context):
+    lists = [k for k in _sample(facts) if k.get("type") == "list" and _count(k.get("length")) is not None]
+    if not lists:
+        raise Skip("no list in the key sample")
+    when = previous_run(facts)
+    if not when:
+        raise Skip("no earlier run to compare the lengths with (redisops check --state keeps them)")
+    previous = facts.since.get(LISTS)
+    if not isinstance(previous, dict):
+        raise Skip(f"{when} kept no list lengths (it sampled no keys of this server)")
+    judged = [
+        (k, previous[d])
+        for k in lists
+        if (d := list_digest(k.get("db", 0), str(k.get("name", "")))) in previous
+    ]
+    if not judged:
+        raise Skip(
+            f"none of the {len(lists)} sampled lists was sampled by {when}: a list sampled by this run but "
+            "not the previous one is not judged"
+        )
+    most = ctx.thresholds.list_growth_max
+    grown = sorted(
+        ((k, before) for k, before in judged if k["length"] - before > most),
+        key=lambda kb: kb[1] - kb[0]["length"],
+    )
+    if grown:
+        shown = ", ".join(
+            f"{key_label(str(k.get('name', '')))} {before} -> {k['length']} items (+{k['length'] - before})"
+            for k, before in grown[:EXAMPLES]
+        )
+        more = f" and {len(grown) - EXAMPLES} more" if len(grown) > EXAMPLES else ""
+        unjudged = len(lists) - len(judged)
+        not_judged = f"; {unjudged} more sampled lists not judged (not sampled then)" if unjudged else ""
+        yield Fail(
+            f"{len(grown)} of {len(judged)} lists sampled by both runs grew by more than {most} items since "
+            f"{when}{not_judged}: {shown}{more}"
         )
