@@ -86,11 +86,15 @@ def test_the_profile_checks_pass_then_flag_the_misconfigured(lab, lab_paths, inv
                 result = results[f"{host.name}:{port}"]
                 assert result["status"] in ("pass", "skipped"), result
         assert {r["status"] for r in results.values()} >= {"pass"}, results
+    # The off-host backups cover the main instance (group_vars redis_backup): PER-03 rightly finds
+    # none for the persistent profile instances deployed a minute ago. Nothing else is high.
+    extra = {f"{h.name}:{port}" for h in lab.hosts for port in PORTS.values()}
     high = [
-        r
+        (r["check"], r["target"])
         for r in report["results"]
         if r["status"] in ("fail", "error") and r["severity"] in ("high", "critical")
-    ]
+        and not (r["check"] == "PER-03" and r["target"] in extra)
+    ]  # fmt: skip
     assert high == [], high
 
     primary = lab.hosts[0]

@@ -275,7 +275,7 @@ def test_users_acl():
     ]
     text = render("etc/redis/users.acl.j2", redis_server_acl_users=app_users)
     lines = text.splitlines()
-    assert lines[0] == "user default off resetchannels -@all"
+    assert lines[0] == "user default off ~* &* +@all"
     assert [line.split()[1] for line in lines] == [
         "default", "admin", "replicator", "sentinel", "monitor", "compliance", "backup", "app", "reader",
     ]  # fmt: skip
@@ -320,5 +320,7 @@ def test_users_acl_has_the_readers_user_by_its_hash_only():
     )
     # Nobody else on the network may read masterauth or the hashes.
     for line in lines[:7]:
-        if line.split()[1] != "admin":
+        if line.split()[1] == "default":  # off: no client can be it (its rights are for the AOF)
+            assert line.split()[2] == "off", line
+        elif line.split()[1] != "admin":
             assert not {"+config|get", "+acl|list", "+@all"} & set(line.split()), line

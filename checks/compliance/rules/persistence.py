@@ -255,3 +255,42 @@ def stop_writes_on_bgsave_error(facts: RedisFacts, ctx: Context):
     if not config_yes(facts, "stop-writes-on-bgsave-error"):
         value = facts.config.get("stop-writes-on-bgsave-error", "(unset)")
         yield Fail(f"stop-writes-on-bgsave-error {value} with save rules '{_save_rules(facts)}'")
+
+
+@check(
+    "PER-07",
+    area="persistence",
+    scope="redis",
+    severity=Severity.HIGH,
+    title="Transactions in the AOF survive a restart (the default user keeps its rights while off)",
+    rationale="A restart replays the AOF as the default user, and EXEC checks that user's rights again "
+    "before it runs each queued command. A default user switched off the usual way ('user default off', "
+    "with no commands) fails that check: every MULTI/EXEC in the AOF, and every script or function that "
+    "wrote more than one key (they are written as MULTI/EXEC), is dropped without an error, while the "
+    "plain writes around them load. Switching the default user off already keeps clients out; it can "
+    "keep every right without letting anyone in.",
+    bad="user default off resetchannels -@all\nappendonly yes",
+    good="user default off ~* &* +@all  # off: no client can be it\nappendonly yes",
+    remediation="Rerun site.yml (the redis_server role writes 'user default off ~* &* +@all'); live: "
+    "ACL SETUSER default off ~* &* +@all, then ACL SAVE. Servers with the upstream fix (redis/redis#14545, "
+    "valkey-io/valkey#3984) no longer check rights while loading, and pass either way.",
+    source="redis/redis GitHub report #14541 and pull request #14545 (EXEC re-checks ACL while the AOF "
+    "loads; transactions lost); valkey-io/valkey report #3983 (disabling the default user loses AOF "
+    "transactions)",
+)
+def aof_transactions_survive(facts: RedisFacts, ctx: Context):
+    from redisops.compliance.facts import acl_users
+    from redisops.compliance.rules.security import enabled, grants_all
+
+    if not _aof_on(facts):
+        raise Skip("appendonly no: no AOF is replayed at a restart")
+    if facts.unread or not facts.acl:
+        raise Skip(f"ACL LIST was not read{': ' + facts.unread if facts.unread else ''}")
+    rules = acl_users(facts.acl).get("default")
+    if rules is None or enabled(rules) or grants_all(rules):
+        return
+    yield Fail(
+        "user default is off without every command ('"
+        + " ".join(rules)
+        + "') and appendonly is yes: the MULTI/EXEC blocks in the AOF are dropped when it is replayed"
+    )
