@@ -50,11 +50,16 @@ ADVISORIES: tuple[Advisory, ...] = (
             # Valkey 7.2's release with these fixes was not established from a source: not judged.
             VALKEY: {"8.0": "8.0.6", "8.1": "8.1.4"},
         },
-        packages={("redis-server", "7.0.15", "~deb12u"): "5:7.0.15-1~deb12u6"},
+        packages={
+            ("redis-server", "7.0.15", "~deb12u"): "5:7.0.15-1~deb12u6",
+            ("redis-server", "8.0.2", "+deb13u"): "5:8.0.2-3+deb13u1",
+            ("valkey-server", "8.1.1", "+deb13u"): "8.1.1+dfsg1-3+deb13u1",
+        },
         source="Redis release notes 6.2.20, 7.2.11, 7.4.6, 8.0.4, 8.2.2 (Security fixes: CVE-2025-49844, "
         "CVE-2025-46817, CVE-2025-46818, CVE-2025-46819); Valkey release notes 8.0.6 and 8.1.4 (the same "
         "four CVEs); redis/redis#14346 (no 7.0 release); Debian redis changelog 5:7.0.15-1~deb12u6 "
-        "(bookworm-security: CVE-2025-46817 / CVE-2025-46818 / CVE-2025-49844 / CVE-2025-46819)",
+        "(bookworm-security: CVE-2025-46817 / CVE-2025-46818 / CVE-2025-49844 / CVE-2025-46819), "
+        "5:8.0.2-3+deb13u1 and valkey 8.1.1+dfsg1-3+deb13u1 (trixie-security: the same four CVEs)",
     ),
 )
 
@@ -103,9 +108,11 @@ def _series():
 
 
 def upstream_version(version: str) -> str:
-    """5:7.0.15-1~deb12u6 -> 7.0.15."""
+    """5:7.0.15-1~deb12u6 -> 7.0.15; 8.1.1+dfsg1-3+deb13u3 -> 8.1.1 (a Debian repack suffix such as
+    +dfsg1 names the tarball, not another release)."""
     text = version.split(":", 1)[1] if ":" in version else version
-    return text.rsplit("-", 1)[0] if "-" in text else text
+    text = text.rsplit("-", 1)[0] if "-" in text else text
+    return re.sub(r"[+~](dfsg|ds|repack)\d*$", "", text)
 
 
 # ---- Debian version order (deb-version(7)): epoch, then upstream and revision compared by parts ----

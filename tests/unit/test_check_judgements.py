@@ -470,3 +470,24 @@ def test_ha15_a_role_change_since_the_previous_run_excuses_the_burst():
     assert result.status == SKIPPED and "changed role" in result.message, result.message
     result = _ha15(_readonly({**since, "role_changed": False}))
     assert result.status == FAIL and "40 writes refused with READONLY" in result.message, result.message
+
+
+@pytest.mark.parametrize(
+    ("flavor", "version", "package", "installed", "status"),
+    [
+        ("redis", "8.0.2", "redis-server", "5:8.0.2-3+deb13u3", PASS),  # Debian 13's backport
+        ("redis", "8.0.2", "redis-server", "5:8.0.2-3", FAIL),  # before it
+        ("valkey", "8.1.1", "valkey-server", "8.1.1+dfsg1-3+deb13u3", PASS),  # +dfsg1: the same release
+        ("valkey", "8.1.1", "valkey-server", "8.1.1+dfsg1-3", FAIL),
+    ],
+)
+def test_sec16_debian_13s_backports_count(flavor, version, package, installed, status):
+    edits = [
+        {"path": ["redis", 0, "info", "server_name"], "set": flavor},
+        {"path": ["redis", 0, "info", "redis_version"], "set": "7.2.4" if flavor == "valkey" else version},
+        {"path": ["hosts", 0, "packages"], "set": {package: installed}},
+    ]
+    if flavor == "valkey":
+        edits.append({"path": ["redis", 0, "info", "valkey_version"], "set": version})
+    (result,) = _sec16(edits)
+    assert result.status == status, result.message
