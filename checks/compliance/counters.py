@@ -262,7 +262,8 @@ def _utc(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
 
 
-def _span(seconds: float) -> str:
+def span(seconds: float) -> str:
+    """A duration in words: 45 s, 12 min, 3.5 h, 2.0 days."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 2 * 3600:
@@ -302,9 +303,9 @@ def since_words(facts: RedisFacts, names: Iterable[str] = (), ctx=None) -> str:
     uptime, now = as_float(facts.info.get("uptime_in_seconds"), -1), _gathered_at(ctx)
     if not started and now > 0 and uptime >= 0:
         started = now - uptime
-    start = f" at {_utc(started)}" if started > 0 else f" {_span(uptime)} ago" if uptime >= 0 else ""
+    start = f" at {_utc(started)}" if started > 0 else f" {span(uptime)} ago" if uptime >= 0 else ""
     previous = float(since.get("previous_at", 0.0))
-    run = f"the previous run at {_utc(previous)} ({_span(float(since.get('interval_s', 0.0)))} earlier)"
+    run = f"the previous run at {_utc(previous)} ({span(float(since.get('interval_s', 0.0)))} earlier)"
     reset_by = _reset_by(names)
     if basis == RUN:
         if set(names) & set(since.get("reset", [])):
@@ -340,7 +341,7 @@ def previous_run(facts: RedisFacts) -> str:
     previous = float(since.get("previous_at", 0.0))
     if since.get("basis") == START or previous <= 0:
         return ""
-    return f"the previous run at {_utc(previous)} ({_span(float(since.get('interval_s', 0.0)))} earlier)"
+    return f"the previous run at {_utc(previous)} ({span(float(since.get('interval_s', 0.0)))} earlier)"
 
 
 def has_baseline(facts: RedisFacts) -> bool:

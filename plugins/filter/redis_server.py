@@ -577,7 +577,6 @@ def _instance_profile_problems(role_vars: dict, instances: list, hosts: list | N
     """Each instance's own profile settings, and whether its resolved settings fit its profile
     (a queue that evicts, a store that does not persist): refused, naming both variables."""
     problems = []
-    replicas = max(len(hosts) - 1, 0) if hosts is not None else None
     for inst in instances:
         if not isinstance(inst, dict) or "name" not in inst:
             continue
@@ -590,24 +589,15 @@ def _instance_profile_problems(role_vars: dict, instances: list, hosts: list | N
             lag = inst["min_replicas_max_lag"]
             problems += redis_range_problems(f"{where_inst}.min_replicas_max_lag", lag, 1, 3600, "seconds")
         if "min_replicas_to_write" in inst:
-            to_write = redis_whole(inst["min_replicas_to_write"])
-            if to_write is None or to_write < 0:
-                problems.append(f"{where_inst}.min_replicas_to_write is {inst['min_replicas_to_write']!r}: "
-                                "use a whole number, 0 or more")  # fmt: skip
-            elif replicas is not None and to_write > replicas:
-                problems.append(
-                    f"{where_inst}.min_replicas_to_write {to_write} is more than the {replicas} replica(s) "
-                    f"of group 'redis': every write would be refused; use at most {replicas}"
-                )
+            problems += _min_replicas_problems(
+                f"{where_inst}.min_replicas_to_write", inst["min_replicas_to_write"], hosts
+            )
         if "lazyfree" in inst and not isinstance(inst["lazyfree"], bool):
             problems.append(
                 f"{where_inst}.lazyfree is {inst['lazyfree']!r}, not a boolean: use true or false"
             )
-        if "restart_on_failure" in inst and (
-            inst["restart_on_failure"] != "auto" and not isinstance(inst["restart_on_failure"], bool)
-        ):
-            problems.append(f"{where_inst}.restart_on_failure is {inst['restart_on_failure']!r}: "
-                            "use auto, or a real boolean true or false")  # fmt: skip
+        if "restart_on_failure" in inst:
+            problems += _restart_problems(f"{where_inst}.restart_on_failure", inst["restart_on_failure"])
         chosen, values, where = profile_settings(role_vars, inst)
         if values["maxmemory_policy"] in EVICTION_POLICIES:
             problems += profiles.problems(chosen, values, where)
@@ -1103,6 +1093,28 @@ def _acl_rule_problems(user: dict, where: str) -> list[str]:
     return problems
 
 
+def _min_replicas_problems(name: str, value, hosts: list | None) -> list[str]:
+    """min-replicas-to-write (role-wide or an instance's): a whole number the group's replicas can meet."""
+    to_write = redis_whole(value)
+    if to_write is None or to_write < 0:
+        return [f"{name} is {value!r}: use a whole number, 0 or more"]
+    replicas = max(len(hosts) - 1, 0) if hosts is not None else None
+    if replicas is not None and to_write > replicas:
+        return [
+            f"{name} {to_write} is more than the {replicas} replica(s) of group 'redis' "
+            f"({len(hosts)} host(s)): every write would be refused; use at most {replicas}"
+            + (" (0 for a single server)" if replicas == 0 else "")
+        ]
+    return []
+
+
+def _restart_problems(name: str, value) -> list[str]:
+    """restart_on_failure (role-wide or an instance's): auto or a real boolean."""
+    if value != "auto" and not isinstance(value, bool):
+        return [f"{name} is {value!r}: use auto, or a real boolean true or false"]
+    return []
+
+
 def _server_settings_problems(v: dict, hosts: list | None) -> list[str]:
     """Numbers in range, real booleans, sizes, the service user and paths."""
     problems = []
@@ -1110,11 +1122,9 @@ def _server_settings_problems(v: dict, hosts: list | None) -> list[str]:
         if name in v:
             problems += redis_range_problems(name, v[name], low, high, what)
     problems += redis_bool_problems(v, SERVER_BOOLEANS)
-    restart = v.get("redis_server_restart_on_failure", "auto")
-    if restart != "auto" and not isinstance(restart, bool):
-        problems.append(
-            f"redis_server_restart_on_failure is {restart!r}: use auto, or a real boolean true or false"
-        )
+    problems += _restart_problems(
+        "redis_server_restart_on_failure", v.get("redis_server_restart_on_failure", "auto")
+    )
     load = v.get("redis_server_repl_diskless_load", "disabled")
     if load not in REPL_DISKLESS_LOAD:
         problems.append(f"redis_server_repl_diskless_load {load!r}: choose disabled, on-empty-db or swapdb")
@@ -1127,19 +1137,9 @@ def _server_settings_problems(v: dict, hosts: list | None) -> list[str]:
         problems.append(f"redis_server_appenddirname {appenddir!r} must be a plain directory name (no '/')")
 
     # Replication: a write must be able to reach the replicas the group has.
-    to_write = redis_whole(v.get("redis_server_min_replicas_to_write", 0))
-    if to_write is None or to_write < 0:
-        problems.append(
-            f"redis_server_min_replicas_to_write is {v.get('redis_server_min_replicas_to_write')!r}: "
-            "use a whole number, 0 or more"
-        )
-    elif hosts is not None and to_write > max(len(hosts) - 1, 0):
-        replicas = max(len(hosts) - 1, 0)
-        problems.append(
-            f"redis_server_min_replicas_to_write {to_write} is more than the {replicas} replica(s) of group "
-            f"'redis' ({len(hosts)} host(s)): every write would be refused; use at most {replicas}"
-            + (" (0 for a single server)" if replicas == 0 else "")
-        )
+    problems += _min_replicas_problems(
+        "redis_server_min_replicas_to_write", v.get("redis_server_min_replicas_to_write", 0), hosts
+    )
     backlog = v.get("redis_server_repl_backlog_size", "1mb")
     try:
         size = None if str(backlog).strip().endswith("%") else redis_bytes(backlog)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from redisops.compliance.counters import RUN, change, error_replies, keeps_errorstats
+from redisops.compliance.counters import change, error_replies, has_baseline, keeps_errorstats
 from redisops.compliance.facts import ClusterFacts, RedisFacts, SentinelFacts, as_float, is_primary, server_of
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.server import REDIS, VALKEY, Server, loads_rdb, newest_known, rdb_format
@@ -884,14 +884,13 @@ def readonly_errors(facts: RedisFacts, ctx: Context):
         # Every failover turns away the writes of clients still on the demoted primary until they
         # reconnect: a burst that says nothing about the clients. What counts is READONLY while
         # the server kept its role, which needs a previous run to compare with.
-        since = facts.since or {}
-        if since.get("basis") != RUN:
+        if not has_baseline(facts):
             raise Skip(
                 f"{refused.amount} READONLY replies {refused.since}: without a previous run of this "
                 "server they cannot be told from those a failover turns away (clients still on the demoted "
                 "primary); judged from the next run with --state on"
             )
-        if since.get("role_changed"):
+        if facts.since.get("role_changed"):
             raise Skip(
                 f"{refused.amount} READONLY replies {refused.since}, when the server changed role "
                 "(a failover): "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from redisops.compliance.counters import LISTS, list_digest, previous_run
+from redisops.compliance.counters import LISTS, list_digest, previous_run, span
 from redisops.compliance.facts import RedisFacts, key_label, ttl_reading
 from redisops.compliance.model import Fail, Severity, Skip, check
 from redisops.compliance.settings import Context, KeyClass, key_class
@@ -318,17 +318,6 @@ def stream_groups_keep_up(facts: RedisFacts, ctx: Context):
         )
 
 
-def _duration(ms: int) -> str:
-    seconds = ms / 1000
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
-
-
 @check(
     "KEY-06",
     area="keys",
@@ -377,14 +366,14 @@ def stream_consumers_alive(facts: RedisFacts, ctx: Context):
     if idle:
         shown = ", ".join(
             f"{_group_name(s, g)} consumer {c.get('name', '?')} {c['pending']} pending, idle "
-            f"{_duration(c['idle_ms'])}"
+            f"{span(c['idle_ms'] / 1000)}"
             for s, g, c in idle[:EXAMPLES]
         )
         more = f" and {len(idle) - EXAMPLES} more" if len(idle) > EXAMPLES else ""
         entries = sum(c["pending"] for _, _, c in idle)
         yield Fail(
             f"{len(idle)} consumers hold {entries} pending entries and have not read or claimed for over "
-            f"{_duration(most_ms)} ({_scope(facts)}{_unread_groups(facts)}): {shown}{more}; nobody "
+            f"{span(most_ms / 1000)} ({_scope(facts)}{_unread_groups(facts)}): {shown}{more}; nobody "
             "processes their entries until a live consumer claims them (XAUTOCLAIM)"
         )
 
