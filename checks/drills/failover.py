@@ -401,7 +401,7 @@ SCENARIOS: dict[str, Scenario] = {
             "cut the primary's host off from the other hosts, the client still reaching it",
             # The client keeps writing to the old primary until min-replicas-max-lag: WAIT
             # confirms some of those writes from nowhere the new primary sees (Jepsen's case).
-            replace(_GRADUAL, waited_loss=True),
+            replace(_GRADUAL, waited_loss=True, fenced=True),
             _partition(client_with_primary=True),
         ),
         Scenario(
@@ -456,6 +456,18 @@ def _final_state(t: DrillTargets, node: Node, keys) -> dict:
         return read_final(client, keys)
     finally:
         client.close()
+
+
+def _fence_lag(t: DrillTargets, primary: Node) -> float | None:
+    """The primary's min-replicas-max-lag as it runs, in seconds, when its min-replicas-to-write
+    fences it off from writes once cut off from its replicas; None when it does not (or did not
+    answer)."""
+    config = _ask(lambda: admin(t, primary), lambda c: c.config_get("min-replicas-*")) or {}
+    try:
+        to_write, lag = int(config["min-replicas-to-write"]), int(config["min-replicas-max-lag"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return float(lag) if to_write >= 1 and lag >= 1 else None
 
 
 def _node_info(t: DrillTargets) -> dict[str, dict]:
@@ -584,6 +596,7 @@ def run_once(
         run = Run(t, hosts, old, clock, observer, say, notes={})
         healed_at = None
         info_before = _node_info(t)
+        fence_lag = _fence_lag(t, old)
         try:
             time.sleep(WARMUP_S)
             started_fault = clock()
@@ -633,6 +646,8 @@ def run_once(
             info_after=_node_info(t),
             notes=run.notes,
             extra_verify=[_site_unchanged(t)] if site_check else [],
+            fence_lag_s=fence_lag,
+            healed_at=healed_at,
         )
         judged = verdict(scenario.expect, recording, promote_margin_s)
         return {

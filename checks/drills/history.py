@@ -221,20 +221,67 @@ def longest_gap(ops: Iterable[Op]) -> float:
     return max(gaps, default=0.0)
 
 
+# The workload writes many times a second: an old primary that acknowledged nothing for this long
+# was refusing writes (or unreachable) in between, and its acks on either side are two periods.
+SPLIT_BRAIN_GAP_S = 1.0
+
+
 def split_brain_window(
-    ops: Iterable[Op], old_primary: str, new_primary: str, since: float | None = None
+    ops: Iterable[Op],
+    old_primary: str,
+    new_primary: str,
+    since: float | None = None,
+    gap: float = SPLIT_BRAIN_GAP_S,
 ) -> float:
-    """Seconds during which both primaries acknowledged writes: the last completion of an ok write
-    answered by `old_primary` minus the first completion of an ok write answered by `new_primary`,
-    or 0.0 if that is negative or either never acknowledged a write. Nodes are "ip:port"."""
+    """Seconds during which both primaries acknowledged writes. From the moment the new primary
+    exists (its promotion `since`, or its first ack if earlier), the periods in which the old
+    primary still acknowledged writes (ok writes, by completion; acks less than `gap` apart form
+    one period, each from its first ack to its last) are summed. A period under way when the new
+    primary appears counts from that moment. So a fence that closes late and a moment of acks
+    when a partition heals each count for what they lasted, not the silence between them. 0.0 if
+    the old primary acknowledged nothing afterwards or there is no new primary. Nodes are
+    "ip:port"."""
     acked = [op for op in writes(ops) if outcome_of(op) == "ok" and op.complete is not None]
-    old = [op.complete for op in acked if op.node == old_primary]
+    old = sorted(op.complete for op in acked if op.node == old_primary)
     new = [op.complete for op in acked if op.node == new_primary]
-    # It starts when the new primary exists: its promotion (`since`) or its first ack, if earlier.
     starts = [*new, *([since] if since is not None else [])]
     if not old or not starts:
         return 0.0
-    return max(0.0, max(old) - min(starts))
+    start = min(starts)
+    after = [t for t in old if t > start]
+    if not after:
+        return 0.0
+    total = 0.0
+    begin = last = start if after[0] - start <= gap else after[0]
+    for t in after:
+        if t - last > gap:
+            total += last - begin
+            begin = t
+        last = t
+    return total + (last - begin)
+
+
+def acked_after(ops: Iterable[Op], node: str, since: float, until: float | None = None) -> float:
+    """Seconds from `since` (the fault) to the last completion of an ok write answered by `node`
+    before `until` (the heal; None: ever): how long a primary cut off from its replicas kept
+    acknowledging writes, which min-replicas-max-lag bounds. 0.0 if it acknowledged none."""
+    done = [
+        op.complete
+        for op in _acked_by(ops, node)
+        if op.complete > since and (until is None or op.complete <= until)
+    ]
+    return max(done) - since if done else 0.0
+
+
+def acks_after(ops: Iterable[Op], node: str, since: float) -> int:
+    """How many writes `node` acknowledged after `since` (the heal of a partition)."""
+    return sum(1 for op in _acked_by(ops, node) if op.complete > since)
+
+
+def _acked_by(ops: Iterable[Op], node: str) -> list[Op]:
+    return [
+        op for op in writes(ops) if op.node == node and outcome_of(op) == "ok" and op.complete is not None
+    ]
 
 
 def timeline(ops: Iterable[Op], bucket: float = 0.1, lost: set[tuple[str, str]] | None = None) -> list[dict]:

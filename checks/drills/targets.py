@@ -97,12 +97,14 @@ def drill_targets(
         raise InventoryError(f"no Sentinel group {group!r} in the inventory (redis_sentinel_groups: {names})")
     servers = []
     unit = ""
+    lags = []
     for host in server_hosts:
         for inst in _role_filters("redis_server").redis_instances(loaded.hostvars[host], _ANY_MEMORY_MB):
             if inst["name"] == chosen["instance"] and inst["state"] == "present":
                 port = inst["tls_port"] or inst["plain_port"]
                 servers.append(Node(host, loaded.hostvars[host]["ansible_host"], port))
                 unit = inst["unit"]
+                lags.append(int(inst["min_replicas_max_lag"]))
     sentinel_tls = sv["redis_sentinel_tls_mode"] != "off"
     sentinel_port = (
         int(sv["redis_sentinel_tls_port"])
@@ -150,7 +152,9 @@ def drill_targets(
         quorum=chosen["quorum"],
         down_after_ms=chosen["down_after_milliseconds"],
         failover_timeout_ms=chosen["failover_timeout"],
-        min_replicas_max_lag=int(v.get("redis_server_min_replicas_max_lag") or 10),
+        # As deployed: the instance's own value, its profile's or the role's (the longest, should
+        # they differ between hosts).
+        min_replicas_max_lag=max(lags, default=10),
         servers=servers,
         sentinels=sentinels,
         tls=tls,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from redisops.core import health
+from redisops.core import health, profiles
 from redisops.drills import history as H
 from redisops.drills.history import Op
 from redisops.drills.patterns import PATTERNS, outcomes
@@ -31,6 +31,13 @@ class Expectations:
     waited_loss: bool = False  # may WAIT-confirmed writes be lost (never, but in a partition)
     acked_loss: bool = True  # may acknowledged writes not confirmed by WAIT be lost
     lost_majority: bool = False  # CKQUORUM must report the lost majority during the fault
+    # The primary, cut off from its replicas but not from the client, stops acknowledging writes
+    # within min-replicas-max-lag + FENCE_SLACK_S (judged where the group has that fence).
+    fenced: bool = False
+
+
+# How long after min-replicas-max-lag has run out a cut-off primary may still acknowledge a write.
+FENCE_SLACK_S = float(profiles.FENCE_DELAY_S)
 
 
 @dataclass
@@ -61,6 +68,10 @@ class Recording:
     info_after: dict[str, dict] = field(default_factory=dict)
     notes: dict = field(default_factory=dict)  # the scenario's (ckquorum_during_fault, ...)
     extra_verify: list[dict] = field(default_factory=list)  # e.g. the site.yml rerun
+    # The group's min-replicas-max-lag, in seconds, where its min-replicas-to-write fences a cut-off
+    # primary (None: it does not).
+    fence_lag_s: float | None = None
+    healed_at: float | None = None  # when the fault was undone (None: not recorded)
 
 
 def _criterion(name: str, passed: bool, measured, limit, unit: str) -> dict:
@@ -119,6 +130,16 @@ def analyse(rec: Recording) -> tuple[dict, dict, set[tuple[str, str]]]:
         )
         if failed_over
         else 0.0,
+        # How long the old primary kept acknowledging writes after the fault, until the heal (None
+        # without a failover): in a partition, min-replicas-max-lag's bound at work.
+        "old_primary_acked_s": round(H.acked_after(ops, rec.old_primary, rec.fault_at, rec.healed_at), 3)
+        if failed_over
+        else None,
+        # Writes it acknowledged after the heal, before Sentinel demoted it: seen on the lab in
+        # some runs, for a fraction of a second, when it counts a replica as good again.
+        "old_primary_acks_after_heal": H.acks_after(ops, rec.old_primary, rec.healed_at)
+        if failed_over and rec.healed_at is not None
+        else None,
         "ops": len(ops),
         # The use-case patterns: how often their invariants did not hold, in all.
         "pattern_violations": sum(p["violations"] for p in patterns.values()),
@@ -239,6 +260,19 @@ def judge(
                 "; ".join(f"{k}: {v}" for k, v in reachable.items()) or "no sentinel answered",
                 "not OK",
                 "",
+            )
+        )
+    if expect.fenced and failed_over and rec.fence_lag_s is not None:
+        acked = measures["old_primary_acked_s"]
+        limit = rec.fence_lag_s + FENCE_SLACK_S
+        criteria.append(
+            _criterion(
+                "the cut-off primary stopped acknowledging within min-replicas-max-lag + "
+                f"{FENCE_SLACK_S:g} s",
+                acked <= limit,
+                acked,
+                limit,
+                "s",
             )
         )
     confirmed = details["sets"]["waited"].get("acknowledged_waited", 0)

@@ -6,6 +6,7 @@ import pytest
 
 from redisops.drills.history import (
     Op,
+    acked_after,
     counter_loss,
     error_window,
     longest_gap,
@@ -286,12 +287,45 @@ def test_split_brain_when_the_old_primary_keeps_acknowledging():
     ops = [
         sadd(1, 0.0, 0.1, node=OLD),
         sadd(2, 5.0, 5.2, node=NEW),  # first write the promoted replica acknowledged
-        sadd(3, 5.1, 6.5, node=OLD),  # an isolated client still writing to the old primary
+        sadd(3, 5.1, 5.9, node=OLD),  # an isolated client still writing to the old primary
+        sadd(6, 5.8, 6.5, node=OLD),
         sadd(4, 6.0, 7.0, "fail", node=OLD),  # refused (min-replicas-to-write): not an ack
         sadd(5, 6.6, 6.7, node=NEW),
         Op("brpop", "q", "x", 7.0, 8.0, "ok", node=OLD),  # not a write
     ]
     assert split_brain_window(ops, OLD, NEW) == pytest.approx(1.3)
+
+
+def test_split_brain_sums_the_periods_the_old_primary_acknowledged_not_the_silence_between():
+    """The fence closes 2.0 s after the promotion; when the partition heals (20.0 s) the old
+    primary acknowledges a burst for 0.4 s before Sentinel demotes it."""
+    fence = [sadd(i, 9.9 + i / 10, 10.0 + i / 10, node=OLD) for i in range(21)]  # 10.0 .. 12.0
+    refused = [sadd(100 + i, 12.0 + i, 12.5 + i, "fail", node=OLD) for i in range(8)]
+    healed = [sadd(200 + i, 19.9 + i / 10, 20.0 + i / 10, node=OLD) for i in range(5)]  # 20.0 .. 20.4
+    new = [sadd(300, 20.5, 20.6, node=NEW)]
+    ops = fence + refused + healed + new
+    assert split_brain_window(ops, OLD, NEW, since=10.0) == pytest.approx(2.0 + 0.4)
+    # A burst alone, long after the promotion, counts from its first ack.
+    assert split_brain_window(healed + new, OLD, NEW, since=10.0) == pytest.approx(0.4)
+    # Acks 1.5 s apart are two periods of no length (gap 1 s), or one of 1.5 s (gap 2 s).
+    two = [sadd(1, 14.9, 15.0, node=OLD), sadd(2, 16.4, 16.5, node=OLD)]
+    assert split_brain_window(two, OLD, NEW, since=10.0) == 0.0
+    assert split_brain_window(two, OLD, NEW, since=10.0, gap=2.0) == pytest.approx(1.5)
+
+
+def test_acked_after_is_how_long_the_cut_off_primary_kept_acknowledging():
+    ops = [
+        sadd(1, 0.0, 0.1, node=OLD),  # before the fault: not counted
+        sadd(2, 2.5, 3.4, node=OLD),
+        sadd(3, 3.0, 4.2, "fail", node=OLD),  # NOREPLICAS: the fence closed, not an ack
+        sadd(4, 4.0, 5.5, "info", node=OLD),  # indeterminate: not an ack
+        sadd(5, 6.0, 6.1, node=NEW),  # another node's ack
+        Op("brpop", "q", "x", 7.0, 8.0, "ok", node=OLD),  # not a write
+    ]
+    assert acked_after(ops, OLD, since=2.0) == pytest.approx(1.4)
+    assert acked_after(ops, OLD, since=3.5) == 0.0
+    assert acked_after(ops, NEW, since=2.0) == pytest.approx(4.1)
+    assert acked_after([], OLD, since=0.0) == 0.0
 
 
 def test_no_split_brain_after_a_clean_failover_or_without_a_new_primary():
@@ -444,11 +478,12 @@ def test_the_cli_offers_every_scenario_the_drill_knows():
 def test_split_brain_starts_at_the_promotion_when_clients_stay_with_the_old_primary():
     ops = [
         Op("sadd", "s", "a", invoke=1.0, complete=1.1, outcome="ok", node="old:1"),
-        Op("sadd", "s", "b", invoke=9.0, complete=9.1, outcome="ok", node="old:1"),  # after the promotion
+        Op("sadd", "s", "b", invoke=6.0, complete=6.8, outcome="ok", node="old:1"),  # after the promotion
+        Op("sadd", "s", "b2", invoke=7.0, complete=7.6, outcome="ok", node="old:1"),
         Op("sadd", "s", "c", invoke=12.0, complete=12.1, outcome="ok", node="new:1"),
     ]
     assert split_brain_window(ops, "old:1", "new:1") == 0.0  # by acks alone it looks clean
-    assert split_brain_window(ops, "old:1", "new:1", since=6.0) == pytest.approx(3.1)
+    assert split_brain_window(ops, "old:1", "new:1", since=6.0) == pytest.approx(1.6)
 
 
 def test_the_error_window_ends_at_an_ack_of_the_new_primary_only():

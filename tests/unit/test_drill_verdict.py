@@ -112,7 +112,8 @@ def test_a_run_within_its_limits_passes_with_every_criterion_named():
     assert "the old primary rejoined as a replica" in names
     # The existing report fields are all there.
     assert {"time_to_promote_s", "error_window_s", "acked_lost_waited", "acked_lost_plain", "counter_lost",
-            "queue_lost", "queue_duplicated", "split_brain_s", "ops"} <= set(result["measures"])  # fmt: skip
+            "queue_lost", "queue_duplicated", "split_brain_s", "old_primary_acked_s",
+            "old_primary_acks_after_heal", "ops"} <= set(result["measures"])  # fmt: skip
     assert set(result["details"]) >= {"sets", "counter", "leaderboard", "queue", "patterns", "errors"}
     assert result["measures"]["error_window_s"] == 5.5 and result["measures"]["time_to_promote_s"] == 6.0
 
@@ -247,3 +248,26 @@ def test_every_scenario_carries_its_expectations_as_data():
     assert SCENARIOS["partition-primary"].expect.waited_loss
     assert not any(s.expect.waited_loss for n, s in SCENARIOS.items() if n != "partition-primary")
     assert SCENARIOS["manual-failover"].expect.promote_slack_s is None
+
+
+PARTITION = SCENARIOS["partition-primary"].expect
+FENCE = "the cut-off primary stopped acknowledging within min-replicas-max-lag + 3 s"
+
+
+@pytest.mark.parametrize(("last_ack", "passed"), [(6.9, True), (7.0, True), (7.1, False)])
+def test_a_partitioned_primary_is_judged_by_its_fence(last_ack, passed):
+    """Fault at 2.0 s, min-replicas-max-lag 2: the old primary's acks must stop by 2 + 2 + 3 s."""
+    ops = [*_history(), op("sadd", K.plain, "late", last_ack - 0.1, last_ack, node=OLD)]
+    final = {**_final(), "plain": {"p1", "late"}}
+    result = verdict(PARTITION, _rec(ops=ops, final=final, fence_lag_s=2.0))
+    fence = _criteria(result)[FENCE]
+    assert fence["passed"] is passed
+    assert fence["measured"] == pytest.approx(last_ack - 2.0) and fence["limit"] == 5.0
+
+
+def test_no_fence_criterion_without_the_fence_or_outside_a_partition():
+    assert FENCE not in _criteria(verdict(PARTITION, _rec(fence_lag_s=None)))  # min-replicas-to-write 0
+    assert FENCE not in _criteria(verdict(KILL, _rec(fence_lag_s=2.0)))
+    assert verdict(KILL, _rec())["measures"]["old_primary_acked_s"] == 0.0
+    no_failover = SCENARIOS["replica-loss"].expect
+    assert verdict(no_failover, _rec(new_primary=OLD))["measures"]["old_primary_acked_s"] is None
