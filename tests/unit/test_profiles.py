@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from redisops.core import profiles
 
-from .role_code import MEMTOTAL_MB, F, baseline
+from .role_code import MEMTOTAL_MB, SENTINEL_ROLE, F, baseline
 from .test_redis_server_role import render, render_conf
 
 HOSTS = ["redis-1", "redis-2", "redis-3"]
@@ -68,7 +69,8 @@ def test_the_default_is_todays_store():
         1,
     )
     assert inst["save"] == [dict(rule) for rule in profiles.DEFAULT_SAVE]
-    assert (inst["min_replicas_max_lag"], inst["restart_on_failure"]) == (10, "auto")
+    # The one change from before profiles: a cut-off primary is fenced within 2 s, not 10 s.
+    assert (inst["min_replicas_max_lag"], inst["restart_on_failure"]) == (2, "auto")
 
 
 def test_an_explicit_variable_wins_over_the_group_profile():
@@ -176,3 +178,20 @@ def test_the_profiles_page_is_current():
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     assert tool.main(["--check"]) == 0, "docs/profiles.md is stale: run 'python tools/profiles_doc.py'"
+
+
+def test_the_fence_closes_min_replicas_max_lag_plus_its_delay_or_never():
+    assert profiles.fence_closes_s(1, 2) == 2 + profiles.FENCE_DELAY_S
+    assert profiles.fence_closes_s(0, 2) is None  # nothing refuses the writes
+    assert profiles.fence_closes_s(1, 0) is None  # lag 0 turns min-replicas-to-write off
+
+
+@pytest.mark.parametrize("name", [p for p in profiles.PROFILES if profiles.profile(p).fenced])
+def test_a_fenced_profile_closes_its_fence_within_the_sentinel_roles_down_after(name):
+    """store and queue: with the kit's defaults a cut-off primary refuses writes before Sentinel
+    can promote a replica (PRO-05 judges the live pair)."""
+    sentinel = yaml.safe_load((SENTINEL_ROLE / "defaults" / "main.yml").read_text())
+    p = profiles.profile(name)
+    closes = profiles.fence_closes_s(p.min_replicas_to_write, p.min_replicas_max_lag)
+    assert closes is not None and closes * 1000 <= sentinel["redis_sentinel_down_after_milliseconds"]
+    assert instance(redis_server_profile=name)["min_replicas_max_lag"] == p.min_replicas_max_lag == 2

@@ -162,3 +162,76 @@ def expiring_profile_keys_expire(facts: RedisFacts, ctx: Context):
             f"{len(forever)} of {len(read)} keys of this {p.name} instance have no TTL ({_scope(facts)}); "
             f"e.g. {_examples(forever)}"
         )
+
+
+def _whole(value) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+@check(
+    "PRO-05",
+    area="profile",
+    scope="redis",
+    severity=Severity.MEDIUM,
+    title="A store or queue primary cut off from its replicas refuses writes before a promotion",
+    rationale="A partition that cuts the primary off from its replicas and sentinels, but not from some "
+    "clients, leaves it acknowledging writes until min-replicas-max-lag runs out (its replicas ping once a "
+    "second, and it counts them once a second, in whole seconds: up to 3 s later). Sentinel may promote a "
+    "replica once down-after-milliseconds has passed. If the fence closes later than that, both primaries "
+    "take writes (split-brain) and the old one's are discarded when it rejoins as a replica. Profiles that "
+    "must not lose acknowledged writes (store, queue) keep the fence inside down-after; the others accept "
+    "the loss for fewer refused writes when both replicas are briefly silent.",
+    bad="min-replicas-max-lag 10  # with down-after-milliseconds 5000: up to 8 s of split-brain",
+    good="min-replicas-max-lag 2  # refuses writes 5 s after the cut at the latest, down-after 5000",
+    remediation="Lower min_replicas_max_lag (redis_server_min_replicas_max_lag, or the instance's key) to at "
+    "most down-after-milliseconds / 1000 - 3, or raise the group's down_after_milliseconds, and rerun "
+    "site.yml. The store and queue profiles' own default (2 s) fits the role's down-after of 5000 ms; "
+    "docs/profiles.md shows what the partition drill measured.",
+    source="Redis docs, replication (min-replicas-max-lag: counted from the replica's last ping, usually "
+    "sent every second); Redis docs, Sentinel (down-after-milliseconds; 'Example 2': min-replicas-to-write "
+    "and min-replicas-max-lag bound the writes a partitioned master takes)",
+)
+def fence_before_promotion(facts: RedisFacts, ctx: Context):
+    p = _profile(facts)
+    if not p.fenced:
+        raise Skip(
+            f"a {p.name} instance accepts the writes a cut-off primary takes until min-replicas-max-lag"
+        )
+    group = facts.expected.get("group")
+    if not group:
+        raise Skip("in no Sentinel group: nothing promotes another primary")
+    to_write = _whole(facts.config.get("min-replicas-to-write", facts.config.get("min-slaves-to-write")))
+    lag = _whole(facts.config.get("min-replicas-max-lag", facts.config.get("min-slaves-max-lag")))
+    if to_write is None or lag is None:
+        raise Skip("CONFIG GET returned no min-replicas-to-write / min-replicas-max-lag")
+    closes = profiles.fence_closes_s(to_write, lag)
+    # The live sentinels' setting; the shortest counts (any of them may start the failover).
+    read = [
+        _whole(s.masters[group].get("down-after-milliseconds"))
+        for s in (ctx.cluster.sentinels if ctx.cluster else [])
+        if group in s.masters
+    ]
+    down_after_ms = min((ms for ms in read if ms is not None), default=None)
+    if down_after_ms is None:
+        raise Skip(f"no sentinel answered for group {group}: its down-after-milliseconds is not known")
+    if closes is None:
+        yield Fail(
+            f"min-replicas-to-write {to_write}, min-replicas-max-lag {lag}: cut off from its replicas, this "
+            f"{p.name} primary takes writes until it rejoins, and a failover discards them"
+        )
+    elif closes * 1000 > down_after_ms:
+        fits = down_after_ms // 1000 - profiles.FENCE_DELAY_S
+        fix = (
+            f"at most {fits} s fits"
+            if fits >= 1
+            else "no lag fits: raise down-after-milliseconds to "
+            f"{(lag + profiles.FENCE_DELAY_S) * 1000} or more"
+        )
+        yield Fail(
+            f"min-replicas-max-lag {lag} s: cut off from its replicas, this {p.name} primary acknowledges "
+            f"writes for up to {closes} s, past group {group}'s down-after-milliseconds {down_after_ms}, "
+            f"after which a replica may be promoted: {fix}"
+        )
