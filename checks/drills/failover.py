@@ -21,7 +21,7 @@ import redis
 
 from redisops.collection import NAME, NAMESPACE, ansible_env
 from redisops.compliance.server import identify
-from redisops.core import health, topology
+from redisops.core import health, switchover, topology
 from redisops.drills.observe import EventObserver, Hosts
 from redisops.drills.targets import DrillTargets, Node
 from redisops.drills.verdict import Expectations, GroupState, Recording, verdict
@@ -315,41 +315,62 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def _manual_failover(run: Run):
-    """Writes paused first, replicas caught up, SENTINEL FAILOVER, old primary demoted at once."""
-    t = run.t
-    client = admin(t, run.old, timeout=5)
-    pause_ms = 15_000
-    run.say(f"fault: CLIENT PAUSE WRITE on {run.old.host}, then SENTINEL FAILOVER {t.group}")
-    run.fault_at = run.clock()
-    client.execute_command("CLIENT", "PAUSE", pause_ms, "WRITE")
-    unpaused = False
+class _Primary:
+    """core.switchover's primary, over redis-py from the control machine."""
 
-    def caught_up():
-        info = client.info("replication")
-        offsets = [int(v["offset"]) for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
-        return offsets and min(offsets) >= int(info["master_repl_offset"])
+    def __init__(self, client: redis.Redis):
+        self.client = client
 
-    try:
-        if not wait_until(caught_up, 5):
-            raise DrillAborted("replicas did not catch up with the paused primary within 5 s")
-        sentinel = sentinel_admin(t, t.sentinels[0])
+    def replication(self) -> dict[str, str]:
+        info = self.client.info("replication")
+        return {
+            k: ",".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else str(v)
+            for k, v in info.items()
+        }
+
+    def config_get(self, name: str) -> str:
+        return str(self.client.config_get(name).get(name, ""))
+
+    def call(self, *args: str) -> None:
+        self.client.execute_command(*args)
+
+
+class _Sentinels:
+    """core.switchover's Sentinel: the primary every answering sentinel names (clients ask any
+    of them), the failover asked of the first."""
+
+    def __init__(self, t: DrillTargets):
+        self.t = t
+
+    def primary(self, group: str) -> tuple[str, str] | None:
+        agreed = agreed_primary(self.t)
+        return tuple(agreed.rsplit(":", 1)) if agreed else None
+
+    def failover(self, group: str) -> str:
+        sentinel = sentinel_admin(self.t, self.t.sentinels[0])
         try:
-            sentinel.execute_command("SENTINEL", "FAILOVER", t.group)
+            return str(sentinel.execute_command("SENTINEL", "FAILOVER", group))
+        except redis.ResponseError as exc:
+            return str(exc)
         finally:
             sentinel.close()
-        new = wait_until(lambda: (p := agreed_primary(t)) and p != run.old.addr and p, 10)
-        if new:
-            # Demote at once (Sentinel would wait); its clients reconnect and find the new primary.
-            host, port = new.rsplit(":", 1)
-            client.execute_command("REPLICAOF", host, port)
-            client.execute_command("CONFIG", "REWRITE")
-            client.execute_command("CLIENT", "KILL", "TYPE", "normal")
-        client.execute_command("CLIENT", "UNPAUSE")
-        unpaused = True
+
+
+def _manual_failover(run: Run):
+    """The kit's planned switchover (core/switchover.py, as the redis_switchover module runs it):
+    writes paused, replicas caught up, SENTINEL FAILOVER, old primary demoted at once."""
+    t = run.t
+    client = admin(t, run.old, timeout=5)
+    run.say(f"fault: CLIENT PAUSE WRITE on {run.old.host}, then SENTINEL FAILOVER {t.group}")
+    run.fault_at = run.clock()
+    try:
+        done = switchover.switch_over(
+            _Primary(client), _Sentinels(t), t.group, run.old.address, len(t.servers) - 1
+        )
+        run.notes["switchover"] = done
+    except switchover.SwitchoverError as exc:
+        raise DrillAborted(f"switchover: {exc}") from None
     finally:
-        if not unpaused and agreed_primary(t) == run.old.addr:
-            client.execute_command("CLIENT", "UNPAUSE")  # still the primary: writes may resume
         client.close()
 
 
