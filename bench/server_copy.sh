@@ -8,8 +8,9 @@
 #
 # The copy keeps every setting of the role (AOF everysec, save rules, TLS, client certificates,
 # io-threads, maxmemory...) except what a lone benchmark copy cannot have: its ports, bind
-# address, data directory, log file, replicas (min-replicas-to-write 0) and users. The deployed
-# instance is not touched.
+# address, data directory, log file, its place in the group (replicaof: a copy on a host that is
+# a replica now is a primary of its own, never a replica the sentinels learn about;
+# min-replicas-to-write 0) and users. The deployed instance is not touched.
 #
 # Users: redis-benchmark takes a password only on its command line (-a), where every process list
 # shows it, so the copy has no password to show. Its one user is the default user, without a
@@ -36,7 +37,7 @@ start)
   "/usr/bin/$flavor-server" "$conf" --daemonize yes --supervised no --pidfile "$WORK/server.pid" \
     --logfile "$WORK/server.log" --dir "$WORK/data" --bind "$address" \
     --port "$PORT" --tls-port "$TLS_PORT" --aclfile "$WORK/users.acl" --min-replicas-to-write 0 \
-    --protected-mode no
+    --replicaof no one --protected-mode no
   for _ in $(seq 100); do
     if [ -s "$WORK/server.pid" ] && grep -q "Ready to accept connections" "$WORK/server.log"; then
       "/usr/bin/$flavor-server" --version

@@ -7,8 +7,8 @@
 # Both servers are throwaway copies on spare ports with their own data directory,
 # so the deployed instance is not touched. The role's copy keeps every setting of
 # the role (AOF, save rules, ACL file format...) except what a lone benchmark copy
-# cannot have: its port, data directory, log file, replicas (min-replicas-to-write 0)
-# and users. redis-benchmark takes a password only on its command line, where every
+# cannot have: its port, data directory, log file, its place in the group (replicaof,
+# min-replicas-to-write) and users. redis-benchmark takes a password only on its command line, where every
 # process list shows it, so the role's copies have no password: their one user is the
 # default user, allowed PING, SET and GET on key:* and nothing else (no CONFIG GET: the
 # role's config holds masterauth). They listen on 127.0.0.1 only and go with this script.
@@ -39,12 +39,18 @@ start() { # name conf port tls_port extra...
   sleep 0.5
 }
 
-# The role's config, as deployed on this host.
-start role-plain "$ROLE_CONF" 7100 0 --aclfile "$WORK/users.acl" --min-replicas-to-write 0
+# The role's config, as deployed on this host, as a primary of its own whatever this host is now:
+# after a failover the file names the primary (replicaof, written by Sentinel), and a copy that
+# kept it would refuse the benchmark's writes and join the group as a replica that every sentinel
+# then remembers.
+LONE="--aclfile $WORK/users.acl --min-replicas-to-write 0 --replicaof no one"
 # shellcheck disable=SC2086
-start role-tls "$ROLE_CONF" 0 7101 --aclfile "$WORK/users.acl" --min-replicas-to-write 0 $tls_files
+start role-plain "$ROLE_CONF" 7100 0 $LONE
+# shellcheck disable=SC2086
+start role-tls "$ROLE_CONF" 0 7101 $LONE $tls_files
 # The role's config without the append-only file, to show what AOF costs.
-start role-noaof "$ROLE_CONF" 7102 0 --aclfile "$WORK/users.acl" --min-replicas-to-write 0 --appendonly no
+# shellcheck disable=SC2086
+start role-noaof "$ROLE_CONF" 7102 0 $LONE --appendonly no
 # The distribution's stock config.
 start stock-plain "$STOCK_CONF" 7200 0 --supervised no
 # shellcheck disable=SC2086
