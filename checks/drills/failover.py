@@ -21,7 +21,7 @@ import redis
 
 from redisops.collection import NAME, NAMESPACE, ansible_env
 from redisops.compliance.server import identify
-from redisops.core import health, switchover, topology
+from redisops.core import health, profiles, switchover, topology
 from redisops.drills.observe import EventObserver, Hosts
 from redisops.drills.targets import DrillTargets, Node
 from redisops.drills.verdict import Expectations, GroupState, Recording, verdict
@@ -479,16 +479,17 @@ def _final_state(t: DrillTargets, node: Node, keys) -> dict:
         client.close()
 
 
-def _fence_lag(t: DrillTargets, primary: Node) -> float | None:
-    """The primary's min-replicas-max-lag as it runs, in seconds, when its min-replicas-to-write
-    fences it off from writes once cut off from its replicas; None when it does not (or did not
-    answer)."""
+def _fence_closes(t: DrillTargets, primary: Node) -> float | None:
+    """Within how many seconds the primary, as it runs, refuses writes once cut off from its
+    replicas (core.profiles.fence_closes_s over its live min-replicas-to-write and -max-lag);
+    None when nothing fences it (or it did not answer)."""
     config = _ask(lambda: admin(t, primary), lambda c: c.config_get("min-replicas-*")) or {}
     try:
         to_write, lag = int(config["min-replicas-to-write"]), int(config["min-replicas-max-lag"])
     except (KeyError, TypeError, ValueError):
         return None
-    return float(lag) if to_write >= 1 and lag >= 1 else None
+    closes = profiles.fence_closes_s(to_write, lag)
+    return None if closes is None else float(closes)
 
 
 def _node_info(t: DrillTargets) -> dict[str, dict]:
@@ -512,10 +513,14 @@ class HealFailed(Exception):
     """The heal itself failed: the group may still be broken; the message says what to undo."""
 
 
-def _heal(run: Run) -> None:
+def _heal(run: Run) -> float:
+    """Undo the fault; when it took effect (the middle of the attempt that worked, as Run.fault
+    stamps the fault), before the timers left on the hosts are cancelled."""
     for attempt in range(3):
+        before = run.clock()
         try:
             run.heal()
+            healed_at = (before + run.clock()) / 2
             break
         except Exception as exc:
             if attempt == 2:
@@ -524,6 +529,7 @@ def _heal(run: Run) -> None:
             time.sleep(2)
     for host, unit in run.notes.get("deadman", []):
         run.hosts.run(host, f"systemctl stop {unit}.timer {unit}.service 2>/dev/null || true", check=False)
+    return healed_at
 
 
 def _unlink_matching(client: redis.Redis, pattern: str) -> int:
@@ -617,7 +623,7 @@ def run_once(
         run = Run(t, hosts, old, clock, observer, say, notes={})
         healed_at = None
         info_before = _node_info(t)
-        fence_lag = _fence_lag(t, old)
+        fence_closes = _fence_closes(t, old)
         try:
             time.sleep(WARMUP_S)
             started_fault = clock()
@@ -633,10 +639,10 @@ def run_once(
             else:
                 time.sleep(scenario.hold_s)
         finally:
+            healed_at = clock()
             if run.heal is not None:
                 say("heal")
-                _heal(run)
-            healed_at = clock()
+                healed_at = _heal(run)
         # Settle: the group healthy again (the old primary back, as a replica when it lost its role).
         settled = wait_until(lambda: not healthy(t), 90, interval=0.5)
         settle = [] if settled else healthy(t)
@@ -667,7 +673,7 @@ def run_once(
             info_after=_node_info(t),
             notes=run.notes,
             extra_verify=[_site_unchanged(t)] if site_check else [],
-            fence_lag_s=fence_lag,
+            fence_closes_s=fence_closes,
             healed_at=healed_at,
         )
         judged = verdict(scenario.expect, recording, promote_margin_s)

@@ -36,8 +36,9 @@ class Expectations:
     fenced: bool = False
 
 
-# How long after min-replicas-max-lag has run out a cut-off primary may still acknowledge a write.
-FENCE_SLACK_S = float(profiles.FENCE_DELAY_S)
+# How long after min-replicas-max-lag has run out a cut-off primary may still acknowledge a write
+# (named in the criterion; the limit is core.profiles.fence_closes_s).
+FENCE_SLACK_S = profiles.FENCE_DELAY_S
 
 
 @dataclass
@@ -68,9 +69,9 @@ class Recording:
     info_after: dict[str, dict] = field(default_factory=dict)
     notes: dict = field(default_factory=dict)  # the scenario's (ckquorum_during_fault, ...)
     extra_verify: list[dict] = field(default_factory=list)  # e.g. the site.yml rerun
-    # The group's min-replicas-max-lag, in seconds, where its min-replicas-to-write fences a cut-off
-    # primary (None: it does not).
-    fence_lag_s: float | None = None
+    # Within how many seconds the old primary's fence closes once it is cut off from its replicas
+    # (core.profiles.fence_closes_s of its live settings; None: nothing fences it).
+    fence_closes_s: float | None = None
     healed_at: float | None = None  # when the fault was undone (None: not recorded)
 
 
@@ -124,7 +125,8 @@ def analyse(rec: Recording) -> tuple[dict, dict, set[tuple[str, str]]]:
         "queue_lost": queue["lost"],
         "queue_duplicated": queue["duplicated"],
         "full_resyncs": _full_resyncs(rec.info_before, rec.info_after),
-        # From the promotion (or the new primary's first ack, if earlier) to the old one's last ack.
+        # The time both primaries acknowledged writes: from the promotion (or the new primary's
+        # first ack, if earlier), the periods in which the old one still did.
         "split_brain_s": round(
             H.split_brain_window(ops, rec.old_primary, rec.new_primary, since=promoted_at), 3
         )
@@ -262,9 +264,9 @@ def judge(
                 "",
             )
         )
-    if expect.fenced and failed_over and rec.fence_lag_s is not None:
+    if expect.fenced and failed_over and rec.fence_closes_s is not None:
         acked = measures["old_primary_acked_s"]
-        limit = rec.fence_lag_s + FENCE_SLACK_S
+        limit = rec.fence_closes_s
         criteria.append(
             _criterion(
                 "the cut-off primary stopped acknowledging within min-replicas-max-lag + "

@@ -15,7 +15,9 @@ description:
     REWRITE, drop the clients so they reconnect to the new primary) and resumes. Paused writes
     were never applied here, so none can be lost; the offsets stay equal, so this server and the
     other replicas follow the new primary with a partial resync (module_utils/core/switchover.py).
-  - Any failure resumes writes before failing.
+  - A failure before Sentinel is asked to fail over resumes writes before failing; after it,
+    writes stay paused (the pause ends by itself after pause_ms) unless this server is already a
+    replica, since it may still be a primary. The result's C(resumed) says which.
 options:
   connection: {description: How to reach the primary (admin user)., type: dict, required: true}
   sentinel: {description: How to reach one sentinel of the group (admin user)., type: dict, required: true}
@@ -29,6 +31,10 @@ options:
 RETURN = r"""
 new_primary: {description: Address and port of the new primary., type: str, returned: success}
 paused_s: {description: How long writes were paused., type: float, returned: success}
+resumed:
+  description: Whether writes were resumed on this server after a failure.
+  type: bool
+  returned: failure
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -259,15 +259,15 @@ def test_a_partitioned_primary_is_judged_by_its_fence(last_ack, passed):
     """Fault at 2.0 s, min-replicas-max-lag 2: the old primary's acks must stop by 2 + 2 + 3 s."""
     ops = [*_history(), op("sadd", K.plain, "late", last_ack - 0.1, last_ack, node=OLD)]
     final = {**_final(), "plain": {"p1", "late"}}
-    result = verdict(PARTITION, _rec(ops=ops, final=final, fence_lag_s=2.0))
+    result = verdict(PARTITION, _rec(ops=ops, final=final, fence_closes_s=5.0))
     fence = _criteria(result)[FENCE]
     assert fence["passed"] is passed
     assert fence["measured"] == pytest.approx(last_ack - 2.0) and fence["limit"] == 5.0
 
 
 def test_no_fence_criterion_without_the_fence_or_outside_a_partition():
-    assert FENCE not in _criteria(verdict(PARTITION, _rec(fence_lag_s=None)))  # min-replicas-to-write 0
-    assert FENCE not in _criteria(verdict(KILL, _rec(fence_lag_s=2.0)))
+    assert FENCE not in _criteria(verdict(PARTITION, _rec(fence_closes_s=None)))  # min-replicas-to-write 0
+    assert FENCE not in _criteria(verdict(KILL, _rec(fence_closes_s=5.0)))
     assert verdict(KILL, _rec())["measures"]["old_primary_acked_s"] == 0.0
     no_failover = SCENARIOS["replica-loss"].expect
     assert verdict(no_failover, _rec(new_primary=OLD))["measures"]["old_primary_acked_s"] is None

@@ -83,8 +83,15 @@ def test_the_ping_is_held_before_the_pause_and_restored_before_the_rewrite():
 def test_sentinel_is_asked_to_fail_over_only_once_the_replicas_hold_the_primarys_offset():
     behind = {**CAUGHT_UP, "slave1": "ip=10.0.0.13,port=6379,state=online,offset=420,lag=0"}
     primary = Primary([behind, behind, CAUGHT_UP])
-    run(primary, Sentinel())
-    assert primary.infos == [CAUGHT_UP]  # read until caught up
+
+    class Watching(Sentinel):
+        def failover(self, group):
+            self.seen = primary.infos[:]  # what was left to read when the failover was asked
+            return super().failover(group)
+
+    sentinel = Watching()
+    run(primary, sentinel)
+    assert sentinel.seen == [CAUGHT_UP]
 
 
 def test_replicas_that_never_catch_up_resume_writes_here_and_restore_the_ping():
@@ -147,3 +154,37 @@ def test_a_hold_that_cannot_be_set_is_refused_before_the_pause():
 def test_a_switchover_needs_this_primary_and_every_replica_online(info, named, said):
     found = S.problems(info, named, "main", OLD[0], 2)
     assert (found == []) if said is None else (said in found[0]), found
+
+
+class FlakySentinel(Sentinel):
+    """Answers the failover, then fails the first questions about the primary."""
+
+    def __init__(self, failures: int):
+        super().__init__(names=[NEW])
+        self.failures = failures
+
+    def primary(self, group):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("sentinel restarting")
+        return super().primary(group)
+
+
+def test_a_sentinel_that_fails_to_answer_for_a_moment_is_asked_again():
+    primary = Primary()
+    assert run(primary, FlakySentinel(failures=3))["new_primary"] == "10.0.0.12:6379"
+    assert primary.calls[-1] == ("CLIENT", "UNPAUSE")
+
+
+def test_a_sentinel_that_never_answers_keeps_writes_paused_and_restores_the_ping():
+    primary = Primary()
+    with pytest.raises(S.SwitchoverError, match="the last question failed: sentinel restarting") as caught:
+        run(primary, FlakySentinel(failures=10**6))
+    assert not caught.value.resumed and ("CLIENT", "UNPAUSE") not in primary.calls
+    assert primary.calls[-1] == ("CONFIG", "SET", "repl-ping-replica-period", "10")
+
+
+def test_a_failed_demotion_of_a_server_now_a_replica_says_so():
+    primary = Primary([CAUGHT_UP, {**CAUGHT_UP, "role": "slave"}], fail_on=[("CONFIG", "REWRITE")])
+    with pytest.raises(S.SwitchoverError, match=r"now a replica of 10\.0\.0\.12:6379"):
+        run(primary, Sentinel())

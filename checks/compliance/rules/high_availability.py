@@ -178,11 +178,11 @@ def replication_lag(facts: RedisFacts, ctx: Context):
     "writes after min-replicas-max-lag seconds without a replica, bounding the loss. Every node needs it: "
     "any replica becomes the primary after a failover.",
     bad="min-replicas-to-write 0",
-    good="min-replicas-to-write 1\nmin-replicas-max-lag 10",
+    good="min-replicas-to-write 1\nmin-replicas-max-lag 2",
     remediation="Set redis_server_min_replicas_to_write (1) and redis_server_min_replicas_max_lag (the "
     "profile's: 2 s for store and queue, whose fence must close before a promotion, PRO-05; 10 s for the "
     "others) and rerun site.yml; live: CONFIG SET min-replicas-to-write 1, CONFIG SET min-replicas-max-lag "
-    "2, then CONFIG REWRITE.",
+    "<the profile's>, then CONFIG REWRITE.",
     source="Redis docs, replication (allow writes only with N attached replicas); Sentinel docs (example 2)",
 )
 def min_replicas(facts: RedisFacts, ctx: Context):

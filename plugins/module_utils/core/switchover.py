@@ -7,10 +7,11 @@ redis-py on the control machine.
 
 The sequence, with writes paused only for the handoff:
 
-1. hold the primary's replication PING (``repl-ping-replica-period``) for the duration. A PING
-   is written to the replication stream even while clients are paused; one that lands after
-   Sentinel has promoted a replica puts the old primary (and any replica that got it) one PING
-   ahead of the new primary, and their next sync is a full one;
+1. hold the primary's replication PING (``repl-ping-replica-period``) for the duration, which
+   makes one unlikely to fall inside the pause. A PING is written to the replication stream even
+   while clients are paused; one that lands after Sentinel has promoted a replica puts the old
+   primary (and any replica that got it) one PING ahead of the new primary, and their next sync
+   is a full one;
 2. CLIENT PAUSE WRITE: clients wait, they do not fail;
 3. wait until every online replica has acknowledged the primary's offset;
 4. SENTINEL FAILOVER, then wait until Sentinel names another primary;
@@ -30,7 +31,9 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-# Long enough that no PING falls inside a switchover's pause (at most pause_ms, 15 s by default).
+# The PING goes out when a once-a-second counter is a multiple of the period: with 3600 one falls
+# inside a switchover's pause (1-3 s) well under once in a thousand switchovers; at the default
+# 10 s, one in every five or so.
 HOLD_PING_PERIOD_S = 3600
 
 
@@ -105,10 +108,10 @@ def switch_over(
     """Move the primary of ``group`` away from this server (``address`` as Sentinel knows it).
     Returns {"new_primary": "ip:port", "paused_s": seconds writes were paused}; raises
     SwitchoverError."""
-    period = primary.config_get("repl-ping-replica-period") or "10"
+    period = "10"
     held = False
 
-    def stop(message: str, resume: bool) -> SwitchoverError:
+    def stop(message: str, resume: bool, now: str = "which is still the primary") -> SwitchoverError:
         # The period comes back in every case: a PING now costs at most a full resync.
         if held:
             try:
@@ -122,9 +125,7 @@ def switch_over(
                 primary.call("CLIENT", "UNPAUSE")
             except Exception:
                 return SwitchoverError(f"{message}; resuming writes failed too", resumed=False)
-            return SwitchoverError(
-                f"{message}; writes were resumed on {address}, which is still the primary", True
-            )
+            return SwitchoverError(f"{message}; writes were resumed on {address}, {now}", True)
         return SwitchoverError(
             f"{message}; Sentinel was asked to fail over, so writes stay paused on {address} (the pause ends "
             f"by itself after {pause_ms} ms): check SENTINEL MASTER {group} and make this server a replica "
@@ -133,6 +134,7 @@ def switch_over(
         )
 
     try:
+        period = primary.config_get("repl-ping-replica-period") or period
         held = True  # set before the call: a lost answer may still have changed it
         primary.call("CONFIG", "SET", "repl-ping-replica-period", str(HOLD_PING_PERIOD_S))
         started = clock()
@@ -157,12 +159,16 @@ def switch_over(
         raise stop(f"Sentinel refused to fail over: {answer.strip()}", True)
     # From here on the failover runs: never resume writes while this server is still a primary.
     deadline = started + pause_ms / 1000 - 1
+    unread = ""
     while True:
-        named = sentinel.primary(group)
+        try:
+            named = sentinel.primary(group)
+        except Exception as exc:  # a sentinel restarting or slow: ask again until the deadline
+            named, unread = None, f" (the last question failed: {exc})"
         if named and named[0] != address:
             break
         if clock() > deadline:
-            raise stop("Sentinel did not name another primary in time", False)
+            raise stop(f"Sentinel did not name another primary in time{unread}", False)
         sleep(0.02)
     try:
         for attempt in range(3):
@@ -184,5 +190,9 @@ def switch_over(
             still_primary = primary.replication().get("role") == "master"
         except Exception:
             still_primary = True
-        raise stop(f"demoting this server failed: {exc}", not still_primary) from exc
+        raise stop(
+            f"demoting this server failed: {exc}",
+            not still_primary,
+            f"now a replica of {named[0]}:{named[1]}",
+        ) from exc
     return {"new_primary": f"{named[0]}:{named[1]}", "paused_s": round(clock() - started, 3)}
