@@ -241,9 +241,9 @@ def split_brain_window(
     when a partition heals each count for what they lasted, not the silence between them. 0.0 if
     the old primary acknowledged nothing afterwards or there is no new primary. Nodes are
     "ip:port"."""
-    acked = [op for op in writes(ops) if outcome_of(op) == "ok" and op.complete is not None]
-    old = sorted(op.complete for op in acked if op.node == old_primary)
-    new = [op.complete for op in acked if op.node == new_primary]
+    ops = list(ops)  # read twice below
+    old = sorted(op.complete for op in _acked_by(ops, old_primary))
+    new = [op.complete for op in _acked_by(ops, new_primary)]
     starts = [*new, *([since] if since is not None else [])]
     if not old or not starts:
         return 0.0
