@@ -257,6 +257,12 @@ def _drill_parser(sub: argparse._SubParsersAction) -> None:
     _confirm_args(failover)
     failover.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     failover.add_argument("--no-site-check", action="store_true", help="skip the site.yml rerun at the end")
+    failover.add_argument(
+        "--untimed-switchover",
+        action="store_true",
+        help="manual-failover: send SENTINEL FAILOVER at once and let Sentinel end the failover "
+        "(the untimed path, for comparison; see docs/drills.md)",
+    )
     backup = kinds.add_parser(
         "backup",
         help="back up, restore onto a scratch server on the backup host, prove the data identical",

@@ -337,41 +337,78 @@ class _Primary:
 
 class _Sentinels:
     """core.switchover's Sentinel: the primary every answering sentinel names (clients ask any
-    of them), the failover asked of the first."""
+    of them); the failover asked of the first, which is timed and ended through it."""
 
     def __init__(self, t: DrillTargets):
         self.t = t
+        self.clients = [sentinel_admin(t, node) for node in t.sentinels]
+        self.leader = self.clients[0]
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
 
     def primary(self, group: str) -> tuple[str, str] | None:
-        agreed = agreed_primary(self.t)
+        views: dict[str, str | None] = {}
+        for node, client in zip(self.t.sentinels, self.clients, strict=True):
+            try:
+                addr = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", group)
+            except (redis.RedisError, OSError):
+                addr = None
+            views[node.addr] = f"{addr[0]}:{addr[1]}" if addr else None
+        agreed = topology.agreement(views).agreed
         return tuple(agreed.rsplit(":", 1)) if agreed else None
 
     def failover(self, group: str) -> str:
-        sentinel = sentinel_admin(self.t, self.t.sentinels[0])
         try:
-            return str(sentinel.execute_command("SENTINEL", "FAILOVER", group))
+            return str(self.leader.execute_command("SENTINEL", "FAILOVER", group))
         except redis.ResponseError as exc:
             return str(exc)
-        finally:
-            sentinel.close()
+
+    def master(self, group: str) -> dict[str, str]:
+        return _fields(self.leader.execute_command("SENTINEL", "MASTER", group))
+
+    def replicas(self, group: str) -> list[dict[str, str]]:
+        return [_fields(r) for r in self.leader.execute_command("SENTINEL", "REPLICAS", group)]
+
+    def set(self, group: str, option: str, value: str) -> None:
+        self.leader.execute_command("SENTINEL", "SET", group, option, value)
+
+
+def _fields(reply: object) -> dict[str, str]:
+    """A SENTINEL MASTER / REPLICAS record as strings, from a flat field-value list or a dict."""
+    if isinstance(reply, dict):
+        return {str(k): str(v) for k, v in reply.items()}
+    items = list(reply or [])
+    return {str(k): str(v) for k, v in zip(items[::2], items[1::2], strict=False)}
 
 
 def _manual_failover(run: Run):
     """The kit's planned switchover (core/switchover.py, as the redis_switchover module runs it):
-    writes paused, replicas caught up, SENTINEL FAILOVER, old primary demoted at once."""
+    the failover timed to Sentinel's INFO, writes paused, replicas caught up, SENTINEL FAILOVER,
+    the failover ended once the promotion is seen, old primary demoted at once."""
     t = run.t
     client = admin(t, run.old, timeout=5)
+    sentinels = _Sentinels(t)
+    replicas: list[redis.Redis] = []
+
+    def server(ip: str, port: str) -> _Primary:
+        replicas.append(admin(t, Node(host=ip, address=ip, port=int(port)), timeout=5))
+        return _Primary(replicas[-1])
+
     run.say(f"fault: CLIENT PAUSE WRITE on {run.old.host}, then SENTINEL FAILOVER {t.group}")
-    run.fault_at = run.clock()
     try:
         done = switchover.switch_over(
-            _Primary(client), _Sentinels(t), t.group, run.old.address, len(t.servers) - 1
-        )
+            _Primary(client), sentinels, t.group, run.old.address, len(t.servers) - 1,
+            server=server, timed=t.switchover_timed, on_pause=lambda: setattr(run, "fault_at", run.clock()),
+        )  # fmt: skip
         run.notes["switchover"] = done
     except switchover.SwitchoverError as exc:
         raise DrillAborted(f"switchover: {exc}") from None
     finally:
-        client.close()
+        for c in (client, *replicas):
+            c.close()
+        sentinels.close()
 
 
 def _power_on(run: Run, host: str) -> None:

@@ -106,6 +106,7 @@ def run_drill(args: argparse.Namespace) -> int:
     if targets is None:
         return exits.ERROR
     scenario = SCENARIOS[args.scenario]
+    targets.switchover_timed = not getattr(args, "untimed_switchover", False)
     runs = args.runs if args.runs > 1 or args.scenario != "loop" else 5
     if args.dry_run:  # the plan is the result (on standard error, where it always was)
         print(plan_text(targets, scenario, runs), file=sys.stderr)

@@ -50,6 +50,9 @@ class DrillTargets:
     app: tuple[str, str] = ("", "")
     sentinel_app: tuple[str, str] = ("", "")
     key_prefix: str = "drill:"
+    # manual-failover: time the failover to Sentinel (core/switchover.py); False is the path
+    # before that, kept for the benchmark's side-by-side.
+    switchover_timed: bool = True
     # redis_drill_allowed as the inventory sets it: only the boolean true allows drills.
     allowed_setting: object = None
     # A command on the control node that powers a host back on, given the host's name

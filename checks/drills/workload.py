@@ -17,13 +17,15 @@ Every key is under the run's prefix (``Keys``), so the drill deletes them all af
 from __future__ import annotations
 
 import contextlib
+import ssl
 import threading
 from collections.abc import Callable
+from typing import ClassVar
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedSSLConnection
 
 from redisops.drills.history import Op
 from redisops.drills.patterns import CACHE_KEYS, RATE_CLIENTS, RATE_WINDOW_S, SLIDING_WINDOW_MS
@@ -53,6 +55,143 @@ def classify(exc: BaseException) -> str:
     if any(marker in text for marker in REFUSED) or isinstance(exc, redis.ResponseError):
         return "fail"
     return "info"  # connection lost after the command was sent
+
+
+class _SharedContext:
+    """TLS connections whose TLS context is built once per certificate set.
+
+    redis-py builds one per connection, and ssl.create_default_context() loads the system's CA
+    store each time: about 30 ms of CPU. The workload's 14 workers reconnect together when a
+    primary moves (and open as many links to a sentinel to ask it where), and on a small
+    control machine they would queue for 0.3-0.5 s of CPU that the drill would count against
+    the failover. An application should build its context once too (docs/drills.md)."""
+
+    _contexts: ClassVar[dict[tuple, ssl.SSLContext]] = {}
+    _lock = threading.Lock()
+
+    def _wrap_socket_with_ssl(self, sock):
+        key = (self.certfile, self.keyfile, self.ca_certs, self.ca_path, self.check_hostname, self.cert_reqs)
+        with self._lock:
+            context = self._contexts.get(key)
+            if context is None:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname = bool(self.check_hostname)
+                context.verify_mode = self.cert_reqs
+                if self.certfile or self.keyfile:
+                    context.load_cert_chain(self.certfile, self.keyfile, self.certificate_password)
+                if self.ca_certs or self.ca_path:
+                    context.load_verify_locations(cafile=self.ca_certs, capath=self.ca_path)
+                else:
+                    context.load_default_certs()
+                self._contexts[key] = context
+        return context.wrap_socket(sock, server_hostname=self.host)
+
+
+class SharedTLSConnection(_SharedContext, SentinelManagedSSLConnection):
+    """A worker's connection to the primary."""
+
+
+class SharedTLSSentinelLink(_SharedContext, redis.SSLConnection):
+    """A link to a sentinel."""
+
+
+class Follower:
+    """Follows Sentinel's ``+switch-master`` on every sentinel, as applications should (docs/drills.md),
+    and opens each worker's next connection to the new primary before the worker needs it.
+
+    A switchover keeps the workers' writes paused on the old primary until every sentinel names
+    the new one; the sentinels that did not run the failover announce it a tick after the
+    promotion, while writes are still paused. When the paused writes are then refused (the old
+    primary is a replica), a worker takes its open connection instead of asking Sentinel and
+    connecting then (tens of milliseconds each, 14 workers at once)."""
+
+    def __init__(self, targets: DrillTargets, sentinel_kwargs: dict):
+        self.targets = targets
+        self.sentinel_kwargs = sentinel_kwargs
+        self.pools: list[redis.ConnectionPool] = []
+        self.addr: tuple[str, int] | None = None
+        self.ready: dict[int, redis.Connection] = {}
+        self.warming: threading.Event | None = None
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def register(self, pool: redis.ConnectionPool) -> None:
+        with self.lock:
+            self.pools.append(pool)
+
+    def start(self) -> None:
+        for node in self.targets.sentinels:
+            thread = threading.Thread(target=self._listen, args=(node,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=2)
+        with self.lock:
+            for conn in self.ready.values():
+                conn.disconnect()
+            self.ready = {}
+
+    def _listen(self, node) -> None:
+        while not self.stop.is_set():
+            link = redis.Redis(host=node.address, port=node.port, **self.sentinel_kwargs)
+            if self.targets.tls.get("ssl"):
+                link.connection_pool.connection_class = SharedTLSSentinelLink
+            try:
+                pubsub = link.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe("+switch-master")
+                while not self.stop.is_set():
+                    message = pubsub.get_message(timeout=0.2)
+                    data = message.get("data") if message else None
+                    if isinstance(data, bytes | str):
+                        fields = (data.decode() if isinstance(data, bytes) else data).split()
+                        if len(fields) == 5 and fields[0] == self.targets.group:
+                            self._announce((fields[3], int(fields[4])))
+            except (redis.RedisError, OSError):
+                self.stop.wait(0.5)  # a sentinel restarting: subscribe again
+            finally:
+                link.close()
+
+    def _announce(self, addr: tuple[str, int]) -> None:
+        with self.lock:
+            if addr == self.addr:
+                return
+            self.addr, stale, self.ready = addr, self.ready, {}
+            self.warming = threading.Event()
+            pools, done = list(self.pools), self.warming
+        for conn in stale.values():
+            conn.disconnect()
+        threading.Thread(target=self._warm, args=(addr, pools, done), daemon=True).start()
+
+    def _warm(self, addr: tuple[str, int], pools: list, done: threading.Event) -> None:
+        for pool in pools:
+            conn = pool.make_connection()
+            try:
+                conn.connect_to(addr)
+            except (redis.RedisError, OSError):
+                continue
+            with self.lock:
+                if self.addr != addr:
+                    conn.disconnect()
+                    return
+                self.ready[id(pool)] = conn
+        done.set()
+
+    def take(self, pool: redis.ConnectionPool, wait: float = 0.2) -> redis.Connection | None:
+        """The open connection to the announced primary for the worker of ``pool``, if any
+        (waiting up to ``wait`` seconds while the connections are being opened)."""
+        waited = 0.0
+        while True:
+            with self.lock:
+                conn = self.ready.pop(id(pool), None)
+                warming = self.warming
+            if conn is not None or warming is None or warming.is_set() or waited >= wait:
+                return conn
+            self.stop.wait(0.005)
+            waited += 0.005
 
 
 class Keys:
@@ -96,18 +235,27 @@ class Workload:
             sentinel_kwargs={**targets.redis_kwargs(targets.sentinel_app), "socket_timeout": SOCKET_TIMEOUT},
             socket_timeout=SOCKET_TIMEOUT,
         )
+        if targets.tls.get("ssl"):
+            for link in self._sentinel.sentinels:
+                link.connection_pool.connection_class = SharedTLSSentinelLink
+        self.follower = Follower(
+            targets, {**targets.redis_kwargs(targets.sentinel_app), "socket_timeout": SOCKET_TIMEOUT}
+        )
 
     def _client(self) -> redis.Redis:
         """One connection per worker, found through the sentinels on each (re)connect, so each
         operation knows which server answered it."""
+        tls = {"connection_class": SharedTLSConnection} if self.targets.tls.get("ssl") else {}
         managed = self._sentinel.master_for(
             self.targets.group,
+            **tls,
             socket_timeout=SOCKET_TIMEOUT,
             socket_connect_timeout=SOCKET_TIMEOUT,
             retry=Retry(NoBackoff(), 0),
             decode_responses=True,
             **self.targets.redis_kwargs(self.targets.app),
         )
+        self.follower.register(managed.connection_pool)
         return redis.Redis(connection_pool=managed.connection_pool, single_connection_client=True)
 
     def _record(self, op: Op) -> None:
@@ -118,10 +266,15 @@ class Workload:
         try:
             conn = client.connection
             if conn is not None and conn._sock is None:
-                # Reconnect through the sentinels ourselves: redis-py's send path reconnects a
-                # dropped Sentinel-managed connection to its last address (the demoted primary),
-                # and a client would then read READONLY forever.
-                conn.connect()
+                # A connection already open to the primary Sentinel announced, else reconnect
+                # through the sentinels ourselves: redis-py's send path reconnects a dropped
+                # Sentinel-managed connection to its last address (the demoted primary), and a
+                # client would then read READONLY forever.
+                warm = self.follower.take(client.connection_pool)
+                if warm is not None:
+                    client.connection = warm
+                else:
+                    conn.connect()
             result = action()
             op.outcome = "ok"
             return result
@@ -294,6 +447,7 @@ class Workload:
                     self.ops.remove(op)
 
     def start(self) -> Workload:
+        self.follower.start()
         workers = [
             self._set_waited, self._set_plain, self._counter, self._session, self._board,
             self._produce, self._consume, self._consume, self._cache, self._rate_limit,
@@ -309,6 +463,7 @@ class Workload:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
+        self.follower.close()
         # Consumers may hold an item taken after stop: the history has it either way.
         with self._lock:
             return sorted(self.ops, key=lambda op: op.invoke)

@@ -26,11 +26,23 @@ options:
   pause_ms: {description: Longest time writes stay paused., type: int, default: 15000}
   catch_up_timeout: {description: Seconds to wait for the replicas to catch up., type: float, default: 5}
   replicas: {description: Replicas the group must have online (all of them)., type: int, required: true}
+  timed:
+    description:
+      - Time the failover to Sentinel's INFO of the replica it promotes, with that replica's
+        replica-priority lowered by one for the switchover, and end Sentinel's failover as soon as
+        it has seen the promotion (its failover-timeout set to 1 ms for a moment). Writes are
+        paused for about 0.3 s instead of 1.5-2 s; the wait for the moment (up to 12 s) comes
+        before the pause.
+      - False sends SENTINEL FAILOVER at once and lets Sentinel end the failover at its own pace.
+    type: bool
+    default: true
 """
 
 RETURN = r"""
 new_primary: {description: Address and port of the new primary., type: str, returned: success}
 paused_s: {description: How long writes were paused., type: float, returned: success}
+timed: {description: Whether the failover was timed (see the option)., type: bool, returned: success}
+waited_s: {description: Seconds before the pause (the wait for the moment)., type: float, returned: success}
 resumed:
   description: Whether writes were resumed on this server after a failure.
   type: bool
@@ -78,6 +90,27 @@ class Sentinel:
         # redis-cli exits 0 on an error reply (INPROG, NOGOODSLAVE...): the text says which.
         return self.cli.call("SENTINEL", "FAILOVER", group)
 
+    def master(self, group: str) -> dict[str, str]:
+        return _records(self.cli.call("SENTINEL", "MASTER", group))[0]
+
+    def replicas(self, group: str) -> list[dict[str, str]]:
+        return _records(self.cli.call("SENTINEL", "REPLICAS", group))
+
+    def set(self, group: str, option: str, value: str) -> None:
+        self.cli.call("SENTINEL", "SET", group, option, value)
+
+
+def _records(out: str) -> list[dict[str, str]]:
+    """redis-cli's flat output of SENTINEL MASTER / REPLICAS (a field per line, then its value),
+    one record per instance: each starts with its 'name' field."""
+    lines = out.splitlines()
+    records: list[dict[str, str]] = []
+    for key, value in zip(lines[::2], lines[1::2], strict=False):
+        if key == "name" or not records:
+            records.append({})
+        records[-1][key] = value
+    return records or [{}]
+
 
 def main():
     module = AnsibleModule(
@@ -88,12 +121,18 @@ def main():
             "address": {"type": "str", "required": True},
             "pause_ms": {"type": "int", "default": 15000},
             "catch_up_timeout": {"type": "float", "default": 5},
+            "timed": {"type": "bool", "default": True},
             "replicas": {"type": "int", "required": True},
         },
         supports_check_mode=True,
     )
     p = module.params
     primary, sentinel = Primary(RedisCli(p["connection"])), Sentinel(RedisCli(p["sentinel"]))
+
+    def server(ip: str, port: str) -> Primary:
+        # A replica of the group, as this host's admin connection reaches it (same user, same CA).
+        return Primary(RedisCli({**p["connection"], "host": ip, "port": int(port)}))
+
     try:
         found = switchover.problems(
             primary.replication(), sentinel.primary(p["group"]), p["group"], p["address"], p["replicas"]
@@ -113,6 +152,8 @@ def main():
             p["replicas"],
             pause_ms=p["pause_ms"],
             catch_up_timeout=p["catch_up_timeout"],
+            server=server,
+            timed=p["timed"],
         )
     except switchover.SwitchoverError as exc:
         module.fail_json(msg=str(exc), resumed=exc.resumed)

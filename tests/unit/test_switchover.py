@@ -1,8 +1,11 @@
 """The planned switchover's sequence (core/switchover.py), on scripted adapters: the order of the
-steps and what each failure leaves behind. The lab tier runs it for real (the manual-failover
-drill and the rolling restart) and reads the resyncs back from the servers."""
+steps, the timing of the failover to Sentinel's INFO, and what each failure leaves behind. The
+lab tier runs it for real (the manual-failover drill and the rolling restart) and reads the
+resyncs back from the servers."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 
@@ -39,7 +42,7 @@ class Primary:
         return self.infos.pop(0) if len(self.infos) > 1 else self.infos[0]
 
     def config_get(self, name):
-        return {"repl-ping-replica-period": "10"}[name]
+        return {"repl-ping-replica-period": "10", "replica-priority": "100"}[name]
 
     def call(self, *args):
         self.calls.append(args)
@@ -47,37 +50,216 @@ class Primary:
             raise ConnectionError(f"{args[0]} failed")
 
 
+class Replica(Primary):
+    """The replica Sentinel will promote; remembers when its priority changed."""
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock, self.priority, self.changed_at = clock, "100", -1.0
+
+    def call(self, *args):
+        super().call(*args)
+        if args[:3] == ("CONFIG", "SET", "replica-priority"):
+            self.priority, self.changed_at = args[3], self.clock()
+
+
 class Sentinel:
-    def __init__(self, answer="OK", names=(OLD, NEW)):
+    """One sentinel: GET-MASTER-ADDR answers from ``names``; SENTINEL MASTER lists the new primary
+    once the failover has ended (failover-timeout 1); it reads each replica every 10 s, the
+    first time at ``info_at``."""
+
+    def __init__(self, answer="OK", names=(OLD, NEW), clock=None, info_at=0.3, ends=True):
         self.answer, self.names, self.asked = answer, list(names), 0
+        self.clock, self.info_at, self.ends = clock or Clock(), info_at, ends
+        self.timeout, self.sets, self.failover_at, self.replica = "60000", [], None, None
 
     def primary(self, group):
         self.asked += 1
         return self.names.pop(0) if len(self.names) > 1 else self.names[0]
 
     def failover(self, group):
+        self.failover_at = self.clock()
         return self.answer
 
+    def master(self, group):
+        ended = self.ends and ("failover-timeout", "1") in self.sets
+        listed = NEW if ended else OLD
+        record = {"ip": listed[0], "port": listed[1], "failover-timeout": self.timeout}
+        if self.failover_at is not None and self.answer == "OK" and not ended:
+            record["failover-state"] = "reconf_slaves"
+        return record
 
-def run(primary, sentinel, clock=None):
-    clock = clock or Clock()
-    return S.switch_over(primary, sentinel, "main", OLD[0], 2, clock=clock, sleep=clock.sleep)
+    def last_info(self) -> float:
+        return self.info_at + math.floor((self.clock() - self.info_at) / 10) * 10
+
+    def replicas(self, group):
+        seen = self.replica is not None and self.replica.changed_at <= self.last_info()
+        flags = "slave,promoted" if self.failover_at is not None else "slave"
+        age = str(int((self.clock() - self.last_info()) * 1000))
+        return [
+            {"ip": "10.0.0.13", "port": "6379", "flags": "slave", "slave-priority": "100",
+             "slave-repl-offset": "500", "run-id": "b", "info-refresh": "4000"},
+            {"ip": NEW[0], "port": NEW[1], "flags": flags,
+             "slave-priority": self.replica.priority if seen else "100",
+             "slave-repl-offset": "500", "run-id": "a", "info-refresh": age},
+        ]  # fmt: skip
+
+    def set(self, group, option, value):
+        self.sets.append((option, value))
+        self.timeout = value
 
 
-def test_the_ping_is_held_before_the_pause_and_restored_before_the_rewrite():
+def run(primary, sentinel, clock=None, **kwargs):
+    clock = clock or sentinel.clock
+    return S.switch_over(primary, sentinel, "main", OLD[0], 2, clock=clock, sleep=clock.sleep, **kwargs)
+
+
+def test_the_ping_is_held_before_the_pause_and_restored_after_it():
     primary = Primary()
-    done = run(primary, Sentinel())
-    assert done["new_primary"] == "10.0.0.12:6379"
+    done = run(primary, Sentinel(), timed=False)
+    assert done["new_primary"] == "10.0.0.12:6379" and not done["timed"]
     assert primary.calls == [
         ("CONFIG", "SET", "repl-ping-replica-period", "3600"),
         ("CLIENT", "PAUSE", "15000", "WRITE"),
         ("REPLICAOF", *NEW),
-        ("CONFIG", "SET", "repl-ping-replica-period", "10"),
-        ("CONFIG", "REWRITE"),
+        ("CLIENT", "UNPAUSE"),  # the paused writes meet a replica: READONLY, ask Sentinel again
         ("CLIENT", "KILL", "TYPE", "normal"),
         ("CLIENT", "KILL", "TYPE", "pubsub"),
-        ("CLIENT", "UNPAUSE"),
+        ("CONFIG", "SET", "repl-ping-replica-period", "10"),
+        ("CONFIG", "REWRITE"),
     ]
+
+
+def timed_run(info_at=0.3, names=(OLD, OLD, NEW), **kwargs):
+    clock = Clock()
+    primary, sentinel = Primary(), Sentinel(names=names, clock=clock, info_at=info_at)
+    replicas = {NEW: Replica(clock), ("10.0.0.13", "6379"): Replica(clock)}
+    sentinel.replica = replica = replicas[NEW]
+    made = []
+
+    def server(ip, port):
+        made.append((ip, port))
+        return replicas[(ip, port)]
+
+    done = run(primary, sentinel, server=server, **kwargs)
+    return done, primary, sentinel, replica, made, replicas[("10.0.0.13", "6379")]
+
+
+def test_the_failover_is_timed_to_sentinels_info_of_the_replica_it_will_promote():
+    done, primary, sentinel, replica, made, other = timed_run()
+    # Both replicas are read directly (their own offsets), and the one Sentinel ranks first
+    # (same priority and offset: the smaller run id) leads on priority alone for the
+    # switchover, one below the others, before the INFO the timing waits for.
+    assert sorted(made) == [NEW, NEW, ("10.0.0.13", "6379")]
+    assert replica.calls[0] == ("CONFIG", "SET", "replica-priority", "99")
+    # SENTINEL FAILOVER arrives when that INFO is FIRE_AGE_MS old.
+    assert sentinel.failover_at == pytest.approx(0.3 + S.FIRE_AGE_MS / 1000, abs=0.001)
+    assert done["timed"] and done["waited_s"] == pytest.approx(0.3 + S.FIRE_AGE_MS / 1000, abs=0.01)
+    # Once Sentinel names the promoted replica, its failover is ended and its timeout set back.
+    assert sentinel.sets == [("failover-timeout", "1"), ("failover-timeout", "60000")]
+    assert replica.calls[1:] == [("CONFIG", "SET", "replica-priority", "100"), ("CONFIG", "REWRITE")]
+    # The other replica follows the new primary from here, not from Sentinel's late command.
+    assert other.calls == [("REPLICAOF", *NEW), ("CONFIG", "REWRITE")]
+    assert done["steps"]["ending"] < done["steps"]["resumed"]
+    assert primary.calls[1] == ("CLIENT", "PAUSE", "15000", "WRITE")
+    assert primary.calls[2:4] == [("REPLICAOF", *NEW), ("CLIENT", "UNPAUSE")]
+    assert done["paused_s"] < 0.1
+
+
+def test_a_moment_already_near_is_taken_without_waiting_for_the_next_info():
+    """The replica already leads on priority: nothing to lower, and its INFO 0.5 s ago is used."""
+    clock = Clock()
+    clock.now = 0.8
+    primary, sentinel = Primary(), Sentinel(names=(OLD, NEW), clock=clock, info_at=0.3)
+    sentinel.replica = Replica(clock)
+    sentinel.replica.priority = "50"
+    done = run(primary, sentinel, server=lambda ip, port: sentinel.replica)
+    assert done["timed"]
+    assert ("CONFIG", "SET", "replica-priority", "50") not in sentinel.replica.calls
+    assert sentinel.failover_at == pytest.approx(0.3 + S.FIRE_AGE_MS / 1000, abs=0.001)
+
+
+def test_no_moment_within_the_timeout_goes_on_untimed():
+    done, _, sentinel, _, _, _ = timed_run(info_at=5.0, align_timeout=2.0)
+    assert not done["timed"] and sentinel.failover_at == pytest.approx(2.0, abs=0.02)
+
+
+def test_the_pause_lasts_until_sentinel_master_lists_the_new_primary():
+    """redis-py reads SENTINEL MASTERS, which the leader changes only when its failover ends."""
+    clock = Clock()
+    sentinel = Sentinel(names=(OLD, NEW), clock=clock, ends=False)
+    sentinel.info_at = 0.0
+    with pytest.raises(S.SwitchoverError, match="did not name another primary") as caught:
+        run(Primary(), sentinel)
+    assert not caught.value.resumed
+    assert sentinel.sets == [("failover-timeout", "1"), ("failover-timeout", "60000")]
+
+
+def test_a_refused_failover_restores_the_priority_and_never_touches_the_timeout():
+    clock = Clock()
+    primary, sentinel = Primary(), Sentinel(answer="NOGOODSLAVE No suitable replica", clock=clock)
+    replica = Replica(clock)
+    sentinel.replica = replica
+    with pytest.raises(S.SwitchoverError, match="NOGOODSLAVE") as caught:
+        run(primary, sentinel, server=lambda ip, port: replica)
+    assert caught.value.resumed and sentinel.sets == []
+    assert replica.calls[-2:] == [("CONFIG", "SET", "replica-priority", "100"), ("CONFIG", "REWRITE")]
+
+
+def test_a_priority_that_cannot_be_lowered_is_refused_before_the_pause():
+    clock = Clock()
+    primary, sentinel, replica = Primary(), Sentinel(clock=clock), Replica(clock)
+    replica.fail_on = [("CONFIG", "SET")]
+    with pytest.raises(
+        S.SwitchoverError, match=r"cannot lower the replica-priority of 10\.0\.0\.12:6379"
+    ) as caught:
+        run(primary, sentinel, server=lambda ip, port: replica)
+    assert caught.value.resumed and ("CLIENT", "PAUSE", "15000", "WRITE") not in primary.calls
+
+
+@pytest.mark.parametrize(
+    ("views", "first"),
+    [
+        # priority first, then the larger offset, then the smaller run id
+        ([("a", 100, 10, "b"), ("b", 90, 5, "a")], "b"),
+        ([("a", 100, 10, "b"), ("b", 100, 20, "a")], "b"),
+        ([("a", 100, 10, "B"), ("b", 100, 10, "a")], "b"),
+        # never: priority 0, down or disconnected
+        ([("a", 0, 10, "a"), ("b", 100, 1, "b")], "b"),
+        ([("a", 1, 10, "a", "slave,s_down"), ("b", 100, 1, "b")], "b"),
+        ([("a", 1, 10, "a", "slave,disconnected"), ("b", 100, 1, "b")], "b"),
+    ],
+)
+def test_candidates_are_ranked_as_sentinel_ranks_them(views, first):
+    records = [
+        {"ip": v[0], "slave-priority": str(v[1]), "slave-repl-offset": str(v[2]), "run-id": v[3],
+         "flags": v[4] if len(v) > 4 else "slave"}
+        for v in views
+    ]  # fmt: skip
+    assert S.candidates(records)[0]["ip"] == first
+
+
+@pytest.mark.parametrize(
+    ("mine", "others", "lead"),
+    [(100, [100, 100], 99), (50, [100], None), (1, [1], 0), (100, [0, 100], 99), (100, [], None)],
+)
+def test_the_lead_priority_is_one_below_every_other_candidate(mine, others, lead):
+    target = {"slave-priority": str(mine), "flags": "slave"}
+    views = [target, *({"slave-priority": str(p), "flags": "slave"} for p in others)]
+    assert S.lead_priority(target, views) == lead
+
+
+@pytest.mark.parametrize(
+    ("age", "overhead", "wait"),
+    [
+        (0, 30, (S.FIRE_AGE_MS - 30) / 1000),
+        (S.FIRE_AGE_MS - 30, 30, 0.0),
+        (S.FIRE_AGE_MS, 30, None),
+        (5000, 0, None),
+    ],
+)
+def test_fire_in(age, overhead, wait):
+    assert S.fire_in(age, overhead) == (pytest.approx(wait) if wait is not None else None)
 
 
 def test_sentinel_is_asked_to_fail_over_only_once_the_replicas_hold_the_primarys_offset():
@@ -122,7 +304,7 @@ def test_no_new_primary_in_time_keeps_writes_paused():
 
 @pytest.mark.parametrize(("role", "resumed"), [("slave", True), ("master", False)])
 def test_a_failed_demotion_resumes_only_once_this_server_is_a_replica(role, resumed):
-    primary = Primary([CAUGHT_UP, {**CAUGHT_UP, "role": role}], fail_on=[("CONFIG", "REWRITE")])
+    primary = Primary([CAUGHT_UP, {**CAUGHT_UP, "role": role}], fail_on=[("REPLICAOF",)])
     with pytest.raises(S.SwitchoverError, match="demoting this server failed") as caught:
         run(primary, Sentinel())
     assert caught.value.resumed is resumed
@@ -173,7 +355,7 @@ class FlakySentinel(Sentinel):
 def test_a_sentinel_that_fails_to_answer_for_a_moment_is_asked_again():
     primary = Primary()
     assert run(primary, FlakySentinel(failures=3))["new_primary"] == "10.0.0.12:6379"
-    assert primary.calls[-1] == ("CLIENT", "UNPAUSE")
+    assert ("CLIENT", "UNPAUSE") in primary.calls
 
 
 def test_a_sentinel_that_never_answers_keeps_writes_paused_and_restores_the_ping():

@@ -1,23 +1,45 @@
-"""A planned switchover of a Sentinel group's primary: no acknowledged write lost, no full resync.
+"""A planned switchover of a Sentinel group's primary: no acknowledged write lost, no full resync,
+and clients kept waiting (not failing) for a fraction of a second.
 
 Every planned move of a primary goes through here: the redis_switchover module (rolling restart,
-flavour migration) and the manual-failover drill. The caller gives two small adapters, one for the
-primary and one for Sentinel, so the same sequence runs over redis-cli on the host and over
-redis-py on the control machine.
+flavour migration) and the manual-failover drill. The caller gives small adapters, for the primary,
+for one sentinel (the one asked to fail over) and, to time the failover, for the replica Sentinel
+will promote, so the same sequence runs over redis-cli on the host and over redis-py on the control
+machine.
 
-The sequence, with writes paused only for the handoff:
+Where the time goes. Sentinel promotes a replica (REPLICAOF NO ONE) two or three of its timer ticks
+(50-100 ms each) after SENTINEL FAILOVER, but sees the promotion only in its next INFO of that
+replica, and during a failover it sends INFO once a second, the first at the first tick. So the
+promotion is seen about 1.1 s after the failover starts, whatever the client does, and the
+remaining replicas are reconfigured (another INFO each) before the leader ends the failover and
+clients that read SENTINEL MASTERS (redis-py) see the new address, about 2 s in all. Writes are
+paused for all of that. This module takes the two waits out:
+
+- **timing**: Sentinel's last INFO of the replica it will promote is read from SENTINEL REPLICAS
+  (``info-refresh``), and SENTINEL FAILOVER is sent when that INFO is ``FIRE_AGE_MS`` old: the
+  next one is then due just after the promotion, so Sentinel sees it a few ticks in. Sentinel
+  refreshes every other replica at the first tick, with the offset it holds while writes are
+  paused, so the timed replica must win on ``replica-priority`` alone: it is lowered by one below
+  the others' for the switchover (and set back after), before the INFO the timing waits for;
+- **ending**: once Sentinel has seen the promotion, this server and the replicas can follow the
+  new primary at once, so Sentinel need not wait to see them do it: its ``failover-timeout`` is
+  set to 1 ms for a tick (the failover ends, ``+failover-end-for-timeout``, ``+switch-master``)
+  and set back.
+
+The sequence:
 
 1. hold the primary's replication PING (``repl-ping-replica-period``) for the duration, which
    makes one unlikely to fall inside the pause. A PING is written to the replication stream even
    while clients are paused; one that lands after Sentinel has promoted a replica puts the old
    primary (and any replica that got it) one PING ahead of the new primary, and their next sync
    is a full one;
-2. CLIENT PAUSE WRITE: clients wait, they do not fail;
-3. wait until every online replica has acknowledged the primary's offset;
-4. SENTINEL FAILOVER, then wait until Sentinel names another primary;
-5. do at once what Sentinel would do some seconds later: REPLICAOF the new primary (a partial
-   resync: the offsets are equal), restore the PING period, CONFIG REWRITE, drop the clients so
-   they ask Sentinel again, resume.
+2. lower the promoted replica's priority and wait for the moment (writes are not paused yet);
+3. CLIENT PAUSE WRITE: clients wait, they do not fail;
+4. wait until every online replica has acknowledged the primary's offset;
+5. SENTINEL FAILOVER, wait until Sentinel names the new primary, end the failover;
+6. REPLICAOF the new primary (a partial resync: the offsets are equal), resume (the paused writes
+   get READONLY and their clients ask Sentinel again), drop the other clients, restore the PING
+   period and the priority, CONFIG REWRITE.
 
 Any failure before the failover resumes writes here; after it, writes stay paused until the
 pause ends by itself, since this server may still be a primary.
@@ -32,9 +54,22 @@ from collections.abc import Callable
 from typing import Protocol
 
 # The PING goes out when a once-a-second counter is a multiple of the period: with 3600 one falls
-# inside a switchover's pause (1-3 s) well under once in a thousand switchovers; at the default
-# 10 s, one in every five or so.
+# inside a switchover (the hold lasts up to ALIGN_TIMEOUT_S) well under once in a hundred
+# switchovers; at the default 10 s, one in every five or so.
 HOLD_PING_PERIOD_S = 3600
+
+# Sentinel's INFO period outside a failover (sentinel.c, sentinel_info_period) and inside one.
+INFO_PERIOD_MS = 10000
+FAILOVER_INFO_PERIOD_MS = 1000
+# Age of Sentinel's last INFO of the replica it will promote when SENTINEL FAILOVER reaches it:
+# the next INFO is due 1000 - FIRE_AGE_MS later. Sentinel's timer ticks every 50-100 ms and
+# sends REPLICAOF NO ONE at the third tick after the command, so the second is at most 200 ms
+# in: an INFO due later goes out at the third tick (after the promotion, on the same link) or
+# the fourth. Due earlier, it could go out before the promotion and the next one is a second
+# later: the switchover still works, slowly.
+FIRE_AGE_MS = 780
+# How long to wait for that moment (Sentinel reads each replica once per INFO_PERIOD_MS).
+ALIGN_TIMEOUT_S = 12.0
 
 
 class SwitchoverError(Exception):
@@ -56,12 +91,34 @@ class Primary(Protocol):
         """Run a command; raise on an error reply or a lost connection."""
 
 
+class Server(Protocol):
+    """A replica of the group."""
+
+    def replication(self) -> dict[str, str]: ...
+
+    def config_get(self, name: str) -> str: ...
+
+    def call(self, *args: str) -> None: ...
+
+
 class Sentinel(Protocol):
+    """The sentinel asked to fail over (the failover's leader)."""
+
     def primary(self, group: str) -> tuple[str, str] | None:
-        """(ip, port) of the group's primary as Sentinel names it (None: no answer)."""
+        """(ip, port) of the group's primary as Sentinel names it to clients (None: no answer)."""
 
     def failover(self, group: str) -> str:
         """SENTINEL FAILOVER: 'OK', or the error Sentinel answered."""
+
+    def master(self, group: str) -> dict[str, str]:
+        """SENTINEL MASTER: its fields ('ip', 'port', 'failover-timeout', ...)."""
+
+    def replicas(self, group: str) -> list[dict[str, str]]:
+        """SENTINEL REPLICAS: each replica's fields ('ip', 'port', 'flags', 'slave-priority',
+        'slave-repl-offset', 'run-id', 'info-refresh', ...)."""
+
+    def set(self, group: str, option: str, value: str) -> None:
+        """SENTINEL SET; raise on an error reply."""
 
 
 def replica_offsets(info: dict[str, str]) -> list[int]:
@@ -94,6 +151,52 @@ def problems(
     return []
 
 
+def _int(value: object, default: int = 0) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return default
+
+
+def candidates(views: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The replicas Sentinel may promote, best first, as Sentinel ranks them (sentinel.c,
+    sentinelSelectSlave): not down or disconnected, priority not 0; then the lowest priority, the
+    largest offset, the smallest run id."""
+    usable = [
+        v
+        for v in views
+        if not {"s_down", "o_down", "disconnected"} & set(str(v.get("flags", "")).split(","))
+        and _int(v.get("slave-priority"), 100) != 0
+    ]
+    return sorted(
+        usable,
+        key=lambda v: (
+            _int(v.get("slave-priority"), 100),
+            -_int(v.get("slave-repl-offset")),
+            (str(v.get("run-id") or "~")).lower(),
+        ),
+    )
+
+
+def lead_priority(target: dict[str, str], views: list[dict[str, str]]) -> int | None:
+    """The replica-priority that makes ``target`` Sentinel's choice whatever the offsets say:
+    one below every other candidate's (None: it already is; 0 when no priority can, as
+    priority 0 means never)."""
+    others = [_int(v.get("slave-priority"), 100) for v in candidates(views) if v is not target]
+    mine = _int(target.get("slave-priority"), 100)
+    if not others or mine < min(others):
+        return None
+    return max(min(others) - 1, 0)
+
+
+def fire_in(age_ms: int, overhead_ms: float, fire_age_ms: int = FIRE_AGE_MS) -> float | None:
+    """Seconds to wait before starting the pause, for Sentinel's last INFO of the replica to be
+    ``fire_age_ms`` old when SENTINEL FAILOVER arrives, ``overhead_ms`` after the pause starts.
+    None: that moment has passed for this INFO; wait for the next one."""
+    wait = fire_age_ms - overhead_ms - age_ms
+    return wait / 1000 if wait >= 0 else None
+
+
 def switch_over(
     primary: Primary,
     sentinel: Sentinel,
@@ -104,22 +207,65 @@ def switch_over(
     catch_up_timeout: float = 5.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    server: Callable[[str, str], Server] | None = None,
+    timed: bool = True,
+    align_timeout: float = ALIGN_TIMEOUT_S,
+    on_pause: Callable[[], None] | None = None,
 ) -> dict:
     """Move the primary of ``group`` away from this server (``address`` as Sentinel knows it).
-    Returns {"new_primary": "ip:port", "paused_s": seconds writes were paused}; raises
-    SwitchoverError."""
+    ``server(ip, port)`` reaches a replica (to lower its priority); ``timed`` False sends
+    SENTINEL FAILOVER at once and lets Sentinel end the failover at its own pace (the path
+    before timing, which the benchmark measures beside it). ``on_pause`` is called just before
+    writes are paused (a drill's fault time).
+
+    Returns {"new_primary": "ip:port", "paused_s", "timed": whether the failover was timed,
+    "waited_s": seconds spent before the pause, "steps": seconds from the pause to each step
+    (caught_up, failover, ending, named, listed, resumed)}; raises SwitchoverError."""
     period = "10"
     held = False
+    lowered: tuple[Server, str] | None = None  # the replica whose priority is lowered, and its own
+    own_timeout = ""  # the sentinel's failover-timeout for the group
+    timeout_set: str | None = None  # set when the failover-timeout may have been changed
+    notes: list[str] = []
+    readers: list[tuple[Server, tuple[str, str]]] = []  # each online replica, read directly
+    followers: list[Server] = []  # the replicas pointed at the new primary here
 
-    def stop(message: str, resume: bool, now: str = "which is still the primary") -> SwitchoverError:
-        # The period comes back in every case: a PING now costs at most a full resync.
+    def restore() -> None:
+        nonlocal held, lowered, timeout_set
+        if timeout_set is not None:
+            try:
+                sentinel.set(group, "failover-timeout", timeout_set)
+                timeout_set = None
+            except Exception as exc:
+                notes.append(
+                    f"failover-timeout of {group} may still be 1 ms on the sentinel asked ({exc}): set it "
+                    f"back with SENTINEL SET {group} failover-timeout {timeout_set} (site.yml does)"
+                )
         if held:
             try:
                 primary.call("CONFIG", "SET", "repl-ping-replica-period", period)
-            except Exception:
-                message += (
-                    f"; repl-ping-replica-period may still be {HOLD_PING_PERIOD_S}: set it back to {period}"
+                held = False
+            except Exception as exc:
+                notes.append(
+                    f"repl-ping-replica-period may still be {HOLD_PING_PERIOD_S} ({exc}): "
+                    f"set it back to {period}"
                 )
+        if lowered is not None:
+            replica, priority = lowered
+            try:
+                replica.call("CONFIG", "SET", "replica-priority", priority)
+                replica.call("CONFIG", "REWRITE")
+                lowered = None
+            except Exception as exc:
+                notes.append(
+                    f"the promoted replica's replica-priority may still be lowered ({exc}): "
+                    f"set it back to {priority}"
+                )
+
+    def stop(message: str, resume: bool, now: str = "which is still the primary") -> SwitchoverError:
+        # Every change comes back in every case: a PING now costs at most a full resync.
+        restore()
+        message = "; ".join([message, *notes])
         if resume:
             try:
                 primary.call("CLIENT", "UNPAUSE")
@@ -133,24 +279,70 @@ def switch_over(
             resumed=False,
         )
 
+    began = clock()
+    started = began
+    aligned = False
+    steps: dict[str, float] = {}
+
+    def step(name: str) -> None:
+        steps.setdefault(name, round(clock() - started, 3))
+
     try:
         period = primary.config_get("repl-ping-replica-period") or period
         held = True  # set before the call: a lost answer may still have changed it
         primary.call("CONFIG", "SET", "repl-ping-replica-period", str(HOLD_PING_PERIOD_S))
+        if timed:
+            readers = _readers(primary.replication(), server)
+            own_timeout = sentinel.master(group).get("failover-timeout") or ""
+            views = sentinel.replicas(group)
+            ranked = candidates(views)
+            priority = lead_priority(ranked[0], views) if ranked else 0
+            if priority and server is None:  # it must lead on priority and cannot be reached
+                priority = 0
+            if priority:
+                where = f"{ranked[0]['ip']}:{ranked[0]['port']}"
+                try:
+                    replica = server(str(ranked[0]["ip"]), str(ranked[0]["port"]))
+                    own = replica.config_get("replica-priority") or str(ranked[0].get("slave-priority", 100))
+                    lowered = (replica, own)  # before the call: a lost answer may still have changed it
+                    replica.call("CONFIG", "SET", "replica-priority", str(priority))
+                except Exception as exc:
+                    raise stop(
+                        f"cannot lower the replica-priority of {where} before the pause: {exc}", True
+                    ) from exc
+            if priority != 0:
+                aligned = _wait_for_the_moment(
+                    sentinel,
+                    group,
+                    ranked[0],
+                    None if priority is None else str(priority),
+                    clock,
+                    sleep,
+                    align_timeout,
+                    round_trips=3 + len(readers),
+                )
+        if on_pause is not None:
+            on_pause()
         started = clock()
         primary.call("CLIENT", "PAUSE", str(pause_ms), "WRITE")
         deadline = clock() + catch_up_timeout
         while True:
             info = primary.replication()
             target, offsets = int(info.get("master_repl_offset", 0)), replica_offsets(info)
+            if readers and len(readers) == len(offsets):
+                # What each replica has applied: a replica acknowledges only once a second, and
+                # the primary asks for acks (WAIT's GETACK) only once writes resume.
+                offsets = [_int(r.replication().get("master_repl_offset"), -1) for r, _ in readers]
             if len(offsets) >= replicas and min(offsets) >= target:
+                step("caught_up")
                 break
             if clock() > deadline:
                 raise stop(
                     f"the replicas did not catch up within {catch_up_timeout} s ({offsets} < {target})", True
                 )
-            sleep(0.01)
+            sleep(0.005)
         answer = sentinel.failover(group)
+        step("failover")
     except SwitchoverError:
         raise
     except Exception as exc:  # the adapters' errors (redis-cli, redis-py): resume here
@@ -160,16 +352,47 @@ def switch_over(
     # From here on the failover runs: never resume writes while this server is still a primary.
     deadline = started + pause_ms / 1000 - 1
     unread = ""
+    named: tuple[str, str] | None = None
     while True:
         try:
+            listed = sentinel.master(group) if timed else {}
+            if (
+                timed
+                and timeout_set is None
+                and own_timeout
+                and listed.get("failover-state") == "reconf_slaves"
+            ):
+                # Promoted and seen: point the other replicas at the new primary, as Sentinel is
+                # about to (a command it queues as the failover ends can be dropped with the old
+                # links), and end the failover now rather than once Sentinel has seen each follow.
+                promoted = next(
+                    (v for v in sentinel.replicas(group) if "promoted" in str(v.get("flags", "")).split(",")),
+                    None,
+                )
+                if promoted is not None:
+                    where = (str(promoted.get("ip")), str(promoted.get("port")))
+                    for reader, addr in readers:
+                        if addr != where:
+                            reader.call("REPLICAOF", *where)
+                            followers.append(reader)
+                    timeout_set = own_timeout  # before the call: a lost answer may have set it
+                    sentinel.set(group, "failover-timeout", "1")
+                    step("ending")
             named = sentinel.primary(group)
+            if named and named[0] != address:
+                step("named")
+                if not timed:
+                    break
+                # What SENTINEL MASTERS readers (redis-py) get: the leader's, once its failover ended.
+                if listed.get("ip") == named[0] and str(listed.get("port")) == str(named[1]):
+                    step("listed")
+                    break
         except Exception as exc:  # a sentinel restarting or slow: ask again until the deadline
-            named, unread = None, f" (the last question failed: {exc})"
-        if named and named[0] != address:
-            break
+            unread = f" (the last question failed: {exc})"
         if clock() > deadline:
             raise stop(f"Sentinel did not name another primary in time{unread}", False)
-        sleep(0.02)
+        sleep(0.005)
+    paused_s = 0.0
     try:
         for attempt in range(3):
             try:
@@ -179,13 +402,23 @@ def switch_over(
                 if attempt == 2:
                     raise
                 sleep(0.2)
-        primary.call("CONFIG", "SET", "repl-ping-replica-period", period)
-        held = False
-        primary.call("CONFIG", "REWRITE")
+        # The paused writes now meet a replica: READONLY, and their clients ask Sentinel again.
+        primary.call("CLIENT", "UNPAUSE")
+        paused_s = round(clock() - started, 3)
+        step("resumed")
         primary.call("CLIENT", "KILL", "TYPE", "normal")
         primary.call("CLIENT", "KILL", "TYPE", "pubsub")
-        primary.call("CLIENT", "UNPAUSE")
+        restore()
+        if notes:
+            raise RuntimeError("; ".join(notes))
+        primary.call("CONFIG", "REWRITE")
+        for follower in followers:  # Sentinel's own REPLICAOF rewrites too
+            try:
+                follower.call("CONFIG", "REWRITE")
+            except Exception as exc:
+                notes.append(f"a replica pointed at the new primary did not rewrite its config: {exc}")
     except Exception as exc:
+        notes.clear()
         try:
             still_primary = primary.replication().get("role") == "master"
         except Exception:
@@ -195,4 +428,68 @@ def switch_over(
             not still_primary,
             f"now a replica of {named[0]}:{named[1]}",
         ) from exc
-    return {"new_primary": f"{named[0]}:{named[1]}", "paused_s": round(clock() - started, 3)}
+    return {
+        "new_primary": f"{named[0]}:{named[1]}",
+        "warnings": notes,
+        "paused_s": paused_s,
+        "timed": aligned,
+        "waited_s": round(started - began, 3),
+        "steps": steps,
+    }
+
+
+def _readers(
+    info: dict[str, str], server: Callable[[str, str], Server] | None
+) -> list[tuple[Server, tuple[str, str]]]:
+    """A way to read each online replica's own offset, or [] (then the primary's view of their
+    acknowledgements is used)."""
+    if server is None:
+        return []
+    readers = []
+    try:
+        for key, value in info.items():
+            if key.startswith("slave") and key[5:].isdigit():
+                fields = dict(part.split("=", 1) for part in str(value).split(",") if "=" in part)
+                if fields.get("state") == "online":
+                    reader = server(fields["ip"], fields["port"])
+                    reader.replication()
+                    readers.append((reader, (fields["ip"], fields["port"])))
+    except Exception:  # a replica the control side cannot reach: fall back to the acks
+        return []
+    return readers
+
+
+def _wait_for_the_moment(
+    sentinel: Sentinel,
+    group: str,
+    target: dict[str, str],
+    priority: str | None,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    timeout: float,
+    round_trips: int = 3,
+) -> bool:
+    """Sleep until Sentinel's last INFO of ``target`` (one that shows ``priority``, when given)
+    is old enough for the failover to be timed (``fire_in``). False: no such moment within
+    ``timeout``; the switchover then goes on untimed, as fast as Sentinel makes it alone."""
+    where = (str(target.get("ip")), str(target.get("port")))
+    deadline = clock() + timeout
+    while clock() < deadline:
+        asked = clock()
+        views = sentinel.replicas(group)
+        view = next((v for v in views if (str(v.get("ip")), str(v.get("port"))) == where), None)
+        rtt_ms = (clock() - asked) * 1000
+        if view is None:
+            return False
+        age = _int(view.get("info-refresh"), INFO_PERIOD_MS) + rtt_ms / 2
+        # CLIENT PAUSE, INFO replication of the primary (and of each replica read directly: they
+        # hold the primary's offset at once), SENTINEL FAILOVER.
+        seen = priority is None or str(view.get("slave-priority")) == priority
+        wait = fire_in(int(age), round_trips * rtt_ms) if seen else None
+        if wait is not None:
+            sleep(wait)
+            return True
+        # Until just after the next INFO is due (at most a second: a replica whose link is down
+        # is read every second).
+        sleep(min(max((INFO_PERIOD_MS - age) / 1000 + 0.01, 0.01), 1.0, max(deadline - clock(), 0.0)))
+    return False
