@@ -4,7 +4,11 @@
 - deploy: site.yml on 3 fresh lab hosts (cold: 3 servers and 3 sentinels, TLS, ACL) and
   the idempotent rerun;
 - rolling: playbooks/rolling_restart.yml under a Sentinel-aware write load: its duration,
-  the client error window and acknowledged writes lost;
+  the client error window and acknowledged writes lost, with the switchover timed and, beside
+  it in the same run, untimed (the path before);
+- switchover: the manual-failover drill (the kit's planned switchover under the drill's
+  workload), timed and untimed in turn: client error window, writes paused, full resyncs,
+  acknowledged writes lost;
 - throughput: redis-benchmark (SET/GET, 50 clients, pipeline 16) against the role's
   config and the distribution's stock config on the same lab host, plain TCP and TLS;
 - checks: ``redisops check`` on the deployed lab (CLI, inventory, hosts);
@@ -50,6 +54,7 @@ SECTIONS = (
     "lab",
     "deploy",
     "rolling",
+    "switchover",
     "throughput",
     "checks",
     "scale",
@@ -132,26 +137,94 @@ def bench_rolling(runs: int) -> list[tuple]:
     def user(secret: str) -> dict:
         return {"username": "app", "password": (secrets / secret).read_text().strip(), **tls}
 
-    durations, windows, gaps, lost = [], [], [], []
+    out: dict[bool, dict[str, list]] = {
+        mode: {"durations": [], "windows": [], "gaps": [], "lost": []} for mode in (True, False)
+    }
     for i in range(runs):
-        writer = SetWriter(
-            [(h.address, 26379) for h in lab.hosts], "redis-main", f"app:bench-rolling-{i}",
-            sentinel_kwargs=user("sentinel_app"), redis_kwargs=user("redis_app"),
-        )  # fmt: skip
-        with writer:
-            time.sleep(1)
-            durations.append(timed([str(BIN / "ansible-playbook"), "playbooks/rolling_restart.yml"]))
-            time.sleep(1)
-        report = writer.history.summary(writer.members())
-        windows.append(report["error_window_s"])
-        gaps.append(report["longest_gap_s"])
-        lost.append(report["acknowledged_lost"])
-    return [
-        ("rolling restart, 3 sentinels + 3 servers", durations, "s", "-"),
-        ("rolling restart: client error window", windows, "s", "-"),
-        ("rolling restart: longest gap between writes", gaps, "s", "-"),
-        ("rolling restart: acknowledged writes lost", lost, "writes", "0"),
-    ]
+        for mode in (True, False):  # side by side, in turn
+            writer = SetWriter(
+                [(h.address, 26379) for h in lab.hosts], "redis-main", f"app:bench-rolling-{i}-{int(mode)}",
+                sentinel_kwargs=user("sentinel_app"), redis_kwargs=user("redis_app"),
+            )  # fmt: skip
+            playbook = [str(BIN / "ansible-playbook"), "playbooks/rolling_restart.yml"]
+            with writer:
+                time.sleep(1)
+                took = timed([*playbook, "-e", f"redis_rolling_switchover_timed={str(mode).lower()}"])
+                time.sleep(1)
+            report = writer.history.summary(writer.members())
+            got = out[mode]
+            got["durations"].append(took)
+            got["windows"].append(report["error_window_s"])
+            got["gaps"].append(report["longest_gap_s"])
+            got["lost"].append(report["acknowledged_lost"])
+    rows = []
+    for mode, label in ((True, "timed"), (False, "untimed")):
+        got = out[mode]
+        rows += [
+            (f"rolling restart, 3+3 ({label} switchover)", got["durations"], "s", "<= 30 s" if mode else "-"),
+            (f"rolling restart: client error window ({label})", got["windows"], "s", "-"),
+            (f"rolling restart: longest gap ({label})", got["gaps"], "s", "-"),
+            (f"rolling restart: acked writes lost ({label})", got["lost"], "writes", "0"),
+        ]
+    return rows
+
+
+def _fresh_backup() -> None:
+    """The drill's preflight wants a fresh off-host backup (PER-03): one now, with the timer off
+    so that no scheduled snapshot runs during the measured runs."""
+    playbook = str(BIN / "ansible-playbook")
+    once = ["playbooks/backup_timer.yml", "-e", "redis_backup_timer_enabled=false"]
+    for args in (once, ["playbooks/backup.yml"]):
+        proc = subprocess.run([playbook, *args], cwd=REPO, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"bench: {args[0]} failed:\n{proc.stdout[-3000:]}")
+
+
+def _drill_json(scenario: str, runs: int, *extra: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "drill.json"
+        cmd = [REDISOPS, "drill", "failover", "--scenario", scenario, "--runs", str(runs), *extra]
+        proc = subprocess.run(
+            [*cmd, "--no-site-check", "--json", str(out)], cwd=REPO, capture_output=True, text=True
+        )
+        if proc.returncode not in (0, 1):
+            sys.exit(f"bench: the drill did not run:\n{proc.stderr[-3000:]}")
+        return json.loads(out.read_text())
+
+
+def bench_switchover(runs: int) -> list[tuple]:
+    """Needs a deployed lab: the manual-failover drill, timed and untimed in turn, ``runs`` each."""
+    _fresh_backup()
+    got: dict[bool, list[dict]] = {True: [], False: []}
+    for _ in range(runs):
+        for timed in (True, False):
+            result = _drill_json("manual-failover", 1, *([] if timed else ["--untimed-switchover"]))
+            for run in result["runs"]:
+                got[timed].append({**run["measures"], **run["details"]["notes"]["switchover"]})
+    rows = []
+    for timed, label in ((True, "timed"), (False, "untimed")):
+        runs_ = got[timed]
+        rows += [
+            (
+                f"switchover: client error window ({label})",
+                [r["error_window_s"] for r in runs_],
+                "s",
+                "median <= 0.5 s, max <= 1 s" if timed else "-",
+            ),
+            (f"switchover: writes paused ({label})", [r["paused_s"] for r in runs_], "s", "-"),
+            (f"switchover: longest gap ({label})", [r["longest_gap_s"] for r in runs_], "s", "-"),
+            (f"switchover: full resyncs ({label})", [r["full_resyncs"] for r in runs_], "syncs", "0"),
+            (
+                f"switchover: acked writes lost ({label})",
+                [r["acked_lost_waited"] + r["acked_lost_plain"] for r in runs_],
+                "writes",
+                "0",
+            ),
+        ]
+    rows.append(
+        ("switchover: wait for the moment (timed)", [r["waited_s"] for r in got[True]], "s", "<= 12 s")
+    )
+    return rows
 
 
 def bench_throughput(rounds: int) -> list[tuple]:
@@ -193,24 +266,8 @@ def bench_throughput(rounds: int) -> list[tuple]:
 
 def bench_drill(runs: int) -> list[tuple]:
     """Needs a deployed lab: kill-primary, ``runs`` times in a row, through the CLI."""
-    # The drill's preflight wants a fresh off-host backup (PER-03): one now, with the timer off so
-    # that no scheduled snapshot runs during the measured runs.
-    playbook = str(BIN / "ansible-playbook")
-    once = ["playbooks/backup_timer.yml", "-e", "redis_backup_timer_enabled=false"]
-    for args in (once, ["playbooks/backup.yml"]):
-        proc = subprocess.run([playbook, *args], cwd=REPO, capture_output=True, text=True)
-        if proc.returncode != 0:
-            sys.exit(f"bench: {args[0]} failed:\n{proc.stdout[-3000:]}")
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "drill.json"
-        cmd = [REDISOPS, "drill", "failover", "--scenario", "kill-primary", "--runs", str(runs)]
-        proc = subprocess.run(
-            [*cmd, "--no-site-check", "--json", str(out)], cwd=REPO, capture_output=True, text=True
-        )
-        if proc.returncode not in (0, 1):
-            sys.exit(f"bench: the drill did not run:\n{proc.stderr[-3000:]}")
-        result = json.loads(out.read_text())
+    _fresh_backup()
+    result = _drill_json("kill-primary", runs)
     down_after = result["settings"]["down_after_ms"] / 1000
     measures = [r["measures"] for r in result["runs"]]
     promote = [m["time_to_promote_s"] for m in measures if m["time_to_promote_s"] is not None]
@@ -277,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_deploy(args.runs)
     if "rolling" in sections:
         rows += bench_rolling(args.runs)
+    if "switchover" in sections:
+        rows += bench_switchover(max(args.runs, 3))
     if "throughput" in sections:
         rows += bench_throughput(args.runs)
     if "checks" in sections:
@@ -305,7 +364,9 @@ def main(argv: list[str] | None = None) -> int:
         text = bench_doc.page(command, dt.datetime.now(dt.UTC), os.cpu_count(), rows, side_by_side)
         bench_doc.write(args.doc, text)
         print(f"\nWritten to {args.doc}.")
-    if {"deploy", "rolling", "throughput", "checks", "drill"} & set(sections) and not side_by_side:
+    if {"deploy", "rolling", "switchover", "throughput", "checks", "drill"} & set(
+        sections
+    ) and not side_by_side:
         print("\nThe lab is left deployed; 'redisops lab down' removes it.")
     return 0
 

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from .conftest import INVENTORY, ensure_backup, playbook_failure, redisops, run_playbook
-from .test_redis_sentinel import healthy, wait_for
+from .test_redis_sentinel import healthy, master_state, wait_for
+from .test_redis_server import client
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +56,35 @@ def test_kill_primary(deployed, tmp_path):
     assert "PASS" in output
 
 
-def test_manual_failover_loses_no_acknowledged_write(deployed, tmp_path):
+def test_manual_failover_loses_no_acknowledged_write(deployed, lab_paths, tmp_path):
     code, result, _ = drill(tmp_path, "manual-failover", "--no-site-check")
     assert code == 0, failed(result)
-    m = result["runs"][0]["measures"]
+    (run,) = result["runs"]
+    m = run["measures"]
     assert m["ops"] > 500 and m["acked_lost_waited"] == 0 and m["acked_lost_plain"] == 0, m
+    # Offsets equal at the handoff: the old primary and the other replica follow the new primary
+    # with a partial resync.
+    assert m["full_resyncs"] == 0, m
+    done = run["details"]["notes"]["switchover"]
+    # The failover was timed to Sentinel's INFO and its end: writes resumed only once Sentinel
+    # named the new primary to every kind of client (GET-MASTER-ADDR and SENTINEL MASTER).
+    assert done["timed"] and not done["warnings"], done
+    steps = done["steps"]
+    assert (
+        steps["caught_up"] <= steps["failover"] <= steps["ending"] <= steps["listed"] <= steps["resumed"]
+    ), done
+    events = [e for e in run["events"] if e["event"] == "+failover-end-for-timeout"]
+    assert len(events) == 1, run["events"]
+    # What the switchover changed for a moment is back as the inventory has it, read live.
+    hosts = deployed.hosts
+    assert {master_state(lab_paths, h)["failover-timeout"] for h in hosts} == {60000}
+    for host in hosts:
+        live = client(lab_paths, host.address, decode_responses=True)
+        assert live.config_get("replica-priority") == {"replica-priority": "100"}, host.name
+        assert live.config_get("repl-ping-replica-period") == {"repl-ping-replica-period": "10"}, host.name
+    roles = {h.address: client(lab_paths, h.address).info("replication") for h in hosts}
+    new = run["new_primary"].split(":")[0]
+    assert all(r["role"] == "slave" and r["master_host"] == new for a, r in roles.items() if a != new), roles
 
 
 def test_sentinel_majority_loss_means_no_failover(deployed, tmp_path):
