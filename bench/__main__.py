@@ -361,7 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         servers_bench.print_side_by_side(*side_by_side)
     if rows or side_by_side:
         command = shlex.join(["python", "-m", "bench", *argv])
-        text = bench_doc.page(command, dt.datetime.now(dt.UTC), os.cpu_count(), rows, side_by_side)
+        earlier = args.doc.read_text() if args.doc.exists() else ""
+        text = bench_doc.page(
+            command, dt.datetime.now(dt.UTC), os.cpu_count(), rows, side_by_side, earlier=earlier
+        )
         bench_doc.write(args.doc, text)
         print(f"\nWritten to {args.doc}.")
     if {"deploy", "rolling", "switchover", "throughput", "checks", "drill"} & set(

@@ -1,8 +1,10 @@
 """docs/benchmarks.md: the tables of a benchmark run, with what produced them.
 
 The page is written by the benchmark only (``make bench`` runs ``python -m bench``), never by hand:
-each run overwrites it with the command, the date, the machine's core count and the tables it
-printed. Commit it with the change it measures.
+each run writes the command, the date, the machine's core count and the tables it printed. A run
+of some sections (``--only``) keeps what earlier runs measured and it did not, under "Earlier
+runs", each with its own command and date, so no number loses where it came from. Commit it with
+the change it measures.
 """
 
 from __future__ import annotations
@@ -57,13 +59,65 @@ def side_by_side_table(titles: Sequence[str], rows: Sequence[tuple]) -> list[str
     return out
 
 
+def _runs(text: str) -> list[dict]:
+    """The runs an earlier page holds: its own and its earlier ones, each as {"title": the
+    heading line, "rows": measurement table rows (lines), "side": the side-by-side section's
+    lines}."""
+    if MARKER not in text:
+        return []
+    lines = text.splitlines()
+    runs: list[dict] = []
+    head = {k: "" for k in ("Command", "Date", "CPU cores")}
+    for line in lines:
+        for key in head:
+            if line.startswith(f"- {key}: ") and not head[key]:
+                head[key] = line[len(f"- {key}: ") :]
+    current = {
+        "title": f"### {head['Command']} ({head['Date']}, {head['CPU cores']} cores)",
+        "rows": [],
+        "side": [],
+    }
+    runs.append(current)
+    section, in_side = "", False
+    for line in lines:
+        if line.startswith("## "):
+            section, in_side = line[3:], line[3:] == "Servers side by side"
+            continue
+        if line.startswith("### ") and section == "Earlier runs":
+            current = {"title": line, "rows": [], "side": []}
+            runs.append(current)
+            in_side = False
+            continue
+        if line == "Servers side by side:":
+            in_side = True
+            continue
+        if not line.startswith("|"):
+            continue
+        if in_side:
+            (runs[0] if section == "Servers side by side" else current)["side"].append(line)
+        elif (
+            section in ("Measurements", "Earlier runs")
+            and line.startswith("| ")
+            and not line.startswith("| measurement |")
+        ):
+            current["rows"].append(line)
+    return runs
+
+
+def _name(row: str) -> str:
+    return row[2:].split(" | ", 1)[0]
+
+
 def page(
     command: str,
     when: dt.datetime,
     cores: int | None,
     rows: Sequence[tuple],
     side_by_side: tuple[Sequence[str], Sequence[tuple]] | None = None,
+    earlier: str = "",
 ) -> str:
+    """The page of this run; ``earlier``: the page it replaces, whose measurements this run did
+    not repeat are kept under "Earlier runs"."""
     out = [
         "# Benchmarks",
         "",
@@ -91,6 +145,26 @@ def page(
             "",
             *side_by_side_table(titles, server_rows),
             "",
+        ]
+    measured = {_cell(r[0]) for r in rows}
+    kept = []
+    for run in _runs(earlier):
+        old_rows = [r for r in run["rows"] if _name(r) not in measured]
+        old_side = run["side"] if not side_by_side else []
+        if old_rows or old_side:
+            kept += [run["title"], ""]
+            if old_rows:
+                kept += ["| measurement | n | median | min | max | unit | target |"]
+                kept += ["|---|---:|---:|---:|---:|---|---|", *old_rows, ""]
+            if old_side:
+                kept += ["Servers side by side:", "", *old_side, ""]
+    if kept:
+        out += [
+            "## Earlier runs",
+            "",
+            "What earlier runs measured and this one did not repeat, each under its own command and date.",
+            "",
+            *kept,
         ]
     return "\n".join(out)
 
