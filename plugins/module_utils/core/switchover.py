@@ -36,10 +36,11 @@ The sequence:
 2. lower the promoted replica's priority and wait for the moment (writes are not paused yet);
 3. CLIENT PAUSE WRITE: clients wait, they do not fail;
 4. wait until every online replica has acknowledged the primary's offset;
-5. SENTINEL FAILOVER, wait until Sentinel names the new primary, end the failover;
-6. REPLICAOF the new primary (a partial resync: the offsets are equal), resume (the paused writes
-   get READONLY and their clients ask Sentinel again), drop the other clients, restore the PING
-   period and the priority, CONFIG REWRITE.
+5. SENTINEL FAILOVER; once Sentinel has seen the promotion, REPLICAOF the new primary here and on
+   the other replicas (a partial resync: the offsets are equal), end the failover, wait until
+   every sentinel names the new primary;
+6. resume (the paused writes get READONLY and their clients ask Sentinel again), drop the other
+   clients, restore the PING period and the priority, CONFIG REWRITE.
 
 Any failure before the failover resumes writes here; after it, writes stay paused until the
 pause ends by itself, since this server may still be a primary.
@@ -49,6 +50,7 @@ Standard library only (see this package's __init__).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -371,6 +373,12 @@ def switch_over(
                 )
                 if promoted is not None:
                     where = (str(promoted.get("ip")), str(promoted.get("port")))
+                    # This server first: the sentinels that did not run the failover switch at
+                    # the leader's next hello and read it at once; found still a primary, they
+                    # would read it again only 10 s later (and call it unhealthy till then).
+                    # (tried again, and reported, once the failover has ended)
+                    with contextlib.suppress(Exception):
+                        primary.call("REPLICAOF", *where)
                     for reader, addr in readers:
                         if addr != where:
                             reader.call("REPLICAOF", *where)
@@ -394,7 +402,7 @@ def switch_over(
         sleep(0.005)
     paused_s = 0.0
     try:
-        for attempt in range(3):
+        for attempt in range(3):  # (again, when timed: a no-op then)
             try:
                 primary.call("REPLICAOF", named[0], named[1])
                 break
