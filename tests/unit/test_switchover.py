@@ -371,3 +371,15 @@ def test_a_failed_demotion_of_a_server_now_a_replica_says_so():
     primary = Primary([CAUGHT_UP, {**CAUGHT_UP, "role": "slave"}], fail_on=[("CONFIG", "REWRITE")])
     with pytest.raises(S.SwitchoverError, match=r"now a replica of 10\.0\.0\.12:6379"):
         run(primary, Sentinel())
+
+
+def test_a_replica_that_cannot_be_repointed_is_left_to_sentinel_with_a_warning():
+    clock = Clock()
+    primary, sentinel = Primary(), Sentinel(names=(OLD, OLD, NEW), clock=clock)
+    replicas = {NEW: Replica(clock), ("10.0.0.13", "6379"): Replica(clock)}
+    replicas[("10.0.0.13", "6379")].fail_on = [("REPLICAOF",)]
+    sentinel.replica = replicas[NEW]
+    done = run(primary, sentinel, server=lambda ip, port: replicas[(ip, port)])
+    assert done["new_primary"] == "10.0.0.12:6379"
+    assert done["warnings"] == ["10.0.0.13:6379 was left for Sentinel to repoint (REPLICAOF failed)"]
+    assert ("CLIENT", "UNPAUSE") in primary.calls and ("CONFIG", "REWRITE") in primary.calls

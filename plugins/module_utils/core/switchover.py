@@ -229,6 +229,7 @@ def switch_over(
     own_timeout = ""  # the sentinel's failover-timeout for the group
     timeout_set: str | None = None  # set when the failover-timeout may have been changed
     notes: list[str] = []
+    warnings: list[str] = []  # what went wrong without stopping the switchover
     readers: list[tuple[Server, tuple[str, str]]] = []  # each online replica, read directly
     followers: list[Server] = []  # the replicas pointed at the new primary here
 
@@ -381,8 +382,13 @@ def switch_over(
                         primary.call("REPLICAOF", *where)
                     for reader, addr in readers:
                         if addr != where:
-                            reader.call("REPLICAOF", *where)
-                            followers.append(reader)
+                            try:
+                                reader.call("REPLICAOF", *where)
+                                followers.append(reader)
+                            except Exception as exc:  # Sentinel points it there itself, later
+                                warnings.append(
+                                    f"{addr[0]}:{addr[1]} was left for Sentinel to repoint ({exc})"
+                                )
                     timeout_set = own_timeout  # before the call: a lost answer may have set it
                     sentinel.set(group, "failover-timeout", "1")
                     step("ending")
@@ -424,7 +430,7 @@ def switch_over(
             try:
                 follower.call("CONFIG", "REWRITE")
             except Exception as exc:
-                notes.append(f"a replica pointed at the new primary did not rewrite its config: {exc}")
+                warnings.append(f"a replica pointed at the new primary did not rewrite its config: {exc}")
     except Exception as exc:
         notes.clear()
         try:
@@ -438,7 +444,7 @@ def switch_over(
         ) from exc
     return {
         "new_primary": f"{named[0]}:{named[1]}",
-        "warnings": notes,
+        "warnings": warnings,
         "paused_s": paused_s,
         "timed": aligned,
         "waited_s": round(started - began, 3),
