@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from redisops.collection import NAME, NAMESPACE, ansible_env
 from redisops.compliance.server import identify
@@ -47,10 +49,10 @@ def admin(t: DrillTargets, node: Node, timeout: float = 3.0) -> redis.Redis:
     )  # fmt: skip
 
 
-def sentinel_admin(t: DrillTargets, node: Node) -> redis.Redis:
+def sentinel_admin(t: DrillTargets, node: Node, **extra) -> redis.Redis:
     return redis.Redis(
         host=node.address, port=node.port, socket_timeout=2, socket_connect_timeout=2,
-        decode_responses=True, **t.redis_kwargs(t.sentinel_admin),
+        decode_responses=True, **t.redis_kwargs(t.sentinel_admin), **extra,
     )  # fmt: skip
 
 
@@ -341,7 +343,9 @@ class _Sentinels:
 
     def __init__(self, t: DrillTargets):
         self.t = t
-        self.clients = [sentinel_admin(t, node) for node in t.sentinels]
+        # No retries: a SENTINEL FAILOVER sent again answers INPROG (core.switchover asks
+        # Sentinel what happened when an answer is lost), and a slow poll must not outlast the pause.
+        self.clients = [sentinel_admin(t, node, retry=Retry(NoBackoff(), 0)) for node in t.sentinels]
         self.leader = self.clients[0]
 
     def close(self) -> None:

@@ -168,16 +168,21 @@ class Follower:
 
     def _warm(self, addr: tuple[str, int], pools: list, done: threading.Event) -> None:
         for pool in pools:
+            if self.stop.is_set():
+                break
             conn = pool.make_connection()
             try:
                 conn.connect_to(addr)
             except (redis.RedisError, OSError):
                 continue
             with self.lock:
-                if self.addr != addr:
-                    conn.disconnect()
-                    return
-                self.ready[id(pool)] = conn
+                displaced = None if self.addr == addr and not self.stop.is_set() else conn
+                if displaced is None:
+                    displaced, self.ready[id(pool)] = self.ready.get(id(pool)), conn
+            if displaced is not None:
+                displaced.disconnect()
+            if displaced is conn:
+                return
         done.set()
 
     def take(self, pool: redis.ConnectionPool, wait: float = 0.2) -> redis.Connection | None:
@@ -294,6 +299,8 @@ class Workload:
             n += 1
             step(client, n)
             self._stop.wait(PACE)
+        if client.connection is not None:  # one taken from the follower is not the pool's to close
+            client.connection.disconnect()
         client.close()
 
     # ---- workers ------------------------------------------------------------------------

@@ -1239,6 +1239,20 @@ def redis_local_connection(instance: dict, tls_dir: str, user: str, password: st
     return conn
 
 
+def redis_replica_connection(
+    instance: dict, tls_dir: str, user: str, password: str, tls_replication: bool
+) -> dict:
+    """How a module on one host reaches the same instance on the group's other hosts, at the
+    address and port Sentinel lists for each: over TLS when the replicas announce their TLS port
+    (tls-replication, or an instance with TLS only), with this host's certificate."""
+    tls = bool(instance["tls_port"]) and (bool(tls_replication) or not instance["plain_port"])
+    conn = {"host": "127.0.0.1", "port": instance["tls_port"] if tls else instance["plain_port"],
+            "tls": tls, "user": user, "password": password}  # fmt: skip
+    if tls:
+        conn.update(cacert=f"{tls_dir}/ca.crt", cert=f"{tls_dir}/redis.crt", key=f"{tls_dir}/redis.key")
+    return conn
+
+
 def redis_primaries(
     results: list[dict],
     hostvars,
@@ -1355,6 +1369,7 @@ class FilterModule:
             "redis_current_primary": redis_current_primary,
             "redis_acl_line": redis_acl_line,
             "redis_local_connection": redis_local_connection,
+            "redis_replica_connection": redis_replica_connection,
             "redis_primaries": redis_primaries,
             "redis_topology": redis_topology,
             "redis_firewall_sources": redis_firewall_sources,

@@ -8,16 +8,20 @@ module: redis_switchover
 short_description: Move the primary of a Sentinel group away from this server, losing no write
 description:
   - Runs on the primary's host, in one module run so the pause is as short as it can be.
-  - Holds the replication PING, pauses writes (CLIENT PAUSE WRITE; clients wait, they do not
-    fail), waits until every online replica has acknowledged the primary's last offset, asks
-    Sentinel to fail over (SENTINEL FAILOVER), waits until Sentinel names another primary, then
-    does at once what Sentinel would do a few seconds later (REPLICAOF the new primary, CONFIG
-    REWRITE, drop the clients so they reconnect to the new primary) and resumes. Paused writes
-    were never applied here, so none can be lost; the offsets stay equal, so this server and the
-    other replicas follow the new primary with a partial resync (module_utils/core/switchover.py).
+  - Holds the replication PING; with C(timed), lowers the replica-priority of the replica Sentinel
+    will promote by one and waits (unpaused) until Sentinel's last INFO of it is 780 ms old; pauses
+    writes (CLIENT PAUSE WRITE; clients wait, they do not fail); waits until every replica holds the
+    primary's offset (read from each replica); asks Sentinel to fail over (SENTINEL FAILOVER); as
+    soon as Sentinel has seen the promotion, makes this server and the other replicas replicas of
+    the new primary and ends Sentinel's failover (failover-timeout 1 ms for a tick); once every
+    sentinel names the new primary, resumes (the paused writes get READONLY and their clients ask
+    Sentinel again), rewrites the config files and sets back what it changed. Paused writes were
+    never applied here, so none can be lost; the offsets stay equal, so this server and the other
+    replicas follow the new primary with a partial resync (module_utils/core/switchover.py).
   - A failure before Sentinel is asked to fail over resumes writes before failing; after it,
     writes stay paused (the pause ends by itself after pause_ms) unless this server is already a
-    replica, since it may still be a primary. The result's C(resumed) says which.
+    replica, since it may still be a primary. The result's C(resumed) says which. A lost answer to
+    SENTINEL FAILOVER, or INPROG, resumes writes only if Sentinel shows no failover started.
 options:
   connection: {description: How to reach the primary (admin user)., type: dict, required: true}
   sentinel: {description: How to reach one sentinel of the group (admin user)., type: dict, required: true}
@@ -26,12 +30,17 @@ options:
   pause_ms: {description: Longest time writes stay paused., type: int, default: 15000}
   catch_up_timeout: {description: Seconds to wait for the replicas to catch up., type: float, default: 5}
   replicas: {description: Replicas the group must have online (all of them)., type: int, required: true}
+  replica_connection:
+    description:
+      - How to reach the group's replicas (admin user; TLS when they announce their TLS port);
+        host and port come from each replica. Default, the primary's connection.
+    type: dict
   timed:
     description:
       - Time the failover to Sentinel's INFO of the replica it promotes, with that replica's
         replica-priority lowered by one for the switchover, and end Sentinel's failover as soon as
         it has seen the promotion (its failover-timeout set to 1 ms for a moment). Writes are
-        paused for about 0.3 s instead of 1.5-2 s; the wait for the moment (up to 12 s) comes
+        paused for about 0.4 s instead of 1.5-2 s; the wait for the moment (up to 12 s) comes
         before the pause.
       - False sends SENTINEL FAILOVER at once and lets Sentinel end the failover at its own pace.
     type: bool
@@ -43,6 +52,11 @@ new_primary: {description: Address and port of the new primary., type: str, retu
 paused_s: {description: How long writes were paused., type: float, returned: success}
 timed: {description: Whether the failover was timed (see the option)., type: bool, returned: success}
 waited_s: {description: Seconds before the pause (the wait for the moment)., type: float, returned: success}
+steps:
+  description: Seconds from the pause to each step (caught_up, failover, ending, named, listed, resumed).
+  type: dict
+  returned: success
+warnings: {description: What went wrong without stopping the switchover., type: list, returned: success}
 resumed:
   description: Whether writes were resumed on this server after a failure.
   type: bool
@@ -115,6 +129,7 @@ def main():
             "pause_ms": {"type": "int", "default": 15000},
             "catch_up_timeout": {"type": "float", "default": 5},
             "timed": {"type": "bool", "default": True},
+            "replica_connection": {"type": "dict", "options": CONNECTION_SPEC},
             "replicas": {"type": "int", "required": True},
         },
         supports_check_mode=True,
@@ -123,8 +138,8 @@ def main():
     primary, sentinel = Server(p["connection"]), Sentinel(p["sentinel"])
 
     def server(ip: str, port: str) -> Server:
-        # A replica of the group, as this host's admin connection reaches it (same user, same CA).
-        return Server({**p["connection"], "host": ip, "port": int(port)})
+        # A replica of the group, at the address and port Sentinel lists.
+        return Server({**(p["replica_connection"] or p["connection"]), "host": ip, "port": int(port)})
 
     try:
         found = switchover.problems(

@@ -690,6 +690,27 @@ def test_redis_acl_line_never_contains_the_cleartext_password(password):
     assert "nopass" not in line
 
 
+# --- redis_replica_connection ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("plain", "tls", "tls_replication", "port", "over_tls"),
+    [
+        (0, 6379, True, 6379, True),  # TLS only
+        (6379, 16379, True, 16379, True),  # both: replicas announce their TLS port
+        (6379, 16379, False, 6379, False),  # both, replication in the clear
+        (6379, 0, True, 6379, False),  # no TLS at all
+    ],
+)
+def test_redis_replica_connection_follows_the_port_replicas_announce(
+    plain, tls, tls_replication, port, over_tls
+):
+    inst = {"plain_port": plain, "tls_port": tls}
+    conn = F.redis_replica_connection(inst, "/etc/redis/tls", "admin", "pw", tls_replication)
+    assert (conn["port"], conn["tls"]) == (port, over_tls)
+    assert ("cert" in conn) is over_tls and conn["user"] == "admin"
+
+
 # --- redis_local_connection -----------------------------------------------------------
 
 
@@ -759,6 +780,7 @@ def test_filter_module_registers_every_filter():
         "redis_current_primary",
         "redis_acl_line",
         "redis_local_connection",
+        "redis_replica_connection",
         "redis_primaries",
         "redis_topology",
         "redis_firewall_sources",

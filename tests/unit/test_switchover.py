@@ -123,10 +123,10 @@ def test_the_ping_is_held_before_the_pause_and_restored_after_it():
         ("CLIENT", "PAUSE", "15000", "WRITE"),
         ("REPLICAOF", *NEW),
         ("CLIENT", "UNPAUSE"),  # the paused writes meet a replica: READONLY, ask Sentinel again
+        ("CONFIG", "SET", "repl-ping-replica-period", "10"),  # before the rewrite: not pinned in the file
+        ("CONFIG", "REWRITE"),  # replicaof in the file before anything else can fail
         ("CLIENT", "KILL", "TYPE", "normal"),
         ("CLIENT", "KILL", "TYPE", "pubsub"),
-        ("CONFIG", "SET", "repl-ping-replica-period", "10"),
-        ("CONFIG", "REWRITE"),
     ]
 
 
@@ -368,9 +368,22 @@ def test_a_sentinel_that_never_answers_keeps_writes_paused_and_restores_the_ping
 
 
 def test_a_failed_demotion_of_a_server_now_a_replica_says_so():
-    primary = Primary([CAUGHT_UP, {**CAUGHT_UP, "role": "slave"}], fail_on=[("CONFIG", "REWRITE")])
+    primary = Primary([CAUGHT_UP, {**CAUGHT_UP, "role": "slave"}], fail_on=[("REPLICAOF",)])
+    primary.fail_on = [("REPLICAOF",)]
     with pytest.raises(S.SwitchoverError, match=r"now a replica of 10\.0\.0\.12:6379"):
         run(primary, Sentinel())
+
+
+def test_a_failure_after_writes_resumed_says_the_switchover_finished():
+    primary = Primary(fail_on=[("CLIENT", "KILL")])
+    with pytest.raises(S.SwitchoverError, match=r"switchover to 10\.0\.0\.12:6379 finished, but") as caught:
+        run(primary, Sentinel(), timed=False)
+    assert caught.value.resumed
+    # The file says replicaof before the failure, and the PING period came back anyway.
+    assert primary.calls.index(("CONFIG", "REWRITE")) < primary.calls.index(
+        ("CLIENT", "KILL", "TYPE", "normal")
+    )
+    assert ("CONFIG", "SET", "repl-ping-replica-period", "10") in primary.calls
 
 
 def test_a_replica_that_cannot_be_repointed_is_left_to_sentinel_with_a_warning():
@@ -383,3 +396,57 @@ def test_a_replica_that_cannot_be_repointed_is_left_to_sentinel_with_a_warning()
     assert done["new_primary"] == "10.0.0.12:6379"
     assert done["warnings"] == ["10.0.0.13:6379 was left for Sentinel to repoint (REPLICAOF failed)"]
     assert ("CLIENT", "UNPAUSE") in primary.calls and ("CONFIG", "REWRITE") in primary.calls
+
+
+def test_a_replica_that_cannot_be_reached_makes_the_switchover_untimed_not_refused():
+    clock = Clock()
+    primary, sentinel = Primary(), Sentinel(clock=clock)
+
+    def unreachable(ip, port):
+        raise ConnectionError(f"cannot reach {ip}:{port}")
+
+    done = run(primary, sentinel, server=unreachable)
+    assert done["new_primary"] == "10.0.0.12:6379" and not done["timed"]
+    assert any("untimed: cannot lower the replica-priority" in w for w in done["warnings"])
+
+
+class LostAnswer(Sentinel):
+    """SENTINEL FAILOVER is sent but its answer is lost; ``running``: Sentinel did start it."""
+
+    def __init__(self, running: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.running = running
+
+    def failover(self, group):
+        super().failover(group)
+        raise TimeoutError("no reply within 5 s")
+
+    def master(self, group):
+        record = super().master(group)
+        record["config-epoch"] = "8" if self.running and self.failover_at is not None else "7"
+        return record
+
+
+def test_a_lost_failover_answer_keeps_writes_paused_when_a_failover_started():
+    primary = Primary()
+    done = run(primary, LostAnswer(running=True), timed=False)
+    assert done["new_primary"] == "10.0.0.12:6379"
+    assert any("a failover of main is running" in w for w in done["warnings"])
+    # Never resumed on the old primary before it was demoted.
+    assert primary.calls.index(("REPLICAOF", *NEW)) < primary.calls.index(("CLIENT", "UNPAUSE"))
+
+
+def test_a_lost_failover_answer_resumes_writes_when_no_failover_started():
+    primary = Primary()
+    with pytest.raises(S.SwitchoverError, match="did not fail over: no answer") as caught:
+        run(primary, LostAnswer(running=False, names=[OLD]), timed=False)
+    assert caught.value.resumed and ("REPLICAOF", *NEW) not in primary.calls
+
+
+def test_a_failover_timeout_left_at_one_millisecond_is_refused_before_the_pause():
+    primary, sentinel = Primary(), Sentinel()
+    sentinel.timeout = "1"
+    with pytest.raises(S.SwitchoverError, match="failover-timeout 1 ms") as caught:
+        run(primary, sentinel)
+    assert caught.value.resumed and sentinel.failover_at is None
+    assert ("CLIENT", "PAUSE", "15000", "WRITE") not in primary.calls

@@ -35,10 +35,13 @@ The sequence:
    is a full one;
 2. lower the promoted replica's priority and wait for the moment (writes are not paused yet);
 3. CLIENT PAUSE WRITE: clients wait, they do not fail;
-4. wait until every online replica has acknowledged the primary's offset;
-5. SENTINEL FAILOVER; once Sentinel has seen the promotion, REPLICAOF the new primary here and on
-   the other replicas (a partial resync: the offsets are equal), end the failover, wait until
-   every sentinel names the new primary;
+4. wait until every online replica holds the primary's offset (read from each replica when the
+   caller can reach them, else from their acknowledgements);
+5. SENTINEL FAILOVER (a lost answer or INPROG counts as started unless Sentinel shows none);
+   once Sentinel has seen the promotion, REPLICAOF the new primary here and on the other
+   replicas (a partial resync: the offsets are equal), end the failover, and wait until the
+   adapter's ``primary()`` (the module: the sentinel asked; the drill: every sentinel) and the
+   asked sentinel's SENTINEL MASTER name the new primary;
 6. resume (the paused writes get READONLY and their clients ask Sentinel again), drop the other
    clients, restore the PING period and the priority, CONFIG REWRITE.
 
@@ -72,6 +75,9 @@ FAILOVER_INFO_PERIOD_MS = 1000
 FIRE_AGE_MS = 780
 # How long to wait for that moment (Sentinel reads each replica once per INFO_PERIOD_MS).
 ALIGN_TIMEOUT_S = 12.0
+# The roles' smallest failover-timeout: below it, one left over from a switchover that could
+# not set it back (1 ms), the switchover refuses to start.
+MIN_FAILOVER_TIMEOUT_MS = 2000
 
 
 class SwitchoverError(Exception):
@@ -234,7 +240,7 @@ def switch_over(
     followers: list[Server] = []  # the replicas pointed at the new primary here
 
     def restore() -> None:
-        nonlocal held, lowered, timeout_set
+        nonlocal held, timeout_set
         if timeout_set is not None:
             try:
                 sentinel.set(group, "failover-timeout", timeout_set)
@@ -253,6 +259,10 @@ def switch_over(
                     f"repl-ping-replica-period may still be {HOLD_PING_PERIOD_S} ({exc}): "
                     f"set it back to {period}"
                 )
+        restore_priority()
+
+    def restore_priority() -> None:
+        nonlocal lowered
         if lowered is not None:
             replica, priority = lowered
             try:
@@ -261,7 +271,7 @@ def switch_over(
                 lowered = None
             except Exception as exc:
                 notes.append(
-                    f"the promoted replica's replica-priority may still be lowered ({exc}): "
+                    f"the chosen replica's replica-priority may still be lowered ({exc}): "
                     f"set it back to {priority}"
                 )
 
@@ -294,9 +304,23 @@ def switch_over(
         period = primary.config_get("repl-ping-replica-period") or period
         held = True  # set before the call: a lost answer may still have changed it
         primary.call("CONFIG", "SET", "repl-ping-replica-period", str(HOLD_PING_PERIOD_S))
+        before = sentinel.master(group)
+        epoch_before = _int(before.get("config-epoch"), -1)
         if timed:
+            own_timeout = before.get("failover-timeout") or ""
+            if _int(own_timeout, MIN_FAILOVER_TIMEOUT_MS) < MIN_FAILOVER_TIMEOUT_MS:
+                # Left so by a switchover that could not set it back: Sentinel would abandon this
+                # failover (and any it leads) right after promoting a replica.
+                raise stop(
+                    f"the sentinel asked has failover-timeout {own_timeout} ms for {group}, below "
+                    f"{MIN_FAILOVER_TIMEOUT_MS}: set it back (site.yml does) before a switchover",
+                    True,
+                )
             readers = _readers(primary.replication(), server)
-            own_timeout = sentinel.master(group).get("failover-timeout") or ""
+            if server is not None and not readers:
+                warnings.append(
+                    "the replicas could not be read directly: their acknowledgements were waited for"
+                )
             views = sentinel.replicas(group)
             ranked = candidates(views)
             priority = lead_priority(ranked[0], views) if ranked else 0
@@ -309,10 +333,12 @@ def switch_over(
                     own = replica.config_get("replica-priority") or str(ranked[0].get("slave-priority", 100))
                     lowered = (replica, own)  # before the call: a lost answer may still have changed it
                     replica.call("CONFIG", "SET", "replica-priority", str(priority))
-                except Exception as exc:
-                    raise stop(
-                        f"cannot lower the replica-priority of {where} before the pause: {exc}", True
-                    ) from exc
+                except Exception as exc:  # untimed then: as fast as Sentinel alone makes it
+                    restore_priority()
+                    if notes:
+                        raise stop(f"cannot lower the replica-priority of {where}: {exc}", True) from exc
+                    warnings.append(f"untimed: cannot lower the replica-priority of {where} ({exc})")
+                    priority = 0
             if priority != 0:
                 aligned = _wait_for_the_moment(
                     sentinel,
@@ -344,14 +370,25 @@ def switch_over(
                     f"the replicas did not catch up within {catch_up_timeout} s ({offsets} < {target})", True
                 )
             sleep(0.005)
-        answer = sentinel.failover(group)
-        step("failover")
     except SwitchoverError:
         raise
     except Exception as exc:  # the adapters' errors (redis-cli, redis-py): resume here
         raise stop(f"switchover refused before the failover started: {exc}", True) from exc
-    if answer.strip() != "OK":
-        raise stop(f"Sentinel refused to fail over: {answer.strip()}", True)
+    try:
+        answer = sentinel.failover(group).strip()
+    except Exception as exc:  # sent, maybe carried out: the answer is what was lost
+        answer = f"no answer ({exc})"
+    step("failover")
+    if answer != "OK":
+        # A clear refusal resumes here. A lost answer, or INPROG (a failover already running),
+        # may mean a replica is being promoted: then writes must stay paused.
+        if answer.startswith("INPROG") or answer.startswith("no answer"):
+            if _failover_started(sentinel, group, epoch_before):
+                warnings.append(f"Sentinel answered {answer!r}, but a failover of {group} is running")
+            else:
+                raise stop(f"Sentinel did not fail over: {answer}", True)
+        else:
+            raise stop(f"Sentinel refused to fail over: {answer}", True)
     # From here on the failover runs: never resume writes while this server is still a primary.
     deadline = started + pause_ms / 1000 - 1
     unread = ""
@@ -404,9 +441,18 @@ def switch_over(
         except Exception as exc:  # a sentinel restarting or slow: ask again until the deadline
             unread = f" (the last question failed: {exc})"
         if clock() > deadline:
-            raise stop(f"Sentinel did not name another primary in time{unread}", False)
+            try:
+                demoted = primary.replication().get("role") == "slave"
+            except Exception:
+                demoted = False
+            raise stop(
+                f"Sentinel did not name another primary in time{unread}",
+                demoted,
+                "now a replica (demoted once Sentinel had promoted a replica)",
+            )
         sleep(0.005)
     paused_s = 0.0
+    unpaused = False
     try:
         for attempt in range(3):  # (again, when timed: a no-op then)
             try:
@@ -418,20 +464,29 @@ def switch_over(
                 sleep(0.2)
         # The paused writes now meet a replica: READONLY, and their clients ask Sentinel again.
         primary.call("CLIENT", "UNPAUSE")
+        unpaused = True
         paused_s = round(clock() - started, 3)
         step("resumed")
-        primary.call("CLIENT", "KILL", "TYPE", "normal")
-        primary.call("CLIENT", "KILL", "TYPE", "pubsub")
+        # Set back what the switchover changed (it reports, never raises), then write the file:
+        # restarted, this server must come up as a replica, and with the PING period it had (a
+        # rewrite while it is held would pin the default in the file).
         restore()
-        if notes:
-            raise RuntimeError("; ".join(notes))
         primary.call("CONFIG", "REWRITE")
-        for follower in followers:  # Sentinel's own REPLICAOF rewrites too
+        for follower in followers:  # as Sentinel's own REPLICAOF does
             try:
                 follower.call("CONFIG", "REWRITE")
             except Exception as exc:
                 warnings.append(f"a replica pointed at the new primary did not rewrite its config: {exc}")
+        primary.call("CLIENT", "KILL", "TYPE", "normal")
+        primary.call("CLIENT", "KILL", "TYPE", "pubsub")
+        if notes:
+            raise RuntimeError("; ".join(notes))
     except Exception as exc:
+        if unpaused:  # writes run on (as a replica of the new primary): say what was left
+            restore()
+            raise SwitchoverError(
+                "; ".join([f"the switchover to {named[0]}:{named[1]} finished, but {exc}", *notes]), True
+            ) from exc
         notes.clear()
         try:
             still_primary = primary.replication().get("role") == "master"
@@ -450,6 +505,17 @@ def switch_over(
         "waited_s": round(started - began, 3),
         "steps": steps,
     }
+
+
+def _failover_started(sentinel: Sentinel, group: str, epoch_before: int) -> bool:
+    """Whether a failover of ``group`` is running or has happened since ``epoch_before`` (True
+    when Sentinel cannot tell: writes then stay paused, the safe side)."""
+    try:
+        master = sentinel.master(group)
+    except Exception:
+        return True
+    flags = str(master.get("flags", "")).split(",")
+    return "failover_in_progress" in flags or _int(master.get("config-epoch"), -1) > epoch_before
 
 
 def _readers(
