@@ -66,14 +66,22 @@ def _ask(make: Callable[[], redis.Redis], call: Callable[[redis.Redis], object])
         client.close()
 
 
-def sentinel_views(t: DrillTargets) -> dict[str, str | None]:
-    """Each sentinel's primary for the group ('ip:port'), None when it does not answer."""
+def sentinel_views(t: DrillTargets, clients: list[redis.Redis] | None = None) -> dict[str, str | None]:
+    """Each sentinel's primary for the group ('ip:port'), None when it does not answer; over
+    ``clients`` (kept connections, one per sentinel in order) when given, else new ones."""
+
+    def ask(client: redis.Redis):
+        return client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", t.group)
+
     out = {}
-    for node in t.sentinels:
-        addr = _ask(
-            lambda n=node: sentinel_admin(t, n),
-            lambda c: c.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", t.group),
-        )
+    for i, node in enumerate(t.sentinels):
+        if clients is None:
+            addr = _ask(lambda n=node: sentinel_admin(t, n), ask)
+        else:
+            try:
+                addr = ask(clients[i])
+            except (redis.RedisError, OSError):
+                addr = None
         out[node.addr] = f"{addr[0]}:{addr[1]}" if addr else None
     return out
 
@@ -353,14 +361,7 @@ class _Sentinels:
             client.close()
 
     def primary(self, group: str) -> tuple[str, str] | None:
-        views: dict[str, str | None] = {}
-        for node, client in zip(self.t.sentinels, self.clients, strict=True):
-            try:
-                addr = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", group)
-            except (redis.RedisError, OSError):
-                addr = None
-            views[node.addr] = f"{addr[0]}:{addr[1]}" if addr else None
-        agreed = topology.agreement(views).agreed
+        agreed = topology.agreement(sentinel_views(self.t, self.clients)).agreed
         return tuple(agreed.rsplit(":", 1)) if agreed else None
 
     def failover(self, group: str) -> str:
@@ -370,21 +371,13 @@ class _Sentinels:
             return str(exc)
 
     def master(self, group: str) -> dict[str, str]:
-        return _fields(self.leader.execute_command("SENTINEL", "MASTER", group))
+        return switchover.record(self.leader.execute_command("SENTINEL", "MASTER", group))
 
     def replicas(self, group: str) -> list[dict[str, str]]:
-        return [_fields(r) for r in self.leader.execute_command("SENTINEL", "REPLICAS", group)]
+        return [switchover.record(r) for r in self.leader.execute_command("SENTINEL", "REPLICAS", group)]
 
     def set(self, group: str, option: str, value: str) -> None:
         self.leader.execute_command("SENTINEL", "SET", group, option, value)
-
-
-def _fields(reply: object) -> dict[str, str]:
-    """A SENTINEL MASTER / REPLICAS record as strings, from a flat field-value list or a dict."""
-    if isinstance(reply, dict):
-        return {str(k): str(v) for k, v in reply.items()}
-    items = list(reply or [])
-    return {str(k): str(v) for k, v in zip(items[::2], items[1::2], strict=False)}
 
 
 def _manual_failover(run: Run):

@@ -104,19 +104,13 @@ class Sentinel:
             return str(exc)
 
     def master(self, group: str) -> dict[str, str]:
-        return _record(self.client.call("SENTINEL", "MASTER", group))
+        return switchover.record(self.client.call("SENTINEL", "MASTER", group))
 
     def replicas(self, group: str) -> list[dict[str, str]]:
-        return [_record(r) for r in self.client.call("SENTINEL", "REPLICAS", group) or []]
+        return [switchover.record(r) for r in self.client.call("SENTINEL", "REPLICAS", group) or []]
 
     def set(self, group: str, option: str, value: str) -> None:
         self.client.call("SENTINEL", "SET", group, option, value)
-
-
-def _record(reply: object) -> dict[str, str]:
-    """A SENTINEL MASTER / REPLICAS record (a flat field, value list) as a dict."""
-    items = reply if isinstance(reply, list) else []
-    return {str(k): str(v) for k, v in zip(items[::2], items[1::2], strict=False)}
 
 
 def main():

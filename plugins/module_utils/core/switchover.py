@@ -129,15 +129,37 @@ class Sentinel(Protocol):
         """SENTINEL SET; raise on an error reply."""
 
 
-def replica_offsets(info: dict[str, str]) -> list[int]:
-    """Acknowledged offsets of the online replicas, from the primary's INFO replication."""
-    offsets = []
+def online_replicas(info: dict[str, str]) -> list[dict[str, str]]:
+    """The online replicas' fields (ip, port, offset...), from the primary's INFO replication."""
+    out = []
     for key, value in info.items():
         if key.startswith("slave") and key[5:].isdigit():
             fields = dict(part.split("=", 1) for part in str(value).split(",") if "=" in part)
             if fields.get("state") == "online":
-                offsets.append(int(fields.get("offset", 0)))
-    return offsets
+                out.append(fields)
+    return out
+
+
+def replica_offsets(info: dict[str, str]) -> list[int]:
+    """Acknowledged offsets of the online replicas, from the primary's INFO replication."""
+    return [int(fields.get("offset", 0)) for fields in online_replicas(info)]
+
+
+def record(reply: object) -> dict[str, str]:
+    """One instance of SENTINEL MASTER / REPLICAS as strings: from a flat field, value list (RESP2)
+    or a map (RESP3)."""
+    if isinstance(reply, dict):
+        return {str(k): str(v) for k, v in reply.items()}
+    items = list(reply) if isinstance(reply, list | tuple) else []
+    return {str(k): str(v) for k, v in zip(items[::2], items[1::2], strict=False)}
+
+
+def _role(server: Primary) -> str | None:
+    """This server's role now, None when it does not answer."""
+    try:
+        return server.replication().get("role")
+    except Exception:
+        return None
 
 
 def problems(
@@ -441,13 +463,9 @@ def switch_over(
         except Exception as exc:  # a sentinel restarting or slow: ask again until the deadline
             unread = f" (the last question failed: {exc})"
         if clock() > deadline:
-            try:
-                demoted = primary.replication().get("role") == "slave"
-            except Exception:
-                demoted = False
             raise stop(
                 f"Sentinel did not name another primary in time{unread}",
-                demoted,
+                _role(primary) == "slave",
                 "now a replica (demoted once Sentinel had promoted a replica)",
             )
         sleep(0.005)
@@ -488,13 +506,9 @@ def switch_over(
                 "; ".join([f"the switchover to {named[0]}:{named[1]} finished, but {exc}", *notes]), True
             ) from exc
         notes.clear()
-        try:
-            still_primary = primary.replication().get("role") == "master"
-        except Exception:
-            still_primary = True
         raise stop(
             f"demoting this server failed: {exc}",
-            not still_primary,
+            _role(primary) == "slave",  # not when it may still be a primary
             f"now a replica of {named[0]}:{named[1]}",
         ) from exc
     return {
@@ -527,13 +541,10 @@ def _readers(
         return []
     readers = []
     try:
-        for key, value in info.items():
-            if key.startswith("slave") and key[5:].isdigit():
-                fields = dict(part.split("=", 1) for part in str(value).split(",") if "=" in part)
-                if fields.get("state") == "online":
-                    reader = server(fields["ip"], fields["port"])
-                    reader.replication()
-                    readers.append((reader, (fields["ip"], fields["port"])))
+        for fields in online_replicas(info):
+            reader = server(fields["ip"], fields["port"])
+            reader.replication()
+            readers.append((reader, (fields["ip"], fields["port"])))
     except Exception:  # a replica the control side cannot reach: fall back to the acks
         return []
     return readers
