@@ -42,10 +42,10 @@ class DrillAborted(Exception):
 # ---- reading the group ------------------------------------------------------------------
 
 
-def admin(t: DrillTargets, node: Node, timeout: float = 3.0) -> redis.Redis:
+def admin(t: DrillTargets, node: Node, timeout: float = 3.0, **extra) -> redis.Redis:
     return redis.Redis(
         host=node.address, port=node.port, socket_timeout=timeout, socket_connect_timeout=timeout,
-        decode_responses=True, **t.redis_kwargs(t.admin),
+        decode_responses=True, **t.redis_kwargs(t.admin), **extra,
     )  # fmt: skip
 
 
@@ -379,18 +379,22 @@ class _Sentinels:
     def set(self, group: str, option: str, value: str) -> None:
         self.leader.execute_command("SENTINEL", "SET", group, option, value)
 
+    def debug(self, *args: str) -> dict[str, str]:
+        return switchover.record(self.leader.execute_command("SENTINEL", "DEBUG", *args))
+
 
 def _manual_failover(run: Run):
     """The kit's planned switchover (core/switchover.py, as the redis_switchover module runs it):
     the failover timed to Sentinel's INFO, writes paused, replicas caught up, SENTINEL FAILOVER,
     the failover ended once the promotion is seen, old primary demoted at once."""
     t = run.t
-    client = admin(t, run.old, timeout=5)
+    named = {"client_name": switchover.CLIENT_NAME}  # as the module's: PRF-01 knows it
+    client = admin(t, run.old, timeout=5, **named)
     sentinels = _Sentinels(t)
     replicas: list[redis.Redis] = []
 
     def server(ip: str, port: str) -> _Primary:
-        replicas.append(admin(t, Node(host=ip, address=ip, port=int(port)), timeout=5))
+        replicas.append(admin(t, Node(host=ip, address=ip, port=int(port)), timeout=5, **named))
         return _Primary(replicas[-1])
 
     run.say(f"fault: CLIENT PAUSE WRITE on {run.old.host}, then SENTINEL FAILOVER {t.group}")

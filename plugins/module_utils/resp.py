@@ -21,9 +21,10 @@ class RespClient:
     tls, cacert, cert, key, user, password). Like redis-cli, the server's certificate is checked
     against the CA but not against the host name."""
 
-    def __init__(self, conn: dict, timeout: float = 5.0):
+    def __init__(self, conn: dict, timeout: float = 5.0, name: str = ""):
         self.conn = conn
         self.timeout = timeout
+        self.name = name  # CLIENT SETNAME: who ran a command, in CLIENT LIST and the slowlog
         self.sock: socket.socket | None = None
         self.reader = None
 
@@ -47,6 +48,8 @@ class RespClient:
             if conn.get("password"):
                 user = [conn["user"]] if conn.get("user") else []
                 self._command("AUTH", *user, conn["password"])
+            if self.name:
+                self._command("CLIENT", "SETNAME", self.name)
         except BaseException:
             sock.close()
             self.sock = self.reader = None

@@ -70,3 +70,14 @@ def test_a_connection_the_server_killed_is_reopened_and_the_command_sent_again()
     client._connect = reopen
     assert client.call("CONFIG", "SET", "replica-priority", "100") == "OK"
     assert server.recv(1024).startswith(b"*4\r\n$6\r\nCONFIG")
+
+
+def test_a_named_client_logs_in_then_names_itself(monkeypatch):
+    ours, theirs = socket.socketpair()
+    theirs.sendall(b"+OK\r\n+OK\r\n+PONG\r\n")
+    monkeypatch.setattr(R.socket, "create_connection", lambda address, timeout: ours)
+    client = R.RespClient({"port": 6379, "user": "admin", "password": "s3cret"}, name="redisops-switchover")
+    assert client.call("PING") == "PONG"
+    sent = theirs.recv(4096)
+    assert sent.startswith(b"*3\r\n$4\r\nAUTH\r\n$5\r\nadmin\r\n$6\r\ns3cret\r\n")
+    assert b"*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$19\r\nredisops-switchover\r\n*1\r\n$4\r\nPING" in sent

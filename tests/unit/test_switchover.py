@@ -66,12 +66,23 @@ class Replica(Primary):
 class Sentinel:
     """One sentinel: GET-MASTER-ADDR answers from ``names``; SENTINEL MASTER lists the new primary
     once the failover has ended (failover-timeout 1); it reads each replica every 10 s, the
-    first time at ``info_at``."""
+    first time at ``info_at``, and once its info-period is set (SENTINEL DEBUG, unless
+    ``debug`` is False: Sentinel before 7.0), at its next tick and then once per period."""
 
-    def __init__(self, answer="OK", names=(OLD, NEW), clock=None, info_at=0.3, ends=True):
+    def __init__(self, answer="OK", names=(OLD, NEW), clock=None, info_at=0.3, ends=True, debug=True):
         self.answer, self.names, self.asked = answer, list(names), 0
         self.clock, self.info_at, self.ends = clock or Clock(), info_at, ends
         self.timeout, self.sets, self.failover_at, self.replica = "60000", [], None, None
+        self.can_debug, self.periods = debug, [(float("-inf"), 10.0)]  # (from, period s)
+        self.debugs: list[tuple] = []
+
+    def debug(self, *args):
+        if not self.can_debug:
+            raise ConnectionError("ERR unknown subcommand 'DEBUG'")
+        self.debugs.append(args)
+        if args:
+            self.periods.append((self.clock(), int(args[1]) / 1000))
+        return {"info-period": str(int(self.periods[-1][1] * 1000)), "ping-period": "1000"}
 
     def primary(self, group):
         self.asked += 1
@@ -90,7 +101,16 @@ class Sentinel:
         return record
 
     def last_info(self) -> float:
-        return self.info_at + math.floor((self.clock() - self.info_at) / 10) * 10
+        now = self.clock()
+        last = self.info_at + math.floor((min(now, self.periods[1][0] if len(self.periods) > 1 else now)
+                                          - self.info_at) / 10) * 10  # fmt: skip
+        for since, period in self.periods[1:]:
+            if since > now:
+                break
+            nxt = max(last + period, since)
+            while nxt <= now:
+                last, nxt = nxt, nxt + period
+        return last
 
     def replicas(self, group):
         seen = self.replica is not None and self.replica.changed_at <= self.last_info()
@@ -130,9 +150,9 @@ def test_the_ping_is_held_before_the_pause_and_restored_after_it():
     ]
 
 
-def timed_run(info_at=0.3, names=(OLD, OLD, NEW), **kwargs):
+def timed_run(info_at=0.3, names=(OLD, OLD, NEW), debug=True, **kwargs):
     clock = Clock()
-    primary, sentinel = Primary(), Sentinel(names=names, clock=clock, info_at=info_at)
+    primary, sentinel = Primary(), Sentinel(names=names, clock=clock, info_at=info_at, debug=debug)
     replicas = {NEW: Replica(clock), ("10.0.0.13", "6379"): Replica(clock)}
     sentinel.replica = replica = replicas[NEW]
     made = []
@@ -152,9 +172,12 @@ def test_the_failover_is_timed_to_sentinels_info_of_the_replica_it_will_promote(
     # switchover, one below the others, before the INFO the timing waits for.
     assert sorted(made) == [NEW, NEW, ("10.0.0.13", "6379")]
     assert replica.calls[0] == ("CONFIG", "SET", "replica-priority", "99")
-    # SENTINEL FAILOVER arrives when that INFO is FIRE_AGE_MS old.
-    assert sentinel.failover_at == pytest.approx(0.3 + S.FIRE_AGE_MS / 1000, abs=0.001)
-    assert done["timed"] and done["waited_s"] == pytest.approx(0.3 + S.FIRE_AGE_MS / 1000, abs=0.01)
+    # Then the sentinel reads its replicas every second (its next tick first), not every 10 s,
+    # until the switchover ends; SENTINEL FAILOVER arrives when that INFO is FIRE_AGE_MS old.
+    assert sentinel.debugs == [(), ("info-period", "1000"), ("info-period", "10000")]
+    assert sentinel.failover_at == pytest.approx(S.FIRE_AGE_MS / 1000, abs=0.001)
+    assert done["timed"] and done["waited_s"] == pytest.approx(S.FIRE_AGE_MS / 1000, abs=0.01)
+    assert not done["warnings"]
     # Once Sentinel names the promoted replica, its failover is ended and its timeout set back.
     assert sentinel.sets == [("failover-timeout", "1"), ("failover-timeout", "60000")]
     assert replica.calls[1:] == [("CONFIG", "SET", "replica-priority", "100"), ("CONFIG", "REWRITE")]
@@ -180,8 +203,41 @@ def test_a_moment_already_near_is_taken_without_waiting_for_the_next_info():
     assert sentinel.failover_at == pytest.approx(0.3 + S.FIRE_AGE_MS / 1000, abs=0.001)
 
 
+def test_a_sentinel_without_debug_is_timed_to_its_ten_second_info():
+    """Sentinel before 7.0 (or an ACL without SENTINEL DEBUG): the wait is for its own INFO."""
+    done, _, sentinel, _, _, _ = timed_run(info_at=3.0, debug=False)
+    assert done["timed"] and sentinel.failover_at == pytest.approx(3.0 + S.FIRE_AGE_MS / 1000, abs=0.001)
+    assert any("info-period could not be shortened" in w for w in done["warnings"])
+
+
+def test_an_info_period_already_short_is_left_alone():
+    clock = Clock()
+    primary, sentinel = Primary(), Sentinel(names=(OLD, OLD, NEW), clock=clock)
+    sentinel.periods.append((-5.0, 0.5))  # an operator's SENTINEL DEBUG info-period 500
+    replicas = {NEW: Replica(clock), ("10.0.0.13", "6379"): Replica(clock)}
+    sentinel.replica = replicas[NEW]
+    done = run(primary, sentinel, server=lambda ip, port: replicas[(ip, port)])
+    assert done["timed"] and sentinel.debugs == [()]
+
+
+def test_an_info_period_that_cannot_be_set_back_is_reported():
+    class Stuck(Sentinel):
+        def debug(self, *args):
+            if args and args[1] != "1000":
+                raise ConnectionError("connection lost")
+            return super().debug(*args)
+
+    clock = Clock()
+    primary, sentinel = Primary(), Stuck(names=(OLD, OLD, NEW), clock=clock)
+    replicas = {NEW: Replica(clock), ("10.0.0.13", "6379"): Replica(clock)}
+    sentinel.replica = replicas[NEW]
+    with pytest.raises(S.SwitchoverError, match="info-period 10000") as err:
+        run(primary, sentinel, server=lambda ip, port: replicas[(ip, port)])
+    assert err.value.resumed  # the switchover itself finished; writes run on the new primary
+
+
 def test_no_moment_within_the_timeout_goes_on_untimed():
-    done, _, sentinel, _, _, _ = timed_run(info_at=5.0, align_timeout=2.0)
+    done, _, sentinel, _, _, _ = timed_run(info_at=5.0, align_timeout=2.0, debug=False)
     assert not done["timed"] and sentinel.failover_at == pytest.approx(2.0, abs=0.02)
 
 

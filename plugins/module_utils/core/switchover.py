@@ -20,7 +20,10 @@ paused for all of that. This module takes the two waits out:
   next one is then due just after the promotion, so Sentinel sees it a few ticks in. Sentinel
   refreshes every other replica at the first tick, with the offset it holds while writes are
   paused, so the timed replica must win on ``replica-priority`` alone: it is lowered by one below
-  the others' for the switchover (and set back after), before the INFO the timing waits for;
+  the others' for the switchover (and set back after), before the INFO the timing waits for.
+  That sentinel reads its replicas every 10 s, so the wait for the moment would take 5 s on
+  average: its ``info-period`` is set to 1 s (SENTINEL DEBUG, Sentinel 7.0+) for the switchover,
+  as Sentinel itself reads them during a failover, and set back after;
 - **ending**: once Sentinel has seen the promotion, this server and the replicas can follow the
   new primary at once, so Sentinel need not wait to see them do it: its ``failover-timeout`` is
   set to 1 ms for a tick (the failover ends, ``+failover-end-for-timeout``, ``+switch-master``)
@@ -73,8 +76,12 @@ FAILOVER_INFO_PERIOD_MS = 1000
 # the fourth. Due earlier, it could go out before the promotion and the next one is a second
 # later: the switchover still works, slowly.
 FIRE_AGE_MS = 780
-# How long to wait for that moment (Sentinel reads each replica once per INFO_PERIOD_MS).
+# How long to wait for that moment (Sentinel reads each replica once per INFO_PERIOD_MS, or
+# once per FAILOVER_INFO_PERIOD_MS while the switchover sets its info-period so).
 ALIGN_TIMEOUT_S = 12.0
+# The switchover's connections to the servers (CLIENT SETNAME): the slowlog check tells its
+# reconfiguration (REPLICAOF, CONFIG REWRITE) from the applications' commands by this name.
+CLIENT_NAME = "redisops-switchover"
 # The roles' smallest failover-timeout: below it, one left over from a switchover that could
 # not set it back (1 ms), the switchover refuses to start.
 MIN_FAILOVER_TIMEOUT_MS = 2000
@@ -127,6 +134,10 @@ class Sentinel(Protocol):
 
     def set(self, group: str, option: str, value: str) -> None:
         """SENTINEL SET; raise on an error reply."""
+
+    def debug(self, *args: str) -> dict[str, str]:
+        """SENTINEL DEBUG (Sentinel 7.0+): with no argument its timing parameters ('info-period',
+        ...), else sets them; raise on an error reply."""
 
 
 def online_replicas(info: dict[str, str]) -> list[dict[str, str]]:
@@ -255,6 +266,7 @@ def switch_over(
     held = False
     lowered: tuple[Server, str] | None = None  # the replica whose priority is lowered, and its own
     own_timeout = ""  # the sentinel's failover-timeout for the group
+    period_set: str | None = None  # the sentinel's info-period, while it may be changed
     timeout_set: str | None = None  # set when the failover-timeout may have been changed
     notes: list[str] = []
     warnings: list[str] = []  # what went wrong without stopping the switchover
@@ -262,7 +274,16 @@ def switch_over(
     followers: list[Server] = []  # the replicas pointed at the new primary here
 
     def restore() -> None:
-        nonlocal held, timeout_set
+        nonlocal held, timeout_set, period_set
+        if period_set is not None:
+            try:
+                sentinel.debug("info-period", period_set)
+                period_set = None
+            except Exception as exc:
+                notes.append(
+                    f"the sentinel asked may still read its replicas every {FAILOVER_INFO_PERIOD_MS} ms "
+                    f"({exc}): set it back with SENTINEL DEBUG info-period {period_set} (a restart does)"
+                )
         if timeout_set is not None:
             try:
                 sentinel.set(group, "failover-timeout", timeout_set)
@@ -362,6 +383,19 @@ def switch_over(
                     warnings.append(f"untimed: cannot lower the replica-priority of {where} ({exc})")
                     priority = 0
             if priority != 0:
+                info_period = INFO_PERIOD_MS
+                try:
+                    own_period = _int(sentinel.debug().get("info-period"), INFO_PERIOD_MS)
+                    info_period = min(own_period, FAILOVER_INFO_PERIOD_MS)
+                    if own_period > FAILOVER_INFO_PERIOD_MS:
+                        period_set = str(own_period)  # before the call: a lost answer may have set it
+                        sentinel.debug("info-period", str(FAILOVER_INFO_PERIOD_MS))
+                except Exception as exc:  # before 7.0, or not allowed: the wait is longer
+                    info_period = INFO_PERIOD_MS
+                    warnings.append(
+                        f"Sentinel's info-period could not be shortened for the switchover ({exc}): "
+                        "waited for its 10-second INFO"
+                    )
                 aligned = _wait_for_the_moment(
                     sentinel,
                     group,
@@ -371,6 +405,7 @@ def switch_over(
                     sleep,
                     align_timeout,
                     round_trips=3 + len(readers),
+                    period_ms=info_period,
                 )
         if on_pause is not None:
             on_pause()
@@ -559,10 +594,12 @@ def _wait_for_the_moment(
     sleep: Callable[[float], None],
     timeout: float,
     round_trips: int = 3,
+    period_ms: int = INFO_PERIOD_MS,
 ) -> bool:
     """Sleep until Sentinel's last INFO of ``target`` (one that shows ``priority``, when given)
-    is old enough for the failover to be timed (``fire_in``). False: no such moment within
-    ``timeout``; the switchover then goes on untimed, as fast as Sentinel makes it alone."""
+    is old enough for the failover to be timed (``fire_in``); Sentinel reads it every
+    ``period_ms``. False: no such moment within ``timeout``; the switchover then goes on
+    untimed, as fast as Sentinel makes it alone."""
     where = (str(target.get("ip")), str(target.get("port")))
     deadline = clock() + timeout
     while clock() < deadline:
@@ -572,7 +609,7 @@ def _wait_for_the_moment(
         rtt_ms = (clock() - asked) * 1000
         if view is None:
             return False
-        age = _int(view.get("info-refresh"), INFO_PERIOD_MS) + rtt_ms / 2
+        age = _int(view.get("info-refresh"), period_ms) + rtt_ms / 2
         # CLIENT PAUSE, INFO replication of the primary (and of each replica read directly: they
         # hold the primary's offset at once), SENTINEL FAILOVER.
         seen = priority is None or str(view.get("slave-priority")) == priority
@@ -582,5 +619,5 @@ def _wait_for_the_moment(
             return True
         # Until just after the next INFO is due (at most a second: a replica whose link is down
         # is read every second).
-        sleep(min(max((INFO_PERIOD_MS - age) / 1000 + 0.01, 0.01), 1.0, max(deadline - clock(), 0.0)))
+        sleep(min(max((period_ms - age) / 1000 + 0.01, 0.01), 1.0, max(deadline - clock(), 0.0)))
     return False
