@@ -587,57 +587,24 @@ def redis_sentinel_unhealthy(info: dict, monitors: list[dict], sentinels: int) -
     ]
 
 
-def redis_sentinel_gate(
-    results: list[dict], group: str, sentinels: int, replicas: int, spare: str = ""
-) -> list[str]:
-    """Why the group is not safe to touch, from redis_sentinel_info looped over every sentinel.
-
-    Safe means: every sentinel answers, CKQUORUM is OK on each, they name one primary, and each
-    sees the other sentinels and every replica (but ``spare``, see redis_sentinel_health).
-    Empty when safe.
-    """
-    views = [
-        health.SentinelView.from_master(
-            res.get("item"),
-            (res.get("masters") or {}).get(group),
-            (res.get("ckquorum") or {}).get(group, "not monitored"),
-        )
-        if res.get("running")
-        else health.SentinelView(res.get("item"), answered=False)
-        for res in results
-    ]
-    verdict = health.judge(group, views, expect_sentinels=sentinels, expect_replicas=replicas, spare=spare)
-    return verdict.messages
-
-
-def redis_sentinel_gate_epoch(results: list[dict], group: str) -> int:
-    """The newest configuration epoch of ``group`` any sentinel reported (SENTINEL MASTERS
-    config-epoch; 0 when none did). Every failover or switchover raises it: a sentinel that reports
-    an older one has not yet heard of the last switch."""
-    epochs = []
-    for res in results:
-        master = (res.get("masters") or {}).get(group) or {}
-        try:
-            epochs.append(int(master.get("config-epoch", 0)))
-        except (TypeError, ValueError):
-            continue
-    return max(epochs, default=0)
-
-
-def redis_sentinel_gate_current(result: dict, group: str, epoch: int) -> bool:
-    """Whether one sentinel's view of ``group`` is at least as new as ``epoch``."""
-    master = (result.get("masters") or {}).get(group) or {}
-    try:
-        return int(master.get("config-epoch", 0)) >= int(epoch)
-    except (TypeError, ValueError):
-        return False
+def redis_sentinel_gate_nodes(hosts: list[dict], port: int) -> list[dict]:
+    """The sentinels as redis_sentinel_gate reads them from another host: each host's
+    inventory name, the address other sentinels use (redis_sentinel_announce_ip, else
+    ansible_host) and its port (redis_sentinel_announce_port, else redis_sentinel_port; ``port``
+    where the host sets neither)."""
+    nodes = []
+    for hv in hosts:
+        name = hv.get("inventory_hostname")
+        address = hv.get("redis_sentinel_announce_ip") or hv.get("ansible_host") or name
+        own = hv.get("redis_sentinel_announce_port") or hv.get("redis_sentinel_port") or port
+        nodes.append({"name": name, "host": str(address), "port": int(own)})
+    return nodes
 
 
 class FilterModule:
     def filters(self):
         return {
-            "redis_sentinel_gate_epoch": redis_sentinel_gate_epoch,
-            "redis_sentinel_gate_current": redis_sentinel_gate_current,
+            "redis_sentinel_gate_nodes": redis_sentinel_gate_nodes,
             "redis_sentinel_groups": redis_sentinel_groups,
             "redis_sentinel_problems": redis_sentinel_problems,
             "redis_sentinel_instance_problems": redis_sentinel_instance_problems,
@@ -649,6 +616,5 @@ class FilterModule:
             "redis_sentinel_monitors": redis_sentinel_monitors,
             "redis_sentinel_health": redis_sentinel_health,
             "redis_sentinel_unhealthy": redis_sentinel_unhealthy,
-            "redis_sentinel_gate": redis_sentinel_gate,
             "redis_sentinel_firewall_ports": redis_sentinel_firewall_ports,
         }

@@ -6,6 +6,8 @@ import hashlib
 
 import pytest
 
+from redisops.core import health
+
 from .role_code import SF, sentinel_baseline
 
 HOSTS = ["redis-1", "redis-2", "redis-3"]
@@ -169,7 +171,7 @@ def test_monitors_use_the_primary_and_port_from_the_topology():
 
 def test_the_gate_passes_only_a_healthy_agreeing_group():
     healthy = [_info(h, "10.0.0.1") for h in HOSTS]
-    assert SF.redis_sentinel_gate(healthy, "redis-main", 3, 2) == []
+    assert health.gate_problems(healthy, "redis-main", 3, 2) == []
     cases = [
         (
             [_info("redis-1", "10.0.0.1"), _info("redis-2", running=False)],
@@ -184,16 +186,14 @@ def test_the_gate_passes_only_a_healthy_agreeing_group():
         ([_info("redis-1", "10.0.0.1"), _info("redis-2", "10.0.0.2")], "name different primaries"),
     ]
     for results, reason in cases:
-        found = SF.redis_sentinel_gate(results, "redis-main", 3, 2)
+        found = health.gate_problems(results, "redis-main", 3, 2)
         assert any(reason in p for p in found), (reason, found)
 
 
 def test_a_replica_marked_down_does_not_count_as_healthy():
     info = _info("redis-1", "10.0.0.1")
     info["masters"]["redis-main"]["ok-replicas"] = 1
-    assert any(
-        "sees 1 healthy replicas of 2" in p for p in SF.redis_sentinel_gate([info], "redis-main", 1, 2)
-    )
+    assert any("sees 1 healthy replicas of 2" in p for p in health.gate_problems([info], "redis-main", 1, 2))
 
 
 def test_a_minority_of_answering_sentinels_is_not_trusted():
@@ -230,16 +230,16 @@ def test_the_gate_can_spare_the_replica_about_to_be_replaced():
     # The old primary after a flavour switch's switchover: demoted, unlinked, about to be replaced.
     info = _info("redis-1", "10.0.0.3")
     info["masters"]["redis-main"].update({"ok-replicas": 1, "ok-replica-addrs": ["10.0.0.2:6379"]})
-    assert "sees 1 healthy replicas of 2" in SF.redis_sentinel_gate([info], "redis-main", 1, 2)[0]
-    assert SF.redis_sentinel_gate([info], "redis-main", 1, 2, spare="10.0.0.1:6379") == []
+    assert "sees 1 healthy replicas of 2" in health.gate_problems([info], "redis-main", 1, 2)[0]
+    assert health.gate_problems([info], "redis-main", 1, 2, spare="10.0.0.1:6379") == []
     # Sparing one replica never excuses another: here the spared one is the linked one.
-    assert SF.redis_sentinel_gate([info], "redis-main", 1, 2, spare="10.0.0.2:6379") == [
+    assert health.gate_problems([info], "redis-main", 1, 2, spare="10.0.0.2:6379") == [
         "sentinel on redis-1: sees 0 healthy replicas of 1 besides 10.0.0.2:6379"
     ]
     # The primary is never a spare, and a sentinel without the list is read as before.
-    assert SF.redis_sentinel_gate([info], "redis-main", 1, 2, spare="10.0.0.3:6379") != []
+    assert health.gate_problems([info], "redis-main", 1, 2, spare="10.0.0.3:6379") != []
     del info["masters"]["redis-main"]["ok-replica-addrs"]
-    assert SF.redis_sentinel_gate([info], "redis-main", 1, 2, spare="10.0.0.1:6379") != []
+    assert health.gate_problems([info], "redis-main", 1, 2, spare="10.0.0.1:6379") != []
 
 
 def test_the_gate_knows_the_newest_switch_and_who_has_not_heard_of_it():
@@ -247,8 +247,39 @@ def test_the_gate_knows_the_newest_switch_and_who_has_not_heard_of_it():
         return {"masters": {"redis-main": {"config-epoch": epoch, "ip": "10.0.0.12"}}}
 
     results = [seen("3"), seen("4"), {"running": False, "masters": {}}]
-    assert SF.redis_sentinel_gate_epoch(results, "redis-main") == 4
-    assert SF.redis_sentinel_gate_epoch([], "redis-main") == 0
-    assert SF.redis_sentinel_gate_current(seen("4"), "redis-main", 4)
-    assert not SF.redis_sentinel_gate_current(seen("3"), "redis-main", 4)
-    assert not SF.redis_sentinel_gate_current({"masters": {}}, "redis-main", 1)
+    assert health.gate_epoch(results, "redis-main") == 4
+    assert health.gate_epoch([], "redis-main") == 0
+    assert health.gate_current(seen("4"), "redis-main", 4)
+    assert not health.gate_current(seen("3"), "redis-main", 4)
+    assert not health.gate_current({"masters": {}}, "redis-main", 1)
+
+
+def test_one_read_is_enough_when_every_sentinel_is_healthy_at_the_newest_switch():
+    def read(host, epoch, ip="10.0.0.2", **kwargs) -> dict:
+        info = _info(host, ip, **kwargs)
+        info["masters"]["redis-main"].update({"config-epoch": epoch, "ok-replicas": 2})
+        return info
+
+    settled = [read(h, "4") for h in HOSTS]
+    assert health.gate_problems([*settled], "redis-main", 3, 2) == []
+    assert health.gate_settled(settled, "redis-main", 3, 2)
+    # One that has not heard of the last switch yet (it still names the old primary) ...
+    assert not health.gate_settled([*settled[:2], read(HOSTS[2], "3", ip="10.0.0.1")], "redis-main", 3, 2)
+    # ... or names the new one at an older epoch, or is unhealthy: read them all again.
+    assert not health.gate_settled([*settled[:2], read(HOSTS[2], "3")], "redis-main", 3, 2)
+    assert not health.gate_settled([*settled[:2], read(HOSTS[2], "4", others=1)], "redis-main", 3, 2)
+    assert not health.gate_settled([*settled[:2], _info(HOSTS[2], running=False)], "redis-main", 3, 2)
+
+
+def test_the_gate_reads_each_sentinel_where_the_others_reach_it():
+    hosts = [
+        {"inventory_hostname": "redis-1", "ansible_host": "10.0.0.1"},
+        {"inventory_hostname": "redis-2", "ansible_host": "10.0.0.2", "redis_sentinel_port": 26380},
+        {"inventory_hostname": "redis-3", "ansible_host": "10.0.0.3", "redis_sentinel_port": 26380,
+         "redis_sentinel_announce_ip": "192.0.2.3", "redis_sentinel_announce_port": 36000},
+    ]  # fmt: skip
+    assert SF.redis_sentinel_gate_nodes(hosts, 26379) == [
+        {"name": "redis-1", "host": "10.0.0.1", "port": 26379},
+        {"name": "redis-2", "host": "10.0.0.2", "port": 26380},
+        {"name": "redis-3", "host": "192.0.2.3", "port": 36000},
+    ]

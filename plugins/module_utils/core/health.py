@@ -241,3 +241,61 @@ def judge(
     if servers is not None and agreed.agreed:
         problems += server_problems(agreed.agreed, servers, max_lag_bytes)
     return Verdict(tuple(problems), agreed.agreed)
+
+
+# ---- the gate: is a group safe to touch? --------------------------------------------------
+# ``results``: what redis_sentinel_info (or redis_sentinel_gate) read from each sentinel: 'item'
+# (its name), 'running', 'masters' (group -> SENTINEL MASTER fields, with ok-replicas) and
+# 'ckquorum' (group -> the CKQUORUM answer).
+
+
+def gate_problems(
+    results: Iterable[Mapping], group: str, sentinels: int, replicas: int, spare: str = ""
+) -> list[str]:
+    """Why the group is not safe to touch: every sentinel answers, CKQUORUM is OK on each, they
+    name one primary, and each sees the other sentinels and every replica (but ``spare``, see
+    sentinel_problems). Empty when safe."""
+    views = [
+        SentinelView.from_master(
+            res.get("item"),
+            (res.get("masters") or {}).get(group),
+            (res.get("ckquorum") or {}).get(group, "not monitored"),
+        )
+        if res.get("running")
+        else SentinelView(res.get("item"), answered=False)
+        for res in results
+    ]
+    return judge(group, views, expect_sentinels=sentinels, expect_replicas=replicas, spare=spare).messages
+
+
+def gate_epoch(results: Iterable[Mapping], group: str) -> int:
+    """The newest configuration epoch of ``group`` any sentinel reported (SENTINEL MASTERS
+    config-epoch; 0 when none did). Every failover or switchover raises it: a sentinel that reports
+    an older one has not yet heard of the last switch."""
+    epochs = []
+    for res in results:
+        master = (res.get("masters") or {}).get(group) or {}
+        try:
+            epochs.append(int(master.get("config-epoch", 0)))
+        except (TypeError, ValueError):
+            continue
+    return max(epochs, default=0)
+
+
+def gate_current(result: Mapping, group: str, epoch: int) -> bool:
+    """Whether one sentinel's view of ``group`` is at least as new as ``epoch``."""
+    master = (result.get("masters") or {}).get(group) or {}
+    try:
+        return int(master.get("config-epoch", 0)) >= int(epoch)
+    except (TypeError, ValueError):
+        return False
+
+
+def gate_settled(results: list[Mapping], group: str, sentinels: int, replicas: int, spare: str = "") -> bool:
+    """Whether a read of every sentinel shows the group safe to touch and every sentinel at the
+    newest configuration epoch any of them reported (right after a switchover one may still name
+    the old primary while the others name the new one)."""
+    epoch = gate_epoch(results, group)
+    return all(gate_current(res, group, epoch) for res in results) and not gate_problems(
+        results, group, sentinels, replicas, spare
+    )
