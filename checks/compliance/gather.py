@@ -470,6 +470,7 @@ def gather_redis(endpoint: Endpoint, limit: Thresholds) -> RedisFacts:
                 "start_time": e["start_time"],
                 "duration_us": e["duration"],
                 "command": str(e["command"])[:200],
+                "client_name": str(e.get("client_name") or "")[:64],
             }
             for e in entries
         ]

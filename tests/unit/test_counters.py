@@ -519,3 +519,29 @@ def test_saved_facts_keep_their_changes_and_touch_no_counters_file(run, tmp_path
     assert finding["message"].startswith("1 connection rejected since the previous run at ")
     assert not (history / "counters.json").exists() and state.read_text() == kept
     assert main(["check", "--facts", str(saved), "--state", str(state)]) == 64
+
+
+def test_a_failovers_reconfiguration_in_the_slowlog_is_the_operations_cost_not_a_finding():
+    """Sentinel's command link and the kit's switchover rewrite redis.conf (an fsync) on every
+    replica in a failover; an application's slow command beside them is still reported."""
+    _, state = judged("PRF-01", EARLIER["PRF-01"], {}, T0)
+
+    def since(*entries) -> list[dict]:
+        return [
+            {"path": ["redis", 0, "slowlog"], "set": [*entries, EARLIER["PRF-01"][0]["set"][0]]},
+            {"path": ["redis", 0, "slowlog_len"], "set": 1 + len(entries)},
+        ]
+
+    rewrite = {"id": 8, "start_time": T1 - 60, "duration_us": 31000, "command": "CONFIG REWRITE",
+               "client_name": "sentinel-1f2e3d4c-cmd"}  # fmt: skip
+    ours = {"id": 9, "start_time": T1 - 59, "duration_us": 12000, "command": "CONFIG REWRITE",
+            "client_name": "redisops-switchover"}  # fmt: skip
+    (result,), _ = judged("PRF-01", since(ours, rewrite), state, T1)
+    assert result.status == PASS, result.message
+    app = {"id": 10, "start_time": T1 - 30, "duration_us": 40000, "command": "FLUSHALL", "client_name": "app"}
+    (result,), _ = judged("PRF-01", since(app, ours, rewrite), state, T1)
+    assert result.status == FAIL and "logged 1 entry" in result.message and "FLUSHALL" in result.message
+    # A client merely calling itself sentinel-something is not Sentinel's command link.
+    posing = {**rewrite, "client_name": "sentinel-monitor"}
+    (result,), _ = judged("PRF-01", since(posing), state, T1)
+    assert result.status == FAIL, result.message

@@ -44,6 +44,17 @@ def _command_name(command: object) -> str:
     return name
 
 
+# Sentinel's command link to a server ("sentinel-<its id>-cmd") and the kit's planned switchover
+# ("redisops-switchover") reconfigure servers in a failover: REPLICAOF, CONFIG REWRITE (an fsync of
+# redis.conf), CLIENT KILL, in MULTI/EXEC. Slow there is the operation's cost, not a slow command
+# of the applications', and every planned switchover would otherwise leave a finding behind.
+OPERATION_CLIENTS = re.compile(r"^(sentinel-[0-9a-f]{1,8}-cmd|redisops-switchover)$")
+
+
+def _by_operation(entry: dict) -> bool:
+    return bool(OPERATION_CLIENTS.match(str(entry.get("client_name") or "")))
+
+
 @check(
     "PRF-01",
     area="performance",
@@ -53,7 +64,8 @@ def _command_name(command: object) -> str:
     rationale="Redis runs commands one at a time: one slow command delays every client. The slowlog "
     "names them, if slowlog-log-slower-than is positive (negative disables it, 0 logs every command "
     "and buries the slow ones) and slowlog-max-len keeps entries. Entries logged since the previous run "
-    "are reported (low); with no earlier run, every entry the slowlog holds.",
+    "are reported (low); with no earlier run, every entry the slowlog holds. Entries of Sentinel's and "
+    "the kit's reconfiguration in a failover (their client names) are not counted.",
     bad="slowlog-log-slower-than -1\nslowlog-max-len 0",
     good="slowlog-log-slower-than 10000  # 10 ms\nslowlog-max-len 1024",
     remediation="Set redis_server_slowlog_log_slower_than (µs) and redis_server_slowlog_max_len and rerun "
@@ -83,12 +95,18 @@ def slowlog(facts: RedisFacts, ctx: Context):
         # Entry ids count up from 0: the new ones are the last ``logged.amount`` ids.
         first = max(int(as_float(e.get("id"))) for e in entries) + 1 - logged.amount
         entries = [e for e in entries if int(as_float(e.get("id"))) >= first]
-        if logged.amount <= 0 or not entries:
+        amount = logged.amount - sum(1 for e in entries if _by_operation(e))
+        entries = [e for e in entries if not _by_operation(e)]
+        if amount <= 0 or not entries:
             return
-        noun = "entry" if logged.amount == 1 else "entries"
-        what = f"the slowlog logged {logged.amount} {noun} over {_ms(slower)} {logged.since}"
+        noun = "entry" if amount == 1 else "entries"
+        what = f"the slowlog logged {amount} {noun} over {_ms(slower)} {logged.since}"
     else:
-        held = max(facts.slowlog_len, len(entries))
+        operations = sum(1 for e in entries if _by_operation(e))
+        entries = [e for e in entries if not _by_operation(e)]
+        if not entries:
+            return
+        held = max(facts.slowlog_len - operations, len(entries))
         what = f"slowlog holds {held} entr{'y' if held == 1 else 'ies'} over {_ms(slower)} {logged.since}"
     worst = max(entries, key=lambda e: as_float(e.get("duration_us", e.get("duration"))))
     took = as_float(worst.get("duration_us", worst.get("duration")))
