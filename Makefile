@@ -78,9 +78,10 @@ demo: packages-lab venv
 	@echo "  $(BIN)/redisops drill backup                           # back up, restore elsewhere, compare"
 
 # Unit tests first (seconds), then the lab tier on real hosts (ends with 'lab down').
+# (--durations: where the lab tier's time goes, printed at its end)
 test: packages-lab packages-test venv
 	$(BIN)/pytest -m "not lab" tests
-	$(BIN)/pytest -m lab tests
+	$(BIN)/pytest -m lab --durations=40 tests
 
 test-fast: packages-test venv
 	$(BIN)/pytest -m "not lab" tests
