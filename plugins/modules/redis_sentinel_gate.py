@@ -137,6 +137,12 @@ def main():
         epoch = health.gate_epoch(results, p["group"])
         behind = [r["item"] for r in results if not health.gate_current(r, p["group"], epoch)]
         problems = [f"sentinels {', '.join(behind)} have not heard of the newest switch (epoch {epoch})"]
+    # Why a sentinel could not be read from here (down, refused, TLS, a firewall between hosts).
+    problems += [
+        f"the sentinel on {r['item']} could not be read: {r['reason']}"
+        for r in results
+        if not r.get("running") and r.get("reason")
+    ]
     module.exit_json(changed=False, results=results, problems=problems, settled=settled, reads=reads)
 
 

@@ -445,9 +445,10 @@ def test_rolling_restart_refuses_an_unhealthy_group(deployed, lab_paths):
     processes = sentinel_processes(hosts)
     lab_ssh(victim.name, f"systemctl stop {SERVER.sentinel_unit}")
     try:
-        proc = run_playbook("playbooks/rolling_restart.yml", "-e", "redis_sentinel_gate_retries=3")
+        proc = run_playbook("playbooks/rolling_restart.yml", "-e", "redis_sentinel_gate_timeout_s=3")
         assert proc.returncode != 0
         assert f"sentinel on {victim.name} does not answer" in proc.stdout, proc.stdout[-3000:]
+        assert f"the sentinel on {victim.name} could not be read: " in proc.stdout  # and why
         assert "nothing more is changed" in proc.stdout
         assert all(c["changed"] == 0 for c in recap(proc.stdout).values())
         for host in hosts[:-1]:

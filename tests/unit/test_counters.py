@@ -541,6 +541,12 @@ def test_a_failovers_reconfiguration_in_the_slowlog_is_the_operations_cost_not_a
     app = {"id": 10, "start_time": T1 - 30, "duration_us": 40000, "command": "FLUSHALL", "client_name": "app"}
     (result,), _ = judged("PRF-01", since(app, ours, rewrite), state, T1)
     assert result.status == FAIL and "logged 1 entry" in result.message and "FLUSHALL" in result.message
+    # More new entries than were read, those read all reconfiguration: the rest are reported.
+    more = [{"path": ["redis", 0, "slowlog"], "set": [{**rewrite, "id": 20}, {**ours, "id": 19}]},
+            {"path": ["redis", 0, "slowlog_len"], "set": 13}]  # fmt: skip
+    (result,), _ = judged("PRF-01", more, state, T1)
+    assert result.status == FAIL and "logged 11 entries" in result.message, result.message
+    assert "the latest 2 were a failover's reconfiguration" in result.message
     # A client merely calling itself sentinel-something is not Sentinel's command link.
     posing = {**rewrite, "client_name": "sentinel-monitor"}
     (result,), _ = judged("PRF-01", since(posing), state, T1)

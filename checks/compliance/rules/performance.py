@@ -97,17 +97,24 @@ def slowlog(facts: RedisFacts, ctx: Context):
         entries = [e for e in entries if int(as_float(e.get("id"))) >= first]
         amount = logged.amount - sum(1 for e in entries if _by_operation(e))
         entries = [e for e in entries if not _by_operation(e)]
-        if amount <= 0 or not entries:
+        if amount <= 0:
             return
         noun = "entry" if amount == 1 else "entries"
         what = f"the slowlog logged {amount} {noun} over {_ms(slower)} {logged.since}"
     else:
         operations = sum(1 for e in entries if _by_operation(e))
         entries = [e for e in entries if not _by_operation(e)]
-        if not entries:
-            return
         held = max(facts.slowlog_len - operations, len(entries))
+        if held <= 0:
+            return
         what = f"slowlog holds {held} entr{'y' if held == 1 else 'ies'} over {_ms(slower)} {logged.since}"
+    if not entries:  # more than were read, and those read were a failover's reconfiguration
+        yield Fail(
+            f"{what}; the latest {len(facts.slowlog)} were a failover's reconfiguration: "
+            "read the others with SLOWLOG GET",
+            severity=Severity.LOW,
+        )
+        return
     worst = max(entries, key=lambda e: as_float(e.get("duration_us", e.get("duration"))))
     took = as_float(worst.get("duration_us", worst.get("duration")))
     when = ""

@@ -279,11 +279,13 @@ def switch_over(
             try:
                 sentinel.debug("info-period", period_set)
                 period_set = None
-            except Exception as exc:
-                notes.append(
+            except Exception as exc:  # harmless (Sentinel's own period in a failover): a warning
+                left = (
                     f"the sentinel asked may still read its replicas every {FAILOVER_INFO_PERIOD_MS} ms "
                     f"({exc}): set it back with SENTINEL DEBUG info-period {period_set} (a restart does)"
                 )
+                if left not in warnings:
+                    warnings.append(left)
         if timeout_set is not None:
             try:
                 sentinel.set(group, "failover-timeout", timeout_set)
@@ -385,7 +387,9 @@ def switch_over(
             if priority != 0:
                 info_period = INFO_PERIOD_MS
                 try:
-                    own_period = _int(sentinel.debug().get("info-period"), INFO_PERIOD_MS)
+                    # Sentinel names its parameters in capitals (INFO-PERIOD, PING-PERIOD...).
+                    params = {str(k).lower(): v for k, v in sentinel.debug().items()}
+                    own_period = _int(params.get("info-period"), INFO_PERIOD_MS)
                     info_period = min(own_period, FAILOVER_INFO_PERIOD_MS)
                     if own_period > FAILOVER_INFO_PERIOD_MS:
                         period_set = str(own_period)  # before the call: a lost answer may have set it
