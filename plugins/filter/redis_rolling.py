@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.redisops.kit.plugins.filter.redis_server import redis_whole
+
 BOOLEAN_WORDS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
 INSTANCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 # The pause is the switchover's safety net: it must outlast the switchover's own deadline (the
@@ -15,15 +17,6 @@ SYNC_TIMEOUT_S = (10, 86400)
 
 def _is_boolean(value: object) -> bool:
     return isinstance(value, bool) or str(value).strip().lower() in BOOLEAN_WORDS
-
-
-def _whole(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
 
 
 def redis_rolling_problems(settings: dict) -> list[str]:
@@ -45,7 +38,7 @@ def redis_rolling_problems(settings: dict) -> list[str]:
     ):
         if var not in settings:
             continue
-        value = _whole(settings[var])
+        value = redis_whole(settings[var])
         if value is None or not low <= value <= high:
             out.append(f"{var} {settings[var]!r}: a whole number of {unit} from {low} to {high}")
     return out
