@@ -71,6 +71,15 @@ def _lab_parser(sub: argparse._SubParsersAction) -> None:
     )
     up.add_argument("--subnet", default=None, help=f"private /24 for the lab (default {P.DEFAULT_SUBNET})")
     up.add_argument(
+        "--cluster-hosts",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"hosts cluster-1 ... cluster-N for the Redis Cluster lab, from .{P.FIRST_CLUSTER_OCTET} "
+        f"(0 to {P.MAX_CLUSTER_HOSTS}; inventories/lab-cluster); changing it adds or removes only "
+        "those hosts (default: as now, else 0)",
+    )
+    up.add_argument(
         "--flavor",
         default=None,
         help=f"server the lab inventory deploys: {', '.join(P.FLAVORS)} (default: as now, else redis)",
@@ -376,7 +385,13 @@ def run_lab(args: argparse.Namespace) -> int:
     if args.lab_command in ("status", "ssh", "down"):
         lab.preflight(tools={})  # the lab's state, key and namespaces are root's
     if args.lab_command == "up":
-        lab.up(hosts=args.hosts, image=args.image, subnet=args.subnet, flavor=args.flavor)
+        lab.up(
+            hosts=args.hosts,
+            image=args.image,
+            subnet=args.subnet,
+            flavor=args.flavor,
+            cluster_hosts=args.cluster_hosts,
+        )
         return EXIT_OK
     if args.lab_command == "image":
         print(lab.build_image(args.image))

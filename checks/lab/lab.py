@@ -452,13 +452,18 @@ class Lab:
         image: str | None = None,
         subnet: str | None = None,
         flavor: str | None = None,
+        cluster_hosts: int | None = None,
     ) -> P.AddressPlan:
-        """Bring the lab up. What is not given comes from the lab already there, else the defaults."""
+        """Bring the lab up. What is not given comes from the lab already there, else the defaults.
+
+        The cluster lab's hosts (cluster-N) come and go without touching the others: a new
+        count adds the hosts missing, or powers off and removes those beyond it.
+        """
         # Bad arguments first, before the machine's tools are even looked at.
         if image is not None:
             P.image_spec(image)
-        if subnet is not None:
-            P.address_plan(subnet, hosts or P.DEFAULT_HOSTS)
+        if subnet is not None or cluster_hosts is not None:
+            P.address_plan(subnet or P.DEFAULT_SUBNET, hosts or P.DEFAULT_HOSTS, cluster_hosts or 0)
         if flavor is not None:
             P.check_flavor(flavor, "--flavor")
         self.preflight()
@@ -468,8 +473,10 @@ class Lab:
         subnet = subnet or state.get("subnet") or P.DEFAULT_SUBNET
         # The inventory's server (the hosts carry both): changing it needs no new hosts.
         flavor = flavor or state.get("flavor") or P.DEFAULT_FLAVOR
+        if cluster_hosts is None:
+            cluster_hosts = len(state.get("cluster") or ())
         spec = P.image_spec(image)
-        address_plan = P.address_plan(subnet, hosts)
+        address_plan = P.address_plan(subnet, hosts, cluster_hosts)
         self.check_subnet(address_plan.subnet)
         with self.locked():
             if state and (state["subnet"], len(state["hosts"]), state["image"]) != (
@@ -483,6 +490,7 @@ class Lab:
                         f"{state['subnet']} is up: run 'redisops lab down' first to change it"
                     )
                 self._teardown()
+            self._remove_cluster_hosts_beyond(address_plan)
             image_dir = self.ensure_image(spec)
             self.ensure_ssh_key()
             self.ensure_bridge(address_plan)
@@ -539,6 +547,12 @@ class Lab:
         )
         if healthy:
             self._plug(host)
+            # Hosts added or removed beside it (the cluster lab's): it knows them by name.
+            # (Written through the machine's mount of its disk: never through a symbolic link.)
+            hosts_file = root / "etc/hosts"
+            wanted = P.host_file(address_plan)
+            if hosts_file.is_file() and not hosts_file.is_symlink() and hosts_file.read_text() != wanted:
+                hosts_file.write_text(wanted)
             return
         if pid is not None:
             log(f"{host.name}: container is running without its mount or network; restarting it")
@@ -549,6 +563,51 @@ class Lab:
         log(f"{host.name}: booting at {host.address}")
         self.boot(host, root)
 
+    def _remove_cluster_hosts_beyond(self, address_plan: P.AddressPlan) -> None:
+        """Power off and remove the cluster hosts the plan no longer has (their disks, namespaces
+        and links), as 'lab down' would, and leave every other host running."""
+        keep = {h.name for h in address_plan.cluster}
+        state = P.load_state(self.paths) or {}
+        known = {h["name"] for h in state.get("cluster") or ()}
+        if self.paths.hosts_dir.is_dir():
+            known |= {d.name for d in self.paths.hosts_dir.iterdir() if d.name.startswith(P.CLUSTER_PREFIX)}
+        running, orphans = self.nspawn_pids(), self.orphan_inits()
+        known |= {n for n in [*running, *orphans] if n.startswith(P.CLUSTER_PREFIX)}
+        known |= {ns.removeprefix(P.NETNS_PREFIX) for ns in S.netns_names(P.NETNS_PREFIX + P.CLUSTER_PREFIX)}
+        gone = sorted(known - keep, key=lambda n: (len(n), n))
+        if not gone:
+            return
+        log(f"{', '.join(gone)}: powering off and removing (--cluster-hosts {len(keep)})")
+        self._stop_pids(
+            [running[n] for n in gone if n in running], [orphans[n] for n in gone if n in orphans]
+        )
+        # An nspawn killed after the timeout leaves its container's init behind: kill those too.
+        inits = self._inits_of(gone)
+        if inits:
+            self._stop_pids([], list(inits.values()), timeout=5, first_signal=signal.SIGKILL)
+        still = sorted({n for n in gone if n in self.nspawn_pids()} | set(self._inits_of(gone)))
+        if still:
+            raise P.LabError(
+                f"{', '.join(still)} did not stop; nothing of them was removed. "
+                "Run 'redisops lab up' again, or 'redisops lab down'"
+            )
+        links = S.links_named(S.run(["ip", "-j", "link"]), names=[P.VETH_PREFIX + n for n in gone])
+        for name in gone:
+            self._unmount_under(self.paths.host_dir(name))
+            shutil.rmtree(self.paths.host_dir(name), ignore_errors=True)
+            self._delete_netns(P.NETNS_PREFIX + name)
+            if P.VETH_PREFIX + name in links:
+                S.run(["ip", "link", "del", P.VETH_PREFIX + name], check=False)
+            propagate = Path("/run/systemd/nspawn/propagate") / (P.NETNS_PREFIX + name)
+            shutil.rmtree(propagate, ignore_errors=True)
+
+    def _inits_of(self, names: list[str]) -> dict[str, int]:
+        """host name -> pid of its container's init, for those of ``names`` that have one."""
+        found = S.container_inits_under(self.paths.hosts_dir)
+        return {
+            Path(upper).parent.name: pid for pid, upper in found.items() if Path(upper).parent.name in names
+        }
+
     def _save_state(self, address_plan: P.AddressPlan, image: str, flavor: str | None = None) -> None:
         previous = P.load_state(self.paths) or {}
         state = {
@@ -557,6 +616,7 @@ class Lab:
             "flavor": flavor or previous.get("flavor") or P.DEFAULT_FLAVOR,
             "hosts": [{"name": h.name, "address": h.address} for h in address_plan.hosts],
             "extra": [{"name": h.name, "address": h.address} for h in address_plan.extra],
+            "cluster": [{"name": h.name, "address": h.address} for h in address_plan.cluster],
         }
         self.paths.state_file.write_text(json.dumps(state, indent=2) + "\n")
 

@@ -34,6 +34,13 @@ HOST_PREFIX = "redis-"
 # Hosts that run no Redis: the backup host (backups live off the Redis hosts), below the first.
 BACKUP_HOST = "backup-1"
 BACKUP_HOST_OCTET = 10
+# The Redis Cluster lab's hosts (cluster-1 ... cluster-N), beside the Sentinel lab's on the same
+# bridge and subnet, from .21 upwards; in their own inventory (inventories/lab-cluster).
+FIRST_CLUSTER_OCTET = 21
+CLUSTER_PREFIX = "cluster-"
+MAX_CLUSTER_HOSTS = 40
+# What the cluster inventory lists before 'lab up --cluster-hosts N' (so it can be linted).
+DEFAULT_CLUSTER_HOSTS = 3
 # Bumped whenever the way an image is prepared changes, so cached images are rebuilt.
 IMAGE_RECIPE_VERSION = 2
 
@@ -160,18 +167,27 @@ class AddressPlan:
     hosts: tuple[HostPlan, ...]
     # Lab hosts outside the Redis groups (the backup host).
     extra: tuple[HostPlan, ...] = ()
+    # The Redis Cluster lab's hosts: in no group of the Sentinel lab's inventory.
+    cluster: tuple[HostPlan, ...] = ()
+
+    @property
+    def sentinel_lab_hosts(self) -> tuple[HostPlan, ...]:
+        """The hosts of the Sentinel lab's inventory (inventories/lab): the backup host and redis-N."""
+        return self.extra + self.hosts
 
     @property
     def all_hosts(self) -> tuple[HostPlan, ...]:
-        return self.extra + self.hosts
+        """Every host the lab runs, the cluster lab's included."""
+        return self.extra + self.hosts + self.cluster
 
 
 def _host(name: str, address: str) -> HostPlan:
     return HostPlan(name=name, address=address, netns=f"{NETNS_PREFIX}{name}", veth=f"{VETH_PREFIX}{name}")
 
 
-def address_plan(subnet: str = DEFAULT_SUBNET, count: int = DEFAULT_HOSTS) -> AddressPlan:
-    """Bridge on .1, the backup host on .10, Redis hosts from .11 upwards (redis-1 ... redis-N)."""
+def address_plan(subnet: str = DEFAULT_SUBNET, count: int = DEFAULT_HOSTS, cluster: int = 0) -> AddressPlan:
+    """Bridge on .1, the backup host on .10, Redis hosts from .11 upwards (redis-1 ... redis-N),
+    the cluster lab's hosts from .21 upwards (cluster-1 ... cluster-M)."""
     try:
         net = ipaddress.IPv4Network(subnet, strict=True)
     except ValueError as exc:
@@ -183,21 +199,39 @@ def address_plan(subnet: str = DEFAULT_SUBNET, count: int = DEFAULT_HOSTS) -> Ad
     usable = net.num_addresses - 2
     if count < 1:
         raise LabUsageError(f"--hosts must be at least 1, not {count}")
+    if cluster < 0:
+        raise LabUsageError(f"--cluster-hosts must be 0 or more, not {cluster}")
     if usable < FIRST_HOST_OCTET - 1 + count:
         raise LabUsageError(f"--subnet {subnet} is too small for {count} hosts: use a /24")
     if count > 99:
         raise LabUsageError(f"--hosts {count} is more than this lab supports (99)")
+    if cluster > MAX_CLUSTER_HOSTS:
+        raise LabUsageError(f"--cluster-hosts {cluster} is more than this lab supports ({MAX_CLUSTER_HOSTS})")
+    if cluster and usable < FIRST_CLUSTER_OCTET - 1 + cluster:
+        raise LabUsageError(
+            f"--subnet {subnet} is too small for --cluster-hosts {cluster} "
+            f"(cluster hosts start at host number {FIRST_CLUSTER_OCTET}): use a /24"
+        )
+    if cluster and FIRST_HOST_OCTET - 1 + count >= FIRST_CLUSTER_OCTET:
+        raise LabUsageError(
+            f"--hosts {count} would reach the cluster hosts' addresses (from host number "
+            f"{FIRST_CLUSTER_OCTET}): with --cluster-hosts, use at most "
+            f"{FIRST_CLUSTER_OCTET - FIRST_HOST_OCTET} hosts"
+        )
     base = int(net.network_address)
-    hosts = tuple(
-        _host(f"{HOST_PREFIX}{i}", str(ipaddress.IPv4Address(base + FIRST_HOST_OCTET - 1 + i)))
-        for i in range(1, count + 1)
-    )
+
+    def at(offset: int) -> str:
+        return str(ipaddress.IPv4Address(base + offset))
+
     return AddressPlan(
         subnet=str(net),
         prefixlen=net.prefixlen,
-        gateway=str(ipaddress.IPv4Address(base + 1)),
-        hosts=hosts,
-        extra=(_host(BACKUP_HOST, str(ipaddress.IPv4Address(base + BACKUP_HOST_OCTET))),),
+        gateway=at(1),
+        hosts=tuple(_host(f"{HOST_PREFIX}{i}", at(FIRST_HOST_OCTET - 1 + i)) for i in range(1, count + 1)),
+        extra=(_host(BACKUP_HOST, at(BACKUP_HOST_OCTET)),),
+        cluster=tuple(
+            _host(f"{CLUSTER_PREFIX}{i}", at(FIRST_CLUSTER_OCTET - 1 + i)) for i in range(1, cluster + 1)
+        ),
     )
 
 
@@ -292,14 +326,8 @@ def lab_flavor(state: Mapping | None, environ: Mapping[str, str] = os.environ) -
     return (state or {}).get("flavor") or DEFAULT_FLAVOR
 
 
-def render_inventory(plan: AddressPlan, paths: LabPaths, flavor: str = DEFAULT_FLAVOR) -> dict:
-    """The lab inventory in Ansible's JSON inventory form.
-
-    The first host is the initial primary; every Redis host runs a sentinel; the last one
-    also runs the scheduled compliance checks. The backup host runs no Redis: it takes the
-    backups and keeps them.
-    """
-    hostvars = {
+def _hostvars(hosts: Iterable[HostPlan], paths: LabPaths) -> dict:
+    return {
         h.name: {
             "ansible_host": h.address,
             "ansible_user": "root",
@@ -307,19 +335,32 @@ def render_inventory(plan: AddressPlan, paths: LabPaths, flavor: str = DEFAULT_F
             "ansible_ssh_common_args": " ".join(host_key_options(paths)),
             "redisops_lab_netns": h.netns,
         }
-        for h in plan.all_hosts
+        for h in hosts
     }
+
+
+def _lab_vars(plan: AddressPlan, paths: LabPaths, flavor: str) -> dict:
+    return {
+        "redisops_lab_subnet": plan.subnet,
+        "redisops_lab_control_address": plan.gateway,
+        "redisops_lab_state_dir": str(paths.state_dir),
+        "redis_server_flavor": flavor,
+    }
+
+
+def render_inventory(plan: AddressPlan, paths: LabPaths, flavor: str = DEFAULT_FLAVOR) -> dict:
+    """The lab inventory in Ansible's JSON inventory form.
+
+    The first host is the initial primary; every Redis host runs a sentinel; the last one
+    also runs the scheduled compliance checks. The backup host runs no Redis: it takes the
+    backups and keeps them. The cluster lab's hosts are not in it (render_cluster_inventory).
+    """
     names = [h.name for h in plan.hosts]
     return {
-        "_meta": {"hostvars": hostvars},
+        "_meta": {"hostvars": _hostvars(plan.sentinel_lab_hosts, paths)},
         "all": {
             "children": ["redis", "sentinel", "redis_compliance", "redis_backup"],
-            "vars": {
-                "redisops_lab_subnet": plan.subnet,
-                "redisops_lab_control_address": plan.gateway,
-                "redisops_lab_state_dir": str(paths.state_dir),
-                "redis_server_flavor": flavor,
-            },
+            "vars": _lab_vars(plan, paths, flavor),
         },
         "redis": {"hosts": names},
         "redis_primary": {"hosts": names[:1]},
@@ -327,6 +368,28 @@ def render_inventory(plan: AddressPlan, paths: LabPaths, flavor: str = DEFAULT_F
         "sentinel": {"hosts": names},
         "redis_compliance": {"hosts": names[-1:]},
         "redis_backup": {"hosts": [h.name for h in plan.extra]},
+    }
+
+
+def render_cluster_inventory(plan: AddressPlan, paths: LabPaths, flavor: str = DEFAULT_FLAVOR) -> dict:
+    """The Redis Cluster lab's inventory (cluster-1 ... cluster-N) in Ansible's JSON form.
+
+    Every cluster host runs Redis; the last one also runs the scheduled compliance checks.
+    Before 'lab up --cluster-hosts N' it lists the default 3 cluster hosts on the lab's
+    subnet, so the inventory can be inspected and linted without them.
+    """
+    hosts = plan.cluster
+    if not hosts:
+        try:
+            hosts = address_plan(plan.subnet, len(plan.hosts), DEFAULT_CLUSTER_HOSTS).cluster
+        except LabUsageError:  # a lab too small or too full for them: nothing to list
+            hosts = ()
+    names = [h.name for h in hosts]
+    return {
+        "_meta": {"hostvars": _hostvars(hosts, paths)},
+        "all": {"children": ["redis", "redis_compliance"], "vars": _lab_vars(plan, paths, flavor)},
+        "redis": {"hosts": names},
+        "redis_compliance": {"hosts": names[-1:]},
     }
 
 
@@ -344,7 +407,7 @@ def load_state(paths: LabPaths) -> dict | None:
 def plan_from_state(state: Mapping | None) -> AddressPlan:
     if not state:
         return address_plan()
-    return address_plan(state["subnet"], len(state["hosts"]))
+    return address_plan(state["subnet"], len(state["hosts"]), len(state.get("cluster") or ()))
 
 
 _SUITE_LINE = re.compile(r"^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)((?:\s+\S+)*)")

@@ -8,14 +8,14 @@ import subprocess
 import pytest
 import testinfra
 
-from .conftest import INVENTORY, REPO, lab_ssh, lab_status, redisops, tool_env
+from .conftest import INVENTORY, REPO, lab_plan, lab_ssh, lab_status, redisops, tool_env
 
 pytestmark = pytest.mark.usefixtures("lab")
 
 
-def test_every_host_is_up_and_answers_ssh(lab):
+def test_every_host_is_up_and_answers_ssh(lab, lab_paths):
     rows = lab_status()
-    assert [r["host"] for r in rows] == [h.name for h in lab.all_hosts]
+    assert [r["host"] for r in rows] == [h.name for h in lab_plan(lab_paths).all_hosts]
     for row in rows:
         assert row["container"] and row["mounted"] and row["netns"] and row["ssh"], row
 

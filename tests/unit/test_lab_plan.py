@@ -1,6 +1,7 @@
 """The lab's pure parts: address plan, image key, overlap detection, inventory, mirror."""
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -50,6 +51,73 @@ def test_address_plan_other_subnet_and_count():
 def test_address_plan_refuses_bad_input(subnet, count, message):
     with pytest.raises(P.LabError, match=message):
         P.address_plan(subnet, count)
+
+
+def test_address_plan_with_cluster_hosts():
+    plan = P.address_plan(count=3, cluster=4)
+    assert [(h.name, h.address) for h in plan.cluster] == [
+        ("cluster-1", "10.213.7.21"),
+        ("cluster-2", "10.213.7.22"),
+        ("cluster-3", "10.213.7.23"),
+        ("cluster-4", "10.213.7.24"),
+    ]
+    assert [h.name for h in plan.all_hosts] == [
+        "backup-1", "redis-1", "redis-2", "redis-3", "cluster-1", "cluster-2", "cluster-3", "cluster-4",
+    ]  # fmt: skip
+    assert [h.name for h in plan.sentinel_lab_hosts] == ["backup-1", "redis-1", "redis-2", "redis-3"]
+    assert plan.cluster[0].netns == "rolab-cluster-1"
+    assert plan.cluster[0].mac == "02:72:6f:d5:07:15"
+    # The other hosts are where they are without cluster hosts.
+    assert (plan.hosts, plan.extra) == (P.address_plan(count=3).hosts, P.address_plan(count=3).extra)
+    assert P.address_plan().cluster == ()
+    largest = P.address_plan(count=10, cluster=P.MAX_CLUSTER_HOSTS)
+    assert largest.cluster[-1].address == "10.213.7.60"
+    # Linux interface names are at most 15 characters; MACs and addresses distinct per host.
+    assert all(len(h.veth) <= 15 for h in largest.all_hosts)
+    assert len({h.mac for h in largest.all_hosts}) == len(largest.all_hosts) == 51
+    assert len({h.address for h in largest.all_hosts}) == 51
+    assert len({h.netns for h in largest.all_hosts}) == 51
+
+
+@pytest.mark.parametrize(
+    ("subnet", "count", "cluster", "message"),
+    [
+        (
+            "10.0.0.0/24",
+            3,
+            P.MAX_CLUSTER_HOSTS + 1,
+            r"--cluster-hosts 41 is more than this lab supports \(40\)",
+        ),
+        ("10.0.0.0/24", 3, -1, "--cluster-hosts must be 0 or more"),
+        ("10.0.0.0/27", 3, 11, "too small for --cluster-hosts 11"),
+        ("10.0.0.0/24", 11, 1, "--hosts 11 would reach the cluster hosts.*at most 10 hosts"),
+    ],
+)
+def test_address_plan_refuses_too_many_cluster_hosts(subnet, count, cluster, message):
+    with pytest.raises(P.LabUsageError, match=message):
+        P.address_plan(subnet, count, cluster)
+
+
+def test_address_plan_cluster_hosts_fit_a_small_subnet_and_many_hosts_without_them():
+    assert P.address_plan("10.0.0.0/27", 3, 10).cluster[-1].address == "10.0.0.30"
+    assert len(P.address_plan("10.0.0.0/24", 30).hosts) == 30  # no cluster hosts: no limit from them
+
+
+def test_plan_from_state_with_and_without_cluster_hosts():
+    state = {
+        "subnet": "10.50.0.0/24",
+        "image": "bookworm",
+        "hosts": [{"name": "redis-1", "address": "10.50.0.11"}, {"name": "redis-2", "address": "10.50.0.12"}],
+        "extra": [{"name": "backup-1", "address": "10.50.0.10"}],
+    }
+    assert P.plan_from_state(state).cluster == ()
+    assert [h.name for h in P.plan_from_state(state).hosts] == ["redis-1", "redis-2"]
+    cluster = [{"name": f"cluster-{i}", "address": f"10.50.0.{20 + i}"} for i in (1, 2, 3)]
+    plan = P.plan_from_state({**state, "cluster": cluster})
+    assert [(h.name, h.address) for h in plan.cluster] == [(c["name"], c["address"]) for c in cluster]
+    assert [h.name for h in plan.hosts] == ["redis-1", "redis-2"]
+    assert P.plan_from_state({**state, "cluster": []}).cluster == ()
+    assert P.plan_from_state(None) == P.address_plan()
 
 
 def test_overlap_detection_on_captured_routes():
@@ -106,6 +174,93 @@ def test_inventory_content(tmp_path):
     assert inv["redis_backup"]["hosts"] == ["backup-1"]
     assert inv["_meta"]["hostvars"]["backup-1"]["ansible_host"] == "10.213.7.10"
     assert "backup-1" not in inv["redis"]["hosts"] + inv["sentinel"]["hosts"]
+
+
+def test_inventory_leaves_the_cluster_hosts_out(tmp_path):
+    paths = P.LabPaths(tmp_path)
+    inv = P.render_inventory(P.address_plan(count=3, cluster=3), paths)
+    assert inv == P.render_inventory(P.address_plan(count=3), paths)
+    listed = set(inv["_meta"]["hostvars"])
+    for group in inv["all"]["children"] + ["redis_primary", "redis_replicas"]:
+        listed |= set(inv[group]["hosts"])
+    assert listed == {"backup-1", "redis-1", "redis-2", "redis-3"}
+
+
+def test_cluster_inventory_content(tmp_path):
+    paths = P.LabPaths(tmp_path)
+    plan = P.address_plan(count=3, cluster=4)
+    inv = P.render_cluster_inventory(plan, paths, "valkey")
+    names = ["cluster-1", "cluster-2", "cluster-3", "cluster-4"]
+    assert inv["all"]["children"] == ["redis", "redis_compliance"]
+    assert inv["redis"]["hosts"] == names
+    assert inv["redis_compliance"]["hosts"] == ["cluster-4"]
+    assert set(inv) == {"_meta", "all", "redis", "redis_compliance"}
+    assert list(inv["_meta"]["hostvars"]) == names
+    sentinel_lab = P.render_inventory(plan, paths, "valkey")
+    assert inv["all"]["vars"] == sentinel_lab["all"]["vars"]
+    assert inv["all"]["vars"]["redis_server_flavor"] == "valkey"
+    hv = inv["_meta"]["hostvars"]["cluster-2"]
+    assert hv == {
+        **sentinel_lab["_meta"]["hostvars"]["redis-2"],
+        "ansible_host": "10.213.7.22",
+        "redisops_lab_netns": "rolab-cluster-2",
+    }
+
+
+def test_cluster_inventory_without_cluster_hosts_lists_the_default_three(tmp_path):
+    paths = P.LabPaths(tmp_path)
+    inv = P.render_cluster_inventory(P.address_plan("10.50.0.0/24", 2), paths)
+    assert inv["redis"]["hosts"] == ["cluster-1", "cluster-2", "cluster-3"]
+    assert inv["redis_compliance"]["hosts"] == ["cluster-3"]
+    assert inv["_meta"]["hostvars"]["cluster-3"]["ansible_host"] == "10.50.0.23"
+    assert inv["all"]["vars"]["redisops_lab_subnet"] == "10.50.0.0/24"
+    # A lab whose hosts take the cluster hosts' addresses: nothing to list, no error.
+    assert P.render_cluster_inventory(P.address_plan(count=12), paths)["redis"]["hosts"] == []
+
+
+def test_cluster_inventory_script_reads_lab_state(tmp_path):
+    script = REPO / "inventories/lab-cluster/hosts.py"
+    assert os.access(script, os.X_OK)
+    env = {"REDISOPS_LAB_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, str(script), "--list"], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout)["redis"]["hosts"] == ["cluster-1", "cluster-2", "cluster-3"]
+    state = {"subnet": "10.50.0.0/24", "image": "bookworm", "hosts": [{}] * 3, "cluster": [{}] * 5}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    out = subprocess.run(
+        [sys.executable, str(script), "--list"], env=env, capture_output=True, text=True, check=True
+    )
+    inv = json.loads(out.stdout)
+    assert inv["redis"]["hosts"] == [f"cluster-{i}" for i in range(1, 6)]
+    assert inv["redis_compliance"]["hosts"] == ["cluster-5"]
+    out = subprocess.run(
+        [sys.executable, str(script), "--host", "cluster-5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout)["ansible_host"] == "10.50.0.25"
+    # The Sentinel lab's inventory script lists none of them.
+    out = subprocess.run(
+        [sys.executable, str(REPO / "inventories/lab/hosts.py"), "--list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "cluster-" not in out.stdout
+
+
+def test_cluster_inventory_shares_the_lab_group_vars():
+    shared = REPO / "inventories/lab-cluster/group_vars/all"
+    lab = REPO / "inventories/lab/group_vars/all"
+    assert (shared / "main.yml").read_text() == (lab / "main.yml").read_text()
+    for name in ("redis.yml", "compliance.yml"):
+        assert (shared / name).is_symlink()
+        assert os.readlink(shared / name) == f"../../../lab/group_vars/all/{name}"
+        assert (shared / name).resolve() == (lab / name).resolve()
 
 
 def test_inventory_script_reads_lab_state(tmp_path):
