@@ -9,7 +9,7 @@ LOCK := requirements/control.txt
 # Ansible, testinfra and the tests call the venv's tools by name.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv dist demo test test-fast test-lab test-flavors test-matrix lint bench lab-up lab-down clean \
+.PHONY: all venv dist demo demo-cluster test test-fast test-lab test-flavors test-matrix lint bench lab-up lab-down clean \
 	packages-lab packages-test
 all: venv
 
@@ -76,6 +76,18 @@ demo: packages-lab venv
 	@echo "  $(BIN)/redisops check                                  # every best-practice check, exit 0"
 	@echo "  $(BIN)/redisops drill failover --scenario kill-primary # kill the primary, measure"
 	@echo "  $(BIN)/redisops drill backup                           # back up, restore elsewhere, compare"
+
+# A Redis Cluster beside the Sentinel lab: 3 more hosts (cluster-1..3) with 2 instances each,
+# 3 shards of a primary and a replica on another host (inventories/lab-cluster, cluster.yml).
+# Rerunning it changes nothing.
+CLUSTER_INVENTORY := inventories/lab-cluster
+
+demo-cluster: packages-lab venv
+	$(BIN)/redisops lab up --cluster-hosts 3
+	$(BIN)/ansible-playbook -i $(CLUSTER_INVENTORY) playbooks/cluster.yml
+	@echo
+	@echo "The cluster lab runs 3 shards (the report above: each node, its role and slots). Try next:"
+	@echo "  $(BIN)/ansible-playbook -i $(CLUSTER_INVENTORY) playbooks/cluster.yml   # again: changed=0"
 
 # Unit tests first (seconds), then the lab tier on real hosts (ends with 'lab down').
 # (--durations: where the lab tier's time goes, printed at its end)

@@ -424,6 +424,8 @@ INSTANCE_KEYS = {
     "maxclients": "maxclients",
     "replica_priority": "replica_priority",
     "state": None,
+    # Cluster mode only: the node's cluster bus port (default: its announced port + the offset).
+    "bus_port": None,
 }
 INSTANCE_PROFILE_KEYS = ("profile", *profiles.SETTINGS)
 
@@ -448,6 +450,10 @@ def profile_settings(role_vars: dict, inst: dict) -> tuple[str, dict, dict]:
             values[key], where[key] = inst[key], f"redis_server_instances ({name}).{key}"
         elif not own_profile and role_value is not None:
             values[key], where[key] = role_value, f"redis_server_{key}"
+        elif key == "min_replicas_to_write" and role_vars.get("redis_server_cluster_enabled") is True:
+            # A shard has no replica from a failover until its old primary rejoins, and a primary
+            # cut off in a minority stops taking writes after the node timeout anyway.
+            values[key], where[key] = 0, "cluster mode's min_replicas_to_write"
         else:
             values[key], where[key] = defaults[key], f"the {chosen} profile's {key}"
     if isinstance(values["save"], tuple):
@@ -516,6 +522,10 @@ def redis_instances(role_vars: dict, memtotal_mb: int | None) -> list[dict]:
         else:
             item["plain_port"], item["tls_port"] = port, 0
         item["port"] = port
+        cluster_bus = redis_cluster_bus(role_vars, item, inst.get("bus_port"))
+        item["cluster"] = cluster_bus is not None
+        item["bus_port"] = cluster_bus["port"] if cluster_bus else 0
+        item["tls_cluster"] = bool(cluster_bus and cluster_bus["tls"])
         item["state"] = inst.get("state", "present")
         present = [i for i in instances if i.get("state", "present") == "present"]
         item["maxmemory_bytes"] = redis_bytes(item["maxmemory"], memtotal_mb, len(present))
@@ -535,6 +545,93 @@ def redis_instances(role_vars: dict, memtotal_mb: int | None) -> list[dict]:
         item["nofile"] = max(65535, int(item["maxclients"]) + 32)
         resolved.append(item)
     return resolved
+
+
+def redis_cluster_bus(role_vars: dict, item: dict, bus_port=None) -> dict | None:
+    """A cluster node's bus: its port and whether it runs over TLS (None outside cluster mode).
+
+    The bus speaks TLS when the instance's clients and replicas do (tls-cluster follows
+    tls-replication, or TLS only); its port defaults to the client port the node announces (the
+    TLS port then) plus redis_server_cluster_bus_port_offset, as Redis's own default does.
+    """
+    if role_vars.get("redis_server_cluster_enabled") is not True:
+        return None
+    tls = bool(item["tls_port"]) and (
+        not item["plain_port"] or role_vars.get("redis_server_tls_replication", True) is True
+    )
+    announced = item["tls_port"] if tls else item["plain_port"]
+    offset = redis_whole(role_vars.get("redis_server_cluster_bus_port_offset", 10000))
+    port = redis_whole(bus_port) if bus_port is not None else announced + (offset or 0)
+    return {"port": port, "tls": tls, "announced": announced}
+
+
+def _cluster_problems(v: dict, instances: list) -> list[str]:
+    """Cluster mode: its settings, each node's bus port, and what would stop formation."""
+    problems = []
+    cluster = v.get("redis_server_cluster_enabled", False)
+    problems += redis_bool_problems(
+        v,
+        [
+            f"redis_server_cluster_{name}"
+            for name in (
+                "enabled",
+                "require_full_coverage",
+                "allow_reads_when_down",
+                "allow_replica_migration",
+            )
+        ],
+    )
+    for name, (low, high, what) in CLUSTER_RANGES.items():
+        if name in v:
+            problems += redis_range_problems(name, v[name], low, high, what)
+    for i, inst in enumerate(instances):
+        if isinstance(inst, dict) and "bus_port" in inst and cluster is not True:
+            problems.append(
+                f"redis_server_instances[{i}].bus_port is set, but redis_server_cluster_enabled is not true: "
+                "only cluster nodes have a bus; remove it or turn cluster mode on"
+            )
+    if cluster is not True or problems:
+        return problems
+    renamed = {str(k).upper() for k in (v.get("redis_server_rename_commands") or {})}
+    for command in sorted(renamed & {"CLUSTER", "CONFIG", "MIGRATE", "RESTORE", "ASKING"}):
+        problems.append(
+            f"redis_server_rename_commands renames {command}, which a cluster needs (formation, resharding, "
+            "failover): deny it per user with ACLs instead"
+        )
+    ports = []
+    for i, inst in enumerate(instances):
+        if not isinstance(inst, dict) or inst.get("state", "present") != "present":
+            continue
+        where = f"redis_server_instances[{i}]"
+        if "bus_port" in inst:
+            problems += redis_port_problems(f"{where}.bus_port", inst["bus_port"])
+        try:
+            port = int(inst["port"])
+            tls_port = int(inst.get("tls_port") or port + 10000)
+        except (KeyError, TypeError, ValueError):
+            continue  # named by the instance rules
+        mode = v.get("redis_server_tls_mode", "only")
+        plain, tls = (0, port) if mode == "only" else (port, tls_port) if mode == "both" else (port, 0)
+        bus = redis_cluster_bus(v, {"plain_port": plain, "tls_port": tls}, inst.get("bus_port"))
+        if bus["port"] is None or not 1 <= bus["port"] <= 65535:
+            if "bus_port" not in inst:
+                problems.append(
+                    f"{where}: its cluster bus port would be {bus['port']} ({bus['announced']} + "
+                    "redis_server_cluster_bus_port_offset), outside 1-65535: set bus_port on the instance "
+                    "or a smaller offset"
+                )
+            continue
+        ports += [(f"{where} ({inst.get('name')}) port", p) for p in (plain, tls) if p]
+        ports.append((f"{where} ({inst.get('name')}) bus_port", bus["port"]))
+    seen: dict[int, str] = {}
+    for label, port in ports:
+        if port in seen:
+            problems.append(
+                f"{label} {port} is also {seen[port]}: a cluster node's bus port must be free; set bus_port "
+                "or redis_server_cluster_bus_port_offset"
+            )
+        seen.setdefault(port, label)
+    return problems
 
 
 def _save_problems(rules, where: str) -> list[str]:
@@ -714,6 +811,7 @@ def redis_server_problems(
                 f"is not a Redis policy: choose one of {', '.join(EVICTION_POLICIES)}"
             )
     problems += _instance_profile_problems(role_vars, instances, hosts)
+    problems += _cluster_problems(v, instances)
     need(
         v.get("redis_server_appendfsync") in APPENDFSYNC,
         f"redis_server_appendfsync {v.get('redis_server_appendfsync')!r}: "
@@ -800,6 +898,8 @@ def redis_server_problems(
         "compliance": "redis_server_compliance",
         "backup": "redis_server_backup",
     }
+    if v.get("redis_server_cluster_enabled") is True:
+        del builtin["sentinel"]  # a cluster fails over by itself: no Sentinel, no user for it
     user_names = []
     for _role, prefix in builtin.items():
         user = v.get(f"{prefix}_user")
@@ -1062,6 +1162,12 @@ SERVER_BOOLEANS = tuple(
         "tls_replace_ca", "lazyfree",
     )
 )  # fmt: skip
+CLUSTER_RANGES = {
+    "redis_server_cluster_node_timeout": (1000, 60_000, "milliseconds"),
+    "redis_server_cluster_replica_validity_factor": (0, 1000, "(0: always try)"),
+    "redis_server_cluster_migration_barrier": (0, 100, "replicas"),
+    "redis_server_cluster_bus_port_offset": (1, 64_000, ""),
+}
 REPL_BACKLOG_MIN = 16 * 1024
 REPL_BACKLOG_MAX = 16 * 1024**3
 # ACL rules: a command rule (+get, -@dangerous, +client|setname) and a key pattern with its
@@ -1229,6 +1335,28 @@ def redis_acl_line(user: dict, default_commands: list[str] | None = None) -> str
     return " ".join(parts)
 
 
+# What the readers (monitoring, compliance) may also read on a cluster node.
+CLUSTER_READS = ("+cluster|info", "+cluster|nodes", "+cluster|shards", "+cluster|myid")
+
+
+def redis_builtin_users(
+    users: list[dict], cluster: bool, sentinel_user: str, readers: list[str]
+) -> list[dict]:
+    """The built-in users of users.acl: as they are for a Sentinel group; on a cluster node
+    without the sentinel user (a cluster fails over by itself), and with the readers allowed to
+    read the cluster's state."""
+    if not cluster:
+        return users
+    out = []
+    for user in users:
+        if user.get("name") == sentinel_user:
+            continue
+        if user.get("name") in readers:
+            user = {**user, "commands": [*user.get("commands", []), *CLUSTER_READS]}
+        out.append(user)
+    return out
+
+
 def redis_local_connection(instance: dict, tls_dir: str, user: str, password: str) -> dict:
     """How a module on the host reaches one of its own instances: loopback, admin user, TLS if only TLS."""
     tls_only = not instance["plain_port"]
@@ -1369,6 +1497,7 @@ class FilterModule:
             "redis_current_primary": redis_current_primary,
             "redis_acl_line": redis_acl_line,
             "redis_local_connection": redis_local_connection,
+            "redis_builtin_users": redis_builtin_users,
             "redis_replica_connection": redis_replica_connection,
             "redis_primaries": redis_primaries,
             "redis_topology": redis_topology,

@@ -174,6 +174,9 @@ CLASSES: dict[str, str] = {
     # docs/lab.md
     ".venv/bin/redisops lab up": HELP,
     ".venv/bin/redisops lab up --hosts 5 --image trixie --flavor valkey --subnet 10.213.8.0/24": HELP,
+    ".venv/bin/redisops lab up --cluster-hosts 3": HELP,
+    # docs/cluster.md (the cluster lab's run: tests/lab/test_cluster.py)
+    ".venv/bin/ansible-playbook -i inventories/lab-cluster playbooks/cluster.yml": HELP,
     ".venv/bin/redisops lab status --format json": LAB,
     ".venv/bin/redisops lab ssh redis-1 systemctl status redis-server@main.service": HELP,  # Redis labs only
     ".venv/bin/redisops lab rebuild redis-2 redis-3": HELP,

@@ -780,6 +780,7 @@ def test_filter_module_registers_every_filter():
         "redis_current_primary",
         "redis_acl_line",
         "redis_local_connection",
+        "redis_builtin_users",
         "redis_replica_connection",
         "redis_primaries",
         "redis_topology",

@@ -66,12 +66,13 @@ def test_the_acl_template_has_no_header_but_a_jinja_comment():
 
 
 @functools.cache
-def _builtin_users_source() -> list:
+def _builtin_users_source() -> dict:
     # Loaded like Ansible loads role vars: the Jinja strings in it are trusted templates that
     # the engine renders (lazily) against the other variables.
-    return DataLoader().load_from_file(str(ROLE / "vars" / "main.yml"), trusted_as_template=True)[
-        "__redis_server_builtin_users"
-    ]
+    role_vars = DataLoader().load_from_file(str(ROLE / "vars" / "main.yml"), trusted_as_template=True)
+    return {
+        name: role_vars[name] for name in ("__redis_server_builtin_users", "__redis_server_acl_builtin_users")
+    }
 
 
 @functools.cache
@@ -90,7 +91,7 @@ def render(template: str, inventory_hostname: str = "redis-2", **overrides) -> s
         hostvars={"redis-1": {"ansible_host": "10.0.0.11"}, "redis-2": {"ansible_host": "10.0.0.12"}},
         __redis_server_primaries={"main": "redis-1"},
         __redis_server_instance=F.redis_instances(variables, MEMTOTAL_MB)[0],
-        __redis_server_builtin_users=_builtin_users_source(),
+        **_builtin_users_source(),
         __redis_server_inspect_users=variables.get("__redis_server_inspect_users", []),
     )
     templar = Templar(loader=DataLoader(), variables=variables)

@@ -99,6 +99,7 @@ def expression(value) -> str:
 def test_the_roles_have_argument_specs():
     assert ROLE_NAMES == [
         "redis_backup",
+        "redis_cluster",
         "redis_compliance",
         "redis_exporter",
         "redis_sentinel",

@@ -29,7 +29,7 @@ def test_every_readme_matches_its_argument_spec(capsys):
 
 def test_every_role_with_an_argument_spec_has_a_readme():
     roles = sorted(p.parents[1].name for p in (REPO / "roles").glob("*/meta/argument_specs.yml"))
-    assert len(roles) == 5
+    assert len(roles) == 6
     assert sorted(p.parent.name for p in role_docs.readmes()) == roles
 
 
