@@ -310,7 +310,8 @@ def _role_defaults(loader) -> dict:
 
     roles = collection_root() / "roles"
     merged = {}
-    for role in ("redis_server", "redis_sentinel", "redis_compliance", "redis_backup", "redis_exporter"):
+    roles_read = ("redis_server", "redis_sentinel", "redis_cluster", "redis_compliance", "redis_backup")
+    for role in (*roles_read, "redis_exporter"):
         merged.update(loader.load_from_file(str(roles / role / "defaults" / "main.yml")) or {})
     return trusted(merged)
 
@@ -384,6 +385,27 @@ def load_inventory(
                     raise InventoryError(f"{host.name}: cannot resolve {name}: {exc.message}") from None
         resolved[host.name] = values
     return Inventory(path=str(Path(inventory).resolve()), groups=groups, hostvars=resolved, selected=selected)
+
+
+def cluster_plan(
+    v: dict, inst: dict, instances: dict[str, list[dict]], addresses: dict[str, str]
+) -> dict[str, Any]:
+    """What a cluster node's checks compare the live cluster with: the shards and replicas the
+    inventory plans, every node's host and address ('ip:port' as the nodes announce them), the
+    node timeout and this node's bus port."""
+    replicas = int(v.get("redis_cluster_replicas", 1))
+    nodes = {
+        f"{addresses[host]}:{i['tls_port'] if i.get('tls_cluster') else i['plain_port']}": host
+        for host, insts in instances.items()
+        for i in insts
+    }
+    return {
+        "replicas": replicas,
+        "shards": len(nodes) // (replicas + 1),
+        "nodes": nodes,
+        "node_timeout": int(v.get("redis_server_cluster_node_timeout", 15000)),
+        "bus_port": int(inst.get("bus_port") or 0),
+    }
 
 
 def control_tls_files(v: dict) -> dict[str, str]:
@@ -463,6 +485,7 @@ def from_inventory(
         name: [i for i in server.redis_instances(resolved[name], _ANY_MEMORY_MB) if i["state"] == "present"]
         for name in server_hosts
     }
+    addresses = {name: resolved[name]["ansible_host"] for name in server_hosts}
     # Sentinel groups as the redis_sentinel role resolves them; servers: the hosts running
     # that group's instance.
     if sentinel_hosts:
@@ -515,6 +538,10 @@ def from_inventory(
                                 "profile": inst["profile"],
                                 "tls_mode": v["redis_server_tls_mode"],
                                 "config": wanted_server_config(v, inst, name),
+                                # A cluster node: what the inventory plans (redis_cluster).
+                                "cluster": (
+                                    cluster_plan(v, inst, instances, addresses) if inst.get("cluster") else {}
+                                ),
                                 "kit_users": {
                                     **{
                                         role: v[f"redis_server_{role}_user"]
@@ -533,7 +560,9 @@ def from_inventory(
                             **(tls_files() if tls else {}),
                         )
                     )
-                expected["ports"] += [p for p in (inst["plain_port"], inst["tls_port"]) if p]
+                expected["ports"] += [
+                    p for p in (inst["plain_port"], inst["tls_port"], inst.get("bus_port")) if p
+                ]
                 expected["units"].append(inst["unit"])
                 expected["files"] += [
                     {"path": inst["conf_file"], "owner": v["redis_server_user"], "mode": "0640"},

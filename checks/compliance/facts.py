@@ -54,6 +54,12 @@ class RedisFacts:
     # (redisops.compliance.counters.compare): {basis, previous_at, interval_s, started_at,
     # counters: {name: change}, reset: [names]}; {} for facts saved before: judged since the start.
     since: dict[str, Any] = field(default_factory=dict)
+    # A cluster node (INFO cluster_enabled:1): CLUSTER NODES as the node answered it, CLUSTER INFO,
+    # and whether its bus port answered the checking host: {port, open, from (the checking host's
+    # address)}; empty outside cluster mode.
+    cluster_nodes: str = ""
+    cluster_info: dict[str, str] = field(default_factory=dict)
+    bus: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         _identify(self)

@@ -414,6 +414,42 @@ def _optional(facts, what: str, read):
         return None
 
 
+def _text(reply) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply or "")
+
+
+def probe_bus(address: str, port: int, timeout: float = 2.0) -> dict[str, Any]:
+    """Whether a cluster node's bus port accepts a connection from here, and from which address
+    (the checking host's, as the node's firewall sees it)."""
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        try:
+            udp.connect((address, port))  # no packet: the route's source address
+            source = udp.getsockname()[0]
+        except OSError:
+            source = ""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return {"port": port, "open": True, "from": source}
+    except OSError:
+        return {"port": port, "open": False, "from": source}
+
+
+def _cluster(endpoint: Endpoint, client, facts: RedisFacts) -> None:
+    """A cluster node's view of the cluster, and whether its bus answers the checking host."""
+    why = " (the compliance user needs it: rerun cluster.yml)"
+    nodes = _optional(facts, "CLUSTER NODES" + why, lambda: client.execute_command("CLUSTER", "NODES"))
+    facts.cluster_nodes = _text(nodes) if nodes is not None else ""
+    info = _optional(facts, "CLUSTER INFO" + why, lambda: client.execute_command("CLUSTER", "INFO"))
+    if isinstance(info, dict):
+        facts.cluster_info = {str(k): str(v) for k, v in info.items()}
+    elif info is not None:
+        lines = (line.partition(":") for line in _text(info).splitlines())
+        facts.cluster_info = {k.strip(): v.strip() for k, sep, v in lines if sep}
+    bus = int((endpoint.expected.get("cluster") or {}).get("bus_port") or 0)
+    if bus:
+        facts.bus = probe_bus(endpoint.address, bus)
+
+
 def _sample(endpoint: Endpoint, client, facts: RedisFacts, limit: Thresholds) -> dict:
     """The key sample over every database, each other than 0 on a client of its own; a database
     that could not be read is a gap of the run."""
@@ -485,6 +521,8 @@ def gather_redis(endpoint: Endpoint, limit: Thresholds) -> RedisFacts:
             "CLIENT LIST (the compliance user needs it: rerun site.yml)",
             lambda: read_clients(client, limit.client_list_keep),
         )
+        if str(facts.info.get("cluster_enabled", "0")) == "1" or endpoint.expected.get("cluster"):
+            _cluster(endpoint, client, facts)
         stats = _optional(facts, "MEMORY STATS", lambda: client.execute_command("MEMORY", "STATS"))
         facts.memory_stats = _plain(_pairs(stats)) if stats else {}
         # One node per group samples keys: the primary holds the truth.

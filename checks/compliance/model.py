@@ -44,6 +44,7 @@ AREAS = (
     "host",
     "configuration",
     "profile",
+    "cluster",
 )
 # What a check looks at: one Redis instance, one Sentinel, one host, or the whole cluster.
 SCOPES = ("redis", "sentinel", "host", "cluster")

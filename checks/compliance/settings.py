@@ -202,6 +202,13 @@ class Thresholds:
     sentinel_down_after_min_ms: int = 1000  # HA-10: shorter turns ordinary pauses into failovers
     # HA-15: writes refused by a replica (errorstat_READONLY) since the previous run; 0: any fails.
     readonly_errors_max: int = 0
+    # Redis Cluster
+    # CLU-08: a primary's slots may differ from the mean by this share; its memory from the others'
+    # by twice it, and by more than the bytes below (an almost empty cluster is not unbalanced).
+    cluster_imbalance_max_pct: int = 10
+    cluster_imbalance_min_bytes: int = 64 * MB
+    cluster_node_timeout_min_ms: int = 1000  # CLU-09
+    cluster_node_timeout_max_ms: int = 60_000
     # Monitoring
     # MON-01 for facts without the inventory's exporters (saved by an older redisops); H-07 allows it.
     exporter_port: int = 9121

@@ -186,6 +186,11 @@ def replication_lag(facts: RedisFacts, ctx: Context):
     source="Redis docs, replication (allow writes only with N attached replicas); Sentinel docs (example 2)",
 )
 def min_replicas(facts: RedisFacts, ctx: Context):
+    if facts.expected.get("cluster") or facts.cluster_nodes:
+        # A cluster node: a primary cut off in a minority stops taking writes after the node
+        # timeout (CLU-09), and with one replica per shard min-replicas-to-write would refuse every
+        # write from a failover until the old primary rejoins (redis_server's cluster default, 0).
+        raise Skip("a cluster node: the node timeout bounds a cut-off primary's writes (CLU-09)")
     to_write_text = _config(facts, "min-replicas-to-write", "min-slaves-to-write")
     max_lag_text = _config(facts, "min-replicas-max-lag", "min-slaves-max-lag")
     if to_write_text is None or max_lag_text is None:
