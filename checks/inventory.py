@@ -538,10 +538,6 @@ def from_inventory(
                                 "profile": inst["profile"],
                                 "tls_mode": v["redis_server_tls_mode"],
                                 "config": wanted_server_config(v, inst, name),
-                                # A cluster node: what the inventory plans (redis_cluster).
-                                "cluster": (
-                                    cluster_plan(v, inst, instances, addresses) if inst.get("cluster") else {}
-                                ),
                                 "kit_users": {
                                     **{
                                         role: v[f"redis_server_{role}_user"]
@@ -560,6 +556,10 @@ def from_inventory(
                             **(tls_files() if tls else {}),
                         )
                     )
+                    if inst.get("cluster"):  # what the inventory plans (redis_cluster)
+                        targets.endpoints[-1].expected["cluster"] = cluster_plan(
+                            v, inst, instances, addresses
+                        )
                 expected["ports"] += [
                     p for p in (inst["plain_port"], inst["tls_port"], inst.get("bus_port")) if p
                 ]

@@ -10,11 +10,16 @@ description:
   - Reads every node of the inventory from this host over the network (CLUSTER NODES, CLUSTER INFO,
     INFO replication, DBSIZE), with the admin user and this host's TLS files, over one kept
     connection each.
-  - "Forms the cluster only from what the nodes report: when every node is fresh, each planned
-    primary gets a distinct configuration epoch and its slot range; a node the cluster does not
-    know meets it; a slotless node the plan makes a replica, and that follows nobody, replicates
-    the current owner of its shard's slots. Nothing else is ever sent: a rerun on a formed cluster
-    sends nothing, also after a failover has moved a primary (the plan is not reasserted)."
+  - "Forms the cluster only from what the nodes report: a planned primary that holds no slot, and
+    whose slot range no node owns, gets its slots (first a distinct configuration epoch when it has
+    never met a peer: every node fresh, or a formation that stopped half-way); a node the cluster
+    does not know meets it; a slotless node the plan puts in a shard, and that follows nobody,
+    replicates the current owner of its shard's slots (a planned replica, or the planned primary of
+    a shard that failed over while its host was rebuilt). Each step is sent once. A rerun on a
+    formed cluster sends nothing, also after a failover has moved a primary (the plan is not
+    reasserted). Refused: a node holding keys outside any cluster, a node that knows nodes the
+    inventory does not list, two clusters that do not know each other."
+  - A node that cannot be read (restarting, loading) is read again until the deadline.
   - Then reads all nodes again every I(interval) seconds until every node reports cluster_state
     ok, all 16384 slots served, no open slot, one view of the topology and every shard with its
     replicas linked, for at most I(timeout) seconds; fails with what is still wrong.
@@ -123,39 +128,55 @@ def main():
         return cluster.NodeFacts(**{**found.__dict__, "replication": replication})
 
     sent: list[str] = []
+    done: set[tuple[str, tuple[str, ...]]] = set()
     deadline = time.monotonic() + max(p["timeout"], 0)
     pending: list[str] = []
     while True:
         found = {key: read(key) for key in by_key}
+        out_of_time = time.monotonic() + p["interval"] > deadline
         if p["form"]:
             problems = cluster.formation_problems(plan, found)
             if problems:
-                module.fail_json(msg="the cluster cannot be formed: " + " | ".join(problems), steps=sent)
-            steps, pending = cluster.formation_steps(plan, found)
-            if steps and module.check_mode:
-                sent += [f"{s.node}: {' '.join(s.command)} ({s.why})" for s in steps]
+                module.fail_json(
+                    msg="the cluster cannot be formed: " + " | ".join(problems),
+                    steps=sent,
+                    changed=bool(sent),
+                )
+            # A node restarted by this run may still be loading: read it again until the deadline.
+            waiting = cluster.unread(found)
+            steps, pending = ([], waiting) if waiting else cluster.formation_steps(plan, found)
+            # A step is sent once: one answered OK is under way (a MEET's handshake, a REPLICATE's sync).
+            fresh = [step for step in steps if (step.node, step.command) not in done]
+            pending += [
+                f"{s.node}: {' '.join(s.command[:2])} sent, not in effect yet"
+                for s in steps
+                if s not in fresh
+            ]
+            if fresh and module.check_mode:
+                sent += [f"{s.node}: {' '.join(s.command)} ({s.why})" for s in fresh]
                 break
-            if steps:
-                for step in steps:
-                    try:
-                        reply = clients[step.node].call(*step.command, retry=False)
-                    except (RespError, OSError) as exc:
-                        module.fail_json(
-                            msg=f"{step.node}: {' '.join(step.command[:2])} failed: {exc}",
-                            steps=sent,
-                            changed=bool(sent),
-                        )
-                    if reply != "OK":
-                        module.fail_json(
-                            msg=f"{step.node}: {' '.join(step.command[:2])} answered {reply!r}",
-                            steps=sent,
-                            changed=bool(sent),
-                        )
-                    sent.append(f"{step.node}: {' '.join(step.command)} ({step.why})")
+            for step in fresh:
+                try:
+                    reply = clients[step.node].call(*step.command, retry=False)
+                except (RespError, OSError) as exc:
+                    module.fail_json(
+                        msg=f"{step.node}: {' '.join(step.command[:2])} failed: {exc}",
+                        steps=sent,
+                        changed=bool(sent),
+                    )
+                if reply != "OK":
+                    module.fail_json(
+                        msg=f"{step.node}: {' '.join(step.command[:2])} answered {reply!r}",
+                        steps=sent,
+                        changed=bool(sent),
+                    )
+                done.add((step.node, step.command))
+                sent.append(f"{step.node}: {' '.join(step.command)} ({step.why})")
+            if fresh and not out_of_time:
                 time.sleep(p["interval"])
                 continue
         problems = cluster.health_problems(found, len(plan), p["replicas"]) + pending
-        if not problems or time.monotonic() + p["interval"] > deadline:
+        if not problems or out_of_time:
             break
         time.sleep(p["interval"])
     for client in clients.values():

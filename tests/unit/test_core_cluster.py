@@ -248,3 +248,97 @@ def test_nodes_that_met_one_node_but_not_yet_each_other_are_one_cluster_forming(
         "h3/n0": view(right, [anchor], "10923-16383"),
     }
     assert C.formation_problems(C.plan(ns, 0), found) == []
+
+
+def test_uneven_hosts_get_replicas_where_instances_are_left():
+    uneven = [
+        C.Node(f"h{h}", f"n{i}", f"10.0.0.{h}", 7001 + i, 17001 + i)
+        for h, c in ((1, 1), (2, 2), (3, 3))
+        for i in range(c)
+    ]
+    plan = C.plan(uneven, 1)
+    assert [(s.primary.key, [r.key for r in s.replicas]) for s in plan] == [
+        ("h1/n0", ["h3/n1"]),
+        ("h2/n0", ["h3/n2"]),
+        ("h3/n0", ["h2/n1"]),
+    ]
+
+
+def test_a_host_whose_loss_takes_the_majority_of_primaries_is_refused():
+    with pytest.raises(C.ClusterPlanError, match="put 2 primaries on h1: losing it leaves 1 of 3"):
+        C.plan(nodes(2, 3), 1)
+    assert len(C.plan(nodes(3, 2), 0)) == 6  # 2 of 6 on each host: 4 left, a majority
+
+
+def test_a_formation_that_stopped_half_way_is_completed():
+    ns = nodes(3, 2)
+    plan = C.plan(ns, 1)
+    ids = {n.key: f"{i + 1:040x}" for i, n in enumerate(ns)}
+    found = {n.key: fresh(n.key, n.endpoint, ids[n.key]) for n in ns}
+    first = plan[0]
+    found[first.primary.key] = seeded(first.primary, ids[first.primary.key], 1, "0-5461")
+    steps, _ = C.formation_steps(plan, found)
+    assert [(s.node, s.command) for s in steps] == [
+        ("h2/n0", ("CLUSTER", "SET-CONFIG-EPOCH", "2")),
+        ("h2/n0", ("CLUSTER", "ADDSLOTSRANGE", "5462", "10922")),
+        ("h3/n0", ("CLUSTER", "SET-CONFIG-EPOCH", "3")),
+        ("h3/n0", ("CLUSTER", "ADDSLOTSRANGE", "10923", "16383")),
+    ]
+
+
+def test_a_meet_under_way_is_not_sent_again_nor_taken_for_another_cluster():
+    ns = nodes(3, 1)
+    plan = C.plan(ns, 0)
+    a, b, c = ns
+    # b and c met a: a lists them in handshake (temporary ids), each lists a in handshake.
+    view_a = "\n".join(
+        [
+            f"{'a' * 40} {a.endpoint}@{a.bus_port} myself,master - 0 0 1 connected 0-5461",
+            f"{'1' * 40} {b.endpoint}@{b.bus_port} handshake - 0 0 0 connected",
+            f"{'2' * 40} {c.endpoint}@{c.bus_port} handshake - 0 0 0 connected",
+        ]
+    )
+
+    def met(me, ident, epoch, slots, temp):
+        lines = [
+            f"{ident} {me.endpoint}@{me.bus_port} myself,master - 0 0 {epoch} connected {slots}",
+            f"{temp} {a.endpoint}@{a.bus_port} handshake - 0 0 0 connected",
+        ]
+        return C.facts(me.key, me.endpoint, "\n".join(lines), "cluster_current_epoch:3\n")
+
+    found = {
+        a.key: C.facts(a.key, a.endpoint, view_a, "cluster_current_epoch:3\n"),
+        b.key: met(b, "b" * 40, 2, "5462-10922", "3" * 40),
+        c.key: met(c, "c" * 40, 3, "10923-16383", "4" * 40),
+    }
+    assert C.formation_problems(plan, found) == []
+    steps, pending = C.formation_steps(plan, found)
+    assert steps == [] and pending
+
+
+def test_a_node_that_knows_nodes_outside_the_inventory_is_refused():
+    ns = nodes(3, 1)
+    plan = C.plan(ns, 0)
+    a = ns[0]
+    text = "\n".join(
+        [
+            f"{'a' * 40} {a.endpoint}@{a.bus_port} myself,master - 0 0 1 connected",
+            f"{'9' * 40} 10.9.9.9:7001@17001 master - 0 0 2 connected 0-16383",
+        ]
+    )
+    found = {a.key: C.facts(a.key, a.endpoint, text, "cluster_current_epoch:2\n")}
+    problems = C.formation_problems(plan, found)
+    assert problems and "knows nodes the inventory does not list (10.9.9.9:7001)" in problems[0]
+
+
+def test_a_planned_primary_rebuilt_after_its_shard_failed_over_rejoins_as_its_replica():
+    ns = nodes(3, 2)
+    plan = C.plan(ns, 1)
+    ids, roles, slots = formed(ns, plan)
+    # h1/n0 was lost; its replica h2/n1 took over; h1/n0 came back empty with a new id and met.
+    roles["h2/n1"], roles["h1/n0"] = "-", "-"
+    slots["h2/n1"] = slots.pop("h1/n0")
+    ids["h1/n0"] = "f" * 40
+    found = cluster_facts(ns, ids, roles, slots)
+    steps, _ = C.formation_steps(plan, found)
+    assert [(s.node, s.command) for s in steps] == [("h1/n0", ("CLUSTER", "REPLICATE", ids["h2/n1"]))]

@@ -149,10 +149,10 @@ def shards_have_replicas_elsewhere(cluster: ClusterFacts, ctx: Context):
     area="cluster",
     scope="cluster",
     severity=Severity.HIGH,
-    title="At most one primary per host",
+    title="No host runs more primaries than an even spread gives it (one each, with a host per shard)",
     rationale="After a failover the promoted replica may sit on a host that already runs a primary; losing "
     "that host then fails two shards at once, and with three primaries the survivors are no majority, so "
-    "no replica can be promoted at all.",
+    "no replica can be promoted at all. With more shards than hosts, a host holds its even share.",
     bad="host redis-2 runs 2 primaries (10.0.0.2:7001, 10.0.0.2:7002)",
     good="redis-1, redis-2, redis-3: one primary each",
     remediation="Move one primary back: CLUSTER FAILOVER on its replica that sits on a host without a "

@@ -67,7 +67,8 @@ def plan(nodes: Iterable[Node], replicas: int, where: str = "redis_cluster_repli
     replica on another host than its primary and than its shard's other replicas.
 
     Primaries are spread first: the first instance of each host in inventory order, then the
-    second, until there are enough. A shard's replicas go to the next hosts round the list. Raises
+    second, until there are enough; losing any one host must leave a majority of them. A shard's
+    replicas go to the hosts with the most instances left, the next round the list first. Raises
     ClusterPlanError when the inventory cannot satisfy that, before anything is changed.
     """
     nodes = list(nodes)
@@ -108,33 +109,48 @@ def plan(nodes: Iterable[Node], replicas: int, where: str = "redis_cluster_repli
         for host in hosts:
             if index < len(by_host[host]) and len(primaries) < shards:
                 primaries.append(by_host[host][index])
+    # Losing any one host must leave a majority of the primaries, or no failover can be voted.
+    on_host = {host: sum(p.host == host for p in primaries) for host in hosts}
+    crowded = max(on_host, key=on_host.get)
+    if shards - on_host[crowded] < shards // 2 + 1:
+        raise ClusterPlanError(
+            f"{shards} shards on {len(hosts)} host(s) put {on_host[crowded]} primaries on {crowded}: "
+            "losing it "
+            f"leaves {shards - on_host[crowded]} of {shards}, no majority, and no failover can be voted; "
+            f"add hosts (or raise {where} so there are fewer shards)"
+        )
     free = {host: [n for n in by_host[host] if n not in primaries] for host in hosts}
     result = []
     for shard_index, (primary, slots) in enumerate(zip(primaries, slot_ranges(shards), strict=True)):
         taken = {primary.host}
         chosen: list[Node] = []
         start = hosts.index(primary.host)
-        for step in range(1, len(hosts) * (replicas + 1) + 1):
-            if len(chosen) == replicas:
+        order = [hosts[(start + step) % len(hosts)] for step in range(1, len(hosts))]
+        while len(chosen) < replicas:
+            # The host with the most instances left first (ties: the next round the list), so
+            # hosts with many instances do not end up holding replicas of their own primaries.
+            candidates = [h for h in order if h not in taken and free[h]]
+            if not candidates:
                 break
-            host = hosts[(start + step) % len(hosts)]
-            if host in taken or not free[host]:
-                continue
+            host = max(candidates, key=lambda h: (len(free[h]), -order.index(h)))
             chosen.append(free[host].pop(0))
             taken.add(host)
         if len(chosen) < replicas:
             raise ClusterPlanError(
-                f"shard {shard_index + 1} (primary {primary.key}) cannot get {replicas} replica(s) on "
-                "hosts other "
-                f"than {', '.join(sorted(taken))}: spread the instances more evenly across the hosts "
-                "of group "
-                f"'redis' (each host needs room for the replicas of the others' primaries)"
+                f"shard {shard_index + 1} (primary {primary.key}) cannot get {replicas} replica(s) on hosts "
+                f"other than {', '.join(sorted(taken))}: spread the instances more evenly across the hosts "
+                "of group 'redis' (each host needs room for the replicas of the others' primaries)"
             )
         result.append(Shard(primary=primary, replicas=tuple(chosen), slots=slots))
     leftover = [n.key for host in hosts for n in free[host]]
     if leftover:  # pragma: no cover - the counts above rule it out
         raise ClusterPlanError(f"nodes {', '.join(leftover)} have no place in the plan")
     return result
+
+
+def max_primaries_per_host(primaries: int, hosts: int) -> int:
+    """How many primaries a host holds at most when they are spread evenly (CLU-04's bound)."""
+    return -(-primaries // max(hosts, 1))
 
 
 # ---------------------------------------------------------------------------------- live state
@@ -290,23 +306,43 @@ class Step:
     why: str
 
 
+UNSURE = frozenset({"handshake", "noaddr"})
+
+
+def _settled_peers(fact: NodeFacts) -> list[Peer]:
+    """The peers a node knows for sure: not those still in handshake (listed under a temporary id)."""
+    return [p for p in fact.peers if not p.flags & UNSURE]
+
+
+def unread(found: Mapping[str, NodeFacts]) -> list[str]:
+    """The nodes that could not be read (down, restarting, loading, not in cluster mode)."""
+    return [
+        f"{key} ({fact.endpoint}) could not be read: {fact.error or 'not in cluster mode'}"
+        for key, fact in sorted(found.items())
+        if not fact.reachable
+    ]
+
+
 def formation_problems(plan_: list[Shard], found: Mapping[str, NodeFacts]) -> list[str]:
-    """What stops the kit from forming (or completing) this cluster at all: unreachable nodes,
-    data on a node that is not in a cluster, two clusters that do not know each other."""
+    """What stops the kit from forming (or completing) this cluster at all: data on a node that is
+    not in a cluster, a node that knows nodes outside the inventory, two clusters that do not know
+    each other. Unread nodes are left to ``unread`` (they may be restarting)."""
     problems = []
-    for key, fact in sorted(found.items()):
-        if not fact.reachable:
-            problems.append(
-                f"{key} ({fact.endpoint}) could not be read: {fact.error or 'not in cluster mode'}"
-            )
-    if problems:
-        return problems
+    found = {k: f for k, f in found.items() if f.reachable}
+    planned = {s.primary.endpoint for s in plan_} | {r.endpoint for s in plan_ for r in s.replicas}
     for key, fact in sorted(found.items()):
         if len(fact.peers) == 1 and not fact.myself.slots and fact.keys:
             problems.append(
-                f"{key} ({fact.endpoint}) holds {fact.keys} key(s) but belongs to no cluster: a node "
-                "joins empty; "
-                "move its data away (or FLUSHALL it if it is not wanted) and run again"
+                f"{key} ({fact.endpoint}) holds {fact.keys} key(s) but belongs to no cluster: a node joins "
+                "empty; move its data away (or FLUSHALL it if it is not wanted) and run again"
+            )
+        strangers = sorted({p.endpoint for p in _settled_peers(fact)} - planned)
+        if strangers:
+            problems.append(
+                f"{key} ({fact.endpoint}) knows nodes the inventory does not list "
+                f"({', '.join(strangers)}): it belongs to another cluster, or the inventory lacks nodes; "
+                "the kit will not merge clusters (add the nodes to the inventory, or CLUSTER FORGET them on "
+                "every node)"
             )
     # Nodes that hold slots and do not know each other: fine while each knows only itself (the
     # epochs and slots were just given out) or while gossip from a node both know has not reached
@@ -315,63 +351,102 @@ def formation_problems(plan_: list[Shard], found: Mapping[str, NodeFacts]) -> li
     for a in sorted(holders):
         for b in sorted(holders):
             fa, fb = holders[a], holders[b]
-            if a >= b or fb.myself.id in fa.known_ids() or fa.myself.id in fb.known_ids():
+            known_a = {p.endpoint for p in _settled_peers(fa)}
+            known_b = {p.endpoint for p in _settled_peers(fb)}
+            if a >= b or fb.endpoint in known_a or fa.endpoint in known_b:
                 continue
             overlap = any(x <= d and c <= y for x, y in fa.myself.slots for c, d in fb.myself.slots)
             # Both know others, and none in common: gossip will never introduce them.
-            apart = len(fa.peers) > 1 and len(fb.peers) > 1 and not fa.known_ids() & fb.known_ids()
+            others_a, others_b = known_a - {fa.endpoint}, known_b - {fb.endpoint}
+            apart = others_a and others_b and not others_a & others_b
             if overlap or apart:
                 problems.append(
-                    f"{a} and {b} both hold slots and do not know each other: they belong to "
-                    "different clusters, "
-                    "which the kit will not merge (move one side's data away and reset it by hand)"
+                    f"{a} and {b} both hold slots and do not know each other: they belong to different "
+                    "clusters, which the kit will not merge (move one side's data away and reset it by hand)"
                 )
     return problems
 
 
+def _views(found: Mapping[str, NodeFacts]) -> list[list[Peer]]:
+    return [list(f.peers) for f in found.values() if f.reachable]
+
+
+def _owned_anywhere(first: int, last: int, found: Mapping[str, NodeFacts]) -> bool:
+    return any(
+        p.is_primary and any(a <= last and first <= b for a, b in p.slots)
+        for view in _views(found)
+        for p in view
+    )
+
+
 def formation_steps(plan_: list[Shard], found: Mapping[str, NodeFacts]) -> tuple[list[Step], list[str]]:
     """The next steps towards the planned cluster from what the nodes report, and what is left
-    for later (or for someone else) as messages.
+    for later as messages.
 
-    Each step is one the server itself would refuse if it were wrong, and none is taken twice:
-    - all nodes fresh: every planned primary gets its configuration epoch (1..N, distinct) and its
-      slot range (only slots no node knows an owner of);
-    - a node the first primary's view does not list is MEETs'd to it;
-    - once every node knows every other one, a slotless node the plan makes a replica and that
-      follows nobody REPLICATEs the current owner of its shard's first slot (after a failover,
-      the promoted replica: the plan is never reasserted over the live cluster).
+    Each step is one the server itself would refuse if it were wrong, and none is sent while its
+    effect is under way:
+    - a planned primary that holds no slot, whose slot range no node knows an owner of, gets it
+      (ADDSLOTSRANGE), first its own configuration epoch when it has never met a peer (1..N when
+      every node is fresh, else above every epoch seen);
+    - a node that the first primary does not know, and that has not met it yet (not even in a
+      handshake), MEETs it;
+    - once every node sees every other one, a slotless node the plan puts in a shard REPLICATEs
+      that shard's current owner: a planned replica that follows nobody, or the shard's planned
+      primary when a failover gave its slots to one of the shard's replicas (a host rebuilt
+      empty). The plan is never reasserted over the live cluster otherwise.
     Call again after running them until no step is left.
     """
     steps: list[Step] = []
     pending: list[str] = []
+    found = {k: f for k, f in found.items() if f.reachable}
     nodes = {s.primary.key: s.primary for s in plan_} | {r.key: r for s in plan_ for r in s.replicas}
-    all_fresh = all(f.fresh for f in found.values())
-    if all_fresh:
-        for epoch, shard in enumerate(plan_, start=1):
-            key = shard.primary.key
+    all_fresh = bool(found) and all(f.fresh for f in found.values())
+    top_epoch = max(
+        [int(f.info.get("cluster_current_epoch", "0") or 0) for f in found.values()]
+        + [p.config_epoch for view in _views(found) for p in view],
+        default=0,
+    )
+    next_epoch = top_epoch
+    for number, shard in enumerate(plan_, start=1):
+        fact = found.get(shard.primary.key)
+        if fact is None or fact.myself.slots or not fact.myself.is_primary:
+            continue
+        first, last = shard.slots
+        if _owned_anywhere(first, last, found):
+            continue  # its shard lives elsewhere (a failover, or another plan): see below
+        if fact.fresh:
+            next_epoch = number if all_fresh else next_epoch + 1
             steps.append(
                 Step(
-                    key,
-                    ("CLUSTER", "SET-CONFIG-EPOCH", str(epoch)),
-                    f"distinct epoch {epoch} for shard {epoch}",
+                    shard.primary.key,
+                    ("CLUSTER", "SET-CONFIG-EPOCH", str(next_epoch)),
+                    f"distinct epoch {next_epoch}",
                 )
             )
-            first, last = shard.slots
-            steps.append(
-                Step(key, ("CLUSTER", "ADDSLOTSRANGE", str(first), str(last)), f"slots {first}-{last}")
+        steps.append(
+            Step(
+                shard.primary.key,
+                ("CLUSTER", "ADDSLOTSRANGE", str(first), str(last)),
+                f"slots {first}-{last}",
             )
+        )
+    if steps:
         return steps, pending
     # The anchor: a member holding slots, the planned first primary if it does.
     members = [k for k in (s.primary.key for s in plan_) if k in found and not found[k].fresh]
     members += [k for k in sorted(found) if not found[k].fresh and k not in members]
     holders = [k for k in members if found[k].myself.slots]
+    if not (holders or members):
+        return steps, ["no node holds slots yet"]
     anchor_key = (holders or members)[0]
     anchor = found[anchor_key]
-    known = anchor.known_ids()
+    anchor_knows = {p.endpoint for p in anchor.peers}  # handshakes included: a MEET under way
     for key in sorted(found):
         fact = found[key]
-        if key == anchor_key or fact.myself.id in known or anchor.myself.id in fact.known_ids():
+        if key == anchor_key or fact.endpoint in anchor_knows:
             continue
+        if anchor.endpoint in {p.endpoint for p in fact.peers}:
+            continue  # it met the anchor; the handshake or gossip is under way
         node = nodes[anchor_key]
         steps.append(
             Step(
@@ -383,19 +458,21 @@ def formation_steps(plan_: list[Shard], found: Mapping[str, NodeFacts]) -> tuple
     if steps:
         return steps, pending
     # Everyone must see everyone (no handshake) before replicas are assigned.
-    ids = {f.myself.id for f in found.values()}
+    endpoints = {f.endpoint for f in found.values()}
     for key, fact in sorted(found.items()):
-        unsure = [p for p in fact.peers if p.id in ids and (p.flags & {"handshake", "noaddr"})]
-        missing = ids - fact.known_ids()
-        if missing or unsure:
+        seen = {p.endpoint for p in _settled_peers(fact)}
+        if endpoints - seen:
             pending.append(f"{key} does not see every node yet")
     if pending:
         return steps, pending
     view = anchor.peers
     for shard in plan_:
         owner = owner_of(shard.slots[0], view)
-        for replica in shard.replicas:
-            fact = found.get(replica.key)
+        members = list(shard.replicas)
+        if owner is not None and owner.endpoint in {r.endpoint for r in shard.replicas}:
+            members.append(shard.primary)  # failed over: the planned primary rejoins as a replica
+        for member in members:
+            fact = found.get(member.key)
             if fact is None or fact.myself.slots or not fact.myself.is_primary:
                 continue  # owns slots (a primary now), or already follows a primary: the live cluster decides
             if owner is None:
@@ -405,16 +482,14 @@ def formation_steps(plan_: list[Shard], found: Mapping[str, NodeFacts]) -> tuple
                 continue
             steps.append(
                 Step(
-                    replica.key,
+                    member.key,
                     ("CLUSTER", "REPLICATE", owner.id),
                     f"replica of the shard {shard.slots[0]}-{shard.slots[1]} (primary {owner.endpoint})",
                 )
             )
     for shard in plan_:
-        fact = found.get(shard.primary.key)
-        unowned = owner_of(shard.slots[0], view) is None and assigned(view) < SLOTS
-        if fact and fact.myself.is_primary and not fact.myself.slots and unowned:
-            pending.append(f"{shard.primary.key} holds no slot and slots are unassigned")
+        if owner_of(shard.slots[0], view) is None and not _owned_anywhere(*shard.slots, found):
+            pending.append(f"slots {shard.slots[0]}-{shard.slots[1]} have no owner yet")
     return steps, pending
 
 
@@ -435,11 +510,12 @@ def views_agree(found: Mapping[str, NodeFacts]) -> list[str]:
 
 
 def placement_problems(peers: Iterable[Peer], host_of: Mapping[str, str]) -> list[str]:
-    """Replicas on their primary's host, and hosts with more than one primary holding slots.
+    """Replicas on their primary's host, and hosts with more primaries (holding slots) than an
+    even spread gives each: losing such a host fails several shards at once.
 
     ``host_of``: 'ip:port' -> inventory host, as the nodes announce themselves.
     """
-    peers = [p for p in peers if not (p.flags & {"handshake", "noaddr"})]
+    peers = [p for p in peers if not (p.flags & UNSURE)]
     by_id = {p.id: p for p in peers}
     problems = []
     primaries_on: dict[str, list[str]] = {}
@@ -452,16 +528,18 @@ def placement_problems(peers: Iterable[Peer], host_of: Mapping[str, str]) -> lis
             if host_of.get(primary.endpoint, primary.ip) == host:
                 problems.append(
                     f"replica {peer.endpoint} runs on the same host ({host}) as its primary "
-                    f"{primary.endpoint}: "
-                    "losing that host loses the shard"
+                    f"{primary.endpoint}: losing that host loses the shard"
                 )
+    hosts = set(host_of.values()) | set(primaries_on)
+    bound = max_primaries_per_host(sum(len(v) for v in primaries_on.values()), len(hosts))
     for host, endpoints in sorted(primaries_on.items()):
-        if len(endpoints) > 1:
+        if len(endpoints) > bound:
             problems.append(
-                f"host {host} runs {len(endpoints)} primaries ({', '.join(sorted(endpoints))}): "
-                "losing it fails "
-                "several shards at once (after a failover, move one back with CLUSTER FAILOVER on "
-                "its replica)"
+                f"host {host} runs {len(endpoints)} primaries ({', '.join(sorted(endpoints))}), more "
+                "than the "
+                f"{bound} an even spread gives each: losing it fails several shards at once (after a "
+                "failover, "
+                "move one back with CLUSTER FAILOVER on its replica)"
             )
     return problems
 
