@@ -399,7 +399,11 @@ def cluster_plan(
         for host, insts in instances.items()
         for i in insts
     }
+    announced = inst["tls_port"] if inst.get("tls_cluster") else inst["plain_port"]
     return {
+        # How the cluster names this node ('ip:port'): its TLS port when the bus is TLS, which is not
+        # the port the checks connect to with TLS beside plain and tls_replication off.
+        "announced": f"{addresses[next(h for h, i in instances.items() if inst in i)]}:{announced}",
         "replicas": replicas,
         "shards": len(nodes) // (replicas + 1),
         "nodes": nodes,

@@ -53,3 +53,12 @@ def test_a_check_from_a_cluster_host_does_not_judge_the_bus_it_may_reach():
     ).results
     assert {r.target: r.status for r in results}["redis-1:6379"] == SKIPPED
     assert PASS in {r.status for r in results}
+
+
+def test_clu08_compares_the_primaries_memory_by_the_address_the_cluster_announces():
+    data = apply_edits(base_facts(), check_fixtures()["CLU-08"]["pass"])
+    data["redis"][0]["info"]["used_memory"] = 500 * 2**20
+    results = run_checks(ClusterFacts.from_dict(data), thresholds(None), only=["CLU-08"]).results
+    assert [r.message for r in results if r.status == "fail"] == [
+        "10.213.7.11:7001 uses 500 MB, the emptiest primary 2 MB"
+    ]

@@ -270,7 +270,7 @@ def balanced(cluster: ClusterFacts, ctx: Context):
         if abs(count - mean) > mean * share:
             yield Fail(f"{endpoint} holds {count} slots, the mean is {mean:.0f}")
     memory = {
-        f"{f.address}:{f.port}": as_float(f.info.get("used_memory"), 0)
+        (_plan(f).get("announced") or f"{f.address}:{f.port}"): as_float(f.info.get("used_memory"), 0)
         for f in cluster.redis
         if f.cluster_nodes
     }
