@@ -31,6 +31,7 @@ from typing import Any
 from redisops.compliance.facts import BackupFacts, ClusterFacts, HostFacts, RedisFacts, SentinelFacts
 from redisops.compliance.server import identify
 from redisops.compliance.settings import Thresholds
+from redisops.core.cluster import parse_info as parse_cluster_info
 from redisops.inventory import Endpoint, HostSpec, Targets
 
 # The reader as the redis_server role installs it, and what a run without host access needs to
@@ -443,8 +444,7 @@ def _cluster(endpoint: Endpoint, client, facts: RedisFacts) -> None:
     if isinstance(info, dict):
         facts.cluster_info = {str(k): str(v) for k, v in info.items()}
     elif info is not None:
-        lines = (line.partition(":") for line in _text(info).splitlines())
-        facts.cluster_info = {k.strip(): v.strip() for k, sep, v in lines if sep}
+        facts.cluster_info = parse_cluster_info(_text(info))
     bus = int((endpoint.expected.get("cluster") or {}).get("bus_port") or 0)
     if bus:
         facts.bus = probe_bus(endpoint.address, bus)

@@ -393,6 +393,19 @@ def render_cluster_inventory(plan: AddressPlan, paths: LabPaths, flavor: str = D
     }
 
 
+def inventory_script(argv: list[str], render) -> int:
+    """What an inventory script of the lab prints (inventories/lab/hosts.py, inventories/lab-cluster/
+    hosts.py): ``render``'s inventory of the lab as it is, or one host's variables with --host."""
+    paths = LabPaths(state_dir_from_env())
+    state = load_state(paths)
+    inventory = render(plan_from_state(state), paths, lab_flavor(state))
+    if len(argv) > 2 and argv[1] == "--host":
+        print(json.dumps(inventory["_meta"]["hostvars"].get(argv[2], {})))
+    else:
+        print(json.dumps(inventory, indent=2))
+    return 0
+
+
 def load_state(paths: LabPaths) -> dict | None:
     try:
         return json.loads(paths.state_file.read_text())

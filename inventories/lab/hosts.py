@@ -6,7 +6,6 @@ can be inspected and linted without a running lab.
 """
 
 import importlib.util
-import json
 import sys
 from pathlib import Path
 
@@ -19,16 +18,5 @@ sys.modules[_spec.name] = P  # dataclasses look their module up by name
 _spec.loader.exec_module(P)
 
 
-def main(argv: list[str]) -> int:
-    paths = P.LabPaths(P.state_dir_from_env())
-    state = P.load_state(paths)
-    inventory = P.render_inventory(P.plan_from_state(state), paths, P.lab_flavor(state))
-    if len(argv) > 2 and argv[1] == "--host":
-        print(json.dumps(inventory["_meta"]["hostvars"].get(argv[2], {})))
-    else:
-        print(json.dumps(inventory, indent=2))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(P.inventory_script(sys.argv, P.render_inventory))

@@ -131,17 +131,14 @@ def shards_have_replicas_elsewhere(cluster: ClusterFacts, ctx: Context):
     first, peers = _view(cluster)
     want = _plan(first).get("replicas")
     host_of = _host_of(cluster)
-    for primary in (p for p in peers if p.is_primary and p.slots):
-        linked = [p for p in peers if p.master == primary.id and not p.flags & {"fail", "fail?"}]
-        if want is not None and len(linked) < int(want):
+    if want is not None:
+        for primary, linked in C.short_shards(peers, int(want), frozenset({"fail", "fail?"})):
             yield Fail(
-                f"primary {primary.endpoint} ({host_of.get(primary.endpoint, '?')}) has {len(linked)} "
-                "working "
+                f"primary {primary.endpoint} ({host_of.get(primary.endpoint, '?')}) has {linked} working "
                 f"replica(s); the inventory plans {want}"
             )
-    for problem in C.placement_problems(peers, host_of):
-        if problem.startswith("replica"):
-            yield Fail(problem)
+    for problem in C.replicas_beside_primary(peers, host_of):
+        yield Fail(problem)
 
 
 @check(
@@ -161,9 +158,8 @@ def shards_have_replicas_elsewhere(cluster: ClusterFacts, ctx: Context):
 )
 def one_primary_per_host(cluster: ClusterFacts, ctx: Context):
     _, peers = _view(cluster)
-    for problem in C.placement_problems(peers, _host_of(cluster)):
-        if problem.startswith("host"):
-            yield Fail(problem)
+    for problem in C.crowded_hosts(peers, _host_of(cluster)):
+        yield Fail(problem)
 
 
 @check(

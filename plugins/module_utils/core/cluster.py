@@ -509,39 +509,65 @@ def views_agree(found: Mapping[str, NodeFacts]) -> list[str]:
     ]
 
 
-def placement_problems(peers: Iterable[Peer], host_of: Mapping[str, str]) -> list[str]:
-    """Replicas on their primary's host, and hosts with more primaries (holding slots) than an
-    even spread gives each: losing such a host fails several shards at once.
+def _settled(peers: Iterable[Peer]) -> list[Peer]:
+    return [p for p in peers if not (p.flags & UNSURE)]
+
+
+def replicas_beside_primary(peers: Iterable[Peer], host_of: Mapping[str, str]) -> list[str]:
+    """Replicas on their primary's host: losing that host loses the shard.
 
     ``host_of``: 'ip:port' -> inventory host, as the nodes announce themselves.
     """
-    peers = [p for p in peers if not (p.flags & UNSURE)]
+    peers = _settled(peers)
     by_id = {p.id: p for p in peers}
     problems = []
-    primaries_on: dict[str, list[str]] = {}
     for peer in peers:
+        if peer.is_primary or peer.master not in by_id:
+            continue
+        primary = by_id[peer.master]
         host = host_of.get(peer.endpoint, peer.ip)
-        if peer.is_primary and peer.slots:
-            primaries_on.setdefault(host, []).append(peer.endpoint)
-        elif not peer.is_primary and peer.master in by_id:
-            primary = by_id[peer.master]
-            if host_of.get(primary.endpoint, primary.ip) == host:
-                problems.append(
-                    f"replica {peer.endpoint} runs on the same host ({host}) as its primary "
-                    f"{primary.endpoint}: losing that host loses the shard"
-                )
-    hosts = set(host_of.values()) | set(primaries_on)
-    bound = max_primaries_per_host(sum(len(v) for v in primaries_on.values()), len(hosts))
-    for host, endpoints in sorted(primaries_on.items()):
-        if len(endpoints) > bound:
+        if host_of.get(primary.endpoint, primary.ip) == host:
             problems.append(
-                f"host {host} runs {len(endpoints)} primaries ({', '.join(sorted(endpoints))}), more "
-                "than the "
-                f"{bound} an even spread gives each: losing it fails several shards at once (after a "
-                "failover, "
-                "move one back with CLUSTER FAILOVER on its replica)"
+                f"replica {peer.endpoint} runs on the same host ({host}) as its primary "
+                f"{primary.endpoint}: losing that host loses the shard"
             )
     return problems
+
+
+def crowded_hosts(peers: Iterable[Peer], host_of: Mapping[str, str]) -> list[str]:
+    """Hosts with more primaries (holding slots) than an even spread gives each: losing such a
+    host fails several shards at once."""
+    primaries_on: dict[str, list[str]] = {}
+    for peer in _settled(peers):
+        if peer.is_primary and peer.slots:
+            primaries_on.setdefault(host_of.get(peer.endpoint, peer.ip), []).append(peer.endpoint)
+    hosts = set(host_of.values()) | set(primaries_on)
+    bound = max_primaries_per_host(sum(len(v) for v in primaries_on.values()), len(hosts))
+    return [
+        f"host {host} runs {len(endpoints)} primaries ({', '.join(sorted(endpoints))}), more than the "
+        f"{bound} an even spread gives each: losing it fails several shards at once (after a failover, "
+        "move one back with CLUSTER FAILOVER on its replica)"
+        for host, endpoints in sorted(primaries_on.items())
+        if len(endpoints) > bound
+    ]
+
+
+def placement_problems(peers: Iterable[Peer], host_of: Mapping[str, str]) -> list[str]:
+    """Both of the above: what the formation reports after every run."""
+    peers = list(peers)
+    return replicas_beside_primary(peers, host_of) + crowded_hosts(peers, host_of)
+
+
+def short_shards(view: Iterable[Peer], replicas: int, down: frozenset[str]) -> list[tuple[Peer, int]]:
+    """Each primary holding slots with fewer than ``replicas`` replicas not flagged ``down``, and
+    how many it has."""
+    view = list(view)
+    out = []
+    for primary in (p for p in view if p.is_primary and p.slots):
+        linked = sum(1 for p in view if p.master == primary.id and not p.flags & down)
+        if linked < replicas:
+            out.append((primary, linked))
+    return out
 
 
 def health_problems(
@@ -549,12 +575,9 @@ def health_problems(
 ) -> list[str]:
     """Why the cluster is not whole: unreachable nodes, state not ok, slots not all covered, open
     slots, failing nodes, views that differ, shards without their replicas."""
-    problems = []
+    problems = unread(found)
     for key, fact in sorted(found.items()):
         if not fact.reachable:
-            problems.append(
-                f"{key} ({fact.endpoint}) could not be read: {fact.error or 'not in cluster mode'}"
-            )
             continue
         state = fact.info.get("cluster_state", "?")
         if state != "ok":
@@ -581,11 +604,8 @@ def health_problems(
         if shards is not None and len(primaries) != shards:
             problems.append(f"{len(primaries)} primaries hold slots; the inventory plans {shards}")
         if replicas is not None:
-            for primary in primaries:
-                linked = [p for p in view if p.master == primary.id and "fail" not in p.flags]
-                if len(linked) < replicas:
-                    problems.append(
-                        f"primary {primary.endpoint} has {len(linked)} replica(s); the inventory "
-                        f"plans {replicas}"
-                    )
+            problems += [
+                f"primary {primary.endpoint} has {linked} replica(s); the inventory plans {replicas}"
+                for primary, linked in short_shards(view, replicas, frozenset({"fail"}))
+            ]
     return problems
